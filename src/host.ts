@@ -1,0 +1,89 @@
+/**
+ * The interfaces a platform gives the firmware. `src/` uses nothing else from its
+ * environment: each host (hosts/node, hosts/xs, hosts/moddable) implements these over
+ * what its platform has and passes them in.
+ *
+ * The TCP socket is shaped after ECMA-419 `embedded:io/socket/tcp` (options object with
+ * onReadable/onWritable/onError; read/write/close), so the Moddable host is a thin adapter.
+ */
+
+/** Options for opening a TCP connection. */
+export interface TcpSocketOptions {
+  /** Host name or IP address literal (IPv6 without brackets). The host resolves names. */
+  host: string;
+  /** 1..65535 */
+  port: number;
+  /** Disable Nagle's algorithm: frames are small and latency matters. */
+  nodelay?: boolean;
+  /**
+   * `count` bytes can be read now with read(). Called again only after new bytes arrive,
+   * so the reader must drain what it wants.
+   */
+  onReadable?: (count: number) => void;
+  /**
+   * `count` bytes can be written now with write(). The first call also means "connected"
+   * (as in ECMA-419). Called again when more space opens up.
+   */
+  onWritable?: (count: number) => void;
+  /**
+   * The connection failed, broke, or the peer closed it (ECMA-419 reports an orderly
+   * disconnect here too). After this no other callback fires; the socket is unusable.
+   * `message` is for humans and logs.
+   */
+  onError?: (message?: string) => void;
+}
+
+export interface TcpSocket {
+  /** Returns up to `count` bytes (all buffered bytes when omitted), or undefined when none. */
+  read(count?: number): Uint8Array | undefined;
+  /**
+   * Queues bytes for sending. The caller keeps within the space last reported by
+   * onWritable (minus what it wrote since); a host throws when that is exceeded.
+   * The host may keep a reference to `bytes`: callers never mutate written buffers.
+   */
+  write(bytes: Uint8Array): void;
+  /** Closes the connection after bytes already written are sent. No callback follows. */
+  close(): void;
+}
+
+export type TcpSocketConstructor = new (options: TcpSocketOptions) => TcpSocket;
+
+/** Opaque timer handle. */
+export type TimerId = unknown;
+
+/**
+ * Injected time. All deadlines and delays in src/ go through this, so tests drive a
+ * virtual clock.
+ */
+export interface Timers {
+  /** Calls `callback` once after `ms` milliseconds. */
+  set(callback: () => void, ms: number): TimerId;
+  /** Cancels a timer; clearing an already-fired or cleared timer is harmless. */
+  clear(id: TimerId): void;
+  /** Monotonic milliseconds since an arbitrary origin. */
+  now(): number;
+}
+
+/** Fills `into` with cryptographically strong random bytes (masking keys, handshake keys). */
+export type RandomSource = (into: Uint8Array) => void;
+
+/** SHA-1 of `bytes` (20 bytes). src/sha1.ts has a portable one for hosts without it. */
+export type Sha1 = (bytes: Uint8Array) => Uint8Array;
+
+export type LogLevel = "debug" | "info" | "warn" | "error";
+
+/**
+ * Structured log: one event with flat fields. Hosts print one JSON line per call, as a
+ * serial monitor shows it.
+ */
+export type Log = (level: LogLevel, event: string, fields?: Record<string, unknown>) => void;
+
+/** Everything the WebSocket client needs from its platform. */
+export interface NetHost {
+  tcp: TcpSocketConstructor;
+  timers: Timers;
+  random: RandomSource;
+  /** Optional native SHA-1; the portable one in src/sha1.ts is used when absent. */
+  sha1?: Sha1;
+  log?: Log;
+}
