@@ -1,7 +1,18 @@
 /**
  * UTF-8 (RFC 3629) without platform help: XS on a microcontroller has no TextEncoder global.
- * STUB: signatures are the contract; implementation pending.
+ *
+ * Validation follows the well-formed byte sequence table of RFC 3629 section 4 (also The
+ * Unicode Standard, table 3-7): the only thing that varies between lead bytes is the range
+ * allowed for the FIRST continuation byte, which is how overlong forms (E0 80..9F,
+ * F0 80..8F), UTF-16 surrogates (ED A0..BF) and code points above U+10FFFF (F4 90..BF) are
+ * excluded. Lead bytes C0, C1 (always overlong) and F5..FF (above U+10FFFF, or the 5- and
+ * 6-byte forms of the obsolete RFC 2279) never start a valid sequence. Plain range checks,
+ * no tables: nothing is allocated per validator beyond four numbers.
  */
+
+/** Lowest and highest continuation byte (10xxxxxx). */
+const CONT_MIN = 0x80;
+const CONT_MAX = 0xbf;
 
 /**
  * Incremental, fail-fast UTF-8 validator. Bytes may arrive split anywhere; update() returns
@@ -10,41 +21,220 @@
  * E0 80 fails: overlong). Once invalid it stays invalid until reset().
  */
 export class Utf8Validator {
+  /** Continuation bytes still expected for the current sequence (0 at a boundary). */
+  private needed = 0;
+  /** Range allowed for the next continuation byte; narrower than 80..BF only for the first. */
+  private low = CONT_MIN;
+  private high = CONT_MAX;
+  private failed = false;
+
   /** Back to the initial state (start of a new message). */
   reset(): void {
-    throw new Error("not implemented");
+    this.needed = 0;
+    this.low = CONT_MIN;
+    this.high = CONT_MAX;
+    this.failed = false;
   }
+
   /** Feeds bytes[start, end). Returns false when the input is invalid. */
-  update(bytes: Uint8Array, start?: number, end?: number): boolean {
-    void bytes; void start; void end;
-    throw new Error("not implemented");
+  update(bytes: Uint8Array, start = 0, end: number = bytes.length): boolean {
+    if (this.failed) return false;
+    let needed = this.needed;
+    let low = this.low;
+    let high = this.high;
+    let i = start;
+    while (i < end) {
+      let byte = bytes[i];
+      if (needed === 0) {
+        // Text is mostly ASCII: skip runs of it without touching the sequence state.
+        while (byte < 0x80) {
+          if (++i === end) {
+            this.needed = 0;
+            return true;
+          }
+          byte = bytes[i];
+        }
+        if (byte < 0xc2) {
+          // 80..BF: a continuation byte with no lead; C0, C1: overlong 2-byte forms.
+          this.failed = true;
+          return false;
+        } else if (byte < 0xe0) {
+          needed = 1;
+        } else if (byte < 0xf0) {
+          needed = 2;
+          if (byte === 0xe0) low = 0xa0; // below: overlong (< U+0800)
+          else if (byte === 0xed) high = 0x9f; // above: surrogates U+D800..U+DFFF
+        } else if (byte < 0xf5) {
+          needed = 3;
+          if (byte === 0xf0) low = 0x90; // below: overlong (< U+10000)
+          else if (byte === 0xf4) high = 0x8f; // above: > U+10FFFF
+        } else {
+          // F5..FF: would encode > U+10FFFF, or are not UTF-8 at all.
+          this.failed = true;
+          return false;
+        }
+      } else {
+        if (byte < low || byte > high) {
+          this.failed = true;
+          return false;
+        }
+        needed--;
+        low = CONT_MIN;
+        high = CONT_MAX;
+      }
+      i++;
+    }
+    this.needed = needed;
+    this.low = low;
+    this.high = high;
+    return true;
   }
+
   /** True when the input so far is valid and ends on a character boundary. */
   get complete(): boolean {
-    throw new Error("not implemented");
+    return !this.failed && this.needed === 0;
   }
 }
 
 /** Whole-buffer validation. */
 export function isValidUtf8(bytes: Uint8Array): boolean {
-  void bytes;
-  throw new Error("not implemented");
+  const validator = new Utf8Validator();
+  return validator.update(bytes, 0, bytes.length) && validator.complete;
 }
 
 /** Encodes a JS string; lone surrogates become U+FFFD (EF BF BD), as TextEncoder does. */
 export function encodeUtf8(text: string): Uint8Array {
-  void text;
-  throw new Error("not implemented");
+  const bytes = new Uint8Array(utf8Length(text));
+  encodeUtf8Into(text, bytes, 0);
+  return bytes;
+}
+
+/**
+ * Encodes `text` into `target` at `offset` (lone surrogates become U+FFFD) and returns the
+ * offset after the last byte written. The caller sizes `target` with utf8Length(), so a
+ * frame's header and its text share one allocation.
+ */
+export function encodeUtf8Into(text: string, target: Uint8Array, offset: number): number {
+  let at = offset;
+  const length = text.length;
+  for (let i = 0; i < length; i++) {
+    const unit = text.charCodeAt(i);
+    if (unit < 0x80) {
+      target[at++] = unit;
+    } else if (unit < 0x800) {
+      target[at++] = 0xc0 | (unit >> 6);
+      target[at++] = 0x80 | (unit & 0x3f);
+    } else if (unit < 0xd800 || unit > 0xdfff) {
+      target[at++] = 0xe0 | (unit >> 12);
+      target[at++] = 0x80 | ((unit >> 6) & 0x3f);
+      target[at++] = 0x80 | (unit & 0x3f);
+    } else {
+      const next = i + 1 < length ? text.charCodeAt(i + 1) : 0;
+      if (unit <= 0xdbff && next >= 0xdc00 && next <= 0xdfff) {
+        // A surrogate pair: one code point U+10000..U+10FFFF, 4 bytes.
+        const codePoint = 0x10000 + ((unit - 0xd800) << 10) + (next - 0xdc00);
+        target[at++] = 0xf0 | (codePoint >> 18);
+        target[at++] = 0x80 | ((codePoint >> 12) & 0x3f);
+        target[at++] = 0x80 | ((codePoint >> 6) & 0x3f);
+        target[at++] = 0x80 | (codePoint & 0x3f);
+        i++;
+      } else {
+        // A lone surrogate has no UTF-8 form (RFC 3629 section 3): U+FFFD instead.
+        target[at++] = 0xef;
+        target[at++] = 0xbf;
+        target[at++] = 0xbd;
+      }
+    }
+  }
+  return at;
 }
 
 /** Number of bytes encodeUtf8(text) would produce, without allocating. */
 export function utf8Length(text: string): number {
-  void text;
-  throw new Error("not implemented");
+  const length = text.length;
+  let bytes = length;
+  for (let i = 0; i < length; i++) {
+    const unit = text.charCodeAt(i);
+    if (unit < 0x80) continue;
+    if (unit < 0x800) {
+      bytes += 1;
+    } else if (unit >= 0xd800 && unit <= 0xdbff && i + 1 < length) {
+      const next = text.charCodeAt(i + 1);
+      if (next >= 0xdc00 && next <= 0xdfff) {
+        // Two code units, four bytes.
+        bytes += 2;
+        i++;
+      } else {
+        bytes += 2; // lone high surrogate: U+FFFD, 3 bytes
+      }
+    } else {
+      bytes += 2; // the rest of the BMP, and lone surrogates as U+FFFD: 3 bytes
+    }
+  }
+  return bytes;
 }
 
-/** Decodes bytes already known to be valid UTF-8. */
+/**
+ * Code units converted per String.fromCharCode call: bounds both the argument count (engines
+ * limit it, some to a few tens of thousands) and the scratch buffer (2 bytes per unit).
+ */
+const DECODE_CHUNK_UNITS = 4096;
+
+/**
+ * Decodes bytes already known to be valid UTF-8. (Given invalid bytes it neither throws nor
+ * reads out of bounds, but the result is unspecified.)
+ */
 export function decodeUtf8(bytes: Uint8Array): string {
-  void bytes;
-  throw new Error("not implemented");
+  const length = bytes.length;
+  // ASCII-only input of chunk size or less is the common case for JSON: one conversion.
+  const chunkUnits = length < DECODE_CHUNK_UNITS ? length : DECODE_CHUNK_UNITS;
+  const units = new Uint16Array(chunkUnits < 2 ? 2 : chunkUnits);
+  // Parts are joined once at the end: repeated `+=` on flat strings (as XS has) would copy
+  // the text so far for every chunk.
+  let parts: string[] | undefined;
+  let single = "";
+  let count = 0;
+  let i = 0;
+  while (i < length) {
+    if (count > units.length - 2) {
+      // Room for a surrogate pair is kept, so a pair never straddles two chunks.
+      const part = unitsToString(units, count);
+      if (parts === undefined) parts = [part];
+      else parts.push(part);
+      count = 0;
+    }
+    const byte = bytes[i];
+    if (byte < 0x80) {
+      units[count++] = byte;
+      i += 1;
+    } else if (byte < 0xe0) {
+      units[count++] = ((byte & 0x1f) << 6) | (bytes[i + 1] & 0x3f);
+      i += 2;
+    } else if (byte < 0xf0) {
+      units[count++] =
+        ((byte & 0x0f) << 12) | ((bytes[i + 1] & 0x3f) << 6) | (bytes[i + 2] & 0x3f);
+      i += 3;
+    } else {
+      const codePoint =
+        ((byte & 0x07) << 18) |
+        ((bytes[i + 1] & 0x3f) << 12) |
+        ((bytes[i + 2] & 0x3f) << 6) |
+        (bytes[i + 3] & 0x3f);
+      // Above U+FFFF: a UTF-16 surrogate pair.
+      const offset = codePoint - 0x10000;
+      units[count++] = 0xd800 | ((offset >> 10) & 0x3ff);
+      units[count++] = 0xdc00 | (offset & 0x3ff);
+      i += 4;
+    }
+  }
+  if (count > 0) single = unitsToString(units, count);
+  if (parts === undefined) return single;
+  if (count > 0) parts.push(single);
+  return parts.join("");
+}
+
+function unitsToString(units: Uint16Array, count: number): string {
+  const view = count === units.length ? units : units.subarray(0, count);
+  // apply() takes any array-like; the cast only satisfies the declared number[] parameter.
+  return String.fromCharCode.apply(null, view as unknown as number[]);
 }
