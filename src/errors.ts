@@ -40,6 +40,13 @@ export const ErrorCode = {
   CONNECT_FAILED: "ERR_CONNECT_FAILED",
   CONNECTION_LOST: "ERR_CONNECTION_LOST",
   CLOSE_TIMEOUT: "ERR_CLOSE_TIMEOUT",
+  // The connection supervisor dropped the connection (src/supervisor.ts).
+  /** Nothing arrived from the server within heartbeat.timeoutMs of a ping: a dead peer. */
+  HEARTBEAT_TIMEOUT: "ERR_HEARTBEAT_TIMEOUT",
+  /** The network went down (setNetwork(false)): the connection's TCP is useless. */
+  NETWORK_DOWN: "ERR_NETWORK_DOWN",
+  // The application's own callback threw: the connection fails with 1011.
+  CALLBACK_FAILED: "ERR_CALLBACK_FAILED",
   // Local misuse.
   INVALID_URL: "ERR_INVALID_URL",
   INVALID_OPTION: "ERR_INVALID_OPTION",
@@ -140,4 +147,47 @@ export function describe(value: unknown): string {
   }
   if (Array.isArray(value)) return `an array of length ${value.length}`;
   return `a ${typeof value}`;
+}
+
+// ---------------------------------------------------------------------------------------
+// The JSON processing loop (src/app.ts, docs/protocol.md): errors sent to the server in a
+// reply or an `error` message. Their codes are part of the wire protocol, so they are
+// lower-case words, not the ERR_ codes above.
+
+/** Stable error codes of the device protocol (the table in docs/protocol.md). */
+export const RequestErrorCode = {
+  /** The text is not JSON. */
+  BAD_JSON: "bad_json",
+  /** The text is longer than maxJsonBytes, or a reply would be longer than maxReplyBytes. */
+  TOO_LARGE: "too_large",
+  /** Nesting deeper than maxJsonDepth. */
+  TOO_DEEP: "too_deep",
+  /** A missing or invalid field (id, action, key, value, a handler's own fields). */
+  BAD_REQUEST: "bad_request",
+  /** A request whose type has no handler. */
+  UNKNOWN_TYPE: "unknown_type",
+  /** A handler threw (or its promise rejected) with an error that is not a RequestError. */
+  HANDLER_FAILED: "handler_failed",
+  /** An asynchronous handler did not settle within handlerTimeoutMs. */
+  HANDLER_TIMEOUT: "handler_timeout",
+  /** maxPendingRequests asynchronous requests are already under way. */
+  BUSY: "busy",
+} as const;
+
+/**
+ * An error a request handler (or a Settings validation) throws to answer a request with a
+ * given `code` and `message`. Handlers may use codes of their own besides RequestErrorCode.
+ */
+export class RequestError extends Error {
+  readonly code: string;
+  constructor(code: string, message: string) {
+    super(message);
+    this.name = "RequestError";
+    this.code = code;
+  }
+}
+
+/** The error a handler throws to reply with `code` (see RequestErrorCode). */
+export function requestError(code: string, message: string): RequestError {
+  return new RequestError(code, message);
 }

@@ -87,3 +87,61 @@ export interface NetHost {
   sha1?: Sha1;
   log?: Log;
 }
+
+// ---------------------------------------------------------------------------------------
+// The device's platform, beyond networking (issue: WiFi, storage, supervisor, JSON loop).
+
+/** A network to join. */
+export interface WifiNetwork {
+  ssid: string;
+  password: string;
+}
+
+/**
+ * Notifications of a WiFi driver, named as Moddable's `wifi` module names them:
+ * "connect" (associated with the access point), "gotIP", "lostIP", "disconnect".
+ */
+export type WifiNotification = "connect" | "gotIP" | "lostIP" | "disconnect";
+
+/**
+ * Why a "disconnect" happened, when the driver knows: Moddable on ESP32 reports -1 for a
+ * rejected password; the simulated WiFi also tells a missing access point apart.
+ */
+export type WifiDisconnectReason = "wrong_password" | "ap_not_found" | "link_lost";
+
+/**
+ * Shaped after Moddable's `wifi` module: one connection attempt at a time, results as
+ * notifications. The manager in src/wifi.ts decides what to try and when.
+ */
+export interface WifiDriver {
+  /** Starts joining `network`; the outcome arrives as notifications. */
+  connect(network: WifiNetwork): void;
+  /** Leaves the current network (a "disconnect" notification may follow). */
+  disconnect(): void;
+  /** Where notifications go; set by the manager before connect(). */
+  onNotify: ((notification: WifiNotification, reason?: WifiDisconnectReason) => void) | undefined;
+  /** Signal strength of the current link in dBm, when known. */
+  rssi(): number | undefined;
+  /** The station's IP address while it has one. */
+  address(): string | undefined;
+}
+
+/**
+ * Persistent key-value storage shaped after Moddable's `preference` module: NVS on the
+ * ESP32 (names up to 15 characters, values up to 4000 bytes), a file on the desktop.
+ * Values are strings; callers serialise.
+ */
+export interface Storage {
+  get(domain: string, key: string): string | undefined;
+  set(domain: string, key: string, value: string): void;
+  delete(domain: string, key: string): void;
+}
+
+/** Everything the device application needs from its platform. */
+export interface DeviceHost extends NetHost {
+  wifi: WifiDriver;
+  storage: Storage;
+  log: Log;
+  /** Free heap in bytes, where the platform knows it. */
+  freeMemory?: () => number | undefined;
+}

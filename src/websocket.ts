@@ -1,10 +1,44 @@
 /**
- * The RFC 6455 WebSocket client. STUB: the public API below is the contract; the
- * implementation is in progress.
+ * The RFC 6455 WebSocket client: opening handshake (section 4), data framing through the
+ * pure Receiver and encodeFrame (section 5), the closing handshake (section 7), and a
+ * bounded send queue. It touches the platform only through the NetHost it is given.
+ *
+ * Lifecycle: CONNECTING -> OPEN -> CLOSING -> CLOSED, with onClose called exactly once at
+ * the end whatever happened (refused, bad handshake, protocol error, lost connection,
+ * clean close, deadline passed).
  */
-import type { Limits } from "./constants.js";
-import type { WebSocketError } from "./errors.js";
-import type { NetHost } from "./host.js";
+import {
+  CloseCode,
+  MAX_CLOSE_REASON_BYTES,
+  MAX_CONTROL_PAYLOAD,
+  Opcode,
+  isValidCloseCode,
+  type Limits,
+} from "./constants.js";
+import {
+  ErrorCode,
+  WebSocketError,
+  handshakeError,
+  invalidArgument,
+  invalidOption,
+  invalidState,
+} from "./errors.js";
+import {
+  HandshakeResponseParser,
+  encodeHandshakeRequest,
+  expectedAccept,
+  makeHandshakeKey,
+  validateHandshakeResponse,
+  validateHeaders,
+  validateProtocols,
+} from "./handshake.js";
+import type { NetHost, TcpSocket, TimerId } from "./host.js";
+import { resolveLimits, validateCallbacks, validateHost } from "./options.js";
+import { Receiver } from "./receiver.js";
+import { encodeClosePayload, encodeFrame } from "./sender.js";
+import { sha1 as portableSha1 } from "./sha1.js";
+import { parseWebSocketUrl, type WebSocketUrl } from "./url.js";
+import { encodeUtf8, utf8Length } from "./utf8.js";
 
 export const ReadyState = {
   CONNECTING: 0,
@@ -17,16 +51,21 @@ export type ReadyStateValue = (typeof ReadyState)[keyof typeof ReadyState];
 export interface CloseEvent {
   /**
    * The close code: the peer's (1005 when its close frame had none), the one we sent when
-   * we failed the connection (1002, 1007, 1009), or 1006 when the connection ended without
-   * a close frame (lost, handshake failed, close deadline passed).
+   * we failed the connection (1002, 1007, 1009, 1011), or 1006 when the connection ended
+   * without a close frame from the peer (lost, handshake failed, close deadline passed).
    */
   code: number;
-  /** The peer's reason, or a description of why we closed. */
+  /** The peer's reason, or a description of why the connection ended. */
   reason: string;
-  /** True when close frames went both ways and TCP then closed (RFC 6455 section 7.1.4). */
+  /** True when close frames went both ways (RFC 6455 section 7.1.4) and nothing failed. */
   wasClean: boolean;
   /** The error that ended the connection, when one did. */
   error?: WebSocketError;
+  /**
+   * Bytes accepted by send()/ping() that never reached the socket (frame bytes, as
+   * bufferedAmount counts them): reported so nothing accepted is dropped silently.
+   */
+  unsentBytes: number;
 }
 
 export interface WebSocketClientOptions {
@@ -48,9 +87,13 @@ export interface WebSocketClientOptions {
   onPing?: (payload: Uint8Array) => void;
   /** A pong arrived. */
   onPong?: (payload: Uint8Array) => void;
-  /** bufferedAmount went down to 0: a good moment to send more. */
+  /** bufferedAmount went down to 0 after the socket had to be waited for. */
   onDrain?: () => void;
-  /** Called exactly once, when the connection is closed for whatever reason. */
+  /**
+   * Called exactly once, when the connection is closed for whatever reason. A callback
+   * that throws (other than onClose) fails the connection with 1011, the thrown value
+   * reported here as error.cause.
+   */
   onClose?: (event: CloseEvent) => void;
 }
 
@@ -63,26 +106,133 @@ export interface SendOptions {
   more?: boolean;
 }
 
+const CALLBACKS = ["onOpen", "onMessage", "onPing", "onPong", "onDrain", "onClose"] as const;
+
+/** Mask keys are drawn from the host's random source this many bytes at a time. */
+const MASK_POOL_BYTES = 64;
+
+/** Bytes a frame of `payloadLength` takes on the wire from a client (section 5.2). */
+export function clientFrameLength(payloadLength: number): number {
+  const header = payloadLength < 126 ? 2 : payloadLength < 65536 ? 4 : 10;
+  return header + 4 + payloadLength;
+}
+
 export class WebSocketClient {
+  private readonly host: NetHost;
+  private readonly limits: Limits;
+  private readonly url: WebSocketUrl;
+  private readonly callbacks: WebSocketClientOptions;
+
+  private state: ReadyStateValue = ReadyState.CONNECTING;
+  private socket: TcpSocket | undefined;
+  private tcpConnected = false;
+  private handshakeTimer: TimerId | undefined;
+  private closeTimer: TimerId | undefined;
+  private handshake: HandshakeResponseParser | undefined;
+  private requestBytes: Uint8Array | undefined;
+  private accept = "";
+  private readonly offered: string[];
+  private selectedProtocol = "";
+  private receiver: Receiver | undefined;
+
+  // The send side: frames wait in `queue` (from `queueHead`); `pong` jumps ahead of them
+  // at the next frame boundary; `current` is the frame being written, from `currentOffset`.
+  private queue: Uint8Array[] = [];
+  private queueHead = 0;
+  private pong: Uint8Array | undefined;
+  private current: Uint8Array | undefined;
+  private currentOffset = 0;
+  private buffered = 0;
+  /** Queued bytes thrown away when the connection failed (reported as unsentBytes). */
+  private discarded = 0;
+  private writable = 0;
+  private waitedForSocket = false;
+  private readonly maskPool = new Uint8Array(MASK_POOL_BYTES);
+  private maskOffset = MASK_POOL_BYTES;
+  /** Opcode of the fragmented message being sent, 0 when none. */
+  private sendingFragmented = 0;
+
+  // The close side.
+  private closeSent = false;
+  private closeReceived = false;
+  private peerCode: number = CloseCode.NO_STATUS;
+  private peerReason = "";
+  private failure: WebSocketError | undefined;
+
   /**
    * Validates every option (throwing a WebSocketError ERR_INVALID_OPTION / ERR_INVALID_URL
    * that names the bad value) and starts connecting.
    */
   constructor(options: WebSocketClientOptions) {
-    void options;
-    throw new Error("not implemented");
+    if (typeof options !== "object" || options === null) {
+      throw invalidOption("options", "an object", options);
+    }
+    if (typeof options.url !== "string") throw invalidOption("url", "a string", options.url);
+    this.url = parseWebSocketUrl(options.url);
+    this.host = validateHost(options.host);
+    this.limits = resolveLimits(options.limits);
+    this.offered = validateProtocols(options.protocols);
+    const headers = validateHeaders(options.headers);
+    validateCallbacks(options as unknown as Record<string, unknown>, CALLBACKS);
+    this.callbacks = options;
+    if (this.url.secure) {
+      // TLS is a host capability (a later layer); never silently downgrade to ws://.
+      throw new WebSocketError(
+        ErrorCode.INVALID_URL,
+        `${options.url}: wss:// needs a host with TLS support, and this host has none`,
+      );
+    }
+
+    const key = makeHandshakeKey(this.host.random);
+    this.accept = expectedAccept(key, this.host.sha1 ?? portableSha1);
+    this.requestBytes = encodeHandshakeRequest({
+      url: this.url,
+      key,
+      protocols: this.offered,
+      headers,
+    });
+    this.handshake = new HandshakeResponseParser(this.limits.maxHandshakeBytes);
+    this.handshakeTimer = this.host.timers.set(() => this.onHandshakeTimeout(), this.limits.handshakeTimeoutMs);
+    this.log("debug", "ws_connecting", { host: this.url.host, port: this.url.port });
+    let socket: TcpSocket;
+    try {
+      socket = new this.host.tcp({
+        host: this.url.host,
+        port: this.url.port,
+        nodelay: true,
+        onReadable: () => this.onReadable(),
+        onWritable: (count) => this.onWritable(count),
+        onError: (message) => this.onSocketError(message),
+      });
+    } catch (error) {
+      // Some hosts throw synchronously (a malformed address, no free sockets).
+      this.host.timers.clear(this.handshakeTimer);
+      throw handshakeError(ErrorCode.CONNECT_FAILED, `could not connect to ${this.where()}: ${messageOf(error)}`);
+    }
+    // A host that reported a failure from inside its constructor has already closed us.
+    if (this.state === ReadyState.CLOSED) socket.close();
+    else this.socket = socket;
   }
+
   get readyState(): ReadyStateValue {
-    throw new Error("not implemented");
+    return this.state;
   }
+
   /** The subprotocol the server selected, "" before open or when none. */
   get protocol(): string {
-    throw new Error("not implemented");
+    return this.selectedProtocol;
   }
-  /** Bytes accepted by send()/ping() and not yet handed to the socket. */
+
+  /** Frame bytes accepted by send()/ping() and not yet handed to the socket. */
   get bufferedAmount(): number {
-    throw new Error("not implemented");
+    return this.buffered;
   }
+
+  /** The effective limits (defaults merged with the options). */
+  get effectiveLimits(): Readonly<Limits> {
+    return this.limits;
+  }
+
   /**
    * Sends a text (string) or binary (Uint8Array) message or fragment. Throws
    * ERR_INVALID_STATE when not open, ERR_BUFFER_FULL when it would take bufferedAmount past
@@ -90,21 +240,469 @@ export class WebSocketClient {
    * whose type differs from the message it continues.
    */
   send(data: string | Uint8Array, options?: SendOptions): void {
-    void data; void options;
-    throw new Error("not implemented");
+    const text = typeof data === "string";
+    if (!text && !(data instanceof Uint8Array)) {
+      throw invalidArgument(`send() takes a string or a Uint8Array, got ${typeof data}`);
+    }
+    this.requireOpen("send");
+    const type = text ? Opcode.TEXT : Opcode.BINARY;
+    if (this.sendingFragmented !== 0 && this.sendingFragmented !== type) {
+      throw invalidArgument(
+        `a ${text ? "text" : "binary"} fragment cannot continue a ${text ? "binary" : "text"} message`,
+      );
+    }
+    // Check the bound before encoding, so a refused message costs no allocation.
+    const payloadLength = text ? utf8Length(data) : data.length;
+    this.reserve(clientFrameLength(payloadLength), "send");
+    const payload = text ? encodeUtf8(data) : data;
+    const more = options?.more === true;
+    const opcode = this.sendingFragmented !== 0 ? Opcode.CONTINUATION : type;
+    this.sendingFragmented = more ? type : 0;
+    this.enqueue(encodeFrame(opcode, payload, !more, this.nextMaskKey()));
   }
-  /** Sends a ping (payload up to 125 bytes). */
-  ping(payload?: string | Uint8Array): void {
-    void payload;
-    throw new Error("not implemented");
+
+  /** Sends a ping (payload up to 125 bytes); the peer's pong arrives at onPong. */
+  ping(payload: string | Uint8Array = new Uint8Array(0)): void {
+    const bytes = typeof payload === "string" ? encodeUtf8(payload) : payload;
+    if (!(bytes instanceof Uint8Array) || bytes.length > MAX_CONTROL_PAYLOAD) {
+      throw invalidArgument(`ping payload must be at most ${MAX_CONTROL_PAYLOAD} bytes`);
+    }
+    this.requireOpen("ping");
+    this.reserve(clientFrameLength(bytes.length), "ping");
+    this.enqueue(encodeFrame(Opcode.PING, bytes, true, this.nextMaskKey()));
   }
+
   /**
-   * Starts the closing handshake. `code` is 1000 or 3000-4999 (default 1000); `reason` is
-   * at most 123 UTF-8 bytes. Throws ERR_INVALID_ARGUMENT for others. While connecting,
-   * abandons the attempt; when already closing or closed, does nothing.
+   * Starts the closing handshake. `code` is any code valid on the wire (section 7.4: 1000,
+   * 1001 when the device goes away, 1002-1003, 1007-1014, 3000-4999; default 1000); `reason`
+   * is at most 123 UTF-8 bytes. Throws ERR_INVALID_ARGUMENT for others. While connecting,
+   * abandons the attempt (onClose gets 1006); when already closing or closed, does nothing.
    */
-  close(code?: number, reason?: string): void {
-    void code; void reason;
-    throw new Error("not implemented");
+  close(code: number = CloseCode.NORMAL, reason = ""): void {
+    if (typeof code !== "number" || !Number.isInteger(code) || !isValidCloseCode(code)) {
+      throw invalidArgument(
+        `close code must be 1000-1003, 1007-1014 or 3000-4999 (RFC 6455 section 7.4), got ${String(code)}`,
+      );
+    }
+    if (typeof reason !== "string" || utf8Length(reason) > MAX_CLOSE_REASON_BYTES) {
+      throw invalidArgument(`close reason must be a string of at most ${MAX_CLOSE_REASON_BYTES} UTF-8 bytes`);
+    }
+    if (this.state === ReadyState.CONNECTING) {
+      this.finish(CloseCode.ABNORMAL, "closed before the connection was established", false, undefined);
+      return;
+    }
+    if (this.state !== ReadyState.OPEN) return;
+    this.startClosing(code, reason);
   }
+
+  /**
+   * Drops the connection at once, without a closing handshake: for a peer that stopped
+   * answering (half-open TCP), where waiting for a close frame would only add closeTimeoutMs.
+   * onClose gets 1006 and, when given, `error`. Does nothing once closed.
+   */
+  terminate(error?: WebSocketError): void {
+    this.finish(CloseCode.ABNORMAL, error ? "" : "terminated by the application", false, error);
+  }
+
+  // --- the opening handshake ---
+
+  private onWritable(count: number): void {
+    if (this.state === ReadyState.CLOSED) return;
+    this.writable = count;
+    if (!this.tcpConnected) {
+      this.tcpConnected = true;
+      const request = this.requestBytes!;
+      this.requestBytes = undefined;
+      // The request (a few hundred bytes) goes through the queue like any frame.
+      this.queue.push(request);
+      this.buffered += request.length;
+    }
+    this.flush();
+    if (this.buffered === 0 && this.waitedForSocket) {
+      this.waitedForSocket = false;
+      if (this.state === ReadyState.OPEN) this.call("onDrain");
+    }
+  }
+
+  private onReadable(): void {
+    for (;;) {
+      if (this.state === ReadyState.CLOSED || !this.socket) return;
+      const bytes = this.socket.read();
+      if (!bytes || bytes.length === 0) return;
+      if (this.state === ReadyState.CONNECTING) this.onHandshakeBytes(bytes);
+      else this.receiver?.push(bytes);
+    }
+  }
+
+  private onHandshakeBytes(bytes: Uint8Array): void {
+    let rest: Uint8Array;
+    try {
+      const result = this.handshake!.push(bytes);
+      if (!result.done) return;
+      const accepted = validateHandshakeResponse(result.head, {
+        accept: this.accept,
+        protocols: this.offered,
+      });
+      this.selectedProtocol = accepted.protocol;
+      rest = result.rest;
+    } catch (error) {
+      this.finish(CloseCode.ABNORMAL, messageOf(error), false, asWebSocketError(error));
+      return;
+    }
+    this.handshake = undefined;
+    this.host.timers.clear(this.handshakeTimer);
+    this.handshakeTimer = undefined;
+    this.state = ReadyState.OPEN;
+    this.receiver = new Receiver(
+      {
+        onMessage: (data) => this.onReceiverMessage(data),
+        onPing: (payload) => this.onReceiverPing(payload),
+        onPong: (payload) => {
+          if (!this.failure) this.call("onPong", payload);
+        },
+        onClose: (code, reason) => this.onReceiverClose(code, reason),
+        onError: (error) => this.fail(error),
+      },
+      { maxMessageBytes: this.limits.maxMessageBytes, maxFrameBytes: this.limits.maxFrameBytes },
+    );
+    this.log("info", "ws_open", { host: this.url.host, port: this.url.port, protocol: this.selectedProtocol });
+    this.call("onOpen", this.selectedProtocol);
+    // The server's first frames may have come in the same TCP segment as its 101.
+    // (finish() drops the receiver if onOpen closed the connection.)
+    if (rest.length > 0) this.receiver?.push(rest);
+  }
+
+  private onHandshakeTimeout(): void {
+    this.handshakeTimer = undefined;
+    if (this.state !== ReadyState.CONNECTING) return;
+    const what = this.tcpConnected ? "no handshake response" : "no TCP connection";
+    this.finish(
+      CloseCode.ABNORMAL,
+      "",
+      false,
+      handshakeError(
+        ErrorCode.HANDSHAKE_TIMEOUT,
+        `${what} from ${this.where()} within handshakeTimeoutMs (${this.limits.handshakeTimeoutMs} ms)`,
+      ),
+    );
+  }
+
+  // --- receiving ---
+
+  private onReceiverMessage(data: string | Uint8Array): void {
+    // After we failed the connection, nothing more reaches the application.
+    if (this.failure) return;
+    this.call("onMessage", data);
+  }
+
+  private onReceiverPing(payload: Uint8Array): void {
+    if (this.failure) return;
+    if (!this.closeSent) {
+      // Section 5.5.3: answer with the same payload. A pong still waiting replaces the
+      // older one (allowed by 5.5.3), so a ping flood cannot grow the queue.
+      const frame = encodeFrame(Opcode.PONG, payload, true, this.nextMaskKey());
+      if (this.pong) this.buffered -= this.pong.length;
+      this.pong = frame;
+      this.buffered += frame.length;
+      this.flush();
+    }
+    this.call("onPing", payload);
+  }
+
+  private onReceiverClose(code: number, reason: string): void {
+    this.closeReceived = true;
+    this.peerCode = code;
+    this.peerReason = reason;
+    if (this.failure) return;
+    this.log("debug", "ws_close_received", { code, reason });
+    if (!this.closeSent) {
+      // Section 5.5.1: answer with a close frame; echoing the code is customary.
+      // A close without a code (reported as 1005) is answered without one.
+      this.sendClose(code === CloseCode.NO_STATUS ? undefined : code, "");
+      this.state = ReadyState.CLOSING;
+    }
+    // Section 7.1.1: the server closes TCP first; wait for it within closeTimeoutMs.
+    this.armCloseTimer();
+  }
+
+  // --- closing ---
+
+  private startClosing(code: number, reason: string): void {
+    this.state = ReadyState.CLOSING;
+    this.sendClose(code, reason);
+    this.armCloseTimer();
+  }
+
+  private sendClose(code: number | undefined, reason: string): void {
+    this.closeSent = true;
+    const frame = encodeFrame(Opcode.CLOSE, encodeClosePayload(code, reason), true, this.nextMaskKey());
+    // The close frame always goes out, even past the send bound: it is at most 131 bytes.
+    this.enqueue(frame);
+  }
+
+  private armCloseTimer(): void {
+    if (this.closeTimer !== undefined) return;
+    this.closeTimer = this.host.timers.set(() => this.onCloseTimeout(), this.limits.closeTimeoutMs);
+  }
+
+  private onCloseTimeout(): void {
+    this.closeTimer = undefined;
+    if (this.state === ReadyState.CLOSED) return;
+    if (this.failure) {
+      this.finishFailed();
+    } else if (this.closeReceived && this.closeSent) {
+      // The handshake completed but the server kept TCP open: drop it ourselves.
+      this.finish(this.peerCode, this.peerReason, true, undefined);
+    } else {
+      this.finish(
+        CloseCode.ABNORMAL,
+        "",
+        false,
+        new WebSocketError(
+          ErrorCode.CLOSE_TIMEOUT,
+          `no close frame from ${this.where()} within closeTimeoutMs (${this.limits.closeTimeoutMs} ms)`,
+        ),
+      );
+    }
+  }
+
+  /**
+   * Fail the WebSocket Connection (section 7.1.7): queued data is dropped (a frame already
+   * half-written is finished, so the close frame is readable), a close frame with the
+   * error's code goes out, and TCP is dropped when the server closes or the deadline passes.
+   */
+  private fail(error: WebSocketError): void {
+    if (this.failure || this.state === ReadyState.CLOSED) return;
+    this.failure = error;
+    this.log("warn", "ws_fail", { code: error.code, closeCode: error.closeCode, message: error.message });
+    if (!this.closeSent) {
+      this.dropQueued();
+      this.sendClose(error.closeCode ?? CloseCode.INTERNAL_ERROR, truncateReason(error.message));
+    }
+    this.state = ReadyState.CLOSING;
+    this.armCloseTimer();
+  }
+
+  private finishFailed(): void {
+    const error = this.failure!;
+    this.finish(error.closeCode ?? CloseCode.INTERNAL_ERROR, error.message, false, error);
+  }
+
+  private onSocketError(message: string | undefined): void {
+    if (this.state === ReadyState.CLOSED) return;
+    const detail = message ?? "connection closed";
+    if (this.state === ReadyState.CONNECTING) {
+      const error = this.tcpConnected
+        ? handshakeError(ErrorCode.HANDSHAKE_CLOSED, `${this.where()} closed the connection during the handshake (${detail})`)
+        : handshakeError(ErrorCode.CONNECT_FAILED, `could not connect to ${this.where()}: ${detail}`);
+      this.finish(CloseCode.ABNORMAL, "", false, error);
+    } else if (this.failure) {
+      this.finishFailed();
+    } else if (this.closeReceived && this.closeSent) {
+      this.finish(this.peerCode, this.peerReason, true, undefined);
+    } else {
+      this.finish(
+        CloseCode.ABNORMAL,
+        "",
+        false,
+        new WebSocketError(
+          ErrorCode.CONNECTION_LOST,
+          `connection to ${this.where()} lost${this.closeSent ? " before the server answered the close" : ""}: ${detail}`,
+        ),
+      );
+    }
+  }
+
+  /** The one way to CLOSED: release everything, then tell the application once. */
+  private finish(code: number, reason: string, wasClean: boolean, error: WebSocketError | undefined): void {
+    if (this.state === ReadyState.CLOSED) return;
+    this.state = ReadyState.CLOSED;
+    if (this.handshakeTimer !== undefined) this.host.timers.clear(this.handshakeTimer);
+    if (this.closeTimer !== undefined) this.host.timers.clear(this.closeTimer);
+    this.handshakeTimer = this.closeTimer = undefined;
+    const socket = this.socket;
+    this.socket = undefined;
+    this.flushBeforeClose(socket);
+    try {
+      socket?.close();
+    } catch {
+      // Already closed by the peer: nothing left to release.
+    }
+    this.dropQueued();
+    const unsentBytes = this.discarded + this.buffered;
+    this.current = undefined;
+    this.buffered = 0;
+    this.receiver = undefined;
+    this.handshake = undefined;
+    this.requestBytes = undefined;
+    const event: CloseEvent = { code, reason: reason || error?.message || "", wasClean, unsentBytes };
+    if (error) event.error = error;
+    this.log(wasClean ? "info" : "warn", "ws_closed", { code, reason: event.reason, wasClean, unsentBytes });
+    try {
+      this.callbacks.onClose?.(event);
+    } catch (thrown) {
+      // Nothing is left to fail: record it rather than break the host's event loop.
+      this.log("error", "ws_callback_failed", { callback: "onClose", message: messageOf(thrown) });
+    }
+  }
+
+  /** Our own close frame is worth a last write when the socket still takes bytes. */
+  private flushBeforeClose(socket: TcpSocket | undefined): void {
+    if (!socket || !this.closeSent) return;
+    const saved = this.socket;
+    this.socket = socket;
+    try {
+      this.flush();
+    } catch {
+      // The socket is gone; the close frame cannot be delivered.
+    }
+    this.socket = saved;
+  }
+
+  // --- the send queue ---
+
+  private requireOpen(what: string): void {
+    if (this.state !== ReadyState.OPEN || this.closeSent) {
+      const name = ["CONNECTING", "OPEN", "CLOSING", "CLOSED"][this.state];
+      throw invalidState(`${what}() needs an open connection; it is ${name}`);
+    }
+  }
+
+  private reserve(frameLength: number, what: string): void {
+    if (this.buffered + frameLength > this.limits.maxBufferedBytes) {
+      throw new WebSocketError(
+        ErrorCode.BUFFER_FULL,
+        `${what}() of a ${frameLength}-byte frame would exceed limits.maxBufferedBytes ` +
+          `(${this.limits.maxBufferedBytes}); ${this.buffered} bytes are waiting: wait for onDrain`,
+      );
+    }
+  }
+
+  private enqueue(frame: Uint8Array): void {
+    this.queue.push(frame);
+    this.buffered += frame.length;
+    this.flush();
+  }
+
+  private dropQueued(): void {
+    let dropped = 0;
+    for (let i = this.queueHead; i < this.queue.length; i++) dropped += this.queue[i]!.length;
+    this.queue = [];
+    this.queueHead = 0;
+    if (this.pong) {
+      dropped += this.pong.length;
+      this.pong = undefined;
+    }
+    this.buffered -= dropped;
+    this.discarded += dropped;
+  }
+
+  private nextFrame(): Uint8Array | undefined {
+    // A pending pong goes first at a frame boundary (control frames may be interleaved
+    // between fragments, section 5.4), but never ahead of the handshake request.
+    if (this.pong && this.state !== ReadyState.CONNECTING) {
+      const pong = this.pong;
+      this.pong = undefined;
+      return pong;
+    }
+    if (this.queueHead >= this.queue.length) return undefined;
+    const frame = this.queue[this.queueHead]!;
+    this.queue[this.queueHead++] = EMPTY;
+    if (this.queueHead === this.queue.length) {
+      this.queue = [];
+      this.queueHead = 0;
+    } else if (this.queueHead >= 32 && this.queueHead * 2 >= this.queue.length) {
+      this.queue = this.queue.slice(this.queueHead);
+      this.queueHead = 0;
+    }
+    return frame;
+  }
+
+  /** Writes as much as the socket's reported space allows. */
+  private flush(): void {
+    const socket = this.socket;
+    if (!socket || !this.tcpConnected) return;
+    while (this.writable > 0) {
+      if (!this.current) {
+        this.current = this.nextFrame();
+        this.currentOffset = 0;
+        if (!this.current) break;
+      }
+      const remaining = this.current.length - this.currentOffset;
+      const count = remaining < this.writable ? remaining : this.writable;
+      const chunk =
+        this.currentOffset === 0 && count === this.current.length
+          ? this.current
+          : this.current.subarray(this.currentOffset, this.currentOffset + count);
+      socket.write(chunk);
+      this.writable -= count;
+      this.buffered -= count;
+      this.currentOffset += count;
+      if (this.currentOffset === this.current.length) this.current = undefined;
+    }
+    if (this.buffered > 0) this.waitedForSocket = true;
+  }
+
+  private nextMaskKey(): Uint8Array {
+    // Section 5.3: a fresh, unpredictable key per frame. Drawing 64 bytes at a time keeps
+    // the host's random source off the per-frame path; each key is used once.
+    if (this.maskOffset + 4 > MASK_POOL_BYTES) {
+      this.host.random(this.maskPool);
+      this.maskOffset = 0;
+    }
+    const key = this.maskPool.subarray(this.maskOffset, this.maskOffset + 4);
+    this.maskOffset += 4;
+    return key;
+  }
+
+  // --- helpers ---
+
+  /** Calls an application callback; one that throws fails the connection with 1011. */
+  private call<K extends "onOpen" | "onMessage" | "onPing" | "onPong" | "onDrain">(
+    name: K,
+    ...args: Parameters<NonNullable<WebSocketClientOptions[K]>>
+  ): void {
+    const callback = this.callbacks[name] as ((...a: unknown[]) => void) | undefined;
+    if (!callback) return;
+    try {
+      callback(...args);
+    } catch (thrown) {
+      const error = new WebSocketError(
+        ErrorCode.CALLBACK_FAILED,
+        `${name} threw: ${messageOf(thrown)}`,
+        CloseCode.INTERNAL_ERROR,
+      );
+      (error as { cause?: unknown }).cause = thrown;
+      this.fail(error);
+    }
+  }
+
+  /** host:port for messages, IPv6 in brackets. */
+  private where(): string {
+    const host = this.url.host.includes(":") ? `[${this.url.host}]` : this.url.host;
+    return `${host}:${this.url.port}`;
+  }
+
+  private log(level: "debug" | "info" | "warn" | "error", event: string, fields: Record<string, unknown>): void {
+    this.host.log?.(level, event, fields);
+  }
+}
+
+const EMPTY = new Uint8Array(0);
+
+function messageOf(value: unknown): string {
+  if (value instanceof Error) return value.message;
+  return String(value);
+}
+
+function asWebSocketError(value: unknown): WebSocketError {
+  if (value instanceof WebSocketError) return value;
+  return handshakeError(ErrorCode.HANDSHAKE_MALFORMED, messageOf(value));
+}
+
+/** A close reason must fit a control frame: cut on a character boundary at 123 bytes. */
+function truncateReason(message: string): string {
+  let reason = message.length > MAX_CLOSE_REASON_BYTES ? message.slice(0, MAX_CLOSE_REASON_BYTES) : message;
+  while (utf8Length(reason) > MAX_CLOSE_REASON_BYTES) reason = reason.slice(0, -1);
+  return reason;
 }
