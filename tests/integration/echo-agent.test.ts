@@ -1,0 +1,172 @@
+/**
+ * The echo agent as users (and Autobahn|Testsuite) run it: a real child process,
+ * `node dist/hosts/node/echo-agent.js [options] <url>`, against a real `ws` server that
+ * sends messages, checks the echoes and closes. Exit codes: 0 opened then closed, 1 never
+ * opened, 2 bad arguments.
+ */
+import assert from "node:assert/strict";
+import { createServer, type Socket } from "node:net";
+import { WebSocketServer, type WebSocket as ServerSocket, type RawData } from "ws";
+import { node } from "../support/child-process.js";
+import { closedPort, listenLoopback, within } from "../support/wait.js";
+
+const AGENT = "dist/hosts/node/echo-agent.js";
+const MiB = 1024 * 1024;
+
+/** What the driving server sends; each must come back unchanged, with the same type. */
+const SCRIPT: Array<string | Buffer> = [
+  "hello",
+  "",
+  "h\u00e9llo w\u00f6rld \u20ac \u{1F30D}",
+  Buffer.from([0, 1, 2, 254, 255]),
+  Buffer.alloc(0),
+  Buffer.alloc(100 * 1024, 0xa5),
+  "x".repeat(70_000),
+  // Over the client's ESP32-sized default (16 KiB): the agent raises its limits.
+  Buffer.alloc(2 * MiB, 0x3c),
+];
+
+function toBuffer(data: RawData): Buffer {
+  return Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer);
+}
+
+/**
+ * Sends SCRIPT one message at a time, checking each echo, then closes with `closeCode`.
+ * Resolves with what went wrong, or "ok".
+ */
+function drive(socket: ServerSocket, closeCode: number): Promise<string> {
+  return new Promise((resolve) => {
+    let index = 0;
+    const next = () => {
+      if (index === SCRIPT.length) {
+        socket.close(closeCode, "done");
+        resolve("ok");
+        return;
+      }
+      const message = SCRIPT[index]!;
+      socket.send(message, { binary: typeof message !== "string" });
+    };
+    socket.on("message", (data, isBinary) => {
+      const sent = SCRIPT[index]!;
+      const wasText = typeof sent === "string";
+      if (isBinary === wasText) return resolve(`message ${index}: sent ${wasText ? "text" : "binary"}, echo was not`);
+      if (!toBuffer(data).equals(Buffer.from(sent))) return resolve(`message ${index}: echo differs`);
+      index++;
+      next();
+    });
+    socket.on("close", () => resolve(index === SCRIPT.length ? "ok" : `closed after ${index} echoes`));
+    next();
+  });
+}
+
+describe("echo agent (hosts/node/echo-agent.ts, integration)", function () {
+  let wss: WebSocketServer;
+  let url: string;
+  let onConnection: (socket: ServerSocket) => void;
+
+  before(async function () {
+    wss = new WebSocketServer({ host: "127.0.0.1", port: 0, maxPayload: 16 * MiB });
+    await new Promise<void>((resolve) => wss.once("listening", () => resolve()));
+    const address = wss.address();
+    url = `ws://127.0.0.1:${typeof address === "object" && address ? address.port : 0}/runCase?case=1&agent=moorline`;
+    wss.on("connection", (socket) => {
+      socket.on("error", () => {});
+      onConnection(socket);
+    });
+  });
+
+  after(async function () {
+    for (const client of wss.clients) client.terminate();
+    await new Promise<void>((resolve) => wss.close(() => resolve()));
+  });
+
+  it("echoes text as text and binary as binary, up to 2 MiB, then exits 0 when the server closes", async function () {
+    let verdict: Promise<string> | undefined;
+    onConnection = (socket) => (verdict = drive(socket, 1000));
+    const agent = node(AGENT, [url]);
+    const exit = await agent.waitForExit(10_000, "the agent to exit");
+    assert.ok(verdict, "the agent connected");
+    assert.equal(await within(verdict, 1000, "the verdict"), "ok");
+    assert.deepEqual(exit, { code: 0, signal: null }, `stderr: ${agent.stderr}`);
+    assert.equal(agent.stderr, "");
+  });
+
+  it("exits 0 whatever the close code (the fuzzing server fails connections on purpose)", async function () {
+    onConnection = (socket) => socket.close(4001, "case over");
+    const agent = node(AGENT, [url]);
+    assert.deepEqual(await agent.waitForExit(5000), { code: 0, signal: null });
+  });
+
+  it("logs JSON lines to stderr with --verbose", async function () {
+    onConnection = (socket) => socket.close(1000);
+    const agent = node(AGENT, ["--verbose", url]);
+    assert.equal((await agent.waitForExit(5000)).code, 0);
+    const events = agent.stderr
+      .trim()
+      .split("\n")
+      .map((line) => JSON.parse(line) as { event: string; level: string; t: string });
+    assert.ok(events.some((record) => record.event === "echo_open"), agent.stderr);
+    assert.ok(events.some((record) => record.event === "echo_closed"), agent.stderr);
+  });
+
+  it("refuses, with 1009, a message over --max-message-bytes, and still exits 0", async function () {
+    let closed: Promise<number> | undefined;
+    onConnection = (socket) => {
+      closed = new Promise((resolve) => socket.on("close", (code) => resolve(code)));
+      socket.send(Buffer.alloc(2048));
+    };
+    const agent = node(AGENT, ["--max-message-bytes", "1024", url]);
+    assert.equal((await agent.waitForExit(5000)).code, 0);
+    assert.equal(await within(closed!, 2000, "the server's close"), 1009);
+  });
+
+  it("exits 1 with a clear message when the connection is refused", async function () {
+    const port = await closedPort();
+    const agent = node(AGENT, [`ws://127.0.0.1:${port}/`]);
+    assert.deepEqual(await agent.waitForExit(5000), { code: 1, signal: null });
+    assert.match(agent.stderr, new RegExp(`^echo-agent: .*connection refused \\(127\\.0\\.0\\.1:${port}\\)\\n$`));
+  });
+
+  it("exits 1 when the server never answers the handshake within --handshake-timeout-ms", async function () {
+    const accepted: Socket[] = [];
+    const silent = createServer((socket) => {
+      accepted.push(socket);
+      socket.on("error", () => {});
+    });
+    const port = await listenLoopback(silent);
+    try {
+      const agent = node(AGENT, ["--handshake-timeout-ms", "200", `ws://127.0.0.1:${port}/`]);
+      assert.equal((await agent.waitForExit(5000)).code, 1);
+      assert.match(agent.stderr, /^echo-agent: no handshake response from 127\.0\.0\.1:\d+ within handshakeTimeoutMs \(200 ms\)\n$/);
+    } finally {
+      for (const socket of accepted) socket.destroy();
+      await new Promise<void>((resolve) => silent.close(() => resolve()));
+    }
+  });
+
+  describe("exits 2 for bad arguments, saying what is wrong", function () {
+    const cases: Array<[string, string[], RegExp]> = [
+      ["no URL", [], /missing the server URL/],
+      ["two URLs", ["ws://127.0.0.1:1/", "ws://127.0.0.1:2/"], /expected one URL/],
+      ["an unknown option", ["--frobnicate", "ws://127.0.0.1:1/"], /Unknown option '--frobnicate'/],
+      ["a number that is not one", ["--max-message-bytes", "12k", "ws://127.0.0.1:1/"], /--max-message-bytes must be an integer/],
+      ["a limit the client refuses", ["--max-message-bytes", "10", "ws://127.0.0.1:1/"], /limits\.maxMessageBytes/],
+      ["a URL of another scheme", ["http://127.0.0.1:1/"], /http/],
+    ];
+    for (const [what, args, message] of cases) {
+      it(what, async function () {
+        const agent = node(AGENT, args);
+        assert.deepEqual(await agent.waitForExit(5000), { code: 2, signal: null });
+        assert.match(agent.stderr, message);
+        assert.match(agent.stderr, /^echo-agent: /);
+      });
+    }
+
+    it("--help prints the usage and exits 0", async function () {
+      const agent = node(AGENT, ["--help"]);
+      assert.deepEqual(await agent.waitForExit(5000), { code: 0, signal: null });
+      assert.match(agent.stdout, /^Usage: echo-agent \[options\] <url>/);
+      assert.match(agent.stdout, /--max-message-bytes/);
+    });
+  });
+});

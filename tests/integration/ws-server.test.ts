@@ -1,0 +1,317 @@
+/**
+ * The client on the Node host against a real `ws` WebSocketServer on 127.0.0.1, plus the
+ * failures only real peers produce: a server process killed mid-message, a server that
+ * accepts TCP and never answers the handshake, a refused connection, and backpressure from
+ * a real socket.
+ */
+import assert from "node:assert/strict";
+import { createServer, type Server, type Socket } from "node:net";
+import type { IncomingMessage } from "node:http";
+import { WebSocketServer, type WebSocket as ServerSocket, type RawData } from "ws";
+import { createNodeHost } from "../../hosts/node/host.js";
+import type { Limits } from "../../src/constants.js";
+import { ErrorCode, WebSocketError } from "../../src/errors.js";
+import { ReadyState, WebSocketClient, type CloseEvent, type WebSocketClientOptions } from "../../src/websocket.js";
+import { node } from "../support/child-process.js";
+import { closedPort, deferred, listenLoopback, until, within } from "../support/wait.js";
+
+const MiB = 1024 * 1024;
+const host = createNodeHost({ logLevel: "silent" });
+/** Room for the 1 MiB cases (the defaults are sized for an ESP32). */
+const LARGE: Partial<Limits> = { maxMessageBytes: 2 * MiB, maxBufferedBytes: 4 * MiB };
+
+/** A client with its events collected as promises and lists. */
+interface Session {
+  client: WebSocketClient;
+  opened: Promise<string>;
+  closed: Promise<CloseEvent>;
+  messages: Array<string | Uint8Array>;
+  nextMessage(ms?: number): Promise<string | Uint8Array>;
+}
+
+function connect(url: string, extra: Partial<WebSocketClientOptions> = {}): Session {
+  const opened = deferred<string>();
+  const closed = deferred<CloseEvent>();
+  const messages: Array<string | Uint8Array> = [];
+  let taken = 0;
+  const client = new WebSocketClient({
+    url,
+    host,
+    onOpen: (protocol) => opened.resolve(protocol),
+    onMessage: (data) => messages.push(data),
+    onClose: (event) => {
+      closed.resolve(event);
+      if (!opened.settled) opened.reject(new Error(`closed before open: ${event.code} ${event.reason}`));
+    },
+    ...extra,
+  });
+  opened.promise.catch(() => {}); // tests that expect no open look at `closed`
+  return {
+    client,
+    opened: opened.promise,
+    closed: closed.promise,
+    messages,
+    async nextMessage(ms = 5000) {
+      await until(() => messages.length > taken, ms, `message #${taken + 1}`);
+      return messages[taken++]!;
+    },
+  };
+}
+
+function text(bytes: number): string {
+  let out = "";
+  const alphabet = "abcdefghijklmnopqrstuvwxyz0123456789";
+  while (out.length < bytes) out += alphabet;
+  return out.slice(0, bytes);
+}
+
+function binary(bytes: number): Uint8Array {
+  const out = new Uint8Array(bytes);
+  for (let i = 0; i < bytes; i++) out[i] = (i * 7 + (i >> 8)) & 0xff;
+  return out;
+}
+
+function asBytes(data: RawData): Buffer {
+  return Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer);
+}
+
+describe("WebSocketClient against a real ws server (integration)", function () {
+  let wss: WebSocketServer;
+  let url: string;
+  /** What the server saw, per connection. */
+  let seen: Array<{ socket: ServerSocket; request: IncomingMessage; messages: Array<{ data: Buffer; isBinary: boolean }>; close?: { code: number; reason: string } }>;
+  /** Per-test server behaviour; the default echoes. */
+  let onConnection: (socket: ServerSocket) => void;
+  const sessions: Session[] = [];
+
+  function open(extra: Partial<WebSocketClientOptions> = {}, path = "/"): Session {
+    const session = connect(url + path.slice(1), extra);
+    sessions.push(session);
+    return session;
+  }
+
+  before(async function () {
+    wss = new WebSocketServer({
+      host: "127.0.0.1",
+      port: 0,
+      maxPayload: 8 * MiB,
+      handleProtocols: (offered) => (offered.has("chat.v2") ? "chat.v2" : false),
+    });
+    await new Promise<void>((resolve) => wss.once("listening", () => resolve()));
+    const address = wss.address();
+    url = `ws://127.0.0.1:${typeof address === "object" && address ? address.port : 0}/`;
+    wss.on("connection", (socket, request) => {
+      const record: (typeof seen)[number] = { socket, request, messages: [] };
+      seen.push(record);
+      socket.on("message", (data, isBinary) => record.messages.push({ data: asBytes(data), isBinary }));
+      socket.on("close", (code, reason) => (record.close = { code, reason: reason.toString() }));
+      socket.on("error", () => {});
+      onConnection(socket);
+    });
+  });
+
+  beforeEach(function () {
+    seen = [];
+    onConnection = (socket) =>
+      socket.on("message", (data, isBinary) => socket.send(asBytes(data), { binary: isBinary }));
+  });
+
+  afterEach(async function () {
+    for (const session of sessions.splice(0)) {
+      if (session.client.readyState !== ReadyState.CLOSED) {
+        try {
+          session.client.close();
+        } catch {
+          // already failing
+        }
+      }
+    }
+    for (const client of wss.clients) client.terminate();
+  });
+
+  after(async function () {
+    await new Promise<void>((resolve) => wss.close(() => resolve()));
+  });
+
+  describe("echoes messages of every length class", function () {
+    for (const size of [0, 1, 125, 126, 65535, 65536, MiB]) {
+      it(`text of ${size} bytes`, async function () {
+        const session = open({ limits: LARGE });
+        await within(session.opened, 2000, "open");
+        const message = text(size);
+        session.client.send(message);
+        const echo = await session.nextMessage();
+        assert.equal(typeof echo, "string");
+        assert.equal((echo as string).length, size);
+        assert.ok(echo === message, "the echo equals what was sent");
+        assert.equal(seen[0]!.messages[0]!.isBinary, false);
+      });
+
+      it(`binary of ${size} bytes`, async function () {
+        const session = open({ limits: LARGE });
+        await within(session.opened, 2000, "open");
+        const message = binary(size);
+        session.client.send(message);
+        const echo = await session.nextMessage();
+        assert.ok(echo instanceof Uint8Array);
+        assert.equal(echo.length, size);
+        assert.ok(Buffer.from(echo).equals(Buffer.from(message)), "the echo equals what was sent");
+        assert.equal(seen[0]!.messages[0]!.isBinary, true);
+      });
+    }
+
+    it("text with multi-byte UTF-8 characters", async function () {
+      const session = open();
+      await within(session.opened, 2000, "open");
+      const message = "h\u00e9llo w\u00f6rld \u20ac \u{1F30D}";
+      session.client.send(message);
+      assert.equal(await session.nextMessage(), message);
+      assert.equal(seen[0]!.messages[0]!.data.toString("utf8"), message);
+    });
+  });
+
+  it("sends a fragmented message that the server receives as one", async function () {
+    onConnection = () => {};
+    const session = open();
+    await within(session.opened, 2000, "open");
+    session.client.send("frag", { more: true });
+    session.client.send("mented ", { more: true });
+    session.client.send("\u00e9cho");
+    session.client.send(new Uint8Array([1, 2]), { more: true });
+    session.client.send(new Uint8Array([3]));
+    await until(() => seen[0]?.messages.length === 2, 2000, "two messages at the server");
+    const [first, second] = seen[0]!.messages;
+    assert.deepEqual({ text: first!.data.toString("utf8"), isBinary: first!.isBinary }, { text: "fragmented \u00e9cho", isBinary: false });
+    assert.deepEqual({ bytes: [...second!.data], isBinary: second!.isBinary }, { bytes: [1, 2, 3], isBinary: true });
+  });
+
+  it("negotiates a subprotocol the server selects", async function () {
+    const session = open({ protocols: ["chat.v1", "chat.v2"] });
+    assert.equal(await within(session.opened, 2000, "open"), "chat.v2");
+    assert.equal(session.client.protocol, "chat.v2");
+    assert.equal(seen[0]!.socket.protocol, "chat.v2");
+    assert.equal(seen[0]!.request.headers["sec-websocket-protocol"], "chat.v1, chat.v2");
+  });
+
+  it("sends custom headers, the path and the query", async function () {
+    const session = open({ headers: { Authorization: "Bearer t0k3n", "X-Device": "esp32-01" } }, "/devices/01?fw=1.2");
+    await within(session.opened, 2000, "open");
+    const request = seen[0]!.request;
+    assert.equal(request.headers.authorization, "Bearer t0k3n");
+    assert.equal(request.headers["x-device"], "esp32-01");
+    assert.equal(request.url, "/devices/01?fw=1.2");
+    assert.equal(session.client.protocol, "");
+  });
+
+  it("reports a server-initiated close with its code and reason, cleanly", async function () {
+    onConnection = (socket) => socket.close(4001, "server says bye");
+    const session = open();
+    await within(session.opened, 2000, "open");
+    const event = await within(session.closed, 3000, "onClose");
+    assert.equal(event.code, 4001);
+    assert.equal(event.reason, "server says bye");
+    assert.equal(event.wasClean, true);
+    assert.equal(event.error, undefined);
+    await until(() => seen[0]!.close !== undefined, 2000, "the server to see the close");
+    assert.equal(seen[0]!.close!.code, 4001, "the client answered with the same code");
+  });
+
+  it("closes with a code and reason that the server sees", async function () {
+    const session = open();
+    await within(session.opened, 2000, "open");
+    session.client.close(1000, "bye");
+    assert.equal(session.client.readyState, ReadyState.CLOSING);
+    const event = await within(session.closed, 3000, "onClose");
+    await until(() => seen[0]!.close !== undefined, 2000, "the server to see the close");
+    assert.deepEqual(seen[0]!.close, { code: 1000, reason: "bye" });
+    assert.equal(event.code, 1000);
+    assert.equal(event.wasClean, true);
+    assert.equal(session.client.readyState, ReadyState.CLOSED);
+  });
+
+  it("reports 1006 when the server process is killed in the middle of a message", async function () {
+    const server = node("dist/tests/support/ws-kill-server.js");
+    try {
+      const [, port] = await server.line(/^listening (\d+)$/, 5000, "the kill server to listen");
+      const session = connect(`ws://127.0.0.1:${port}/`, { limits: LARGE });
+      await within(session.opened, 2000, "open");
+      await server.line(/^half-sent$/, 2000, "half a frame to be sent");
+      server.kill("SIGKILL");
+      const event = await within(session.closed, 2000, "onClose after the kill");
+      assert.equal(event.code, 1006);
+      assert.equal(event.wasClean, false);
+      assert.ok(event.error instanceof WebSocketError);
+      assert.equal(event.error.code, ErrorCode.CONNECTION_LOST);
+      assert.deepEqual(session.messages, [], "half a message is never delivered");
+    } finally {
+      server.kill();
+      await server.waitForExit(5000);
+    }
+  });
+
+  describe("failures before the connection opens", function () {
+    let silent: Server;
+    let accepted: Socket[];
+
+    beforeEach(async function () {
+      accepted = [];
+      // Accepts TCP and never says a word.
+      silent = createServer((socket) => {
+        accepted.push(socket);
+        socket.on("error", () => {});
+        socket.resume(); // reads (and ignores) the request, so the client's FIN is seen
+      });
+    });
+
+    afterEach(async function () {
+      for (const socket of accepted) socket.destroy();
+      await new Promise<void>((resolve) => (silent.listening ? silent.close(() => resolve()) : resolve()));
+    });
+
+    it("gives up on a server that never answers the handshake (ERR_HANDSHAKE_TIMEOUT)", async function () {
+      const port = await listenLoopback(silent);
+      const started = performance.now();
+      const session = connect(`ws://127.0.0.1:${port}/`, { limits: { handshakeTimeoutMs: 300 } });
+      const event = await within(session.closed, 3000, "onClose");
+      const elapsed = performance.now() - started;
+      assert.equal(event.code, 1006);
+      assert.equal(event.wasClean, false);
+      assert.equal(event.error?.code, ErrorCode.HANDSHAKE_TIMEOUT);
+      assert.ok(elapsed >= 290, `waited the deadline (${elapsed.toFixed(0)} ms)`);
+      assert.equal(accepted.length, 1, "the TCP connection was made");
+      await until(() => accepted[0]!.destroyed || accepted[0]!.readableEnded, 2000, "the socket to be closed");
+    });
+
+    it("reports a refused connection (ERR_CONNECT_FAILED)", async function () {
+      const port = await closedPort();
+      const session = connect(`ws://127.0.0.1:${port}/`);
+      const event = await within(session.closed, 3000, "onClose");
+      assert.equal(event.code, 1006);
+      assert.equal(event.wasClean, false);
+      assert.equal(event.error?.code, ErrorCode.CONNECT_FAILED);
+      assert.match(event.error!.message, new RegExp(`connection refused \\(127\\.0\\.0\\.1:${port}\\)`));
+    });
+  });
+
+  it("makes unsent bytes visible, refuses to buffer past the bound, and drains", async function () {
+    onConnection = () => {};
+    let drains = 0;
+    const limits = { maxMessageBytes: 2 * MiB, maxBufferedBytes: MiB + 64 * 1024 };
+    const session = open({ limits, onDrain: () => drains++ });
+    await within(session.opened, 2000, "open");
+    session.client.send(binary(MiB));
+    const waiting = session.client.bufferedAmount;
+    assert.ok(waiting > 0, "the socket takes at most 64 KiB at once, the rest waits");
+    assert.ok(waiting <= limits.maxBufferedBytes);
+    assert.throws(
+      () => session.client.send(binary(MiB)),
+      (error: unknown) => error instanceof WebSocketError && error.code === ErrorCode.BUFFER_FULL,
+    );
+    assert.equal(session.client.bufferedAmount, waiting, "a refused send queues nothing");
+    await until(() => drains > 0, 5000, "onDrain");
+    assert.equal(session.client.bufferedAmount, 0);
+    session.client.send(binary(MiB)); // room again
+    await until(() => seen[0]!.messages.length === 2, 5000, "both messages at the server");
+    assert.deepEqual(seen[0]!.messages.map((m) => m.data.length), [MiB, MiB]);
+  });
+});
