@@ -448,21 +448,27 @@ export class WebSocketClient {
   private onCloseTimeout(): void {
     this.closeTimer = undefined;
     if (this.state === ReadyState.CLOSED) return;
+    // When the close handshake completed but the server kept TCP open, this drops it.
+    this.end(
+      new WebSocketError(
+        ErrorCode.CLOSE_TIMEOUT,
+        `no close frame from ${this.where()} within closeTimeoutMs (${this.limits.closeTimeoutMs} ms)`,
+      ),
+    );
+  }
+
+  /**
+   * An open or closing connection is over (TCP gone, or the close deadline passed): report
+   * the failure, the completed close handshake, or else `incomplete` with 1006.
+   */
+  private end(incomplete: WebSocketError): void {
     if (this.failure) {
-      this.finishFailed();
+      const error = this.failure;
+      this.finish(error.closeCode ?? CloseCode.INTERNAL_ERROR, error.message, false, error);
     } else if (this.closeReceived && this.closeSent) {
-      // The handshake completed but the server kept TCP open: drop it ourselves.
       this.finish(this.peerCode, this.peerReason, true, undefined);
     } else {
-      this.finish(
-        CloseCode.ABNORMAL,
-        "",
-        false,
-        new WebSocketError(
-          ErrorCode.CLOSE_TIMEOUT,
-          `no close frame from ${this.where()} within closeTimeoutMs (${this.limits.closeTimeoutMs} ms)`,
-        ),
-      );
+      this.finish(CloseCode.ABNORMAL, "", false, incomplete);
     }
   }
 
@@ -483,11 +489,6 @@ export class WebSocketClient {
     this.armCloseTimer();
   }
 
-  private finishFailed(): void {
-    const error = this.failure!;
-    this.finish(error.closeCode ?? CloseCode.INTERNAL_ERROR, error.message, false, error);
-  }
-
   private onSocketError(message: string | undefined): void {
     if (this.state === ReadyState.CLOSED) return;
     const detail = message ?? "connection closed";
@@ -496,15 +497,8 @@ export class WebSocketClient {
         ? handshakeError(ErrorCode.HANDSHAKE_CLOSED, `${this.where()} closed the connection during the handshake (${detail})`)
         : handshakeError(ErrorCode.CONNECT_FAILED, `could not connect to ${this.where()}: ${detail}`);
       this.finish(CloseCode.ABNORMAL, "", false, error);
-    } else if (this.failure) {
-      this.finishFailed();
-    } else if (this.closeReceived && this.closeSent) {
-      this.finish(this.peerCode, this.peerReason, true, undefined);
     } else {
-      this.finish(
-        CloseCode.ABNORMAL,
-        "",
-        false,
+      this.end(
         new WebSocketError(
           ErrorCode.CONNECTION_LOST,
           `connection to ${this.where()} lost${this.closeSent ? " before the server answered the close" : ""}: ${detail}`,
