@@ -1,0 +1,174 @@
+/**
+ * Storage over one JSON file for the desktop simulator, with the limits of the ESP32's NVS
+ * (checks shared with src/memory-storage.ts), so what would fail on the chip fails here too.
+ *
+ * The file holds {"domain": {"key": "value"}}. It is read once, at construction, and written
+ * whole on every change: write a temporary file beside it, flush it to disk, rename it over
+ * the old one. A crash or power cut mid-write leaves the old file or the new one, never half
+ * of each. The file is created (with its folder) on the first write. One process owns a file:
+ * changes made by another process while this one runs are overwritten.
+ */
+import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from "node:fs";
+import { basename, dirname, join } from "node:path";
+import type { Log, Storage } from "../../src/host.js";
+import { checkStorageName, checkStorageValue } from "../../src/memory-storage.js";
+
+export interface FileStorageOptions {
+  /** Where a corrupt file is reported (once, when it is read). */
+  log?: Log;
+}
+
+/** Temporary files of this process get distinct names, even with several storages in one folder. */
+let temporaryCount = 0;
+
+export class FileStorage implements Storage {
+  readonly path: string;
+  private readonly domains = new Map<string, Map<string, string>>();
+
+  /**
+   * Reads `path` if it exists. A file that is not valid JSON of the expected shape is
+   * reported once through `log` (event storage_file_corrupt, level warn) and the storage
+   * starts empty; the first write replaces it. A file that cannot be read at all (no
+   * permission, a folder) throws: that is a setup mistake, not data to discard.
+   */
+  constructor(path: string, options: FileStorageOptions = {}) {
+    if (typeof path !== "string" || path === "") throw new TypeError("FileStorage needs a file path");
+    this.path = path;
+    let text: string;
+    try {
+      text = readFileSync(path, "utf8");
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === "ENOENT") return;
+      throw new Error(`cannot read storage file ${path}: ${(error as Error).message}`);
+    }
+    const problem = this.load(text);
+    if (problem !== undefined) {
+      this.domains.clear();
+      options.log?.("warn", "storage_file_corrupt", { path, problem, action: "starting empty" });
+    }
+  }
+
+  get(domain: string, key: string): string | undefined {
+    checkStorageName("domain", domain);
+    checkStorageName("key", key);
+    return this.domains.get(domain)?.get(key);
+  }
+
+  /** Stores `value` and writes the file before returning; a failed write changes nothing. */
+  set(domain: string, key: string, value: string): void {
+    checkStorageName("domain", domain);
+    checkStorageName("key", key);
+    checkStorageValue(domain, key, value);
+    const keys = this.domains.get(domain);
+    const previous = keys?.get(key);
+    if (previous === value) return;
+    this.update(() => {
+      if (keys === undefined) this.domains.set(domain, new Map([[key, value]]));
+      else keys.set(key, value);
+    }, () => {
+      if (keys === undefined) this.domains.delete(domain);
+      else if (previous === undefined) keys.delete(key);
+      else keys.set(key, previous);
+    });
+  }
+
+  delete(domain: string, key: string): void {
+    checkStorageName("domain", domain);
+    checkStorageName("key", key);
+    const keys = this.domains.get(domain);
+    const previous = keys?.get(key);
+    if (keys === undefined || previous === undefined) return;
+    this.update(() => {
+      keys.delete(key);
+      if (keys.size === 0) this.domains.delete(domain);
+    }, () => {
+      keys.set(key, previous);
+      this.domains.set(domain, keys);
+    });
+  }
+
+  /** The keys set in `domain`. */
+  keys(domain: string): string[] {
+    checkStorageName("domain", domain);
+    return [...(this.domains.get(domain)?.keys() ?? [])];
+  }
+
+  /** Applies a change, writes the file, and undoes the change in memory if writing fails. */
+  private update(apply: () => void, undo: () => void): void {
+    apply();
+    try {
+      this.write();
+    } catch (error) {
+      undo();
+      throw error;
+    }
+  }
+
+  /** Fills `domains` from the file's text; returns what is wrong with it, if anything. */
+  private load(text: string): string | undefined {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch (error) {
+      return `not JSON (${(error as Error).message})`;
+    }
+    if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) return "not a JSON object";
+    for (const [domain, entries] of Object.entries(parsed)) {
+      if (typeof entries !== "object" || entries === null || Array.isArray(entries)) {
+        return `domain ${JSON.stringify(domain)} is not an object`;
+      }
+      const keys = new Map<string, string>();
+      for (const [key, value] of Object.entries(entries as Record<string, unknown>)) {
+        if (typeof value !== "string") return `value of ${domain}/${key} is not a string`;
+        keys.set(key, value);
+      }
+      this.domains.set(domain, keys);
+    }
+    return undefined;
+  }
+
+  /**
+   * Writes the whole store atomically: a temporary file in the same folder (rename is atomic
+   * only within one file system), fsync'd so its bytes are on disk before the rename makes
+   * it the file; then the folder is fsync'd so the rename itself survives a power cut
+   * (where the platform allows opening a folder, as Linux and macOS do).
+   */
+  private write(): void {
+    const record: Record<string, Record<string, string>> = {};
+    for (const [domain, keys] of this.domains) record[domain] = Object.fromEntries(keys);
+    const text = JSON.stringify(record, null, 2) + "\n";
+    const folder = dirname(this.path);
+    mkdirSync(folder, { recursive: true });
+    const temporary = join(folder, `.${basename(this.path)}.${process.pid}.${++temporaryCount}.tmp`);
+    try {
+      // Owner-only: the store holds WiFi passwords.
+      const fd = openSync(temporary, "w", 0o600);
+      try {
+        writeSync(fd, text);
+        fsyncSync(fd);
+      } finally {
+        closeSync(fd);
+      }
+      renameSync(temporary, this.path);
+    } catch (error) {
+      // Best effort: the cleanup's own failure (the same full disk, say) must not hide why
+      // the write failed.
+      try {
+        rmSync(temporary, { force: true });
+      } catch {
+        // nothing more to do
+      }
+      throw new Error(`cannot write storage file ${this.path}: ${(error as Error).message}`);
+    }
+    try {
+      const fd = openSync(folder, "r");
+      try {
+        fsyncSync(fd);
+      } finally {
+        closeSync(fd);
+      }
+    } catch {
+      // Windows cannot open a folder: the rename is still atomic, just not yet durable.
+    }
+  }
+}
