@@ -393,9 +393,9 @@ export class DeviceApp {
     };
   }
 
-  /** Milliseconds since this app was constructed. */
+  /** Whole milliseconds since this app was constructed (hosts' clocks may have fractions). */
   uptimeMs(): number {
-    return this.timers.now() - this.startedAt;
+    return Math.floor(this.timers.now() - this.startedAt);
   }
 
   // -------------------------------------------------------------------------------------

@@ -23,7 +23,7 @@
  * stayed open for stableMs. Only the network coming back skips the wait.
  *
  * One timer at most at any moment (the backoff wait, or while open the next of: the
- * stable-period mark, the idle ping, the ping's deadline): an ESP32 has few to spare, and
+ * stable-period mark, the periodic ping, the ping's deadline): an ESP32 has few to spare, and
  * one timer per connection cannot leak.
  *
  * Callbacks: the application's onOpen and onMessage run inside the client's callbacks, so
@@ -58,7 +58,10 @@ export const SupervisorState = {
 export type SupervisorStateValue = (typeof SupervisorState)[keyof typeof SupervisorState];
 
 export interface HeartbeatOptions {
-  /** A ping is sent after this long without any frame from the server, ms (default 20000). */
+  /**
+   * A ping goes out this often while connected, ms (default 20000): periodic rather than
+   * after silence, so the round-trip time stays fresh even on a busy connection.
+   */
   intervalMs: number;
   /** The connection is declared dead when nothing arrives this long after a ping, ms (default 10000). */
   timeoutMs: number;
@@ -196,6 +199,8 @@ export class ConnectionSupervisor {
   private openedAt = 0;
   private stable = false;
   private lastFrameAt = 0;
+  /** When the last heartbeat ping went out (the connection's opening before the first). */
+  private lastPingAt = 0;
   /** Deadline of the outstanding heartbeat ping, -1 when none (a frame arrived, or none sent). */
   private pingDeadline = -1;
   /** Counts pings; the decimal digits are the ping's payload, so its pong is recognised. */
@@ -440,6 +445,7 @@ export class ConnectionSupervisor {
     const now = this.host.timers.now();
     this.openedAt = now;
     this.lastFrameAt = now; // the 101 response is the first sign of life
+    this.lastPingAt = now;
     this.stable = false;
     this.pingDeadline = -1;
     this.pingPayload = undefined;
@@ -544,7 +550,7 @@ export class ConnectionSupervisor {
 
   /**
    * Does what is due at `now` on the open connection and arms the timer for the next thing:
-   * the stable mark (resets the backoff), the idle ping, or the outstanding ping's deadline.
+   * the stable mark (resets the backoff), the periodic ping, or the outstanding ping's deadline.
    */
   private schedule(now: number): void {
     let next = Infinity;
@@ -567,8 +573,9 @@ export class ConnectionSupervisor {
         }
         if (this.pingDeadline < next) next = this.pingDeadline;
       } else {
-        const due = this.lastFrameAt + heartbeat.intervalMs;
+        const due = this.lastPingAt + heartbeat.intervalMs;
         if (now >= due) {
+          this.lastPingAt = now;
           this.sendPing(now);
           this.pingDeadline = now + heartbeat.timeoutMs;
           if (this.pingDeadline < next) next = this.pingDeadline;

@@ -132,7 +132,7 @@ describe("DeviceApp", () => {
         send: (text) => sent.push(text) > 0,
         settings: new Settings({ storage: new MemoryStorage(), specs: DEVICE_SETTINGS }),
       });
-      clock.advance(10);
+      clock.advance(10.75); // Node's clock has fractions of a millisecond
       app.receive('{"type":"ping","id":1}');
       assert.equal((JSON.parse(sent[0]).result as Message).uptimeMs, 10);
       assert.equal(app.uptimeMs(), 10);
