@@ -1,0 +1,744 @@
+/**
+ * The companion server: the reference peer of the device protocol (docs/protocol.md) on
+ * the desktop. It accepts WebSocket connections from devices, reports what they send as
+ * events (server/events.ts), acknowledges their telemetry, sends them requests and matches
+ * the replies, and misbehaves on demand so the device's defences can be tested against a
+ * real server: it drops connections, closes with a chosen code, stops answering pings,
+ * sends garbage, refuses the upgrade.
+ *
+ *   const server = await start({ port: 0 });          // 127.0.0.1, any free port
+ *   server.events.on("telemetry", (event) => ...);
+ *   server.send("sim-1", "config set telemetryIntervalMs 500");
+ *   await server.close();                              // 1001 to every device
+ *
+ * The command line is server/cli.ts (`npm run server -- --help`).
+ */
+import { EventEmitter } from "node:events";
+import { createServer, STATUS_CODES, type IncomingMessage, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { performance } from "node:perf_hooks";
+import type { Duplex } from "node:stream";
+import { WebSocket, WebSocketServer, type RawData } from "ws";
+import { isValidCloseCode } from "../src/constants.js";
+import {
+  checkCloseReason,
+  COMMAND_HELP,
+  CommandError,
+  parseCommand,
+  parseCommandLine,
+  type Command,
+  type RequestBody,
+} from "./commands.js";
+import type { CompanionEvent, CompanionEventName, DeviceInfo, RequestId, UnstampedEvent } from "./events.js";
+import { DEFAULT_MAX_BOOTS, TelemetryLedger } from "./telemetry.js";
+
+export { CommandError } from "./commands.js";
+export type { CompanionEvent, CompanionEventName, DeviceInfo } from "./events.js";
+export { DEFAULT_MAX_BOOTS } from "./telemetry.js";
+
+export const DEFAULT_HOST = "127.0.0.1";
+/** The port `npm run server` listens on without --port; the device connects to it by default (src/config.ts). */
+export const DEFAULT_PORT = 8080;
+/**
+ * Largest message accepted from a device, bytes; a larger one is failed with 1009 by `ws`.
+ * Devices send at most maxJsonBytes (8 KiB by default): this is generous, not unbounded.
+ */
+export const DEFAULT_MAX_MESSAGE_BYTES = 1024 * 1024;
+/** A request unanswered for this long is reported (`no_reply`, timeout) and forgotten, ms. */
+export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
+/** Unanswered requests remembered per connection; beyond it the oldest is forgotten. */
+export const DEFAULT_MAX_PENDING_REQUESTS = 256;
+/** Events kept in `history` for waitFor(). */
+export const DEFAULT_HISTORY_LENGTH = 1000;
+/** close(): how long devices get to answer the 1001 close frame before TCP is destroyed, ms. */
+export const DEFAULT_SHUTDOWN_TIMEOUT_MS = 2000;
+/** A refused upgrade's socket is destroyed this long after the response, if the device keeps it open, ms. */
+const REJECT_LINGER_MS = 1000;
+/** After destroying what did not close in time, how long close() waits for the sockets to be gone, ms. */
+const FINAL_CLOSE_MS = 500;
+/** Nesting of the garbage "too deep" message: well past the device's maxJsonDepth (default 16). */
+export const GARBAGE_DEPTH = 64;
+/** Length of the garbage "too large" message, bytes: past maxJsonBytes (default 8192), within the device's 16 KiB message limit. */
+export const GARBAGE_LARGE_BYTES = 9216;
+
+/** The ways the server misbehaves on purpose, for tests. Each can change at run time (setMisbehaviour). */
+export interface Misbehaviour {
+  /** Destroy each connection's TCP this long after it opens, with no close frame, ms. */
+  dropAfterMs?: number | undefined;
+  /** Close each connection this long after it opens, ms, with closeCode and closeReason. */
+  closeAfterMs?: number | undefined;
+  /** Default 1000. */
+  closeCode?: number | undefined;
+  /** Default "". At most 123 bytes of UTF-8. */
+  closeReason?: string | undefined;
+  /** Do not answer the devices' pings (each connection starts muted). */
+  noPong?: boolean | undefined;
+  /** After each hello, send what the device must reject (see sendGarbage). */
+  garbage?: boolean | undefined;
+  /** Refuse every WebSocket upgrade with this HTTP status (200-599, not 101). */
+  rejectStatus?: number | undefined;
+  /** Never acknowledge telemetry (each connection starts with acks off). */
+  noAck?: boolean | undefined;
+}
+
+export interface CompanionOptions extends Misbehaviour {
+  /** Default 127.0.0.1: the server is for a developer's desk; --host to expose it. */
+  host?: string;
+  /** Default DEFAULT_PORT; 0 for any free port. */
+  port?: number;
+  /** (device, boot) pairs whose telemetry sequence is remembered. Default 1000. */
+  maxBoots?: number;
+  maxMessageBytes?: number;
+  requestTimeoutMs?: number;
+  maxPendingRequests?: number;
+  historyLength?: number;
+  shutdownTimeoutMs?: number;
+}
+
+/** A request the server sent: where to, and the id its reply will carry. */
+export interface SentRequest {
+  conn: number;
+  device: string | null;
+  id: RequestId;
+}
+
+interface Pending {
+  type: string;
+  sentAt: number;
+  timer: NodeJS.Timeout;
+}
+
+/** One device's WebSocket connection and what the server knows about it. */
+class Connection {
+  device: string | null = null;
+  firmware: unknown = null;
+  boot: unknown = null;
+  capabilities: unknown = null;
+  messagesIn = 0;
+  messagesOut = 0;
+  garbageSent = false;
+  /** Set once the close is over; no event about this connection follows `close`. */
+  ended = false;
+  readonly openedAt = Date.now();
+  /** Unanswered requests by id; Map order is send order, so the first is the oldest. */
+  readonly pending = new Map<RequestId, Pending>();
+  readonly timers = new Set<NodeJS.Timeout>();
+  readonly closed: Promise<void>;
+  markClosed!: () => void;
+
+  constructor(
+    readonly conn: number,
+    readonly socket: WebSocket,
+    readonly remote: string,
+    readonly path: string,
+    public muted: boolean,
+    public acks: boolean,
+  ) {
+    this.closed = new Promise((resolve) => (this.markClosed = resolve));
+  }
+
+  get open(): boolean {
+    return this.socket.readyState === WebSocket.OPEN;
+  }
+
+  /** A timer that dies with the connection. */
+  after(ms: number, action: () => void): void {
+    const timer = setTimeout(() => {
+      this.timers.delete(timer);
+      action();
+    }, ms);
+    this.timers.add(timer);
+  }
+}
+
+function checkMs(name: string, value: unknown): void {
+  if (value !== undefined && (typeof value !== "number" || !Number.isSafeInteger(value) || value < 0 || value > 86_400_000)) {
+    throw new RangeError(`${name} must be an integer number of milliseconds from 0 to 86400000, got ${String(value)}`);
+  }
+}
+
+function checkPositive(name: string, value: unknown): void {
+  if (value !== undefined && (typeof value !== "number" || !Number.isSafeInteger(value) || value < 1)) {
+    throw new RangeError(`${name} must be a positive integer, got ${String(value)}`);
+  }
+}
+
+/** Validates misbehaviour options up front, naming the bad value. */
+export function checkMisbehaviour(options: Misbehaviour): void {
+  checkMs("dropAfterMs", options.dropAfterMs);
+  checkMs("closeAfterMs", options.closeAfterMs);
+  if (options.closeCode !== undefined && !(Number.isInteger(options.closeCode) && isValidCloseCode(options.closeCode))) {
+    throw new RangeError(`closeCode must be one a close frame may carry (1000-1003, 1007-1014, 3000-4999), got ${String(options.closeCode)}`);
+  }
+  if (options.closeReason !== undefined) {
+    try {
+      checkCloseReason(options.closeReason);
+    } catch (error) {
+      throw new RangeError(`closeReason: ${(error as Error).message}`);
+    }
+  }
+  const status = options.rejectStatus;
+  if (status !== undefined && !(Number.isInteger(status) && status >= 200 && status <= 599)) {
+    throw new RangeError(`rejectStatus must be an HTTP status from 200 to 599, got ${String(status)}`);
+  }
+}
+
+function asText(data: RawData): Buffer {
+  if (Buffer.isBuffer(data)) return data;
+  if (Array.isArray(data)) return Buffer.concat(data);
+  return Buffer.from(data);
+}
+
+/** Waits for `promise` to settle, or `ms`, whichever comes first; never rejects. */
+async function settleWithin(promise: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    promise.then(
+      () => {},
+      () => {},
+    ),
+    new Promise<void>((resolve) => (timer = setTimeout(resolve, ms))),
+  ]);
+  clearTimeout(timer);
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function isRequestId(value: unknown): value is RequestId {
+  return (typeof value === "string" && value.length >= 1 && value.length <= 64) || Number.isSafeInteger(value);
+}
+
+export class CompanionServer {
+  /** Every event as "event", and each under its own name ("hello", "telemetry", ...). */
+  readonly events = new EventEmitter();
+  /** The latest events, oldest first, at most historyLength. */
+  readonly history: CompanionEvent[] = [];
+  readonly telemetry: TelemetryLedger;
+
+  private readonly host: string;
+  private readonly requestedPort: number;
+  private readonly maxMessageBytes: number;
+  private readonly requestTimeoutMs: number;
+  private readonly maxPendingRequests: number;
+  private readonly historyLength: number;
+  private readonly shutdownTimeoutMs: number;
+  private readonly behaviour: Misbehaviour;
+  private readonly http: Server;
+  private readonly wss: WebSocketServer;
+  private readonly connections = new Map<number, Connection>();
+  /** Sockets of refused upgrades, until they are gone. */
+  private readonly rejected = new Set<Duplex>();
+  private nextConn = 1;
+  private nextRequestId = 1;
+  private address: { url: string; port: number } | undefined;
+  private closing: Promise<void> | undefined;
+
+  constructor(options: CompanionOptions = {}) {
+    const host = options.host ?? DEFAULT_HOST;
+    if (typeof host !== "string" || host === "") throw new TypeError(`host must be a host name or address, got ${String(host)}`);
+    const port = options.port ?? DEFAULT_PORT;
+    if (!Number.isInteger(port) || port < 0 || port > 65535) throw new RangeError(`port must be an integer from 0 to 65535, got ${String(port)}`);
+    checkMisbehaviour(options);
+    checkPositive("maxMessageBytes", options.maxMessageBytes);
+    checkPositive("maxPendingRequests", options.maxPendingRequests);
+    checkPositive("historyLength", options.historyLength);
+    checkMs("requestTimeoutMs", options.requestTimeoutMs);
+    checkMs("shutdownTimeoutMs", options.shutdownTimeoutMs);
+    this.host = host;
+    this.requestedPort = port;
+    this.telemetry = new TelemetryLedger(options.maxBoots ?? DEFAULT_MAX_BOOTS);
+    this.maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
+    this.requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+    this.maxPendingRequests = options.maxPendingRequests ?? DEFAULT_MAX_PENDING_REQUESTS;
+    this.historyLength = options.historyLength ?? DEFAULT_HISTORY_LENGTH;
+    this.shutdownTimeoutMs = options.shutdownTimeoutMs ?? DEFAULT_SHUTDOWN_TIMEOUT_MS;
+    this.behaviour = {
+      dropAfterMs: options.dropAfterMs,
+      closeAfterMs: options.closeAfterMs,
+      closeCode: options.closeCode,
+      closeReason: options.closeReason,
+      noPong: options.noPong,
+      garbage: options.garbage,
+      rejectStatus: options.rejectStatus,
+      noAck: options.noAck,
+    };
+
+    // Each waitFor() listens until its deadline; many at once are normal, not a leak.
+    this.events.setMaxListeners(0);
+    this.http = createServer((_request, response) => {
+      const body = "moorline companion server: connect with a WebSocket client (docs/protocol.md)\n";
+      response.writeHead(426, { "Content-Type": "text/plain; charset=utf-8", Upgrade: "websocket", Connection: "Upgrade" }).end(body);
+    });
+    this.http.on("clientError", (_error, socket) => socket.destroy());
+    // Pings are answered here rather than by `ws` (autoPong), so `mute` can stop and
+    // restart answering per connection at run time.
+    this.wss = new WebSocketServer({ noServer: true, autoPong: false, maxPayload: this.maxMessageBytes, perMessageDeflate: false });
+    this.http.on("upgrade", (request: IncomingMessage, socket: Duplex, head: Buffer) => this.onUpgrade(request, socket, head));
+  }
+
+  /** ws://host:port/ once listening. */
+  get url(): string {
+    if (!this.address) throw new Error("the companion server is not listening");
+    return this.address.url;
+  }
+
+  get port(): number {
+    if (!this.address) throw new Error("the companion server is not listening");
+    return this.address.port;
+  }
+
+  /** Starts listening; rejects with the system error (EADDRINUSE, say) when it cannot. */
+  async listen(): Promise<void> {
+    await new Promise<void>((resolve, reject) => {
+      const fail = (error: Error) => reject(error);
+      this.http.once("error", fail);
+      this.http.listen(this.requestedPort, this.host, () => {
+        this.http.off("error", fail);
+        resolve();
+      });
+    });
+    const address = this.http.address() as AddressInfo;
+    const hostPart = address.family === "IPv6" || address.address.includes(":") ? `[${address.address}]` : address.address;
+    this.address = { url: `ws://${hostPart}:${address.port}/`, port: address.port };
+    this.emit({ event: "listening", url: this.address.url, host: address.address, port: address.port });
+  }
+
+  /** The current misbehaviour (a copy). */
+  misbehaviour(): Misbehaviour {
+    return { ...this.behaviour };
+  }
+
+  /**
+   * Changes misbehaviour at run time. Connection timers (drop, close) and the starting
+   * mute/ack state apply to connections opened from now on; rejectStatus to upgrades from
+   * now on; garbage to hellos from now on.
+   */
+  setMisbehaviour(changes: Misbehaviour): void {
+    checkMisbehaviour(changes);
+    Object.assign(this.behaviour, changes);
+  }
+
+  /**
+   * Runs one command (server/commands.ts grammar, without the @ prefix) for the device with
+   * this id (or `#<conn>`), or for every connected device when `device` is undefined.
+   * Returns the requests sent, whose replies come as `reply` events with the same id.
+   * Throws CommandError for a command that cannot run (bad syntax, no such device).
+   */
+  send(device: string | undefined, command: string | Command): SentRequest[] {
+    return this.run(device, typeof command === "string" ? parseCommand(command) : command);
+  }
+
+  /**
+   * Runs one terminal line (with an optional `@<device>` prefix). Never throws: a command
+   * that cannot run becomes a `command_error` event.
+   */
+  execute(line: string): SentRequest[] {
+    try {
+      const { target, command } = parseCommandLine(line);
+      return this.run(target, command);
+    } catch (error) {
+      this.emit({ event: "command_error", command: line, message: error instanceof Error ? error.message : String(error) });
+      return [];
+    }
+  }
+
+  /** The connected devices. */
+  devices(): DeviceInfo[] {
+    return [...this.connections.values()].map((c) => this.describe(c));
+  }
+
+  /**
+   * Resolves with the first event named `name` (in `history`, then to come) for which
+   * `where` holds; rejects after `timeoutMs` saying what it waited for.
+   */
+  waitFor<N extends CompanionEventName>(
+    name: N,
+    where: (event: Extract<CompanionEvent, { event: N }>) => boolean = () => true,
+    timeoutMs = 5000,
+  ): Promise<Extract<CompanionEvent, { event: N }>> {
+    type E = Extract<CompanionEvent, { event: N }>;
+    const seen = this.history.find((event): event is E => event.event === name && where(event as E));
+    if (seen) return Promise.resolve(seen);
+    return new Promise((resolve, reject) => {
+      const listener = (event: E) => {
+        if (!where(event)) return;
+        clearTimeout(timer);
+        this.events.off(name, listener);
+        resolve(event);
+      };
+      const timer = setTimeout(() => {
+        this.events.off(name, listener);
+        const recent = this.history.slice(-10).map((event) => event.event).join(", ");
+        reject(new Error(`timed out after ${timeoutMs} ms waiting for a ${name} event (latest events: ${recent})`));
+      }, timeoutMs);
+      this.events.on(name, listener);
+    });
+  }
+
+  /**
+   * Shuts down: stops listening, closes every connection with 1001 (going away), destroys
+   * TCP of those that have not finished closing within shutdownTimeoutMs, and resolves.
+   * Calling it again returns the same promise.
+   */
+  close(): Promise<void> {
+    this.closing ??= this.shutdown();
+    return this.closing;
+  }
+
+  private async shutdown(): Promise<void> {
+    const live = [...this.connections.values()];
+    this.emit({ event: "shutdown", connections: live.length });
+    const httpClosed = new Promise<void>((resolve) => this.http.close(() => resolve()));
+    for (const c of live) this.closeConnection(c, 1001, "server shutting down", "shutdown");
+    await settleWithin(Promise.all(live.map((c) => c.closed)), this.shutdownTimeoutMs);
+    for (const c of this.connections.values()) if (!c.ended) c.socket.terminate();
+    for (const socket of this.rejected) socket.destroy();
+    this.http.closeAllConnections();
+    // Destroyed sockets report their close a moment later; bound that wait too.
+    await settleWithin(Promise.all([httpClosed, ...live.map((c) => c.closed)]), FINAL_CLOSE_MS);
+    this.wss.close();
+    this.emit({ event: "closed" });
+  }
+
+  // ---- events ----
+
+  private emit(event: UnstampedEvent): void {
+    const stamped = { t: new Date().toISOString(), ...event } as CompanionEvent;
+    this.history.push(stamped);
+    if (this.history.length > this.historyLength) this.history.shift();
+    this.events.emit("event", stamped);
+    this.events.emit(stamped.event, stamped);
+  }
+
+  private describe(c: Connection): DeviceInfo {
+    return {
+      conn: c.conn,
+      device: c.device,
+      firmware: c.firmware,
+      boot: c.boot,
+      capabilities: c.capabilities,
+      remote: c.remote,
+      connectedMs: Date.now() - c.openedAt,
+      messagesIn: c.messagesIn,
+      messagesOut: c.messagesOut,
+      pendingRequests: c.pending.size,
+      muted: c.muted,
+      acks: c.acks,
+    };
+  }
+
+  // ---- connections ----
+
+  private onUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
+    socket.on("error", () => {});
+    const remote = `${request.socket.remoteAddress}:${request.socket.remotePort}`;
+    const status = this.behaviour.rejectStatus;
+    if (this.closing) {
+      socket.destroy();
+      return;
+    }
+    if (status !== undefined) {
+      const phrase = STATUS_CODES[status] ?? "Refused";
+      const body = `${status} ${phrase} (refused on purpose: --reject-status)\n`;
+      this.rejected.add(socket);
+      socket.once("close", () => this.rejected.delete(socket));
+      socket.end(
+        `HTTP/1.1 ${status} ${phrase}\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\n` +
+          `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+      );
+      setTimeout(() => socket.destroy(), REJECT_LINGER_MS).unref();
+      this.emit({ event: "reject", remote, status });
+      return;
+    }
+    this.wss.handleUpgrade(request, socket, head, (ws) => this.onConnection(ws, request, remote));
+  }
+
+  private onConnection(socket: WebSocket, request: IncomingMessage, remote: string): void {
+    const c = new Connection(this.nextConn++, socket, remote, request.url ?? "/", this.behaviour.noPong === true, this.behaviour.noAck !== true);
+    this.connections.set(c.conn, c);
+    this.emit({ event: "connect", conn: c.conn, device: null, remote, path: c.path });
+
+    socket.on("message", (data, isBinary) => this.onMessage(c, data, isBinary));
+    socket.on("ping", (data) => {
+      const answered = !c.muted && c.open;
+      if (answered) socket.pong(data);
+      this.emit({ event: "ping", conn: c.conn, device: c.device, answered });
+    });
+    socket.on("error", (error: Error & { code?: string }) => {
+      this.emit({ event: "protocol_error", conn: c.conn, device: c.device, message: error.message, code: error.code ?? null });
+    });
+    socket.on("close", (code, reason) => this.onClose(c, code, reason.toString("utf8")));
+
+    const { dropAfterMs, closeAfterMs } = this.behaviour;
+    if (dropAfterMs !== undefined) c.after(dropAfterMs, () => this.dropConnection(c, "--drop-after-ms"));
+    if (closeAfterMs !== undefined) {
+      const code = this.behaviour.closeCode ?? 1000;
+      const reason = this.behaviour.closeReason ?? "";
+      c.after(closeAfterMs, () => this.closeConnection(c, code, reason, "--close-after-ms"));
+    }
+  }
+
+  private onClose(c: Connection, code: number, reason: string): void {
+    c.ended = true;
+    for (const timer of c.timers) clearTimeout(timer);
+    c.timers.clear();
+    for (const [id, pending] of c.pending) {
+      clearTimeout(pending.timer);
+      this.emit({ event: "no_reply", conn: c.conn, device: c.device, id, request: pending.type, reason: "closed" });
+    }
+    c.pending.clear();
+    this.connections.delete(c.conn);
+    this.emit({ event: "close", conn: c.conn, device: c.device, code, reason, durationMs: Date.now() - c.openedAt });
+    c.markClosed();
+  }
+
+  private closeConnection(c: Connection, code: number, reason: string, why: string): void {
+    if (c.ended || c.socket.readyState === WebSocket.CLOSING || c.socket.readyState === WebSocket.CLOSED) return;
+    this.emit({ event: "closing", conn: c.conn, device: c.device, code, reason, why });
+    c.socket.close(code, reason);
+  }
+
+  private dropConnection(c: Connection, why: string): void {
+    if (c.ended) return;
+    this.emit({ event: "drop", conn: c.conn, device: c.device, why });
+    c.socket.terminate();
+  }
+
+  // ---- what devices send ----
+
+  private onMessage(c: Connection, data: RawData, isBinary: boolean): void {
+    c.messagesIn++;
+    const bytes = asText(data);
+    if (isBinary) {
+      this.emit({ event: "unreadable", conn: c.conn, device: c.device, reason: "binary message", text: `<${bytes.length} bytes>` });
+      return;
+    }
+    // `ws` has already failed the connection (1007) if this is not UTF-8.
+    const text = bytes.toString("utf8");
+    let message: unknown;
+    try {
+      message = JSON.parse(text);
+    } catch (error) {
+      this.emit({ event: "unreadable", conn: c.conn, device: c.device, reason: `not JSON (${(error as Error).message})`, text });
+      return;
+    }
+    if (!isObject(message) || typeof message.type !== "string") {
+      this.emit({ event: "unreadable", conn: c.conn, device: c.device, reason: "not an object with a string type", text });
+      return;
+    }
+    switch (message.type) {
+      case "hello":
+        return this.onHello(c, message);
+      case "telemetry":
+        return this.onTelemetry(c, message);
+      case "reply":
+        return this.onReply(c, message);
+      case "error":
+        this.emit({ event: "device_error", conn: c.conn, device: c.device, error: message.error });
+        return;
+      default:
+        this.emit({ event: "message", conn: c.conn, device: c.device, type: message.type, message });
+    }
+  }
+
+  private onHello(c: Connection, message: Record<string, unknown>): void {
+    if (typeof message.device !== "string" || message.device === "" || message.device.length > 64) {
+      this.emit({ event: "bad_message", conn: c.conn, device: c.device, type: "hello", reason: "device must be a string of 1 to 64 characters" });
+      return;
+    }
+    c.device = message.device;
+    c.firmware = message.firmware ?? null;
+    c.boot = message.boot ?? null;
+    c.capabilities = message.capabilities ?? null;
+    this.emit({ event: "hello", conn: c.conn, device: c.device, firmware: c.firmware, boot: c.boot, capabilities: c.capabilities });
+    if (this.behaviour.garbage && !c.garbageSent) this.sendGarbage(c);
+  }
+
+  private onTelemetry(c: Connection, message: Record<string, unknown>): void {
+    const { boot, seq } = message;
+    if (typeof boot !== "string" || boot === "" || boot.length > 64) {
+      this.emit({ event: "bad_message", conn: c.conn, device: c.device, type: "telemetry", reason: "boot must be a string of 1 to 64 characters" });
+      return;
+    }
+    if (typeof seq !== "number" || !Number.isSafeInteger(seq) || seq < 0) {
+      this.emit({ event: "bad_message", conn: c.conn, device: c.device, type: "telemetry", reason: `seq must be a non-negative integer, got ${JSON.stringify(seq)}` });
+      return;
+    }
+    // Before its hello a device has no id; its connection stands in for one.
+    const verdict = this.telemetry.record(c.device ?? `conn#${c.conn}`, boot, seq);
+    let acked: number | null = null;
+    if (c.acks && c.open) {
+      // Cumulative: everything up to the highest seq heard. Within one TCP connection
+      // nothing is lost in between, so a gap below it is records the device itself dropped.
+      acked = verdict.record.highestSeq;
+      this.sendText(c, JSON.stringify({ type: "ack", boot, seq: acked }), false);
+    }
+    this.emit({
+      event: "telemetry",
+      conn: c.conn,
+      device: c.device,
+      boot,
+      seq,
+      uptimeMs: message.uptimeMs,
+      data: message.data,
+      outcome: verdict.outcome,
+      missed: verdict.missed,
+      duplicates: verdict.record.duplicates,
+      gaps: verdict.record.gaps,
+      acked,
+    });
+  }
+
+  private onReply(c: Connection, message: Record<string, unknown>): void {
+    const id = message.id;
+    const pending = isRequestId(id) ? c.pending.get(id) : undefined;
+    if (pending) {
+      clearTimeout(pending.timer);
+      c.pending.delete(id as RequestId);
+    }
+    const ok = !("error" in message);
+    this.emit({
+      event: "reply",
+      conn: c.conn,
+      device: c.device,
+      id,
+      ok,
+      ...(ok ? { result: message.result } : { error: message.error }),
+      matched: pending !== undefined,
+      request: pending?.type ?? null,
+      rttMs: pending ? Math.round((performance.now() - pending.sentAt) * 10) / 10 : null,
+    });
+  }
+
+  // ---- what the server sends ----
+
+  private run(target: string | undefined, command: Command): SentRequest[] {
+    switch (command.kind) {
+      case "request":
+        return this.targets(target).map((c) => this.sendRequest(c, command.body));
+      case "raw":
+        for (const c of this.targets(target)) this.sendText(c, command.text, true);
+        return [];
+      case "close":
+        for (const c of this.targets(target)) this.closeConnection(c, command.code, command.reason, "command");
+        return [];
+      case "drop":
+        for (const c of this.targets(target, { closing: true })) this.dropConnection(c, "command");
+        return [];
+      case "garbage":
+        for (const c of this.targets(target)) this.sendGarbage(c);
+        return [];
+      case "mute":
+      case "acks": {
+        const setting = command.kind === "mute" ? "muted" : "acks";
+        const value = command.kind === "mute" ? command.muted : command.on;
+        const apply = (c: Connection) => (setting === "muted" ? (c.muted = value) : (c.acks = value));
+        if (target !== undefined) {
+          for (const c of this.targets(target)) {
+            apply(c);
+            this.emit({ event: "setting", conn: c.conn, device: c.device, setting, value });
+          }
+          return [];
+        }
+        // No target: every connection, and those to come (even when none is connected).
+        for (const c of this.connections.values()) apply(c);
+        if (setting === "muted") this.behaviour.noPong = value;
+        else this.behaviour.noAck = !value;
+        this.emit({ event: "setting", conn: null, device: null, setting, value });
+        return [];
+      }
+      case "devices": {
+        const devices = target === undefined ? this.devices() : this.targets(target, { closing: true }).map((c) => this.describe(c));
+        this.emit({ event: "devices", devices });
+        return [];
+      }
+      case "help":
+        this.emit({ event: "help", text: COMMAND_HELP });
+        return [];
+      case "quit":
+        void this.close();
+        return [];
+    }
+  }
+
+  /** The open connections a command goes to; throws CommandError when there is none. */
+  private targets(target: string | undefined, options: { closing?: boolean } = {}): Connection[] {
+    const usable = (c: Connection) => !c.ended && (c.open || (options.closing === true && c.socket.readyState === WebSocket.CLOSING));
+    const all = [...this.connections.values()].filter(usable);
+    if (target === undefined) {
+      if (all.length === 0) throw new CommandError("no device is connected");
+      return all;
+    }
+    const chosen = /^#[0-9]+$/.test(target)
+      ? all.filter((c) => c.conn === Number(target.slice(1)))
+      : all.filter((c) => c.device === target);
+    if (chosen.length === 0) {
+      const known = all.map((c) => c.device ?? `#${c.conn}`).join(", ") || "none";
+      throw new CommandError(`no device ${JSON.stringify(target)} is connected (connected: ${known})`);
+    }
+    return chosen;
+  }
+
+  private sendRequest(c: Connection, body: RequestBody): SentRequest {
+    const explicit = "id" in body;
+    const id = explicit ? body.id : this.nextRequestId++;
+    const { type, ...fields } = body;
+    // `type` and `id` first: the order people expect to read on the wire.
+    const request: Record<string, unknown> = explicit ? { ...body } : { type, id, ...fields };
+    if (isRequestId(id)) {
+      const previous = c.pending.get(id);
+      if (previous) clearTimeout(previous.timer);
+      c.pending.delete(id);
+      // Bounded: the oldest unanswered request is forgotten first.
+      while (c.pending.size >= this.maxPendingRequests) {
+        const [oldId, old] = c.pending.entries().next().value!;
+        clearTimeout(old.timer);
+        c.pending.delete(oldId);
+        this.emit({ event: "no_reply", conn: c.conn, device: c.device, id: oldId, request: old.type, reason: "timeout" });
+      }
+      const timer = setTimeout(() => {
+        c.pending.delete(id);
+        this.emit({ event: "no_reply", conn: c.conn, device: c.device, id, request: body.type, reason: "timeout" });
+      }, this.requestTimeoutMs);
+      timer.unref();
+      c.pending.set(id, { type: body.type, sentAt: performance.now(), timer });
+    }
+    this.emit({ event: "request", conn: c.conn, device: c.device, id, type: body.type, body: request });
+    this.sendText(c, JSON.stringify(request), false);
+    return { conn: c.conn, device: c.device, id: id as RequestId };
+  }
+
+  private sendText(c: Connection, text: string, report: boolean): void {
+    if (!c.open) return;
+    c.messagesOut++;
+    // A send that fails (the socket died meanwhile) shows up as the connection's close.
+    c.socket.send(text, () => {});
+    if (report) this.emit({ event: "sent", conn: c.conn, device: c.device, text, bytes: Buffer.byteLength(text) });
+  }
+
+  /**
+   * Input a device must answer with an error (docs/protocol.md, error codes) and carry on:
+   * text that is not JSON (bad_json), JSON nested GARBAGE_DEPTH deep (too_deep), a message
+   * of GARBAGE_LARGE_BYTES (too_large), a request of an unknown type (unknown_type, as a
+   * reply) and a config request with a bad action (bad_request, as a reply).
+   */
+  private sendGarbage(c: Connection): void {
+    c.garbageSent = true;
+    this.sendText(c, "this is not JSON {", false);
+    this.sendText(c, `{"deep":${"[".repeat(GARBAGE_DEPTH)}${"]".repeat(GARBAGE_DEPTH)}}`, false);
+    const filler = GARBAGE_LARGE_BYTES - `{"type":"echo","payload":""}`.length;
+    this.sendText(c, `{"type":"echo","payload":"${"x".repeat(filler)}"}`, false);
+    this.emit({ event: "garbage", conn: c.conn, device: c.device, kinds: ["not_json", "too_deep", "too_large", "unknown_type", "bad_request"] });
+    this.sendRequest(c, { type: "no_such_type" });
+    this.sendRequest(c, { type: "config", action: "explode" });
+  }
+}
+
+/** Creates a companion server and starts listening (127.0.0.1 and DEFAULT_PORT unless told). */
+export async function start(options: CompanionOptions = {}): Promise<CompanionServer> {
+  const server = new CompanionServer(options);
+  await server.listen();
+  return server;
+}

@@ -1,0 +1,110 @@
+/**
+ * What the companion server reports: one event per thing that happened, the same objects
+ * for the test API (CompanionServer.events), the `--json` output (one JSON line each, with
+ * `t`) and the readable log (server/format.ts).
+ *
+ * `conn` numbers connections from 1 in the order they opened; `device` is the id from the
+ * connection's hello, or null before it.
+ */
+import type { TelemetryOutcome } from "./telemetry.js";
+
+/** A request or reply id (docs/protocol.md: a string or an integer). */
+export type RequestId = string | number;
+
+interface OnConnection {
+  conn: number;
+  device: string | null;
+}
+
+export type CompanionEvent = { t: string } & (
+  | { event: "listening"; url: string; host: string; port: number }
+  /** A WebSocket connection opened. */
+  | ({ event: "connect"; remote: string; path: string } & OnConnection)
+  /** An upgrade refused on purpose (--reject-status). */
+  | { event: "reject"; remote: string; status: number }
+  | ({ event: "hello"; firmware: unknown; boot: unknown; capabilities: unknown } & OnConnection)
+  | ({
+      event: "telemetry";
+      boot: string;
+      seq: number;
+      uptimeMs: unknown;
+      data: unknown;
+      outcome: TelemetryOutcome;
+      /** Sequence numbers skipped by this record (a gap), else 0. */
+      missed: number;
+      /** Totals for this (device, boot). */
+      duplicates: number;
+      gaps: number;
+      /** The cumulative ack sent, or null (acks off). */
+      acked: number | null;
+    } & OnConnection)
+  | ({
+      event: "reply";
+      id: unknown;
+      ok: boolean;
+      result?: unknown;
+      error?: unknown;
+      /** Whether the id is one of this connection's unanswered requests. */
+      matched: boolean;
+      /** The matched request's type, or null. */
+      request: string | null;
+      /** Round-trip time of the matched request, milliseconds (0.1 ms resolution), or null. */
+      rttMs: number | null;
+    } & OnConnection)
+  /** The device's `error` message: input it could not read as a request. */
+  | ({ event: "device_error"; error: unknown } & OnConnection)
+  /** A message with a `type` this server has no use for (a bare echo server's echoes, say). */
+  | ({ event: "message"; type: string; message: Record<string, unknown> } & OnConnection)
+  /** Not in the envelope: not JSON, not an object with a string `type`, or binary. */
+  | ({ event: "unreadable"; reason: string; text: string } & OnConnection)
+  /** A hello, telemetry or reply with a missing or invalid field. */
+  | ({ event: "bad_message"; type: string; reason: string } & OnConnection)
+  /** The device pinged; `answered` is false while muted. */
+  | ({ event: "ping"; answered: boolean } & OnConnection)
+  /** A request sent to the device. */
+  | ({ event: "request"; id: unknown; type: string; body: Record<string, unknown> } & OnConnection)
+  /** Text sent verbatim (raw, send of a non-request, garbage). */
+  | ({ event: "sent"; text: string; bytes: number } & OnConnection)
+  /** A request that will get no reply: the connection closed, or requestTimeoutMs passed. */
+  | ({ event: "no_reply"; id: unknown; request: string; reason: "closed" | "timeout" } & OnConnection)
+  /** The garbage sequence went out; `kinds` name what each message was. */
+  | ({ event: "garbage"; kinds: string[] } & OnConnection)
+  /** The server started a close handshake (a command, --close-after-ms, shutdown). */
+  | ({ event: "closing"; code: number; reason: string; why: string } & OnConnection)
+  /** The server destroyed TCP with no close frame (drop, --drop-after-ms). */
+  | ({ event: "drop"; why: string } & OnConnection)
+  /** The connection ended. `code` is 1006 when no close frame arrived. */
+  | ({ event: "close"; code: number; reason: string; durationMs: number } & OnConnection)
+  /** The WebSocket layer failed the connection (a framing error by the device, say). */
+  | ({ event: "protocol_error"; message: string; code: string | null } & OnConnection)
+  /** A runtime setting changed; conn null: every connection and those to come. */
+  | { event: "setting"; conn: number | null; device: string | null; setting: "muted" | "acks"; value: boolean }
+  | { event: "devices"; devices: DeviceInfo[] }
+  | { event: "help"; text: string }
+  | { event: "command_error"; command: string; message: string }
+  | { event: "shutdown"; connections: number }
+  | { event: "closed" }
+);
+
+export type CompanionEventName = CompanionEvent["event"];
+
+/** One connected device, as `devices` lists it. */
+export interface DeviceInfo {
+  conn: number;
+  device: string | null;
+  firmware: unknown;
+  boot: unknown;
+  capabilities: unknown;
+  remote: string;
+  connectedMs: number;
+  messagesIn: number;
+  messagesOut: number;
+  pendingRequests: number;
+  muted: boolean;
+  acks: boolean;
+}
+
+/** Distributes Omit over the union, so each event keeps its own fields. */
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+/** An event before the server stamps its time. */
+export type UnstampedEvent = DistributiveOmit<CompanionEvent, "t">;

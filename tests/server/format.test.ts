@@ -1,0 +1,63 @@
+/**
+ * The companion server's output (server/format.ts): readable lines for people, with colour
+ * only on a terminal without NO_COLOR, and JSON lines for machines.
+ */
+import assert from "node:assert/strict";
+import type { CompanionEvent } from "../../server/events.js";
+import { formatHuman, formatJson, SUMMARY_CHARS, summary, wantsColour } from "../../server/format.js";
+
+const T = new Date(2025, 0, 2, 3, 4, 5, 67).toISOString();
+
+describe("companion output (server/format.ts)", function () {
+  it("colours only a terminal, and never with NO_COLOR set", function () {
+    assert.equal(wantsColour({ isTTY: true }, {}), true);
+    assert.equal(wantsColour({ isTTY: true }, { NO_COLOR: "1" }), false);
+    assert.equal(wantsColour({ isTTY: true }, { NO_COLOR: "" }), true, "an empty NO_COLOR does not count (no-color.org)");
+    assert.equal(wantsColour({ isTTY: false }, {}), false);
+    assert.equal(wantsColour({}, {}), false);
+  });
+
+  it("starts with the plain 'listening on <url>' line scripts wait for", function () {
+    const event: CompanionEvent = { t: T, event: "listening", url: "ws://127.0.0.1:8765/", host: "127.0.0.1", port: 8765 };
+    assert.equal(formatHuman(event, true), "listening on ws://127.0.0.1:8765/");
+  });
+
+  it("writes telemetry as time, device, type, seq and data, marking duplicates and gaps", function () {
+    const base = { t: T, event: "telemetry", conn: 1, device: "sim-1", boot: "b1", uptimeMs: 1, data: { rssi: -61 }, missed: 0, duplicates: 0, gaps: 0, acked: 42 } as const;
+    assert.equal(formatHuman({ ...base, seq: 42, outcome: "next" }, false), '03:04:05.067 sim-1 telemetry seq=42 {"rssi":-61}');
+    assert.match(formatHuman({ ...base, seq: 40, outcome: "duplicate", duplicates: 3 }, false), /seq=40 .* DUPLICATE \(3 so far\)$/);
+    assert.match(formatHuman({ ...base, seq: 50, outcome: "gap", missed: 7, gaps: 1, acked: null }, false), /GAP: 7 missed \(1 gaps so far\) \(not acked\)$/);
+  });
+
+  it("writes replies with their id, result or error, and round-trip time", function () {
+    const base = { t: T, event: "reply", conn: 2, device: null, id: 7, matched: true, request: "echo", rttMs: 0.4 } as const;
+    assert.equal(formatHuman({ ...base, ok: true, result: { payload: "hi" } }, false), '03:04:05.067 conn#2 \u2190 reply id=7 (echo) ok {"payload":"hi"} 0.4 ms');
+    assert.match(formatHuman({ ...base, ok: false, error: { code: "unknown_type" }, matched: false, request: null, rttMs: null }, false), /error \{"code":"unknown_type"\} \(no such request\)$/);
+  });
+
+  it("writes requests with their type, id and fields", function () {
+    const base = { t: T, event: "request", conn: 1, device: "sim-1" } as const;
+    assert.equal(
+      formatHuman({ ...base, id: 3, type: "config", body: { type: "config", id: 3, action: "get", key: "k" } }, false),
+      '03:04:05.067 sim-1 \u2192 config id=3 {"action":"get","key":"k"}',
+    );
+    assert.equal(formatHuman({ ...base, id: 4, type: "ping", body: { type: "ping", id: 4 } }, false), "03:04:05.067 sim-1 \u2192 ping id=4");
+  });
+
+  it("colours with ANSI escapes when asked", function () {
+    const event: CompanionEvent = { t: T, event: "close", conn: 1, device: "sim-1", code: 1006, reason: "", durationMs: 1500 };
+    assert.equal(formatHuman(event, false), "03:04:05.067 sim-1 close 1006 after 1.5 s");
+    assert.match(formatHuman(event, true), /\u001b\[33mclose\u001b\[0m/);
+  });
+
+  it("cuts long summaries to one line", function () {
+    const long = summary({ data: "x".repeat(1000) });
+    assert.equal(long.length, SUMMARY_CHARS);
+    assert.ok(long.endsWith("\u2026"));
+  });
+
+  it("writes one JSON line per event, the time first", function () {
+    const event: CompanionEvent = { t: T, event: "closed" };
+    assert.equal(formatJson(event), `{"t":"${T}","event":"closed"}`);
+  });
+});
