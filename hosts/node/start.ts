@@ -1,0 +1,141 @@
+/**
+ * `npm start`: the main job on its embedded default. Starts the companion server on
+ * 127.0.0.1 and a simulated device connected to it, as two child processes, and shows both
+ * in this terminal: the server's lines as they are, the device's JSON log lines made
+ * readable. Lines typed here go to the server's command prompt (try `help`, `status`,
+ * `echo hi`, `config set telemetryIntervalMs 2000`). Ctrl-C stops both.
+ *
+ *   node dist/hosts/node/start.js [--port N] [-- device options...]
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { createServer } from "node:net";
+import { dirname, join } from "node:path";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+const SERVER_CLI = join(HERE, "..", "..", "server", "cli.js");
+const DEVICE_CLI = join(HERE, "device.js");
+
+/** The port tried first; when it is taken, any free one. */
+const PREFERRED_PORT = 8080;
+/** How long the server may take to say where it listens, ms. */
+const SERVER_START_TIMEOUT_MS = 10_000;
+/** After Ctrl-C, how long the children may take to close their connections, ms. */
+const STOP_GRACE_MS = 4_000;
+
+const colour = process.stdout.isTTY && !process.env.NO_COLOR;
+const paint = (code: number, text: string): string => (colour ? `\x1b[${code}m${text}\x1b[0m` : text);
+const LEVEL_COLOUR: Record<string, number> = { debug: 90, info: 32, warn: 33, error: 31 };
+
+/** A device log line ({"t","level","event",...}) as one readable line. */
+export function formatDeviceLine(line: string): string {
+  let record: Record<string, unknown>;
+  try {
+    record = JSON.parse(line) as Record<string, unknown>;
+  } catch {
+    return line;
+  }
+  if (typeof record !== "object" || record === null || typeof record.event !== "string") return line;
+  const { t, level, event, ...fields } = record;
+  const time = typeof t === "string" ? t.slice(11, 23) : "";
+  const rest = Object.entries(fields)
+    .map(([key, value]) => `${key}=${typeof value === "string" ? value : JSON.stringify(value)}`)
+    .join(" ");
+  const levelText = String(level ?? "info");
+  return `${paint(90, time)} ${paint(LEVEL_COLOUR[levelText] ?? 0, levelText.padEnd(5))} ${paint(1, event)} ${rest}`;
+}
+
+function freePort(preferred: number): Promise<number> {
+  return new Promise((resolve) => {
+    const probe = createServer();
+    probe.once("error", () => {
+      const any = createServer();
+      any.listen(0, "127.0.0.1", () => {
+        const port = (any.address() as { port: number }).port;
+        any.close(() => resolve(port));
+      });
+    });
+    probe.listen(preferred, "127.0.0.1", () => probe.close(() => resolve(preferred)));
+  });
+}
+
+function pipeLines(child: ChildProcess, prefix: string, format: (line: string) => string, onLine?: (line: string) => void): void {
+  for (const stream of [child.stdout, child.stderr]) {
+    if (!stream) continue;
+    createInterface({ input: stream }).on("line", (line) => {
+      onLine?.(line);
+      process.stdout.write(`${prefix} ${format(line)}\n`);
+    });
+  }
+}
+
+async function main(argv: readonly string[]): Promise<void> {
+  const split = argv.indexOf("--");
+  const own = split < 0 ? argv : argv.slice(0, split);
+  const deviceArgs = split < 0 ? [] : argv.slice(split + 1);
+  let port: number | undefined;
+  for (let i = 0; i < own.length; i++) {
+    if (own[i] === "--port" && /^[0-9]+$/.test(own[i + 1] ?? "")) port = Number(own[++i]);
+    else if (own[i] === "-h" || own[i] === "--help") {
+      process.stdout.write("Usage: npm start [-- --port N] [-- -- device options]\n");
+      return;
+    } else {
+      process.stderr.write(`start: unknown argument ${JSON.stringify(own[i])}\n`);
+      process.exit(2);
+    }
+  }
+  port ??= await freePort(PREFERRED_PORT);
+
+  const server = spawn(process.execPath, [SERVER_CLI, "--port", String(port), "--stdin"], {
+    stdio: ["pipe", "pipe", "pipe"],
+  });
+  const children: ChildProcess[] = [server];
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error("the companion server did not start")), SERVER_START_TIMEOUT_MS);
+    pipeLines(server, paint(36, "[server]"), (line) => line, (line) => {
+      const match = /listening on (ws:\/\/\S+)/.exec(line);
+      if (match) {
+        clearTimeout(timer);
+        resolve(match[1]!);
+      }
+    });
+    server.once("exit", (code) => reject(new Error(`the companion server exited (${code})`)));
+  });
+
+  const device = spawn(process.execPath, [DEVICE_CLI, "--url", url, ...deviceArgs], { stdio: ["ignore", "pipe", "pipe"] });
+  children.push(device);
+  pipeLines(device, paint(35, "[device]"), formatDeviceLine);
+  process.stdout.write(
+    `${paint(1, "moorline")}: companion server at ${url}, simulated device connected to it.\n` +
+      "Type server commands here (help, status, echo hi, config set telemetryIntervalMs 2000); Ctrl-C stops.\n",
+  );
+
+  // Typed lines go to the server's prompt.
+  process.stdin.on("data", (chunk) => server.stdin?.write(chunk));
+
+  let stopping = false;
+  const stop = (): void => {
+    if (stopping) process.exit(130);
+    stopping = true;
+    for (const child of children) child.kill("SIGTERM");
+    setTimeout(() => process.exit(0), STOP_GRACE_MS).unref();
+  };
+  process.on("SIGINT", stop);
+  process.on("SIGTERM", stop);
+  let running = children.length;
+  for (const child of children) {
+    child.once("exit", () => {
+      if (--running === 0) process.exit(0);
+      if (!stopping) {
+        process.stdout.write(`start: ${child === server ? "the server" : "the device"} exited; stopping\n`);
+        stop();
+      }
+    });
+  }
+}
+
+main(process.argv.slice(2)).catch((error: Error) => {
+  process.stderr.write(`start: ${error.message}\n`);
+  process.exit(1);
+});

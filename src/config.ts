@@ -1,0 +1,120 @@
+/**
+ * The device's build configuration: what `mcconfig ... key=value` (or the manifest's
+ * `config` section, or the desktop command line) gives. Values given on the mcconfig command
+ * line arrive as strings, so every number is parsed and every value is validated here, once,
+ * with an error naming the key: a bad build is reported at boot, not retried forever.
+ */
+import { DEFAULT_BACKOFF } from "./backoff.js";
+import { MAX_LIMIT_BYTES, MAX_TIMEOUT_MS } from "./constants.js";
+import { invalidOption } from "./errors.js";
+import { DEFAULT_HEARTBEAT, DEFAULT_STABLE_MS } from "./supervisor.js";
+import { parseWebSocketUrl } from "./url.js";
+
+export interface DeviceConfig {
+  /** The server, ws:// or wss://. */
+  url: string;
+  /** Names this device to the server (hello). */
+  deviceId: string;
+  /** WiFi network from the build; more may be saved in storage. Empty: none. */
+  ssid: string;
+  password: string;
+  /** Sent as "Authorization: Bearer <token>" in the handshake when not empty. */
+  authToken: string;
+  /** Initial telemetry interval (a setting the server can change), ms. */
+  telemetryIntervalMs: number;
+  /** Heartbeat: ping after this much silence, ms; 0 turns liveness checks off. */
+  heartbeatIntervalMs: number;
+  /** Heartbeat: the connection is dead when nothing arrives this long after a ping, ms. */
+  heartbeatTimeoutMs: number;
+  /** Reconnect backoff (full jitter) bounds, ms. */
+  backoffBaseMs: number;
+  backoffCapMs: number;
+  /** A connection that stays up this long resets the backoff, ms. */
+  stableMs: number;
+  /** Largest message accepted from the server, bytes. */
+  maxMessageBytes: number;
+}
+
+export const DEFAULT_DEVICE_CONFIG: Readonly<DeviceConfig> = {
+  url: "ws://127.0.0.1:8080/",
+  deviceId: "device",
+  ssid: "",
+  password: "",
+  authToken: "",
+  telemetryIntervalMs: 10_000,
+  heartbeatIntervalMs: DEFAULT_HEARTBEAT.intervalMs,
+  heartbeatTimeoutMs: DEFAULT_HEARTBEAT.timeoutMs,
+  backoffBaseMs: DEFAULT_BACKOFF.baseMs,
+  backoffCapMs: DEFAULT_BACKOFF.capMs,
+  stableMs: DEFAULT_STABLE_MS,
+  maxMessageBytes: 16 * 1024,
+};
+
+/** Integer keys and their ranges. */
+const INTEGERS: Readonly<Record<string, readonly [number, number]>> = {
+  telemetryIntervalMs: [1_000, MAX_TIMEOUT_MS],
+  heartbeatIntervalMs: [0, MAX_TIMEOUT_MS],
+  heartbeatTimeoutMs: [1, MAX_TIMEOUT_MS],
+  backoffBaseMs: [1, MAX_TIMEOUT_MS],
+  backoffCapMs: [1, MAX_TIMEOUT_MS],
+  stableMs: [0, MAX_TIMEOUT_MS],
+  maxMessageBytes: [125, MAX_LIMIT_BYTES],
+};
+
+/** A device id: what a server logs and keys on; printable ASCII without spaces. */
+const DEVICE_ID = /^[A-Za-z0-9._:-]{1,64}$/;
+
+function readInteger(key: string, value: unknown): number {
+  const [min, max] = INTEGERS[key]!;
+  // mcconfig passes "5000"; accept plain decimal strings only ("5e3", " 5", "0x10" are typos).
+  const number = typeof value === "string" && /^[0-9]+$/.test(value) ? Number(value) : value;
+  if (typeof number !== "number" || !Number.isInteger(number) || number < min || number > max) {
+    throw invalidOption(`config.${key}`, `an integer from ${min} to ${max}`, value);
+  }
+  return number;
+}
+
+function readString(key: string, value: unknown, maxLength: number): string {
+  if (typeof value !== "string" || value.length > maxLength) {
+    throw invalidOption(`config.${key}`, `a string of at most ${maxLength} characters`, key === "password" || key === "authToken" ? "(hidden)" : value);
+  }
+  return value;
+}
+
+/**
+ * Merges `raw` over DEFAULT_DEVICE_CONFIG and validates it. Keys it does not know are
+ * ignored (the Moddable config object holds the SDK's own keys too). Secrets never appear in
+ * the errors.
+ */
+export function parseDeviceConfig(raw: Readonly<Record<string, unknown>>): DeviceConfig {
+  const config: DeviceConfig = { ...DEFAULT_DEVICE_CONFIG };
+  const given = (key: keyof DeviceConfig): unknown => {
+    const value = raw[key];
+    return value === undefined || value === null ? undefined : value;
+  };
+  for (const key of Object.keys(INTEGERS) as Array<keyof DeviceConfig>) {
+    const value = given(key);
+    if (value !== undefined) (config as unknown as Record<string, number>)[key] = readInteger(key, value);
+  }
+  const url = given("url");
+  if (url !== undefined) config.url = readString("url", url, 512);
+  parseWebSocketUrl(config.url); // throws ERR_INVALID_URL naming what is wrong
+  const deviceId = given("deviceId");
+  if (deviceId !== undefined) {
+    if (typeof deviceId !== "string" || !DEVICE_ID.test(deviceId)) {
+      throw invalidOption("config.deviceId", "1 to 64 letters, digits or ._:-", deviceId);
+    }
+    config.deviceId = deviceId;
+  }
+  // 802.11: an SSID is at most 32 bytes, a WPA2 passphrase at most 63 characters (64 hex).
+  const ssid = given("ssid");
+  if (ssid !== undefined) config.ssid = readString("ssid", ssid, 32);
+  const password = given("password");
+  if (password !== undefined) config.password = readString("password", password, 64);
+  const authToken = given("authToken");
+  if (authToken !== undefined) config.authToken = readString("authToken", authToken, 1024);
+  if (config.backoffBaseMs > config.backoffCapMs) {
+    throw invalidOption("config.backoffBaseMs", `at most config.backoffCapMs (${config.backoffCapMs})`, config.backoffBaseMs);
+  }
+  return config;
+}
