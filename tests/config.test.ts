@@ -1,0 +1,89 @@
+/**
+ * The build configuration: what mcconfig's `key=value` (strings), the manifest's `config`
+ * section (JSON values) or the desktop command line give.
+ */
+import assert from "node:assert/strict";
+
+import { DEFAULT_DEVICE_CONFIG, parseDeviceConfig } from "../src/config.js";
+import { ErrorCode, WebSocketError } from "../src/errors.js";
+
+function rejects(raw: Record<string, unknown>, message: RegExp): WebSocketError {
+  let caught: unknown;
+  try {
+    parseDeviceConfig(raw);
+  } catch (error) {
+    caught = error;
+  }
+  assert.ok(caught instanceof WebSocketError, `expected a WebSocketError, got ${String(caught)}`);
+  assert.match(caught.message, message);
+  return caught;
+}
+
+describe("parseDeviceConfig", () => {
+  it("defaults everything: the companion server on this machine, no WiFi network", () => {
+    assert.deepEqual(parseDeviceConfig({}), DEFAULT_DEVICE_CONFIG);
+    assert.equal(DEFAULT_DEVICE_CONFIG.url, "ws://127.0.0.1:8080/");
+  });
+
+  it("reads numbers given as strings, as mcconfig passes them", () => {
+    const config = parseDeviceConfig({ telemetryIntervalMs: "5000", heartbeatIntervalMs: "0", maxMessageBytes: "65536" });
+    assert.equal(config.telemetryIntervalMs, 5000);
+    assert.equal(config.heartbeatIntervalMs, 0, "0 turns the heartbeat off");
+    assert.equal(config.maxMessageBytes, 65536);
+  });
+
+  it("reads numbers given as numbers, as the manifest's config section has them", () => {
+    assert.equal(parseDeviceConfig({ backoffCapMs: 30_000 }).backoffCapMs, 30_000);
+  });
+
+  it("ignores keys it does not know (the SDK's own config keys share the object)", () => {
+    assert.deepEqual(parseDeviceConfig({ file: { root: "/tmp" }, sntp: "pool.ntp.org" }), DEFAULT_DEVICE_CONFIG);
+  });
+
+  for (const [value, why] of [
+    ["5e3", "exponent"],
+    [" 5000", "space"],
+    ["0x10", "hex"],
+    ["-1", "negative"],
+    ["999", "below the minimum"],
+    [1000.5, "fraction"],
+    [true, "boolean"],
+  ] as const) {
+    it(`refuses telemetryIntervalMs ${JSON.stringify(value)} (${why}), naming the key and the range`, () => {
+      const error = rejects({ telemetryIntervalMs: value }, /option config\.telemetryIntervalMs must be an integer from 1000 to 86400000/);
+      assert.equal(error.code, ErrorCode.INVALID_OPTION);
+    });
+  }
+
+  it("refuses a URL that is not ws:// or wss://, saying what is wrong", () => {
+    const error = rejects({ url: "http://example.com/" }, /http/);
+    assert.equal(error.code, ErrorCode.INVALID_URL);
+  });
+
+  it("accepts wss:// (TLS is the host's business)", () => {
+    assert.equal(parseDeviceConfig({ url: "wss://example.com/device" }).url, "wss://example.com/device");
+  });
+
+  it("refuses a device id with spaces or of more than 64 characters", () => {
+    rejects({ deviceId: "my device" }, /config\.deviceId must be 1 to 64 letters/);
+    rejects({ deviceId: "d".repeat(65) }, /config\.deviceId/);
+    assert.equal(parseDeviceConfig({ deviceId: "esp32-a1:b2.c3_d4" }).deviceId, "esp32-a1:b2.c3_d4");
+  });
+
+  it("refuses an SSID over 32 characters and a password over 64, without showing the password", () => {
+    rejects({ ssid: "s".repeat(33) }, /config\.ssid must be a string of at most 32 characters/);
+    const secret = "p".repeat(65);
+    const error = rejects({ password: secret }, /config\.password must be a string of at most 64 characters/);
+    assert.ok(!error.message.includes(secret), "the password is not in the message");
+  });
+
+  it("never shows the auth token in an error", () => {
+    const token = "t".repeat(2000);
+    const error = rejects({ authToken: token }, /config\.authToken/);
+    assert.ok(!error.message.includes("tttt"));
+  });
+
+  it("refuses a backoff base above its cap", () => {
+    rejects({ backoffBaseMs: "5000", backoffCapMs: "1000" }, /config\.backoffBaseMs must be at most config\.backoffCapMs \(1000\), got 5000/);
+  });
+});
