@@ -4,6 +4,7 @@
  * peer (RFC 6455 section 7.4.1).
  */
 import { CloseCode } from "./constants.js";
+import { TlsErrorCode } from "./host.js";
 
 /** Stable error codes. */
 export const ErrorCode = {
@@ -36,6 +37,8 @@ export const ErrorCode = {
   HANDSHAKE_EXTENSION: "ERR_HANDSHAKE_EXTENSION",
   HANDSHAKE_TIMEOUT: "ERR_HANDSHAKE_TIMEOUT",
   HANDSHAKE_CLOSED: "ERR_HANDSHAKE_CLOSED",
+  // TLS (wss://): the connection never opened; the host reports which check failed.
+  ...TlsErrorCode,
   // Transport.
   CONNECT_FAILED: "ERR_CONNECT_FAILED",
   CONNECTION_LOST: "ERR_CONNECTION_LOST",

@@ -30,8 +30,49 @@ export interface TcpSocketOptions {
    * disconnect here too). After this no other callback fires; the socket is unusable.
    * `message` is for humans and logs.
    */
-  onError?: (message?: string) => void;
+  onError?: (message?: string, code?: TlsErrorCodeValue) => void;
+  /**
+   * Makes this a TLS connection (wss://): given to the host's `tls` socket constructor only.
+   * onWritable's first call then means "TLS established and verified".
+   */
+  tls?: TlsOptions;
 }
+
+/**
+ * What a TLS connection verifies: the chain up to a trusted CA, validity dates, the host
+ * name (RFC 6125) and, optionally, a pinned public key.
+ */
+export interface TlsOptions {
+  /** Sent as SNI and checked against the server's certificate. */
+  serverName: string;
+  /**
+   * The CA to trust: PEM text on the desktop hosts, the name of a certificate resource on
+   * Moddable. Undefined: the host's default trust store.
+   */
+  ca?: string;
+  /**
+   * SHA-256 digests of the server certificate's SubjectPublicKeyInfo, base64 (as in HTTP
+   * public key pinning, RFC 7469). When given, the certificate must match one of them.
+   */
+  pins?: readonly string[];
+  /** Accept any certificate: only by explicit request; the client warns at every connect. */
+  insecure?: boolean;
+}
+
+/**
+ * Why a TLS connection failed, as the host tells the client through onError's `code`, so
+ * each failure reaches the application as a distinct error.
+ */
+export const TlsErrorCode = {
+  TLS_UNKNOWN_CA: "ERR_TLS_UNKNOWN_CA",
+  TLS_SELF_SIGNED: "ERR_TLS_SELF_SIGNED",
+  TLS_HOSTNAME_MISMATCH: "ERR_TLS_HOSTNAME_MISMATCH",
+  TLS_CERT_EXPIRED: "ERR_TLS_CERT_EXPIRED",
+  TLS_CERT_NOT_YET_VALID: "ERR_TLS_CERT_NOT_YET_VALID",
+  TLS_PIN_MISMATCH: "ERR_TLS_PIN_MISMATCH",
+  TLS_HANDSHAKE_FAILED: "ERR_TLS_HANDSHAKE_FAILED",
+} as const;
+export type TlsErrorCodeValue = (typeof TlsErrorCode)[keyof typeof TlsErrorCode];
 
 export interface TcpSocket {
   /** Returns up to `count` bytes (all buffered bytes when omitted), or undefined when none. */
@@ -81,6 +122,8 @@ export type Log = (level: LogLevel, event: string, fields?: Record<string, unkno
 /** Everything the WebSocket client needs from its platform. */
 export interface NetHost {
   tcp: TcpSocketConstructor;
+  /** TLS sockets (same interface, `tls` option required), on hosts that have TLS. */
+  tls?: TcpSocketConstructor;
   timers: Timers;
   random: RandomSource;
   /** Optional native SHA-1; the portable one in src/sha1.ts is used when absent. */

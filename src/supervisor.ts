@@ -82,7 +82,7 @@ export interface SupervisorOptions {
   url: string;
   host: NetHost;
   /** Passed to each WebSocketClient: protocols, headers, limits. */
-  client?: Pick<WebSocketClientOptions, "protocols" | "headers" | "limits">;
+  client?: Pick<WebSocketClientOptions, "protocols" | "headers" | "limits" | "tls">;
   backoff?: Partial<BackoffPolicy>;
   stableMs?: number;
   /** false turns liveness checks off (default on). */
@@ -134,7 +134,7 @@ const OPTION_NAMES = [
   "networkUp",
   ...CALLBACKS,
 ] as const;
-const CLIENT_OPTION_NAMES = ["protocols", "headers", "limits"] as const;
+const CLIENT_OPTION_NAMES = ["protocols", "headers", "limits", "tls"] as const;
 
 /** The close sent by stop(): the device is going away (RFC 6455 section 7.4.1). */
 const STOP_REASON = "stopping";
@@ -170,7 +170,7 @@ export function resolveHeartbeat(value: unknown): HeartbeatOptions | undefined {
 export class ConnectionSupervisor {
   private readonly url: string;
   private readonly host: NetHost;
-  private readonly clientOptions: Pick<WebSocketClientOptions, "protocols" | "headers" | "limits">;
+  private readonly clientOptions: Pick<WebSocketClientOptions, "protocols" | "headers" | "limits" | "tls">;
   private readonly policy: BackoffPolicy;
   private readonly stableMs: number;
   private readonly heartbeat: HeartbeatOptions | undefined;
@@ -224,8 +224,8 @@ export class ConnectionSupervisor {
   /**
    * Validates options (errors name the bad one); does not connect until start().
    * Everything a connection attempt would only discover later is checked here: the URL
-   * (parseWebSocketUrl), the host, the client's protocols, headers and limits, and, with the
-   * default client (which has no TLS), that the URL is not wss://. A bad configuration is
+   * (parseWebSocketUrl), the host, the client's protocols, headers, limits and TLS options, and,
+   * with the default client, that a wss:// URL has a host with TLS. A bad configuration is
    * reported once, here, never retried forever.
    */
   constructor(options: SupervisorOptions) {
@@ -243,10 +243,10 @@ export class ConnectionSupervisor {
     this.url = options.url;
     this.host = validateHost(options.host);
     validateCallbacks(given, CALLBACKS);
-    if (url.secure && options.createClient === undefined) {
+    if (url.secure && options.createClient === undefined && this.host.tls === undefined) {
       throw new WebSocketError(
         ErrorCode.INVALID_URL,
-        `${options.url}: wss:// needs a client with TLS support; the default WebSocketClient has none (pass createClient)`,
+        `${options.url}: wss:// needs a host with TLS support, and this host has none`,
       );
     }
     this.clientOptions = checkClientOptions(options.client);
@@ -676,10 +676,10 @@ export class ConnectionSupervisor {
 }
 
 /** Validates the per-client options up front, so no attempt ever fails on them. */
-function checkClientOptions(value: unknown): Pick<WebSocketClientOptions, "protocols" | "headers" | "limits"> {
+function checkClientOptions(value: unknown): Pick<WebSocketClientOptions, "protocols" | "headers" | "limits" | "tls"> {
   if (value === undefined) return {};
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    throw invalidOption("client", "an object with protocols, headers or limits", value);
+    throw invalidOption("client", "an object with protocols, headers, limits or tls", value);
   }
   const given = value as Record<string, unknown>;
   for (const key of Object.keys(given)) {
@@ -687,7 +687,7 @@ function checkClientOptions(value: unknown): Pick<WebSocketClientOptions, "proto
       throw invalidOption(`client.${key}`, `one of ${CLIENT_OPTION_NAMES.join(", ")} (unknown option)`, given[key]);
     }
   }
-  const options = value as Pick<WebSocketClientOptions, "protocols" | "headers" | "limits">;
+  const options = value as Pick<WebSocketClientOptions, "protocols" | "headers" | "limits" | "tls">;
   validateProtocols(options.protocols);
   validateHeaders(options.headers);
   resolveLimits(options.limits);

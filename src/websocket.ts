@@ -32,7 +32,7 @@ import {
   validateHeaders,
   validateProtocols,
 } from "./handshake.js";
-import type { NetHost, TcpSocket, TimerId } from "./host.js";
+import type { NetHost, TcpSocket, TimerId, TlsErrorCodeValue, TlsOptions } from "./host.js";
 import { resolveLimits, validateCallbacks, validateHost } from "./options.js";
 import { Receiver } from "./receiver.js";
 import { encodeClosePayload, encodeFrame } from "./sender.js";
@@ -79,6 +79,11 @@ export interface WebSocketClientOptions {
   headers?: Record<string, string> | ReadonlyArray<readonly [string, string]>;
   /** Any subset of the limits; the rest default to DEFAULT_LIMITS. */
   limits?: Partial<Limits>;
+  /**
+   * For wss:// only: the CA to trust, public key pins, or (explicitly) no verification.
+   * The server name (SNI, hostname check) is the URL's host.
+   */
+  tls?: ClientTlsOptions;
   /** The handshake succeeded; `protocol` is the selected subprotocol or "". */
   onOpen?: (protocol: string) => void;
   /** A complete message: a string for text, a Uint8Array for binary. */
@@ -95,6 +100,15 @@ export interface WebSocketClientOptions {
    * reported here as error.cause.
    */
   onClose?: (event: CloseEvent) => void;
+}
+
+export interface ClientTlsOptions {
+  /** PEM text (desktop hosts) or a certificate resource name (Moddable); default: the host's. */
+  ca?: string;
+  /** base64 SHA-256 digests of the server's SubjectPublicKeyInfo; one must match. */
+  pins?: readonly string[];
+  /** No certificate verification at all: logged as a warning at every connect. */
+  insecure?: boolean;
 }
 
 export interface SendOptions {
@@ -175,12 +189,21 @@ export class WebSocketClient {
     const headers = validateHeaders(options.headers);
     validateCallbacks(options as unknown as Record<string, unknown>, CALLBACKS);
     this.callbacks = options;
-    if (this.url.secure) {
-      // TLS is a host capability (a later layer); never silently downgrade to ws://.
+    const tls = resolveTls(options.tls, this.url);
+    // TLS is the host's: never silently downgrade wss:// to ws://.
+    const tcp = this.url.secure ? this.host.tls : this.host.tcp;
+    if (!tcp) {
       throw new WebSocketError(
         ErrorCode.INVALID_URL,
         `${options.url}: wss:// needs a host with TLS support, and this host has none`,
       );
+    }
+    if (tls?.insecure) {
+      this.log("warn", "tls_insecure", {
+        host: this.url.host,
+        port: this.url.port,
+        message: "certificate verification is OFF for this connection",
+      });
     }
 
     const key = makeHandshakeKey(this.host.random);
@@ -196,13 +219,14 @@ export class WebSocketClient {
     this.log("debug", "ws_connecting", { host: this.url.host, port: this.url.port });
     let socket: TcpSocket;
     try {
-      socket = new this.host.tcp({
+      socket = new tcp({
         host: this.url.host,
         port: this.url.port,
         nodelay: true,
         onReadable: () => this.onReadable(),
         onWritable: (count) => this.onWritable(count),
-        onError: (message) => this.onSocketError(message),
+        onError: (message, code) => this.onSocketError(message, code),
+        ...(tls ? { tls } : {}),
       });
     } catch (error) {
       // Some hosts throw synchronously (a malformed address, no free sockets).
@@ -375,7 +399,11 @@ export class WebSocketClient {
   private onHandshakeTimeout(): void {
     this.handshakeTimer = undefined;
     if (this.state !== ReadyState.CONNECTING) return;
-    const what = this.tcpConnected ? "no handshake response" : "no TCP connection";
+    const what = this.tcpConnected
+      ? "no handshake response"
+      : this.url.secure
+        ? "no TLS connection"
+        : "no TCP connection";
     this.finish(
       CloseCode.ABNORMAL,
       "",
@@ -489,13 +517,15 @@ export class WebSocketClient {
     this.armCloseTimer();
   }
 
-  private onSocketError(message: string | undefined): void {
+  private onSocketError(message: string | undefined, code: TlsErrorCodeValue | undefined): void {
     if (this.state === ReadyState.CLOSED) return;
     const detail = message ?? "connection closed";
     if (this.state === ReadyState.CONNECTING) {
-      const error = this.tcpConnected
-        ? handshakeError(ErrorCode.HANDSHAKE_CLOSED, `${this.where()} closed the connection during the handshake (${detail})`)
-        : handshakeError(ErrorCode.CONNECT_FAILED, `could not connect to ${this.where()}: ${detail}`);
+      const error = code
+        ? handshakeError(code, `TLS connection to ${this.where()} refused: ${detail}`)
+        : this.tcpConnected
+          ? handshakeError(ErrorCode.HANDSHAKE_CLOSED, `${this.where()} closed the connection during the handshake (${detail})`)
+          : handshakeError(ErrorCode.CONNECT_FAILED, `could not connect to ${this.where()}: ${detail}`);
       this.finish(CloseCode.ABNORMAL, "", false, error);
     } else {
       this.end(
@@ -683,6 +713,41 @@ export class WebSocketClient {
 }
 
 const EMPTY = new Uint8Array(0);
+
+/** A SHA-256 digest in base64: 32 bytes, 44 characters with one "=" of padding. */
+const PIN = /^[A-Za-z0-9+/]{43}=$/;
+
+/** Validates the tls option against the URL; returns what the host's TLS socket gets. */
+function resolveTls(value: unknown, url: WebSocketUrl): TlsOptions | undefined {
+  if (value === undefined) return url.secure ? { serverName: url.host } : undefined;
+  if (!url.secure) throw invalidOption("tls", "absent for a ws:// URL (use wss:// for TLS)", "an object");
+  if (typeof value !== "object" || value === null || Array.isArray(value)) throw invalidOption("tls", "an object", value);
+  const given = value as Record<string, unknown>;
+  for (const key of Object.keys(given)) {
+    if (key !== "ca" && key !== "pins" && key !== "insecure") throw invalidOption(`tls.${key}`, "one of ca, pins, insecure", key);
+  }
+  const tls: TlsOptions = { serverName: url.host };
+  if (given.ca !== undefined) {
+    if (typeof given.ca !== "string" || given.ca === "") throw invalidOption("tls.ca", "a non-empty string", given.ca);
+    tls.ca = given.ca;
+  }
+  if (given.pins !== undefined) {
+    const pins = given.pins;
+    if (!Array.isArray(pins) || pins.length === 0) throw invalidOption("tls.pins", "a non-empty array", pins);
+    for (const pin of pins) {
+      if (typeof pin !== "string" || !PIN.test(pin)) {
+        throw invalidOption("tls.pins", "base64 SHA-256 digests (44 characters ending in =)", pin);
+      }
+    }
+    tls.pins = pins as string[];
+  }
+  if (given.insecure !== undefined) {
+    if (typeof given.insecure !== "boolean") throw invalidOption("tls.insecure", "a boolean", given.insecure);
+    if (given.insecure && tls.pins) throw invalidOption("tls.insecure", "false when tls.pins are given", true);
+    tls.insecure = given.insecure;
+  }
+  return tls;
+}
 
 function messageOf(value: unknown): string {
   if (value instanceof Error) return value.message;

@@ -216,11 +216,13 @@ describe("ConnectionSupervisor", function () {
       assert.throws(() => harness({ url: 42 as unknown as string }, false), /option url must be a string/);
     });
 
-    it("refuses wss:// with the default client (no TLS) but lets a custom client have it", function () {
+    it("refuses wss:// on a host without TLS, but not with a host that has it or a custom client", function () {
+      const host = harness({}, false).host;
       assert.throws(
-        () => new ConnectionSupervisor({ url: "wss://device.example/", host: harness({}, false).host }),
+        () => new ConnectionSupervisor({ url: "wss://device.example/", host }),
         (error: unknown) => error instanceof WebSocketError && error.code === ErrorCode.INVALID_URL && /TLS/.test(error.message),
       );
+      new ConnectionSupervisor({ url: "wss://device.example/", host: { ...host, tls: host.tcp } });
       const h = harness({ url: "wss://device.example/" });
       assert.equal(h.client.options.url, "wss://device.example/");
     });

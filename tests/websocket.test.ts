@@ -497,3 +497,76 @@ describe("WebSocketClient.terminate", () => {
     assert.equal(h.closes.length, 1);
   });
 });
+
+describe("WebSocketClient over TLS (wss://): what the client asks of the host's TLS socket", () => {
+  const PIN = Buffer.alloc(32, 7).toString("base64");
+
+  function tlsHost() {
+    const clock = new VirtualClock();
+    const plain = fakeTcp();
+    const secure = fakeTcp();
+    const logs: Array<{ level: string; event: string }> = [];
+    const host: NetHost = {
+      tcp: plain.tcp,
+      tls: secure.tcp,
+      timers: clock,
+      random: (into) => randomFillSync(into),
+      log: (level, event) => logs.push({ level, event }),
+    };
+    return { host, clock, plain: plain.sockets, secure: secure.sockets, logs };
+  }
+
+  it("opens a TLS socket with the URL's host as server name, and the CA and pins given", () => {
+    const t = tlsHost();
+    new WebSocketClient({ url: "wss://iot.example:8443/d", host: t.host, tls: { ca: "-----BEGIN CERTIFICATE-----", pins: [PIN] } });
+    assert.equal(t.plain.length, 0, "never a plain socket for wss://");
+    assert.deepEqual(t.secure[0]!.options.tls, { serverName: "iot.example", ca: "-----BEGIN CERTIFICATE-----", pins: [PIN] });
+    assert.equal(t.secure[0]!.options.port, 8443);
+  });
+
+  it("verifies by default: no tls option still means a verified TLS socket", () => {
+    const t = tlsHost();
+    new WebSocketClient({ url: "wss://iot.example/", host: t.host });
+    assert.deepEqual(t.secure[0]!.options.tls, { serverName: "iot.example" });
+    assert.equal(t.secure[0]!.options.port, 443);
+  });
+
+  it("warns at every connect when verification is turned off", () => {
+    const t = tlsHost();
+    for (let i = 0; i < 3; i++) new WebSocketClient({ url: "wss://iot.example/", host: t.host, tls: { insecure: true } });
+    assert.equal(t.logs.filter((l) => l.level === "warn" && l.event === "tls_insecure").length, 3);
+  });
+
+  it("reports each TLS failure the host names as a distinct HandshakeError", () => {
+    for (const code of [ErrorCode.TLS_UNKNOWN_CA, ErrorCode.TLS_HOSTNAME_MISMATCH, ErrorCode.TLS_CERT_EXPIRED, ErrorCode.TLS_PIN_MISMATCH]) {
+      const t = tlsHost();
+      const closes: CloseEvent[] = [];
+      new WebSocketClient({ url: "wss://iot.example/", host: t.host, onClose: (e) => closes.push(e) });
+      t.secure[0]!.options.onError?.("certificate check failed", code);
+      assert.equal(closes.length, 1);
+      assert.ok(closes[0]!.error instanceof HandshakeError);
+      assert.equal(closes[0]!.error.code, code);
+      assert.match(closes[0]!.error.message, /TLS connection to iot\.example:443 refused: certificate check failed/);
+      assert.equal(closes[0]!.code, CloseCode.ABNORMAL);
+    }
+  });
+
+  it("says a TLS connection never came when the deadline passes before it", () => {
+    const t = tlsHost();
+    const closes: CloseEvent[] = [];
+    new WebSocketClient({ url: "wss://iot.example/", host: t.host, limits: { handshakeTimeoutMs: 1000 }, onClose: (e) => closes.push(e) });
+    t.clock.advance(1000);
+    assert.equal(closes[0]!.error?.code, ErrorCode.HANDSHAKE_TIMEOUT);
+    assert.match(closes[0]!.error!.message, /no TLS connection from iot\.example:443 within handshakeTimeoutMs \(1000 ms\)/);
+  });
+
+  it("refuses wss:// on a host without TLS, and TLS options on ws://, and bad pins", () => {
+    const t = tlsHost();
+    const { tls: _none, ...plainHost } = t.host;
+    assert.throws(() => new WebSocketClient({ url: "wss://iot.example/", host: plainHost }), { code: ErrorCode.INVALID_URL, message: /needs a host with TLS support/ });
+    assert.throws(() => new WebSocketClient({ url: "ws://iot.example/", host: t.host, tls: { insecure: true } }), { code: ErrorCode.INVALID_OPTION, message: /option tls must be absent for a ws:\/\/ URL/ });
+    assert.throws(() => new WebSocketClient({ url: "wss://iot.example/", host: t.host, tls: { pins: ["abc"] } }), { code: ErrorCode.INVALID_OPTION, message: /tls\.pins/ });
+    assert.throws(() => new WebSocketClient({ url: "wss://iot.example/", host: t.host, tls: { pins: [PIN], insecure: true } }), { code: ErrorCode.INVALID_OPTION, message: /tls\.insecure/ });
+    assert.throws(() => new WebSocketClient({ url: "wss://iot.example/", host: t.host, tls: { cert: "x" } as never }), { code: ErrorCode.INVALID_OPTION, message: /tls\.cert/ });
+  });
+});
