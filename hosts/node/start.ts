@@ -12,6 +12,7 @@ import { createServer } from "node:net";
 import { dirname, join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
+import { formatDeviceLine, paint as paintIf } from "./log-format.js";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const SERVER_CLI = join(HERE, "..", "..", "server", "cli.js");
@@ -24,27 +25,8 @@ const SERVER_START_TIMEOUT_MS = 10_000;
 /** After Ctrl-C, how long the children may take to close their connections, ms. */
 const STOP_GRACE_MS = 4_000;
 
-const colour = process.stdout.isTTY && !process.env.NO_COLOR;
-const paint = (code: number, text: string): string => (colour ? `\x1b[${code}m${text}\x1b[0m` : text);
-const LEVEL_COLOUR: Record<string, number> = { debug: 90, info: 32, warn: 33, error: 31 };
-
-/** A device log line ({"t","level","event",...}) as one readable line. */
-export function formatDeviceLine(line: string): string {
-  let record: Record<string, unknown>;
-  try {
-    record = JSON.parse(line) as Record<string, unknown>;
-  } catch {
-    return line;
-  }
-  if (typeof record !== "object" || record === null || typeof record.event !== "string") return line;
-  const { t, level, event, ...fields } = record;
-  const time = typeof t === "string" ? t.slice(11, 23) : "";
-  const rest = Object.entries(fields)
-    .map(([key, value]) => `${key}=${typeof value === "string" ? value : JSON.stringify(value)}`)
-    .join(" ");
-  const levelText = String(level ?? "info");
-  return `${paint(90, time)} ${paint(LEVEL_COLOUR[levelText] ?? 0, levelText.padEnd(5))} ${paint(1, event)} ${rest}`;
-}
+const colour = Boolean(process.stdout.isTTY) && !process.env.NO_COLOR;
+const paint = (code: number, text: string): string => paintIf(code, text, colour);
 
 function freePort(preferred: number): Promise<number> {
   return new Promise((resolve) => {
@@ -105,7 +87,7 @@ async function main(argv: readonly string[]): Promise<void> {
 
   const device = spawn(process.execPath, [DEVICE_CLI, "--url", url, ...deviceArgs], { stdio: ["ignore", "pipe", "pipe"] });
   children.push(device);
-  pipeLines(device, paint(35, "[device]"), formatDeviceLine);
+  pipeLines(device, paint(35, "[device]"), (line) => formatDeviceLine(line, colour));
   process.stdout.write(
     `${paint(1, "moorline")}: companion server at ${url}, simulated device connected to it.\n` +
       "Type server commands here (help, status, echo hi, config set telemetryIntervalMs 2000); Ctrl-C stops.\n",
