@@ -113,72 +113,64 @@ export function encodeUtf8(text: string): Uint8Array {
  * Encodes `text` into `target` at `offset` (lone surrogates become U+FFFD) and returns the
  * offset after the last byte written. The caller sizes `target` with utf8Length(), so a
  * frame's header and its text share one allocation.
+ *
+ * The text is walked with for-of (by code point), not charCodeAt(i): XS keeps strings in
+ * UTF-8, so charCodeAt(i) scans from the start each time and a loop over it is quadratic
+ * (16 KiB of text took 80 ms on the desktop XS, seconds on the chip); the string iterator
+ * keeps its place. A lone surrogate comes out of the iterator by itself.
  */
 export function encodeUtf8Into(text: string, target: Uint8Array, offset: number): number {
   let at = offset;
-  const length = text.length;
-  for (let i = 0; i < length; i++) {
-    const unit = text.charCodeAt(i);
-    if (unit < 0x80) {
-      target[at++] = unit;
-    } else if (unit < 0x800) {
-      target[at++] = 0xc0 | (unit >> 6);
-      target[at++] = 0x80 | (unit & 0x3f);
-    } else if (unit < 0xd800 || unit > 0xdfff) {
-      target[at++] = 0xe0 | (unit >> 12);
-      target[at++] = 0x80 | ((unit >> 6) & 0x3f);
-      target[at++] = 0x80 | (unit & 0x3f);
-    } else {
-      const next = i + 1 < length ? text.charCodeAt(i + 1) : 0;
-      if (unit <= 0xdbff && next >= 0xdc00 && next <= 0xdfff) {
-        // A surrogate pair: one code point U+10000..U+10FFFF, 4 bytes.
-        const codePoint = 0x10000 + ((unit - 0xd800) << 10) + (next - 0xdc00);
-        target[at++] = 0xf0 | (codePoint >> 18);
-        target[at++] = 0x80 | ((codePoint >> 12) & 0x3f);
-        target[at++] = 0x80 | ((codePoint >> 6) & 0x3f);
-        target[at++] = 0x80 | (codePoint & 0x3f);
-        i++;
-      } else {
+  for (const character of text) {
+    const point = character.codePointAt(0)!;
+    if (point < 0x80) {
+      target[at++] = point;
+    } else if (point < 0x800) {
+      target[at++] = 0xc0 | (point >> 6);
+      target[at++] = 0x80 | (point & 0x3f);
+    } else if (point < 0x10000) {
+      if (point >= 0xd800 && point <= 0xdfff) {
         // A lone surrogate has no UTF-8 form (RFC 3629 section 3): U+FFFD instead.
         target[at++] = 0xef;
         target[at++] = 0xbf;
         target[at++] = 0xbd;
+      } else {
+        target[at++] = 0xe0 | (point >> 12);
+        target[at++] = 0x80 | ((point >> 6) & 0x3f);
+        target[at++] = 0x80 | (point & 0x3f);
       }
+    } else {
+      // U+10000..U+10FFFF (a surrogate pair in the string): 4 bytes.
+      target[at++] = 0xf0 | (point >> 18);
+      target[at++] = 0x80 | ((point >> 12) & 0x3f);
+      target[at++] = 0x80 | ((point >> 6) & 0x3f);
+      target[at++] = 0x80 | (point & 0x3f);
     }
   }
   return at;
 }
 
-/** Number of bytes encodeUtf8(text) would produce, without allocating. */
+/**
+ * Number of bytes encodeUtf8(text) would produce, without allocating. Walks code points for
+ * the reason encodeUtf8Into gives; a lone surrogate counts 3 bytes (U+FFFD).
+ */
 export function utf8Length(text: string): number {
-  const length = text.length;
-  let bytes = length;
-  for (let i = 0; i < length; i++) {
-    const unit = text.charCodeAt(i);
-    if (unit < 0x80) continue;
-    if (unit < 0x800) {
-      bytes += 1;
-    } else if (unit >= 0xd800 && unit <= 0xdbff && i + 1 < length) {
-      const next = text.charCodeAt(i + 1);
-      if (next >= 0xdc00 && next <= 0xdfff) {
-        // Two code units, four bytes.
-        bytes += 2;
-        i++;
-      } else {
-        bytes += 2; // lone high surrogate: U+FFFD, 3 bytes
-      }
-    } else {
-      bytes += 2; // the rest of the BMP, and lone surrogates as U+FFFD: 3 bytes
-    }
+  let bytes = 0;
+  for (const character of text) {
+    const point = character.codePointAt(0)!;
+    bytes += point < 0x80 ? 1 : point < 0x800 ? 2 : point < 0x10000 ? 3 : 4;
   }
   return bytes;
 }
 
 /**
- * Code units converted per String.fromCharCode call: bounds both the argument count (engines
- * limit it, some to a few tens of thousands) and the scratch buffer (2 bytes per unit).
+ * Code units converted per String.fromCharCode call: bounds both the argument count and the
+ * scratch buffer (2 bytes per unit). XS puts every argument of apply() on its stack, one slot
+ * each, and that stack is small: 512 slots in our manifest's creation (4096 in xsnap), shared
+ * with the frames of every caller. 4096 units overflowed it (XS aborts: "stack overflow");
+ * 128 leaves room for a deep call chain on the chip.
  */
-const DECODE_CHUNK_UNITS = 4096;
+const DECODE_CHUNK_UNITS = 128;
 
 /**
  * Decodes bytes already known to be valid UTF-8. (Given invalid bytes it neither throws nor

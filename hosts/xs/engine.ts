@@ -1,0 +1,729 @@
+/**
+ * The Node side of the XS desktop host: it runs the firmware's compiled modules (dist/src)
+ * inside the real XS engine (an xsnap worker, xsnap-worker.ts) and serves the platform they
+ * need with the Node host's own implementations: NodeTcpSocket, Node timers, crypto, a
+ * Storage, a SimWifi and the JSON-line log.
+ *
+ * Loading: a bootstrap script makes a Compartment whose loadNowHook asks Node for each
+ * module's source (a synchronous Command.LOAD) and compiles it with ModuleSource; its
+ * resolveHook resolves relative specifiers against the referrer. So every dist/src module
+ * is loaded as the ES module it is, unchanged, with plain ECMAScript as its only globals
+ * (plus `__xsHost`, the powers hosts/xs/xs-side uses). Stack traces name the files
+ * (a sourceURL comment is appended to each source).
+ *
+ * Events: Node delivers one event at a time (the worker serialises requests), in the order
+ * they happened, each built when its turn comes (a socket's writable space and its next
+ * chunk are read then). See xs-side/protocol.ts for the wire format.
+ */
+import { randomFillSync } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { SourceMap } from "node:module";
+import { dirname, join, relative, resolve } from "node:path";
+import { performance } from "node:perf_hooks";
+import { fileURLToPath } from "node:url";
+import { ErrorCode, HandshakeError, WebSocketError, type ErrorCodeValue } from "../../src/errors.js";
+import type { Log, LogLevel, Storage } from "../../src/host.js";
+import { MemoryStorage } from "../../src/memory-storage.js";
+import { SIM_NETWORK } from "../node/device-host.js";
+import { createJsonLog, NodeTcpSocket, type NodeTcpTuning } from "../node/host.js";
+import { SimWifi, type SimWifiOptions } from "../node/sim-wifi.js";
+import {
+  ANSWER_FAILED,
+  ANSWER_OK,
+  Command,
+  Delivery,
+  LOG_LEVELS,
+  Post,
+  Reader,
+  ROOT_HANDLE,
+  WIFI_NOTIFICATIONS,
+  WIFI_REASONS,
+  Writer,
+} from "./xs-side/protocol.js";
+import { XsnapWorker, XsnapWorkerError, type MeterUsage, type XsnapReply } from "./xsnap-worker.js";
+
+/** dist/, where the compiled modules are (this file runs from dist/hosts/xs/). */
+export const DIST_ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
+
+/** Modules XS may load: the firmware and the XS side of this host, nothing of Node's. */
+const LOADABLE = /^\/(src|hosts\/xs\/xs-side)\/[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)*\.js$/;
+
+/** Bytes of received data handed to XS per delivery (XS holds at most this much unread). */
+export const READ_CHUNK_BYTES = 64 * 1024;
+
+/** The XS programs (hosts/xs/xs-side/<name>.js) a run can start. */
+export type XsProgramName = "echo-agent" | "device" | "client" | "supervisor" | "probe";
+
+/**
+ * The script that runs first in XS's start compartment: it wires handleCommand to the
+ * bridge and builds the Compartment that loads modules through Node.
+ */
+const BOOTSTRAP = `(() => {
+  const encoder = new TextEncoder();
+  const decoder = new TextDecoder();
+  let handler = () => { throw new Error("the XS side of the host is not loaded"); };
+  globalThis.handleCommand = (message) => handler(message);
+  const describe = (error) => {
+    if (!(error instanceof Error)) return String(error);
+    const head = error.name + ": " + error.message;
+    const stack = typeof error.stack === "string" ? error.stack : "";
+    return stack.startsWith(head) ? stack : head + "\\n" + stack;
+  };
+  const load = (specifier) => {
+    const name = encoder.encode(specifier);
+    const message = new Uint8Array(5 + name.length);
+    message[0] = ${Command.LOAD};
+    new DataView(message.buffer).setUint32(1, name.length, true);
+    message.set(name, 5);
+    const answer = new Uint8Array(issueCommand(message.buffer));
+    const text = decoder.decode(answer.subarray(1));
+    if (answer[0] !== ${ANSWER_OK}) throw new Error(text.replace("\\u0000", ": "));
+    return text;
+  };
+  const resolve = (specifier, referrer) => {
+    if (!specifier.startsWith("./") && !specifier.startsWith("../")) {
+      throw new Error("cannot import " + JSON.stringify(specifier) + " from " + referrer + ": only relative imports load in XS");
+    }
+    const parts = referrer.split("/");
+    parts.pop();
+    for (const part of specifier.split("/")) {
+      if (part === "..") parts.pop();
+      else if (part !== ".") parts.push(part);
+    }
+    return parts.join("/");
+  };
+  const powers = Object.freeze({
+    issueCommand,
+    print,
+    wallNow: () => performance.now(),
+    gc: () => gc(),
+    encode: (text) => encoder.encode(text),
+    decode: (bytes) => decoder.decode(bytes),
+    setHandler: (next) => { handler = next; },
+  });
+  const compartment = new Compartment({
+    globals: { __xsHost: powers },
+    resolveHook: resolve,
+    loadNowHook: (specifier) => ({ source: new ModuleSource(load(specifier)) }),
+  });
+  globalThis.__moorlineImport = (specifier) => {
+    try {
+      compartment.importNow(specifier);
+    } catch (error) {
+      throw new Error("loading " + specifier + " in XS failed: " + describe(error));
+    }
+  };
+})();
+`;
+
+const sourceMaps = new Map<string, { map: SourceMap; lines: string[] } | null>();
+
+/**
+ * The XS stack with each frame's compiled position (dist/src/url.js:196; XS gives lines, not
+ * columns) followed by its TypeScript source position from tsc's source map
+ * (dist/src/url.js:196 = src/url.ts:231).
+ */
+export function mapXsStack(stack: string): string {
+  return stack.replace(/\(dist\/([^():]+\.js):(\d+)\)/g, (whole, file: string, lineText: string) => {
+    let entry = sourceMaps.get(file);
+    if (entry === undefined) {
+      try {
+        const path = join(DIST_ROOT, file);
+        entry = {
+          map: new SourceMap(JSON.parse(readFileSync(`${path}.map`, "utf8"))),
+          lines: readFileSync(path, "utf8").split("\n"),
+        };
+      } catch {
+        entry = null;
+      }
+      sourceMaps.set(file, entry);
+    }
+    const line = Number(lineText) - 1;
+    const code = entry?.lines[line];
+    if (!entry || code === undefined) return whole;
+    const found = entry.map.findEntry(line, code.length - code.trimStart().length) as {
+      generatedLine?: number;
+      originalSource?: string;
+      originalLine?: number;
+    };
+    if (found.generatedLine !== line || found.originalSource === undefined || found.originalLine === undefined) return whole;
+    const source = relative(resolve(DIST_ROOT, ".."), resolve(DIST_ROOT, dirname(file), found.originalSource));
+    return `(dist/${file}:${lineText} = ${source}:${found.originalLine + 1})`;
+  });
+}
+
+/** An exception inside XS that nobody caught, or the XS worker's death, seen from Node. */
+export class XsError extends Error {
+  /** The XS error's own text: "Name: message" and its XS stack (file:line per frame). */
+  readonly xsStack: string;
+  constructor(message: string, xsStack: string) {
+    super(message);
+    this.name = "XsError";
+    this.xsStack = mapXsStack(xsStack);
+    this.stack = `${this.name}: ${message}\n${this.xsStack}`;
+  }
+}
+
+/** A JSON-described XS error (xs-side/programs.ts errorToJson). */
+export interface XsErrorJson {
+  name: string;
+  message: string;
+  stack: string;
+  code?: string;
+  closeCode?: number;
+  status?: number;
+  cause?: XsErrorJson;
+}
+
+const ERROR_CODES = new Set<string>(Object.values(ErrorCode));
+
+/**
+ * The Node counterpart of an error thrown in XS: a WebSocketError or HandshakeError with the
+ * same code, close code and status when it was one (so tests assert the same way on both
+ * engines), else an Error of the same name; its `xsStack` holds the XS stack.
+ */
+export function errorFromXs(json: XsErrorJson): Error & { xsStack: string } {
+  let error: Error;
+  if (json.code !== undefined && ERROR_CODES.has(json.code)) {
+    error =
+      json.name === "HandshakeError"
+        ? new HandshakeError(json.code as ErrorCodeValue, json.message, json.status)
+        : new WebSocketError(json.code as ErrorCodeValue, json.message, json.closeCode);
+  } else if (json.name === "TypeError") error = new TypeError(json.message);
+  else if (json.name === "RangeError") error = new RangeError(json.message);
+  else {
+    error = new Error(json.message);
+    error.name = json.name;
+  }
+  if (json.cause) (error as { cause?: unknown }).cause = errorFromXs(json.cause);
+  const withStack = error as Error & { xsStack: string };
+  withStack.xsStack = mapXsStack(json.stack);
+  error.stack = `${withStack.xsStack}\n    (thrown inside XS)`;
+  return withStack;
+}
+
+export interface XsEngineOptions {
+  /** The storage XS's Storage reaches (default: a new MemoryStorage). */
+  storage?: Storage;
+  /**
+   * The simulated WiFi XS's WifiDriver drives: a SimWifi (for a test to script), or options
+   * for one (default: the access point SIM_NETWORK, SimWifi's default delays, Node timers).
+   */
+  wifi?: SimWifi | Partial<SimWifiOptions>;
+  /** Socket tuning (tests), as for the Node host. */
+  tcp?: NodeTcpTuning;
+  /**
+   * Where XS's log events go (each program filters by its own logLevel first). Default: JSON
+   * lines on stderr, as the Node host prints them.
+   */
+  log?: Log;
+  /** Lines the worker prints itself (XS print(), its stderr). Default: stderr, prefixed. */
+  onOutput?: (line: string, stream: "stdout" | "stderr") => void;
+  /**
+   * An exception escaped into the host inside XS (a bug: src/ catches its callbacks' throws),
+   * or the worker died. Default: printed on stderr. Each is also kept in `failures`.
+   */
+  onFailure?: (error: Error) => void;
+  /** Longest one delivery may run in XS before the worker is killed, ms (default 60 s). */
+  requestTimeoutMs?: number;
+}
+
+/** Node's view of one TCP socket of XS. */
+interface SocketRecord {
+  socket: NodeTcpSocket | undefined;
+  /** Space Node may report: NodeTcpSocket's last onWritable count, minus what was written since. */
+  space: number;
+  /** Bytes NodeTcpSocket holds for reading (its last onReadable count, minus what was taken). */
+  available: number;
+  /** XS has read everything it was given: the next chunk may go. */
+  xsWants: boolean;
+  readableQueued: boolean;
+  writableQueued: boolean;
+}
+
+/** An event of a program in XS: the JSON it emitted and its bytes (possibly empty). */
+export type ProgramListener = (event: Record<string, unknown>, bytes: Uint8Array) => void;
+
+/** What a call to a program returned. */
+export interface CallReply {
+  value: unknown;
+  bytes: Uint8Array;
+  /** The program's state snapshot, when it keeps one (a client's readyState...). */
+  state: unknown;
+}
+
+interface CallResult {
+  ok: boolean;
+  value?: unknown;
+  error?: XsErrorJson;
+  state?: unknown;
+}
+
+const EMPTY = new Uint8Array(0);
+const OK_ANSWER = new Uint8Array([ANSWER_OK]);
+
+/** The engine: one XS worker with its Node-side platform. */
+export class XsEngine {
+  readonly worker: XsnapWorker;
+  readonly storage: Storage;
+  readonly wifi: SimWifi;
+  /** Uncaught XS exceptions and the worker's death, in order. */
+  readonly failures: Error[] = [];
+  /** The meter of the last request that ran in XS. */
+  lastMeter: MeterUsage | undefined;
+  /** Deliveries made so far, and XS compute they took in total (the meter's units). */
+  deliveries = 0;
+  compute = 0;
+
+  private readonly options: XsEngineOptions;
+  private readonly log: Log;
+  private readonly ownsWifi: boolean;
+  private readonly sockets = new Map<number, SocketRecord>();
+  private readonly timers = new Map<number, NodeJS.Timeout>();
+  private readonly listeners = new Map<number, ProgramListener>();
+  private readonly failureListeners = new Set<(error: Error) => void>();
+  private readonly loaded = new Set<string>();
+  private lastHandle = ROOT_HANDLE;
+  /** The RESULT record of the CALL being delivered. */
+  private result: { json: CallResult; bytes: Uint8Array } | undefined;
+  private closed = false;
+
+  private constructor(options: XsEngineOptions) {
+    this.options = options;
+    this.log = options.log ?? createJsonLog(process.stderr, "debug");
+    this.storage = options.storage ?? new MemoryStorage();
+    if (options.wifi instanceof SimWifi) {
+      this.wifi = options.wifi;
+      this.ownsWifi = false;
+    } else {
+      this.wifi = new SimWifi({
+        timers: {
+          set: (callback, ms) => setTimeout(callback, ms),
+          clear: (id) => clearTimeout(id as NodeJS.Timeout),
+          now: () => performance.now(),
+        },
+        accessPoints: [{ ...SIM_NETWORK, rssi: -58 }],
+        ...options.wifi,
+      });
+      this.ownsWifi = true;
+    }
+    this.worker = new XsnapWorker({
+      name: "moorline-xs",
+      onCommand: (message) => this.received(message),
+      ...(options.onOutput ? { onOutput: options.onOutput } : {}),
+      ...(options.requestTimeoutMs !== undefined ? { requestTimeoutMs: options.requestTimeoutMs } : {}),
+      onExit: (error) => {
+        if (error) this.failure(error);
+        this.shutDownPlatform();
+      },
+    });
+  }
+
+  /** Starts a worker and loads the XS side of the host into it (well under a second). */
+  static async start(options: XsEngineOptions = {}): Promise<XsEngine> {
+    const engine = new XsEngine(options);
+    try {
+      await engine.worker.evaluate(BOOTSTRAP);
+      await engine.load("programs");
+    } catch (error) {
+      await engine.close();
+      throw error;
+    }
+    return engine;
+  }
+
+  /** Loads hosts/xs/xs-side/<name>.js (and what it imports) into XS, once. */
+  async load(name: string): Promise<void> {
+    if (this.loaded.has(name)) return;
+    const reply = await this.worker.evaluate(`__moorlineImport(${JSON.stringify(`/hosts/xs/xs-side/${name}.js`)})`);
+    this.lastMeter = reply.meter;
+    this.loaded.add(name);
+  }
+
+  /**
+   * Starts a program in XS; its events go to `listener`. Throws what the program's start
+   * threw in XS (a bad URL: the same WebSocketError as on Node), with its XS stack.
+   */
+  async startProgram(program: XsProgramName, options: Record<string, unknown>, listener: ProgramListener): Promise<number> {
+    await this.load(program);
+    const handle = ++this.lastHandle;
+    this.listeners.set(handle, listener);
+    try {
+      await this.call(ROOT_HANDLE, "start", { program, handle, options });
+    } catch (error) {
+      this.listeners.delete(handle);
+      throw error;
+    }
+    return handle;
+  }
+
+  /** Forgets a program (its events are no longer listened to). */
+  async endProgram(handle: number): Promise<void> {
+    this.listeners.delete(handle);
+    if (!this.closed && this.worker.alive) await this.call(ROOT_HANDLE, "end", { handle }).catch(() => {});
+  }
+
+  /** Calls a program in XS; rejects with errorFromXs() of what it threw. */
+  async call(handle: number, op: string, args: Record<string, unknown> = {}, bytes: Uint8Array = EMPTY): Promise<CallReply> {
+    const json = Buffer.from(JSON.stringify({ op, args }), "utf8");
+    let result: { json: CallResult; bytes: Uint8Array } | undefined;
+    await this.deliver(Delivery.CALL, (writer) => {
+      writer.u32(handle);
+      writer.prefixed(json);
+      writer.bytes(bytes);
+    }, () => {
+      result = this.result;
+      this.result = undefined;
+    });
+    if (result === undefined) {
+      throw this.failures.at(-1) ?? new XsError(`the call ${op} got no result from XS`, "");
+    }
+    if (!result.json.ok) {
+      // The program's state goes with the error: a refused send leaves bufferedAmount as it was.
+      throw Object.assign(errorFromXs(result.json.error!), { xsState: result.json.state });
+    }
+    return { value: result.json.value, bytes: result.bytes, state: result.json.state };
+  }
+
+  /**
+   * The XS heap after a garbage collection: meter.currentHeapCount is the number of slots
+   * alive (16 bytes each on a 64-bit build), the figure that must not grow with uptime.
+   */
+  async heap(): Promise<MeterUsage> {
+    const reply = await this.deliver(Delivery.GC, () => {});
+    return reply!.meter;
+  }
+
+  /** Calls `listener` for each failure from now on; returns a function that stops it. */
+  onFailure(listener: (error: Error) => void): () => void {
+    this.failureListeners.add(listener);
+    return () => this.failureListeners.delete(listener);
+  }
+
+  /** Throws the first failure so far (for a test's afterEach). */
+  check(): void {
+    if (this.failures.length > 0) throw this.failures[0];
+  }
+
+  /** Ends the worker and everything Node held for it (timers, sockets, WiFi). */
+  async close(): Promise<void> {
+    if (!this.closed) {
+      this.closed = true;
+      this.shutDownPlatform();
+    }
+    await this.worker.close();
+  }
+
+  get isClosed(): boolean {
+    return this.closed || !this.worker.alive;
+  }
+
+  // --- deliveries ---------------------------------------------------------------------
+
+  /**
+   * Queues a delivery; `write` fills its body when its turn comes (after the header: kind
+   * and Node's clock). Returning false from `write` skips it. `after` runs when XS's answer
+   * has been processed.
+   */
+  private deliver(kind: number, write: (writer: Writer) => void | false, after?: () => void): Promise<XsnapReply | undefined> {
+    return this.worker.deliver(
+      () => {
+        if (this.closed) return undefined;
+        const writer = new Writer(64);
+        writer.u8(kind);
+        writer.f64(performance.now());
+        if (write(writer) === false) return undefined;
+        return new Uint8Array(writer.take());
+      },
+      (reply) => {
+        // Synchronously, before the next delivery is built: a write posted here counts
+        // against the space the next writable event reports, and so on.
+        this.deliveries++;
+        this.compute += reply.meter.compute;
+        this.lastMeter = reply.meter;
+        this.received(reply.reply);
+        after?.();
+      },
+    );
+  }
+
+  /** A delivery that nobody awaits (events): its failures are reported, not thrown. */
+  private event(kind: number, write: (writer: Writer) => void | false): void {
+    this.deliver(kind, write).catch((error: Error) => {
+      if (!(error instanceof XsnapWorkerError)) this.failure(error);
+      // A dead worker was reported by onExit.
+    });
+  }
+
+  // --- what XS sends ------------------------------------------------------------------
+
+  /** Runs the records of a message from XS; answers the synchronous call ending it, if any. */
+  private received(message: Uint8Array): Uint8Array {
+    const reader = new Reader(message);
+    let answer: Uint8Array = OK_ANSWER;
+    while (reader.remaining > 0) {
+      const kind = reader.u8();
+      const length = reader.u32();
+      const body = new Reader(message, reader.offset, reader.offset + length);
+      reader.offset += length;
+      if (kind >= Command.LOAD) {
+        answer = this.command(kind, body);
+      } else {
+        try {
+          this.post(kind, body);
+        } catch (error) {
+          this.failure(error as Error);
+        }
+      }
+    }
+    return answer;
+  }
+
+  private post(kind: number, body: Reader): void {
+    switch (kind) {
+      case Post.LOG: {
+        const level = LOG_LEVELS[body.u8()] as LogLevel;
+        const [event, fields] = JSON.parse(text(body.rest())) as [string, Record<string, unknown> | null];
+        this.log(level, event, fields ?? undefined);
+        return;
+      }
+      case Post.TIMER_SET: {
+        const id = body.u32();
+        const ms = body.f64();
+        this.timers.set(
+          id,
+          setTimeout(() => {
+            this.timers.delete(id);
+            this.event(Delivery.TIMER, (writer) => writer.u32(id));
+          }, ms),
+        );
+        return;
+      }
+      case Post.TIMER_CLEAR: {
+        const id = body.u32();
+        clearTimeout(this.timers.get(id));
+        this.timers.delete(id);
+        return;
+      }
+      case Post.TCP_OPEN:
+        this.openSocket(body.u32(), body.u16(), body.u8() === 1, text(body.rest()));
+        return;
+      case Post.TCP_WRITE: {
+        const record = this.sockets.get(body.u32());
+        const bytes = body.rest();
+        if (record?.socket === undefined) return;
+        record.space = Math.max(0, record.space - bytes.length);
+        record.socket.write(bytes);
+        return;
+      }
+      case Post.TCP_CLOSE: {
+        const id = body.u32();
+        this.sockets.get(id)?.socket?.close();
+        this.sockets.delete(id);
+        return;
+      }
+      case Post.TCP_WANT: {
+        const id = body.u32();
+        const record = this.sockets.get(id);
+        if (record === undefined) return;
+        record.xsWants = true;
+        this.pump(id, record);
+        return;
+      }
+      case Post.EMIT: {
+        const handle = body.u32();
+        const event = JSON.parse(text(body.prefixed())) as Record<string, unknown>;
+        const listener = this.listeners.get(handle);
+        listener?.(event, body.rest());
+        return;
+      }
+      case Post.RESULT: {
+        const json = JSON.parse(text(body.prefixed())) as CallResult;
+        this.result = { json, bytes: body.rest() };
+        return;
+      }
+      case Post.EXCEPTION: {
+        const stack = text(body.rest());
+        const first = stack.split("\n", 1)[0]!;
+        this.failure(new XsError(`uncaught exception in XS: ${first}`, stack));
+        return;
+      }
+      default:
+        throw new Error(`XS sent an unknown post kind ${kind}`);
+    }
+  }
+
+  private command(kind: number, body: Reader): Uint8Array {
+    try {
+      switch (kind) {
+        case Command.LOAD:
+          return answer(Buffer.from(this.moduleSource(text(body.rest())), "utf8"));
+        case Command.RANDOM: {
+          const bytes = new Uint8Array(body.u32());
+          randomFillSync(bytes);
+          return answer(bytes);
+        }
+        case Command.STORAGE_GET: {
+          const domain = text(body.prefixed());
+          const value = this.storage.get(domain, text(body.prefixed()));
+          return value === undefined ? new Uint8Array([ANSWER_OK, 0]) : answer(Buffer.concat([Buffer.of(1), Buffer.from(value, "utf8")]));
+        }
+        case Command.STORAGE_SET: {
+          const domain = text(body.prefixed());
+          const key = text(body.prefixed());
+          this.storage.set(domain, key, text(body.rest()));
+          return OK_ANSWER;
+        }
+        case Command.STORAGE_DELETE: {
+          const domain = text(body.prefixed());
+          this.storage.delete(domain, text(body.prefixed()));
+          return OK_ANSWER;
+        }
+        case Command.WIFI_CONNECT: {
+          this.listenToWifi(body.u8() === 1);
+          this.wifi.connect(JSON.parse(text(body.rest())));
+          return OK_ANSWER;
+        }
+        case Command.WIFI_DISCONNECT:
+          this.listenToWifi(body.u8() === 1);
+          this.wifi.disconnect();
+          return OK_ANSWER;
+        case Command.WIFI_STATUS: {
+          const rssi = this.wifi.rssi();
+          const address = Buffer.from(this.wifi.address() ?? "", "utf8");
+          const out = Buffer.alloc(9 + address.length);
+          out[0] = ANSWER_OK;
+          out.writeDoubleLE(rssi ?? Number.NaN, 1);
+          address.copy(out, 9);
+          return out;
+        }
+        default:
+          throw new Error(`XS sent an unknown command kind ${kind}`);
+      }
+    } catch (error) {
+      const { name, message } = error instanceof Error ? error : new Error(String(error));
+      return Buffer.concat([Buffer.of(ANSWER_FAILED), Buffer.from(`${name}\u0000${message}`, "utf8")]);
+    }
+  }
+
+  /** The source of a module for XS, named for its stack traces. */
+  private moduleSource(specifier: string): string {
+    if (!LOADABLE.test(specifier) || specifier.includes("/../") || specifier.includes("/./")) {
+      throw new Error(`XS may not load ${JSON.stringify(specifier)}: only dist/src and dist/hosts/xs/xs-side modules`);
+    }
+    const path = join(DIST_ROOT, specifier);
+    let source: string;
+    try {
+      source = readFileSync(path, "utf8");
+    } catch (error) {
+      throw new Error(`cannot read ${path} (run npm run build): ${(error as Error).message}`);
+    }
+    return `${source}\n//# sourceURL=dist${specifier}\n`;
+  }
+
+  private listenToWifi(listening: boolean): void {
+    this.wifi.onNotify = listening
+      ? (notification, reason) =>
+          this.event(Delivery.WIFI, (writer) => {
+            writer.u8(WIFI_NOTIFICATIONS.indexOf(notification));
+            writer.u8(reason === undefined ? 0 : WIFI_REASONS.indexOf(reason) + 1);
+          })
+      : undefined;
+  }
+
+  // --- sockets ------------------------------------------------------------------------
+
+  private openSocket(id: number, port: number, nodelay: boolean, host: string): void {
+    const record: SocketRecord = { socket: undefined, space: 0, available: 0, xsWants: true, readableQueued: false, writableQueued: false };
+    this.sockets.set(id, record);
+    try {
+      record.socket = new NodeTcpSocket({
+        ...this.options.tcp,
+        host,
+        port,
+        nodelay,
+        onWritable: (count) => {
+          record.space = count;
+          if (record.writableQueued) return; // one delivery tells the latest space
+          record.writableQueued = true;
+          this.event(Delivery.TCP_WRITABLE, (writer) => {
+            record.writableQueued = false;
+            if (this.sockets.get(id) !== record) return false;
+            writer.u32(id);
+            writer.u32(record.space);
+          });
+        },
+        onReadable: (count) => {
+          record.available = count;
+          this.pump(id, record);
+        },
+        onError: (message) => this.socketFailed(id, record, message ?? "connection failed"),
+      });
+    } catch (error) {
+      this.socketFailed(id, record, (error as Error).message);
+    }
+  }
+
+  /** Hands XS the next chunk when it has read the last one. */
+  private pump(id: number, record: SocketRecord): void {
+    if (!record.xsWants || record.readableQueued || record.available === 0) return;
+    record.readableQueued = true;
+    this.event(Delivery.TCP_READABLE, (writer) => {
+      record.readableQueued = false;
+      if (this.sockets.get(id) !== record || record.socket === undefined) return false;
+      const bytes = record.socket.read(READ_CHUNK_BYTES);
+      if (bytes === undefined) return false;
+      record.available = Math.max(0, record.available - bytes.length);
+      record.xsWants = false;
+      writer.u32(id);
+      writer.bytes(bytes);
+    });
+  }
+
+  private socketFailed(id: number, record: SocketRecord, message: string): void {
+    this.event(Delivery.TCP_ERROR, (writer) => {
+      if (this.sockets.get(id) !== record) return false;
+      this.sockets.delete(id);
+      writer.u32(id);
+      writer.bytes(Buffer.from(message, "utf8"));
+    });
+  }
+
+  // --- failures and shutdown ----------------------------------------------------------
+
+  private failure(error: Error): void {
+    this.failures.push(error);
+    if (this.options.onFailure) this.options.onFailure(error);
+    else if (this.failureListeners.size === 0) process.stderr.write(`${error.stack ?? error.message}\n`);
+    for (const listener of this.failureListeners) listener(error);
+  }
+
+  private shutDownPlatform(): void {
+    for (const timer of this.timers.values()) clearTimeout(timer);
+    this.timers.clear();
+    for (const record of this.sockets.values()) record.socket?.close();
+    this.sockets.clear();
+    this.wifi.onNotify = undefined;
+    if (this.ownsWifi) this.wifi.close();
+  }
+}
+
+/** `promise`, or a rejection naming `what` after `ms` (every wait on XS is bounded). */
+export function bounded<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what} in XS`)), ms);
+  });
+  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
+}
+
+function text(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString("utf8");
+}
+
+function answer(bytes: Uint8Array): Uint8Array {
+  const out = new Uint8Array(bytes.length + 1);
+  out[0] = ANSWER_OK;
+  out.set(bytes, 1);
+  return out;
+}

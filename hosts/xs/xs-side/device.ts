@@ -1,0 +1,30 @@
+/** The device (src/device.ts) as a program inside XS, over the XS DeviceHost. */
+import { parseDeviceConfig } from "../../../src/config.js";
+import { Device } from "../../../src/device.js";
+import type { LogLevel } from "../../../src/host.js";
+import { createXsDeviceHost } from "./host.js";
+import { registerProgram, type Json } from "./programs.js";
+
+registerProgram("device", (options, emit) => {
+  const host = createXsDeviceHost((options.logLevel as LogLevel | "silent" | undefined) ?? "info");
+  const device = new Device({ host, config: parseDeviceConfig((options.config ?? {}) as Record<string, unknown>) });
+  device.start();
+  return {
+    call(op) {
+      if (op === "stop") {
+        device.stop(() => emit({ event: "stopped" }));
+        return;
+      }
+      if (op === "status") {
+        const value = {
+          supervisor: { state: device.supervisor.state, stats: device.supervisor.stats },
+          app: { counters: device.app.counters },
+          wifi: device.wifi ? { state: device.wifi.state, ssid: device.wifi.ssid ?? null } : null,
+        };
+        // Through JSON: undefined fields become absent, as a test comparing with Node expects.
+        return { value: JSON.parse(JSON.stringify(value)) as Json };
+      }
+      throw new Error(`device: unknown call ${JSON.stringify(op)}`);
+    },
+  };
+});

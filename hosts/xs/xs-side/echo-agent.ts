@@ -1,0 +1,26 @@
+/** The echo agent (src/echo-agent.ts) as a program inside XS. */
+import { startEchoAgent, type EchoAgent } from "../../../src/echo-agent.js";
+import type { Limits } from "../../../src/constants.js";
+import type { LogLevel } from "../../../src/host.js";
+import { createXsNetHost } from "./host.js";
+import { registerProgram, type Json } from "./programs.js";
+
+registerProgram("echo-agent", (options, emit) => {
+  const host = createXsNetHost((options.logLevel as LogLevel | "silent" | undefined) ?? "silent");
+  const agent: EchoAgent = startEchoAgent({
+    url: options.url as string,
+    host,
+    ...(options.limits ? { limits: options.limits as unknown as Partial<Limits> } : {}),
+    onExit: (code, reason) => emit({ event: "exit", code, reason }),
+  });
+  return {
+    call(op) {
+      if (op === "stop") {
+        agent.stop();
+        return;
+      }
+      if (op === "state") return { value: { echoed: agent.echoed, readyState: agent.client.readyState } as Json };
+      throw new Error(`echo-agent: unknown call ${JSON.stringify(op)}`);
+    },
+  };
+});

@@ -1,0 +1,412 @@
+/**
+ * The XS side of the desktop XS host: src/host.ts's interfaces inside the XS engine, each
+ * served by Node across the command channel (bridge.ts). Sockets, timers, WiFi and storage
+ * live in Node (the same implementations the Node host uses); XS keeps just enough state to
+ * keep each interface's contract locally, so the common operations cost no extra crossing:
+ *
+ * - TCP: received bytes are delivered with their event and queued here until read (at most
+ *   one delivered chunk, since Node sends the next only once XS has read everything); writes
+ *   and close are posts, bounded here by the space the last onWritable reported, as the
+ *   ECMA-419 contract says.
+ * - Timers: set and clear are posts; Node's timer firing is a delivery; now() is local.
+ * - Random bytes come from Node's crypto, 256 at a time.
+ * - SHA-1 is src/sha1.ts (the portable one), run by XS.
+ * - The log goes to Node, which prints the same JSON lines as the Node host.
+ */
+import type {
+  DeviceHost,
+  Log,
+  LogLevel,
+  NetHost,
+  RandomSource,
+  Storage,
+  TcpSocket,
+  TcpSocketOptions,
+  TimerId,
+  Timers,
+  WifiDisconnectReason,
+  WifiDriver,
+  WifiNetwork,
+  WifiNotification,
+} from "../../../src/host.js";
+import { checkStorageName, checkStorageValue } from "../../../src/memory-storage.js";
+import { call, defer, now, onDelivery, post, postId, powers } from "./bridge.js";
+import { Command, Delivery, LOG_LEVELS, Post, WIFI_NOTIFICATIONS, WIFI_REASONS, type Reader } from "./protocol.js";
+
+// --- TCP --------------------------------------------------------------------------------
+
+const sockets = new Map<number, XsTcpSocket>();
+let lastSocketId = 0;
+
+/**
+ * A TCP connection whose socket is Node's (hosts/node/host.ts NodeTcpSocket), with the same
+ * contract and the same messages: connecting -> open (first onWritable) -> lost (onError,
+ * once, after the bytes received before the end have been read) or closed (close(), after
+ * which nothing is reported).
+ */
+export class XsTcpSocket implements TcpSocket {
+  private readonly id: number;
+  private readonly options: TcpSocketOptions;
+  private queue: Uint8Array[] = [];
+  private queued = 0;
+  private connected = false;
+  private closed = false;
+  /** The connection ended; onError is due or done. */
+  private lost = false;
+  private pendingError: string | undefined;
+  private errorReported = false;
+  /** Space the caller may assume: last reported, minus what it wrote since. */
+  private promised = 0;
+  /** Node may deliver bytes (XS has read all it was given). */
+  private wanted = true;
+
+  constructor(options: TcpSocketOptions) {
+    const { host, port } = options;
+    if (typeof host !== "string" || host === "") {
+      throw new TypeError(`TCP host must be a non-empty string, got ${String(host)}`);
+    }
+    if (!Number.isInteger(port) || port < 1 || port > 65535) {
+      throw new RangeError(`TCP port must be an integer 1..65535, got ${String(port)}`);
+    }
+    this.options = options;
+    this.id = ++lastSocketId;
+    sockets.set(this.id, this);
+    const hostBytes = powers.encode(host);
+    post(Post.TCP_OPEN, (writer) => {
+      writer.u32(this.id);
+      writer.u16(port);
+      writer.u8(options.nodelay ? 1 : 0);
+      writer.bytes(hostBytes);
+    });
+  }
+
+  read(count?: number): Uint8Array | undefined {
+    if (this.closed || this.queued === 0) return undefined;
+    const wanted = count === undefined ? this.queued : Math.min(Math.floor(count), this.queued);
+    if (!(wanted > 0)) return undefined;
+    let out: Uint8Array;
+    const first = this.queue[0]!;
+    if (first.length >= wanted) {
+      out = first.subarray(0, wanted);
+      if (first.length === wanted) this.queue.shift();
+      else this.queue[0] = first.subarray(wanted);
+    } else {
+      out = new Uint8Array(wanted);
+      let offset = 0;
+      while (offset < wanted) {
+        const chunk = this.queue[0]!;
+        const take = Math.min(chunk.length, wanted - offset);
+        out.set(chunk.subarray(0, take), offset);
+        offset += take;
+        if (take === chunk.length) this.queue.shift();
+        else this.queue[0] = chunk.subarray(take);
+      }
+    }
+    this.queued -= wanted;
+    if (this.queued === 0) {
+      if (this.pendingError !== undefined) {
+        // The end came while bytes were queued: report it now that the reader has them
+        // all, but not from inside its read() call.
+        defer(() => this.reportError());
+      } else if (!this.wanted && !this.lost) {
+        this.wanted = true;
+        postId(Post.TCP_WANT, this.id);
+      }
+    }
+    return out;
+  }
+
+  write(bytes: Uint8Array): void {
+    if (this.closed) throw new Error("write after close()");
+    if (!this.connected) throw new Error("write before the connection is open (wait for onWritable)");
+    if (this.errorReported) return; // gone, and the caller was told
+    if (bytes.length > this.promised) {
+      throw new RangeError(
+        `write of ${bytes.length} bytes exceeds the writable space (${this.promised} bytes); wait for onWritable`,
+      );
+    }
+    if (bytes.length === 0) return;
+    this.promised -= bytes.length;
+    post(Post.TCP_WRITE, (writer) => {
+      writer.u32(this.id);
+      writer.bytes(bytes);
+    });
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.queue = [];
+    this.queued = 0;
+    sockets.delete(this.id);
+    postId(Post.TCP_CLOSE, this.id);
+  }
+
+  /** @internal Node delivered bytes. */
+  received(bytes: Uint8Array): void {
+    if (this.closed || this.lost) return;
+    this.wanted = false;
+    this.queue.push(bytes);
+    this.queued += bytes.length;
+    this.options.onReadable?.(this.queued);
+    if (this.queued === 0 && !this.wanted && !this.closed && !this.lost) {
+      this.wanted = true;
+      postId(Post.TCP_WANT, this.id);
+    }
+  }
+
+  /** @internal Node reported space (and, the first time, the connection). */
+  writable(count: number): void {
+    if (this.closed || this.lost) return;
+    this.connected = true;
+    this.promised = count;
+    this.options.onWritable?.(count);
+  }
+
+  /** @internal The connection failed or ended. */
+  failed(message: string): void {
+    if (this.closed || this.lost) return;
+    this.lost = true;
+    this.pendingError = message;
+    if (this.queued === 0) this.reportError();
+  }
+
+  private reportError(): void {
+    if (this.errorReported || this.closed || this.pendingError === undefined) return;
+    this.errorReported = true;
+    this.queue = [];
+    this.queued = 0;
+    sockets.delete(this.id);
+    this.options.onError?.(this.pendingError);
+  }
+}
+
+onDelivery(Delivery.TCP_READABLE, (reader) => {
+  const socket = sockets.get(reader.u32());
+  // A copy would cost as much as the data: the delivery's buffer is ours alone.
+  socket?.received(reader.rest());
+});
+onDelivery(Delivery.TCP_WRITABLE, (reader) => {
+  const socket = sockets.get(reader.u32());
+  const count = reader.u32();
+  socket?.writable(count);
+});
+onDelivery(Delivery.TCP_ERROR, (reader) => {
+  const socket = sockets.get(reader.u32());
+  const message = powers.decode(reader.rest());
+  socket?.failed(message);
+});
+
+// --- timers -----------------------------------------------------------------------------
+
+const timers = new Map<number, () => void>();
+let lastTimerId = 0;
+
+/** Timers kept by Node (setTimeout); ids are numbers, callbacks stay in XS. */
+export const xsTimers: Timers = {
+  set(callback: () => void, ms: number): TimerId {
+    const id = ++lastTimerId;
+    timers.set(id, callback);
+    post(Post.TIMER_SET, (writer) => {
+      writer.u32(id);
+      writer.f64(ms);
+    });
+    return id;
+  },
+  clear(id: TimerId): void {
+    // A timer that fired (or was cleared) is gone from the map: nothing to tell Node.
+    if (typeof id === "number" && timers.delete(id)) postId(Post.TIMER_CLEAR, id);
+  },
+  now,
+};
+
+onDelivery(Delivery.TIMER, (reader) => {
+  const id = reader.u32();
+  const callback = timers.get(id);
+  if (callback === undefined) return; // cleared after Node fired it
+  timers.delete(id);
+  callback();
+});
+
+/** Timers still set (for tests of leaks). */
+export function pendingTimers(): number {
+  return timers.size;
+}
+
+/** Sockets still open. */
+export function openSockets(): number {
+  return sockets.size;
+}
+
+// --- random -----------------------------------------------------------------------------
+
+/** Random bytes fetched per crossing. */
+const RANDOM_POOL_BYTES = 256;
+let pool: Uint8Array = new Uint8Array(0);
+let poolOffset = 0;
+
+function fetchRandom(count: number): Uint8Array {
+  const answer = call(Command.RANDOM, (writer) => writer.u32(count));
+  return answer.rest();
+}
+
+/** Node's crypto.randomFillSync, drawn RANDOM_POOL_BYTES at a time. */
+export const xsRandom: RandomSource = (into: Uint8Array): void => {
+  if (into.length > RANDOM_POOL_BYTES) {
+    into.set(fetchRandom(into.length));
+    return;
+  }
+  let filled = 0;
+  while (filled < into.length) {
+    if (poolOffset === pool.length) {
+      pool = fetchRandom(RANDOM_POOL_BYTES);
+      poolOffset = 0;
+    }
+    const take = Math.min(into.length - filled, pool.length - poolOffset);
+    into.set(pool.subarray(poolOffset, poolOffset + take), filled);
+    // Each byte is used once.
+    pool.fill(0, poolOffset, poolOffset + take);
+    poolOffset += take;
+    filled += take;
+  }
+};
+
+// --- log --------------------------------------------------------------------------------
+
+const LEVEL_RANK: Record<LogLevel, number> = { debug: 0, info: 1, warn: 2, error: 3 };
+
+/** The JSON the Node host's log makes of values JSON cannot show (hosts/node/host.ts logValue). */
+function logValue(_key: string, value: unknown): unknown {
+  if (value instanceof Uint8Array) return `<${value.length} bytes>`;
+  if (typeof value === "bigint") return value.toString();
+  if (value instanceof Error) {
+    const code = (value as { code?: unknown }).code;
+    return code === undefined ? { name: value.name, message: value.message } : { name: value.name, code, message: value.message };
+  }
+  return value;
+}
+
+/**
+ * A Log whose lines Node prints (hosts/node/host.ts createJsonLog); events below `minLevel`
+ * are dropped here, before any work.
+ */
+export function createXsLog(minLevel: LogLevel | "silent"): Log | undefined {
+  if (minLevel === "silent") return undefined;
+  const threshold = LEVEL_RANK[minLevel];
+  return (level, event, fields) => {
+    const rank = LEVEL_RANK[level];
+    if (rank === undefined || rank < threshold) return;
+    const json = powers.encode(JSON.stringify([event, fields ?? null], logValue));
+    post(Post.LOG, (writer) => {
+      writer.u8(LOG_LEVELS.indexOf(level));
+      writer.bytes(json);
+    });
+  };
+}
+
+// --- storage ----------------------------------------------------------------------------
+
+/**
+ * Node's storage (a FileStorage or a MemoryStorage). The NVS limits are checked here first,
+ * with src/memory-storage.ts's checks, so a bad name throws the same WebSocketError
+ * (ERR_INVALID_ARGUMENT) as on the other hosts; Node's own failures (a full disk) come back
+ * as an Error with Node's message.
+ */
+export const xsStorage: Storage = {
+  get(domain, key) {
+    checkStorageName("domain", domain);
+    checkStorageName("key", key);
+    const answer = call(Command.STORAGE_GET, (writer) => {
+      writer.prefixed(powers.encode(domain));
+      writer.prefixed(powers.encode(key));
+    });
+    return answer.u8() === 1 ? powers.decode(answer.rest()) : undefined;
+  },
+  set(domain, key, value) {
+    checkStorageName("domain", domain);
+    checkStorageName("key", key);
+    checkStorageValue(domain, key, value);
+    call(Command.STORAGE_SET, (writer) => {
+      writer.prefixed(powers.encode(domain));
+      writer.prefixed(powers.encode(key));
+      writer.bytes(powers.encode(value));
+    });
+  },
+  delete(domain, key) {
+    checkStorageName("domain", domain);
+    checkStorageName("key", key);
+    call(Command.STORAGE_DELETE, (writer) => {
+      writer.prefixed(powers.encode(domain));
+      writer.prefixed(powers.encode(key));
+    });
+  },
+};
+
+// --- WiFi -------------------------------------------------------------------------------
+
+/**
+ * Node's SimWifi (hosts/node/sim-wifi.ts), driven from XS. Whether XS listens is passed with
+ * each call, because SimWifi schedules nothing for a disconnect() nobody listens to.
+ */
+class XsWifi implements WifiDriver {
+  onNotify: ((notification: WifiNotification, reason?: WifiDisconnectReason) => void) | undefined;
+
+  connect(network: WifiNetwork): void {
+    const json = powers.encode(JSON.stringify(network ?? null) ?? "null");
+    call(Command.WIFI_CONNECT, (writer) => {
+      writer.u8(this.onNotify ? 1 : 0);
+      writer.bytes(json);
+    });
+  }
+
+  disconnect(): void {
+    call(Command.WIFI_DISCONNECT, (writer) => writer.u8(this.onNotify ? 1 : 0));
+  }
+
+  rssi(): number | undefined {
+    const rssi = call(Command.WIFI_STATUS).f64();
+    return Number.isNaN(rssi) ? undefined : rssi;
+  }
+
+  address(): string | undefined {
+    const answer = call(Command.WIFI_STATUS);
+    answer.f64();
+    const address = powers.decode(answer.rest());
+    return address === "" ? undefined : address;
+  }
+}
+
+export const xsWifi = new XsWifi();
+
+onDelivery(Delivery.WIFI, (reader: Reader) => {
+  const notification = WIFI_NOTIFICATIONS[reader.u8()];
+  const reasonIndex = reader.u8();
+  const listener = xsWifi.onNotify;
+  if (notification === undefined || listener === undefined) return;
+  if (reasonIndex === 0) listener(notification);
+  else listener(notification, WIFI_REASONS[reasonIndex - 1]);
+});
+
+// --- hosts ------------------------------------------------------------------------------
+
+/** The NetHost inside XS. */
+export function createXsNetHost(logLevel: LogLevel | "silent"): NetHost {
+  const host: NetHost = { tcp: XsTcpSocket, timers: xsTimers, random: xsRandom };
+  const log = createXsLog(logLevel);
+  if (log) host.log = log;
+  return host;
+}
+
+/**
+ * The DeviceHost inside XS. freeMemory is absent: XS cannot read its own heap from
+ * JavaScript in xsnap (Node sees it in each delivery's meter; see engine.ts heap()).
+ */
+export function createXsDeviceHost(logLevel: LogLevel | "silent"): DeviceHost {
+  const net = createXsNetHost("silent");
+  return {
+    ...net,
+    log: createXsLog(logLevel) ?? (() => {}),
+    wifi: xsWifi,
+    storage: xsStorage,
+  };
+}

@@ -1,0 +1,250 @@
+/**
+ * The wire format between the Node side of the XS host (hosts/xs/engine.ts) and the XS side
+ * (hosts/xs/xs-side/), carried by xsnap's command channel: Node delivers an event with
+ * worker.issueCommand (XS's globalThis.handleCommand answers it), and XS calls Node
+ * synchronously with its own issueCommand. This module is shared by both sides, so it uses
+ * nothing but ECMAScript.
+ *
+ * Payloads cross as raw bytes (no JSON, no base64): a delivery is
+ *
+ *   kind u8 | Node's monotonic clock f64 (ms, performance.now()) | body
+ *
+ * and every message from XS to Node (the answer to a delivery, or a synchronous call) is a
+ * sequence of records
+ *
+ *   kind u8 | body length u32 | body
+ *
+ * in the order XS made them. Records of kind < 32 are posts (fire and forget: a write, a
+ * timer to set, a log line, an event for Node); a record of kind >= 32 ends a synchronous
+ * call, and Node answers it with
+ *
+ *   status u8 (0 ok, 1 failed) | body (failed: error name, NUL, message)
+ *
+ * Posts ride along with the next message XS sends anyway, so an echoed message costs one
+ * crossing: the delivery of the received bytes, whose answer carries the write. All
+ * integers are little-endian; strings are UTF-8 with a u32 length prefix unless they end a body.
+ */
+
+/** Node -> XS: the events Node delivers (worker.issueCommand). */
+export const Delivery = {
+  /** socket id u32 | bytes (the rest): bytes arrived; XS queues them until read. */
+  TCP_READABLE: 1,
+  /** socket id u32 | count u32: `count` bytes may be written (first one: connected). */
+  TCP_WRITABLE: 2,
+  /** socket id u32 | message (the rest): the connection failed or ended. */
+  TCP_ERROR: 3,
+  /** timer id u32: a timer is due. */
+  TIMER: 4,
+  /** notification u8 | reason u8 (index + 1; 0 none): a WiFi notification. */
+  WIFI: 5,
+  /** handle u32 | json (u32-prefixed) | bytes (the rest): a call from Node to a program. */
+  CALL: 6,
+  /** Nothing: collect garbage, so the answer's meter shows the live heap. */
+  GC: 7,
+} as const;
+
+/** XS -> Node posts: no answer. */
+export const Post = {
+  /** level u8 (index in LOG_LEVELS) | JSON [event, fields] (the rest). */
+  LOG: 1,
+  /** timer id u32 | ms f64 */
+  TIMER_SET: 2,
+  /** timer id u32 */
+  TIMER_CLEAR: 3,
+  /** socket id u32 | port u16 | nodelay u8 | host (the rest) */
+  TCP_OPEN: 4,
+  /** socket id u32 | bytes (the rest) */
+  TCP_WRITE: 5,
+  /** socket id u32 */
+  TCP_CLOSE: 6,
+  /** socket id u32: XS has read everything it was given; Node may deliver more bytes. */
+  TCP_WANT: 7,
+  /** handle u32 | json (u32-prefixed) | bytes (the rest): an event of a program, for Node. */
+  EMIT: 8,
+  /** json (u32-prefixed) | bytes (the rest): the result of the CALL being delivered. */
+  RESULT: 9,
+  /** text: an exception escaped into the host during a delivery (name: message, stack). */
+  EXCEPTION: 10,
+} as const;
+
+/** XS -> Node synchronous calls (the last record of an issueCommand). */
+export const Command = {
+  /** specifier (the rest) -> module source text. */
+  LOAD: 32,
+  /** count u32 -> that many random bytes. */
+  RANDOM: 33,
+  /** domain, key (u32-prefixed) -> found u8 | value (the rest). */
+  STORAGE_GET: 34,
+  /** domain, key (u32-prefixed) | value (the rest) -> nothing. */
+  STORAGE_SET: 35,
+  /** domain, key (u32-prefixed) -> nothing. */
+  STORAGE_DELETE: 36,
+  /** listening u8 | JSON network (the rest) -> nothing. */
+  WIFI_CONNECT: 37,
+  /** listening u8 -> nothing. */
+  WIFI_DISCONNECT: 38,
+  /** nothing -> rssi f64 (NaN: unknown) | address (the rest, "" when none). */
+  WIFI_STATUS: 39,
+} as const;
+
+export const ANSWER_OK = 0;
+export const ANSWER_FAILED = 1;
+
+/** Bytes of a delivery's header: kind u8 and Node's clock f64. */
+export const DELIVERY_HEADER_BYTES = 9;
+/** Bytes of a record's header: kind u8 and body length u32. */
+export const RECORD_HEADER_BYTES = 5;
+
+export const LOG_LEVELS = ["debug", "info", "warn", "error"] as const;
+export const WIFI_NOTIFICATIONS = ["connect", "gotIP", "lostIP", "disconnect"] as const;
+export const WIFI_REASONS = ["wrong_password", "ap_not_found", "link_lost"] as const;
+
+/** The handle of the root program, which starts the others (CALL with {op: "start"}). */
+export const ROOT_HANDLE = 0;
+
+/** A growable byte buffer that messages are written into. */
+export class Writer {
+  private buffer: Uint8Array;
+  private view: DataView;
+  length = 0;
+
+  constructor(private readonly initialBytes = 4096, private readonly keepBytes = 256 * 1024) {
+    this.buffer = new Uint8Array(initialBytes);
+    this.view = new DataView(this.buffer.buffer);
+  }
+
+  private ensure(more: number): void {
+    const needed = this.length + more;
+    if (needed <= this.buffer.length) return;
+    let size = this.buffer.length * 2;
+    while (size < needed) size *= 2;
+    const grown = new Uint8Array(size);
+    grown.set(this.buffer.subarray(0, this.length));
+    this.buffer = grown;
+    this.view = new DataView(grown.buffer);
+  }
+
+  u8(value: number): void {
+    this.ensure(1);
+    this.buffer[this.length++] = value;
+  }
+
+  u16(value: number): void {
+    this.ensure(2);
+    this.view.setUint16(this.length, value, true);
+    this.length += 2;
+  }
+
+  u32(value: number): void {
+    this.ensure(4);
+    this.view.setUint32(this.length, value, true);
+    this.length += 4;
+  }
+
+  f64(value: number): void {
+    this.ensure(8);
+    this.view.setFloat64(this.length, value, true);
+    this.length += 8;
+  }
+
+  bytes(bytes: Uint8Array): void {
+    this.ensure(bytes.length);
+    this.buffer.set(bytes, this.length);
+    this.length += bytes.length;
+  }
+
+  /** A u32 length, then the bytes (an encoded string, typically). */
+  prefixed(bytes: Uint8Array): void {
+    this.u32(bytes.length);
+    this.bytes(bytes);
+  }
+
+  /** Starts a record; returns where its length goes (for end()). */
+  begin(kind: number): number {
+    this.u8(kind);
+    const at = this.length;
+    this.u32(0);
+    return at;
+  }
+
+  end(at: number): void {
+    this.view.setUint32(at, this.length - at - 4, true);
+  }
+
+  /** The bytes written so far, as a new ArrayBuffer; the writer starts over. */
+  take(): ArrayBuffer {
+    const out = this.buffer.buffer.slice(0, this.length) as ArrayBuffer;
+    this.length = 0;
+    // One large write must not pin a large buffer for the rest of the run.
+    if (this.buffer.length > this.keepBytes) {
+      this.buffer = new Uint8Array(this.initialBytes);
+      this.view = new DataView(this.buffer.buffer);
+    }
+    return out;
+  }
+}
+
+/** Reads a message front to back. */
+export class Reader {
+  private readonly view: DataView;
+  offset: number;
+  readonly end: number;
+
+  constructor(readonly bytes: Uint8Array, offset = 0, end = bytes.length) {
+    this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
+    this.offset = offset;
+    this.end = end;
+  }
+
+  private need(count: number): void {
+    if (this.offset + count > this.end) throw new RangeError(`bridge message truncated: ${count} bytes wanted at ${this.offset} of ${this.end}`);
+  }
+
+  u8(): number {
+    this.need(1);
+    return this.bytes[this.offset++]!;
+  }
+
+  u16(): number {
+    this.need(2);
+    const value = this.view.getUint16(this.offset, true);
+    this.offset += 2;
+    return value;
+  }
+
+  u32(): number {
+    this.need(4);
+    const value = this.view.getUint32(this.offset, true);
+    this.offset += 4;
+    return value;
+  }
+
+  f64(): number {
+    this.need(8);
+    const value = this.view.getFloat64(this.offset, true);
+    this.offset += 8;
+    return value;
+  }
+
+  /** `count` bytes, as a view (no copy). */
+  bytesOf(count: number): Uint8Array {
+    this.need(count);
+    const out = this.bytes.subarray(this.offset, this.offset + count);
+    this.offset += count;
+    return out;
+  }
+
+  /** Bytes after a u32 length (Writer.prefixed), as a view. */
+  prefixed(): Uint8Array {
+    return this.bytesOf(this.u32());
+  }
+
+  /** Everything up to the end, as a view (no copy). */
+  rest(): Uint8Array {
+    return this.bytesOf(this.end - this.offset);
+  }
+
+  get remaining(): number {
+    return this.end - this.offset;
+  }
+}
