@@ -64,11 +64,14 @@ export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];
  * error failed an open connection; it is absent for handshake, transport and usage errors.
  */
 export class WebSocketError extends Error {
+  // A field, not `this.name = ...` in the constructor: XS freezes Error.prototype when it
+  // links a Moddable build, and assigning a property that a frozen prototype holds throws
+  // a TypeError in strict code (the "override mistake"); defining a field does not.
+  override name = "WebSocketError";
   readonly code: ErrorCodeValue;
   readonly closeCode: number | undefined;
   constructor(code: ErrorCodeValue, message: string, closeCode?: number) {
     super(message);
-    this.name = "WebSocketError";
     this.code = code;
     this.closeCode = closeCode;
   }
@@ -78,9 +81,9 @@ export class WebSocketError extends Error {
 export class HandshakeError extends WebSocketError {
   /** HTTP status of the response, when one was parsed. */
   readonly status: number | undefined;
+  override name = "HandshakeError";
   constructor(code: ErrorCodeValue, message: string, status?: number) {
     super(code, message);
-    this.name = "HandshakeError";
     this.status = status;
   }
 }
@@ -182,10 +185,10 @@ export const RequestErrorCode = {
  * given `code` and `message`. Handlers may use codes of their own besides RequestErrorCode.
  */
 export class RequestError extends Error {
+  override name = "RequestError"; // a field: see WebSocketError
   readonly code: string;
   constructor(code: string, message: string) {
     super(message);
-    this.name = "RequestError";
     this.code = code;
   }
 }

@@ -1,0 +1,77 @@
+/**
+ * The DeviceHost on Moddable (the ESP32 and Moddable's simulator): every interface of
+ * src/host.ts over the SDK's modules. The adapters are portable and tested on Node
+ * (tcp.ts, timers.ts, wifi.ts, storage.ts, log.ts); this module only hands them the SDK's
+ * classes, and the manifest (not a runtime `if`) picks each module's platform implementation.
+ *
+ *   TCP       embedded:io/socket/tcp (ECMA-419), names resolved with Net.resolve  -> tcp.ts
+ *   timers    timer, and Time.ticks for the clock                                 -> timers.ts
+ *   random    native: the platform's CSPRNG                                       -> random.ts
+ *   SHA-1     crypt's Digest("SHA1") (native)
+ *   WiFi      wifi (legacy; the only one with a simulator), Net.get for RSSI/IP    -> wifi.ts
+ *   storage   preference (NVS on the ESP32, a JSON file in the simulator)         -> storage.ts
+ *   log       trace(), one JSON line per event                                    -> log.ts
+ *   memory    instrumentation's "System Free Memory" (debug and -i builds only)
+ */
+import { Digest } from "crypt";
+import TCP from "embedded:io/socket/tcp";
+import Instrumentation from "instrumentation";
+import Net from "net";
+import Preference from "preference";
+import Time from "time";
+import Timer from "timer";
+import WiFi from "wifi";
+import type { DeviceHost, LogLevel, Sha1 } from "../../src/host.js";
+import { createTraceLog } from "./log.js";
+import { moddableRandom } from "./random.js";
+import { PreferenceStorage } from "./storage.js";
+import { createTcpSocketClass, type Ecma419TcpConstructor } from "./tcp.js";
+import { createTimers, type TimerApi } from "./timers.js";
+import { ModdableWifi, type WifiApi } from "./wifi.js";
+
+/** SHA-1 with the SDK's native digest (the opening handshake's Sec-WebSocket-Accept). */
+export const moddableSha1: Sha1 = (bytes: Uint8Array): Uint8Array => {
+  const digest = new Digest("SHA1");
+  // The SDK's typings take an ArrayBuffer: hand it one holding exactly these bytes.
+  const whole = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength;
+  digest.write((whole ? bytes : bytes.slice()).buffer as ArrayBuffer);
+  return new Uint8Array(digest.close());
+};
+
+/**
+ * Free heap in bytes: the SDK's "System Free Memory" instrument (esp_get_free_heap_size() on
+ * the ESP32). Instruments exist only in instrumented builds (mcconfig -d or -i); a release
+ * build reports undefined, which telemetry and status show as null.
+ */
+function createFreeMemory(): () => number | undefined {
+  const index = Instrumentation.map("System Free Memory");
+  return () => {
+    if (index === undefined) return undefined;
+    const value = Instrumentation.get(index);
+    return typeof value === "number" && value > 0 ? value : undefined;
+  };
+}
+
+export interface ModdableHostOptions {
+  /** Least important level logged (default "info"). */
+  logLevel?: LogLevel;
+}
+
+/** The DeviceHost over the SDK's modules. Call once: the SDK's WiFi allows one listener. */
+export function createModdableHost(options: ModdableHostOptions = {}): DeviceHost {
+  const timers = createTimers(Timer as unknown as TimerApi, () => Time.ticks);
+  const log = createTraceLog({ print: (line) => trace(line), minLevel: options.logLevel ?? "info" });
+  return {
+    tcp: createTcpSocketClass({
+      TCP: TCP as unknown as Ecma419TcpConstructor,
+      resolve: (name, callback) => Net.resolve(name, callback),
+    }),
+    timers,
+    random: moddableRandom,
+    sha1: moddableSha1,
+    log,
+    wifi: new ModdableWifi(WiFi as unknown as WifiApi, (property) => (property === "IP" ? Net.get("IP") : Net.get("RSSI"))),
+    storage: new PreferenceStorage(Preference),
+    freeMemory: createFreeMemory(),
+  };
+}

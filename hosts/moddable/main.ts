@@ -1,0 +1,56 @@
+/**
+ * The firmware's entry on Moddable (the manifest's `creation.main`): reads the build
+ * configuration (`mc/config`: the manifest's `config`, overridden by `mcconfig ... key=value`,
+ * whose values arrive as strings), validates it with src/config.ts, builds the DeviceHost and
+ * starts the device.
+ *
+ * The module only exports a function, which the runtime calls once its setup phase is done:
+ * importing it does nothing, so it can be preloaded (built into flash at link time).
+ *
+ * A configuration that does not parse is reported once, as a JSON log line naming the key
+ * ({"level":"error","event":"config_invalid","error":{"code":"ERR_INVALID_OPTION",...}}), and
+ * the device stays idle: a build with a typo in its URL is fixed by rebuilding, not by
+ * reconnecting forever.
+ */
+import config from "mc/config";
+import { parseDeviceConfig, type DeviceConfig } from "../../src/config.js";
+import { Device } from "../../src/device.js";
+import type { LogLevel } from "../../src/host.js";
+import { createModdableHost } from "./host.js";
+import { createTraceLog } from "./log.js";
+
+const LOG_LEVELS: readonly string[] = ["debug", "info", "warn", "error"];
+
+/** `config.logLevel`, when it names a level (default "info"). */
+function logLevelOf(raw: Readonly<Record<string, unknown>>): LogLevel {
+  const level = raw.logLevel;
+  return typeof level === "string" && LOG_LEVELS.indexOf(level) >= 0 ? (level as LogLevel) : "info";
+}
+
+export default function main(): void {
+  const raw = config as Readonly<Record<string, unknown>>;
+  const logLevel = logLevelOf(raw);
+  let deviceConfig: DeviceConfig;
+  try {
+    deviceConfig = parseDeviceConfig(raw);
+  } catch (error) {
+    // Before the host exists (its WiFi listener is made once): a log of our own.
+    const log = createTraceLog({ print: (line) => trace(line) });
+    log("error", "config_invalid", {
+      error,
+      hint: "fix the manifest's config or the key=value given to mcconfig, then rebuild",
+    });
+    return;
+  }
+  const host = createModdableHost({ logLevel });
+  if (raw.logLevel !== undefined && logLevel !== raw.logLevel) {
+    host.log("warn", "config_ignored", { key: "logLevel", value: raw.logLevel, using: logLevel });
+  }
+  if (deviceConfig.ssid === "") {
+    host.log("warn", "wifi_not_configured", {
+      hint: "build with ssid=<network> password=<passphrase> (networks saved in storage are still tried)",
+    });
+  }
+  const device = new Device({ host, config: deviceConfig });
+  device.start();
+}

@@ -1,0 +1,126 @@
+/**
+ * Our own declarations of exactly the Moddable SDK APIs that hosts/moddable uses, for
+ * type-checking without the SDK (`tsc -p hosts/moddable/tsconfig.json`, part of
+ * `npm run build`). Written from the SDK's documentation and sources (version 8.2.3); the
+ * SDK's own typings are used instead when mcconfig compiles the firmware, so the code is
+ * checked against both.
+ *
+ * Only what we call is declared: a new use of an SDK API starts with a declaration here.
+ */
+
+/** Prints its arguments as strings (serial port on the ESP32, stdout/xsbug in the simulator). */
+declare function trace(...values: unknown[]): void;
+
+/**
+ * XS compile-time construct: a host function implemented in C (`void name(xsMachine *the)`),
+ * linked from a .c file of the manifest's modules.
+ */
+declare function native(name: string): (...args: any[]) => any;
+
+declare module "mc/config" {
+  /** The manifest's `config`, with mcconfig's `key=value` overrides (those are strings). */
+  const config: Readonly<Record<string, unknown>>;
+  export default config;
+}
+
+declare module "timer" {
+  /** A timer handle (a host object). */
+  export interface TimerHandle {
+    readonly __timer: unique symbol;
+  }
+  export default class Timer {
+    private constructor();
+    /** Calls `callback` after `ms` ms (an integer), then every `repeat` ms when given. */
+    static set(callback: (timer: TimerHandle) => void, ms?: number, repeat?: number): TimerHandle;
+    /** Cancels a timer; a timer that already fired (one-shot) or was cleared is ignored. */
+    static clear(timer: TimerHandle | undefined | null): void;
+  }
+}
+
+declare module "time" {
+  const Time: {
+    /** Milliseconds since boot on the ESP32 (wraps, signed 32-bit); the wall clock in the simulator. */
+    readonly ticks: number;
+  };
+  export default Time;
+}
+
+declare module "wifi" {
+  export interface WiFiOptions {
+    ssid: string;
+    password?: string;
+  }
+  /**
+   * "connect", "gotIP", "lostIP", "disconnect" ("start", "station_connect",
+   * "station_disconnect" too); on the ESP32 "disconnect" comes with a code, -1 for a rejected
+   * password.
+   */
+  export type WiFiCallback = (message: string, code?: number) => void;
+  export default class WiFi {
+    /** With options, starts connecting; with a callback, listens to notifications. */
+    constructor(options?: WiFiOptions, callback?: WiFiCallback);
+    close(): void;
+    static connect(options?: WiFiOptions): void;
+    static disconnect(): void;
+  }
+}
+
+declare module "net" {
+  const Net: {
+    /** "IP": the station's address (string); "RSSI": signal strength in dBm (number). */
+    get(property: "IP" | "RSSI"): string | number | undefined;
+    /** Looks `name` up; calls back later with the address, or undefined when it failed. */
+    resolve(name: string, callback: (name: string, address?: string) => void): void;
+  };
+  export default Net;
+}
+
+declare module "preference" {
+  const Preference: {
+    get(domain: string, key: string): string | number | boolean | ArrayBuffer | undefined;
+    set(domain: string, key: string, value: string | number | boolean | ArrayBuffer): void;
+    delete(domain: string, key: string): void;
+  };
+  export default Preference;
+}
+
+declare module "instrumentation" {
+  const Instrumentation: {
+    /** The index of a named instrument ("System Free Memory"), undefined when unknown. */
+    map(name: string): number | undefined;
+    /** The instrument's value; undefined in builds without instrumentation (release). */
+    get(index: number): number | undefined;
+  };
+  export default Instrumentation;
+}
+
+declare module "crypt" {
+  export class Digest {
+    constructor(type: "SHA1" | "SHA256");
+    write(message: ArrayBuffer): void;
+    /** The digest; the object is spent. */
+    close(): ArrayBuffer;
+  }
+}
+
+declare module "embedded:io/socket/tcp" {
+  export interface Options {
+    /** An IP address literal: this socket does not resolve names. */
+    address: string;
+    port: number;
+    nodelay?: boolean;
+    onReadable?: (this: TCP, count: number) => void;
+    onWritable?: (this: TCP, count: number) => void;
+    /** A failed connect, a reset, or the peer's orderly close (after all bytes were read). */
+    onError?: (this: TCP) => void;
+    format?: "buffer";
+  }
+  export default class TCP {
+    constructor(options: Options);
+    /** `count` bytes (1..buffered, more throws), or all buffered; undefined when none. */
+    read(count?: number): ArrayBuffer | undefined;
+    /** Throws ("would block") past the space onWritable reported. */
+    write(bytes: ArrayBuffer | ArrayBufferView): void;
+    close(): void;
+  }
+}

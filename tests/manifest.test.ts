@@ -1,0 +1,127 @@
+/**
+ * manifest.json, checked without the Moddable SDK: what CI can know about the firmware's
+ * build. Every module the firmware imports (followed from its entry, hosts/moddable/main.ts)
+ * must be mapped and preloaded, or the chip fails at boot with "module not found"; the config
+ * it ships must parse with src/config.ts; the platforms and TypeScript options must be the
+ * ones the SDK's pitfalls ask for. (With the SDK, `npm run check:moddable` builds it.)
+ */
+import assert from "node:assert/strict";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { dirname, join, normalize, relative } from "node:path";
+import { DEFAULT_DEVICE_CONFIG, parseDeviceConfig } from "../src/config.js";
+import { REPO_ROOT } from "./support/child-process.js";
+
+interface Manifest {
+  include: string[];
+  creation: { main: string; static: number; stack: number; chunk: { initial: number }; heap: { initial: number } };
+  config: Record<string, unknown>;
+  modules: Record<string, string | string[]>;
+  preload: string[];
+  typescript: { tsconfig: { compilerOptions: Record<string, unknown> } };
+  platforms: Record<string, { include?: string[]; modules?: Record<string, string | string[]>; preload?: string[]; config?: Record<string, unknown>; error?: string }>;
+}
+
+const manifest = JSON.parse(readFileSync(join(REPO_ROOT, "manifest.json"), "utf8")) as Manifest;
+
+/** Our modules reachable from `entry` (repo-relative paths without ".ts"), following relative imports. */
+function reachable(entry: string): Set<string> {
+  const seen = new Set<string>();
+  const visit = (module: string): void => {
+    if (seen.has(module)) return;
+    seen.add(module);
+    const source = readFileSync(join(REPO_ROOT, module + ".ts"), "utf8");
+    // import ... from "./x.js" / export ... from "../y.js" (type-only imports are erased).
+    for (const match of source.matchAll(/^\s*(import|export)\s+(type\s+)?[^;]*?from\s+"(\.{1,2}\/[^"]+)\.js"/gms)) {
+      if (match[2]) continue;
+      visit(normalize(join(dirname(module), match[3]!)).replace(/\\/g, "/"));
+    }
+  };
+  visit(entry);
+  return seen;
+}
+
+describe("manifest.json (the firmware's build for mcconfig)", function () {
+  const entry = manifest.creation.main;
+  const modules = reachable(entry);
+  const preloaded = new Set([...manifest.preload, ...(manifest.platforms.esp32?.preload ?? [])]);
+
+  it("starts the firmware at hosts/moddable/main", function () {
+    assert.equal(entry, "hosts/moddable/main");
+  });
+
+  it("maps every module the firmware imports, under its own path (so XS resolves relative imports)", function () {
+    for (const module of modules) {
+      assert.equal(manifest.modules[module], `./${module}`, `${module} is imported but not mapped in manifest.json "modules"`);
+    }
+  });
+
+  it("maps only modules that exist", function () {
+    for (const [name, source] of Object.entries(manifest.modules)) {
+      if (name === "*") continue;
+      assert.equal(typeof source, "string");
+      assert.ok(existsSync(join(REPO_ROOT, (source as string) + ".ts")), `${name}: ${source as string}.ts does not exist`);
+    }
+  });
+
+  it("maps every source file of hosts/moddable (one per module, no stray ones)", function () {
+    const files = readdirSync(join(REPO_ROOT, "hosts", "moddable")).filter((name) => name.endsWith(".ts") && !name.endsWith(".d.ts"));
+    for (const file of files) {
+      const module = `hosts/moddable/${file.slice(0, -3)}`;
+      assert.ok(module in manifest.modules, `${module} is not in manifest.json "modules"`);
+    }
+  });
+
+  it("preloads every module of ours on the ESP32 (code and constants in flash, not RAM)", function () {
+    for (const module of Object.keys(manifest.modules).filter((name) => name !== "*")) {
+      assert.ok(preloaded.has(module), `${module} is not preloaded`);
+    }
+  });
+
+  it("ships a config that src/config.ts accepts, with every key it knows", function () {
+    for (const key of Object.keys(DEFAULT_DEVICE_CONFIG)) assert.ok(key in manifest.config, `config.${key} is missing`);
+    assert.doesNotThrow(() => parseDeviceConfig(manifest.config));
+    for (const platform of ["lin", "mac", "win"]) {
+      const config = { ...manifest.config, ...manifest.platforms[platform]!.config };
+      assert.doesNotThrow(() => parseDeviceConfig(config), platform);
+      assert.notEqual(config.ssid, "", `${platform}: the simulator's WiFi needs an ssid to join`);
+    }
+  });
+
+  it("type-checks with noEmitOnError, so a second mcconfig -m cannot link code that failed", function () {
+    assert.equal(manifest.typescript.tsconfig.compilerOptions.noEmitOnError, true);
+    assert.equal(manifest.typescript.tsconfig.compilerOptions.strict, true);
+  });
+
+  it("builds for esp32, lin, mac and win, and names the platforms for any other", function () {
+    for (const platform of ["esp32", "lin", "mac", "win"]) {
+      const section = manifest.platforms[platform]!;
+      assert.ok(section, platform);
+      assert.equal(section.error, undefined);
+      assert.ok(section.include?.includes("$(MODULES)/network/wifi/manifest.json"), `${platform} includes the wifi module`);
+      assert.ok(section.modules?.["embedded:io/socket/tcp"], `${platform} maps embedded:io/socket/tcp`);
+    }
+    assert.match(manifest.platforms["..."]!.error!, /esp32.*lin, mac, win/);
+  });
+
+  it("does not include the SDK's network setup, which would join config.ssid before main", function () {
+    const includes = [...manifest.include, ...Object.values(manifest.platforms).flatMap((section) => section.include ?? [])];
+    for (const include of includes) {
+      assert.doesNotMatch(include, /manifest_net\.json|network\/net\/manifest\.json|modules\/io\/manifest\.json/, include);
+    }
+  });
+
+  it("sizes the XS machine for an ESP32 (about 100 KB for XS): under 96 KB at start", function () {
+    const { creation } = manifest;
+    assert.equal(creation.static, 0, "the ESP32's RAM is not contiguous: no single static block");
+    // Slots are 16 bytes on the ESP32's 32-bit XS.
+    const bytes = creation.chunk.initial + creation.heap.initial * 16 + creation.stack * 16;
+    assert.ok(bytes <= 96 * 1024, `${bytes} bytes`);
+  });
+
+  it("reaches the whole device from its entry", function () {
+    // A sanity check of the import walk itself.
+    for (const module of ["src/device", "src/websocket", "src/config", "hosts/moddable/host", "hosts/moddable/tcp"]) {
+      assert.ok(modules.has(module), `${module} (from ${relative(REPO_ROOT, join(REPO_ROOT, entry))})`);
+    }
+  });
+});

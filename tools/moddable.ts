@@ -1,0 +1,521 @@
+/**
+ * Thin wrappers over the Moddable SDK and ESP-IDF for the jobs a user has with the firmware:
+ * build for the ESP32, flash, erase, read chip info, run in Moddable's simulator, and check
+ * the manifest. Each names what is missing (the SDK, `tsc`, ESP-IDF, esptool) before anything
+ * runs, prints the exact command it runs (the WiFi password masked), and exits with that
+ * command's status.
+ *
+ *   node dist/tools/moddable.js <command> [options] [key=value ...] [-- extra arguments]
+ *
+ * Nothing here needs the SDK to load: `check:moddable` without $MODDABLE says it skips and
+ * exits 0, so a fresh machine's CI never fails for want of the SDK.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { existsSync, statSync } from "node:fs";
+import { basename, delimiter, dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseDeviceConfig } from "../src/config.js";
+
+export const USAGE = `Usage: npm run <command> -- [options] [key=value ...] [-- extra arguments]
+
+Commands (npm scripts):
+  build:esp32     build the firmware for the ESP32 (release):
+                    mcconfig -m -p esp32 -t build manifest.json ssid=... password=... url=...
+  flash           build, flash and start the debugger (xsbug):
+                    mcconfig -d -m -p esp32 manifest.json ...
+                  with --release: a release build, whose log goes to the serial port
+                  (watch it with npm run monitor)
+  erase           erase the whole flash (a device stuck in a boot loop): esptool.py erase_flash
+  chip-info       the chip and its flash: esptool.py chip_id, then esptool.py flash_id
+  sim             build and run in Moddable's simulator: mcconfig -d -m -p lin|mac|win
+                  with --headless (Linux): a release build run in mcsim, its log on stdout,
+                  under xvfb-run when there is no display
+  check:moddable  where $MODDABLE is set: build the manifest for the simulator and generate
+                  the ESP32 build (mcconfig -p esp32, no ESP-IDF needed); where it is not,
+                  say so and skip (exit 0)
+
+Options:
+  --ssid S          WiFi network (config ssid; env MOORLINE_SSID)
+  --password P      WiFi passphrase (config password; env MOORLINE_PASSWORD)
+  --url U           the server, ws://host:port/path (config url; env MOORLINE_URL)
+  --device-id ID    the device's name in hello (config deviceId; env MOORLINE_DEVICE_ID)
+  --platform P      ESP32 variant for mcconfig -p (default esp32; e.g. esp32/esp32c3)
+  --port DEV        serial port, e.g. /dev/ttyUSB0 (env UPLOAD_PORT; flash passes it to
+                    mcconfig as UPLOAD_PORT, erase/chip-info to esptool as --port)
+  --release         flash: release build (no -d)
+  --headless        sim: run mcsim without xsbug, log on stdout (Linux)
+  --seconds N       sim --headless: stop the simulator after N seconds
+  key=value         any other config key, e.g. telemetryIntervalMs=5000 logLevel=debug
+  -- ...            the rest goes to mcconfig (or esptool) as is, e.g. -- -i
+  -h, --help        this text
+
+Needs: $MODDABLE (the Moddable SDK, its tools built), tsc (npm ci), and for the ESP32
+$IDF_PATH (ESP-IDF, with its export.sh sourced). See README.md, "Building for the ESP32 and
+Moddable's simulator".
+
+Exit status: the command's own; 1 when something it needs is missing; 2 for bad arguments.
+`;
+
+export const COMMANDS = ["build:esp32", "flash", "erase", "chip-info", "sim", "check:moddable"] as const;
+export type CommandName = (typeof COMMANDS)[number];
+
+/** A command line the tool refuses: printed with a pointer to --help, exit 2. */
+export class UsageError extends Error {
+  override name = "UsageError";
+}
+
+/** Something the command needs is not installed or not set up: printed as is, exit 1. */
+export class SetupError extends Error {
+  override name = "SetupError";
+}
+
+export interface Options {
+  command: CommandName;
+  /** Config keys for mcconfig, in the order given (key=value). */
+  config: Array<[string, string]>;
+  platform: string;
+  port: string | undefined;
+  release: boolean;
+  headless: boolean;
+  seconds: number | undefined;
+  /** After "--": passed on verbatim. */
+  extra: string[];
+}
+
+/** Config keys that hold secrets: masked when a command line is printed. */
+const SECRET_KEYS = new Set(["password", "authToken"]);
+
+const CONFIG_OPTIONS: Readonly<Record<string, { key: string; env: string }>> = {
+  "--ssid": { key: "ssid", env: "MOORLINE_SSID" },
+  "--password": { key: "password", env: "MOORLINE_PASSWORD" },
+  "--url": { key: "url", env: "MOORLINE_URL" },
+  "--device-id": { key: "deviceId", env: "MOORLINE_DEVICE_ID" },
+};
+
+/** A config key as mcconfig takes it on its command line (and mc/config exposes it). */
+const CONFIG_KEY = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+/**
+ * The command line, validated: unknown options, missing values and config values that the
+ * firmware would refuse at boot (src/config.ts) are reported here, before a long build.
+ */
+export function parseArguments(argv: readonly string[], env: Env): Options {
+  const [command, ...rest] = argv;
+  if (command === undefined || command === "-h" || command === "--help") throw new UsageError("");
+  if (!(COMMANDS as readonly string[]).includes(command)) {
+    throw new UsageError(`unknown command ${JSON.stringify(command)}; one of ${COMMANDS.join(", ")}`);
+  }
+  const options: Options = {
+    command: command as CommandName,
+    config: [],
+    platform: env.MOORLINE_PLATFORM || "esp32",
+    port: env.UPLOAD_PORT || undefined,
+    release: false,
+    headless: false,
+    seconds: undefined,
+    extra: [],
+  };
+  const given = new Map<string, string>();
+  // The environment first: options given on the command line override it.
+  for (const { key, env: name } of Object.values(CONFIG_OPTIONS)) {
+    const value = env[name];
+    if (value !== undefined && value !== "") given.set(key, value);
+  }
+  for (let i = 0; i < rest.length; i++) {
+    const arg = rest[i]!;
+    if (arg === "--") {
+      options.extra = rest.slice(i + 1);
+      break;
+    }
+    const value = (): string => {
+      const next = rest[i + 1];
+      if (next === undefined || next === "--") throw new UsageError(`${arg} needs a value`);
+      i++;
+      return next;
+    };
+    if (arg in CONFIG_OPTIONS) {
+      given.set(CONFIG_OPTIONS[arg]!.key, value());
+    } else if (arg === "--platform") {
+      options.platform = value();
+    } else if (arg === "--port") {
+      options.port = value();
+    } else if (arg === "--release") {
+      options.release = true;
+    } else if (arg === "--headless") {
+      options.headless = true;
+    } else if (arg === "--seconds") {
+      const text = value();
+      const seconds = Number(text);
+      if (!/^[0-9]+$/.test(text) || seconds < 1) throw new UsageError(`--seconds must be a whole number of seconds (1 or more), got ${JSON.stringify(text)}`);
+      options.seconds = seconds;
+    } else if (arg === "-h" || arg === "--help") {
+      throw new UsageError("");
+    } else if (arg.startsWith("-")) {
+      throw new UsageError(`unknown option ${arg}`);
+    } else {
+      const equals = arg.indexOf("=");
+      const key = equals > 0 ? arg.slice(0, equals) : "";
+      if (!CONFIG_KEY.test(key)) throw new UsageError(`${JSON.stringify(arg)} is not key=value (a config key, e.g. telemetryIntervalMs=5000)`);
+      given.set(key, arg.slice(equals + 1));
+    }
+  }
+  if (!/^esp32(\/[A-Za-z0-9_-]+)?$/.test(options.platform)) {
+    throw new UsageError(`--platform must be esp32 or esp32/<subplatform>, got ${JSON.stringify(options.platform)}`);
+  }
+  if (options.release && options.command !== "flash") throw new UsageError("--release is for flash only (build:esp32 always builds a release)");
+  if ((options.headless || options.seconds !== undefined) && options.command !== "sim") throw new UsageError("--headless and --seconds are for sim only");
+  if (options.seconds !== undefined && !options.headless) throw new UsageError("--seconds needs --headless");
+  if (given.size > 0 && (options.command === "erase" || options.command === "chip-info")) {
+    throw new UsageError(`${options.command} takes no config values (${[...given.keys()].join(", ")})`);
+  }
+  // What the firmware would refuse at boot is refused now: the values arrive as strings, as
+  // they will from mcconfig.
+  try {
+    parseDeviceConfig(Object.fromEntries(given));
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  options.config = [...given.entries()];
+  return options;
+}
+
+// ------------------------------------------------------------------------------------------
+// Finding what the commands need.
+
+/** The SDK's name for the host OS's build platform (mcconfig -p, $MODDABLE/build/bin/<os>). */
+export function hostPlatform(platform: NodeJS.Platform = process.platform): "lin" | "mac" | "win" {
+  if (platform === "darwin") return "mac";
+  if (platform === "win32") return "win";
+  return "lin";
+}
+
+/** The first `name` on `path` that is an executable file. */
+export function which(name: string, path: string | undefined): string | undefined {
+  if (!path) return undefined;
+  const extensions = process.platform === "win32" ? ["", ".exe", ".cmd", ".bat"] : [""];
+  for (const directory of path.split(delimiter)) {
+    if (directory === "") continue;
+    for (const extension of extensions) {
+      const candidate = join(directory, name + extension);
+      try {
+        if (statSync(candidate).isFile()) return candidate;
+      } catch {
+        // not here
+      }
+    }
+  }
+  return undefined;
+}
+
+const SDK_HELP =
+  "Install the Moddable SDK (https://github.com/Moddable-OpenSource/moddable; its \"documentation/Moddable SDK - Getting Started.md\" has the steps for each OS), build its tools, then:\n" +
+  "  export MODDABLE=/path/to/moddable\n" +
+  "  export PATH=$MODDABLE/build/bin/<lin|mac|win>/release:$PATH";
+
+const IDF_HELP =
+  "Install ESP-IDF as the Moddable SDK's documentation/devices/esp32.md says (the SDK 8.2.3 expects ESP-IDF v6.0), then in each shell:\n" +
+  "  source $IDF_PATH/export.sh";
+
+export interface Environment {
+  /** The project: where manifest.json and node_modules are. */
+  root: string;
+  moddable: string;
+  /** PATH for mcconfig: the SDK's tools and the project's tsc in front. */
+  path: string;
+  os: "lin" | "mac" | "win";
+}
+
+/** Checks $MODDABLE, the SDK's tools and tsc; returns the PATH the SDK's tools need. */
+export function checkModdable(env: Env, root: string): Environment {
+  const moddable = env.MODDABLE;
+  if (!moddable) throw new SetupError(`$MODDABLE is not set.\n${SDK_HELP}`);
+  if (!isDirectory(moddable)) throw new SetupError(`$MODDABLE is ${moddable}, which is not a directory.\n${SDK_HELP}`);
+  if (!isDirectory(join(moddable, "tools")) || !isDirectory(join(moddable, "build"))) {
+    throw new SetupError(`$MODDABLE is ${moddable}, which is not the Moddable SDK (no tools/ and build/ in it).\n${SDK_HELP}`);
+  }
+  if (!existsSync(join(root, "manifest.json"))) throw new SetupError(`There is no manifest.json in ${root}: run this from a checkout of the project.`);
+  const os = hostPlatform();
+  const sdkBin = join(moddable, "build", "bin", os, "release");
+  let path = env.PATH ?? "";
+  if (!which("mcconfig", path)) {
+    if (!which("mcconfig", sdkBin)) {
+      throw new SetupError(
+        `mcconfig was not found on PATH nor in ${sdkBin}: the SDK's tools are not built.\n` +
+          `  cd ${join(moddable, "build", "makefiles", os)} && make\n` +
+          `then put ${sdkBin} on PATH.`,
+      );
+    }
+    path = sdkBin + delimiter + path;
+  }
+  // mcconfig compiles each .ts module with `tsc` from PATH: the project's pinned one first.
+  const projectBin = join(root, "node_modules", ".bin");
+  if (which("tsc", projectBin)) path = projectBin + delimiter + path;
+  else if (!which("tsc", path)) {
+    throw new SetupError(
+      `tsc (TypeScript) was not found: mcconfig compiles the firmware's .ts modules with it.\n` +
+        `Run \`npm ci\` in ${root} (TypeScript is a dev dependency), or install TypeScript so that tsc is on PATH.`,
+    );
+  }
+  return { root, moddable, path, os };
+}
+
+/** Checks $IDF_PATH for the ESP32 commands. */
+export function checkIdf(env: Env): string {
+  const idf = env.IDF_PATH;
+  if (!idf) throw new SetupError(`$IDF_PATH is not set: the ESP32 commands need ESP-IDF.\n${IDF_HELP}`);
+  if (!existsSync(join(idf, "tools", "idf.py"))) {
+    throw new SetupError(`$IDF_PATH is ${idf}, which is not an ESP-IDF checkout (no tools/idf.py in it).\n${IDF_HELP}`);
+  }
+  return idf;
+}
+
+/** esptool from ESP-IDF's Python environment (on PATH after export.sh), or its copy in IDF. */
+export function findEsptool(env: Env, idf: string): string[] {
+  const path = env.PATH;
+  for (const name of ["esptool.py", "esptool"]) {
+    const found = which(name, path);
+    if (found) return [found];
+  }
+  const script = join(idf, "components", "esptool_py", "esptool", "esptool.py");
+  const python = which("python3", path) ?? which("python", path);
+  if (existsSync(script) && python) return [python, script];
+  throw new SetupError(
+    `esptool was not found on PATH (ESP-IDF installs it in its Python environment).\n` +
+      `Run \`source ${join(idf, "export.sh")}\` in this shell, or install it with \`pip install esptool\`.`,
+  );
+}
+
+function isDirectory(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+// ------------------------------------------------------------------------------------------
+// The commands.
+
+/** One process to run: what it is, for the printed line, and how. */
+export interface Step {
+  argv: string[];
+  env: Record<string, string | undefined>;
+  cwd: string;
+  /** Indexes of argv to print masked. */
+  secret: number[];
+}
+
+function configArguments(options: Options): { args: string[]; secret: number[] } {
+  const args: string[] = [];
+  const secret: number[] = [];
+  for (const [key, value] of options.config) {
+    if (SECRET_KEYS.has(key)) secret.push(args.length);
+    args.push(`${key}=${value}`);
+  }
+  return { args, secret };
+}
+
+function mcconfigStep(environment: Environment, env: Env, flags: string[], options: Options, extraEnv: Record<string, string> = {}): Step {
+  const manifest = join(environment.root, "manifest.json");
+  const { args, secret } = configArguments(options);
+  const head = ["mcconfig", ...flags, manifest];
+  return {
+    argv: [...head, ...args, ...options.extra],
+    env: { ...env, ...extraEnv, MODDABLE: environment.moddable, PATH: environment.path },
+    cwd: environment.root,
+    secret: secret.map((index) => index + head.length),
+  };
+}
+
+/** The line printed before a step runs: shell-quoted where needed, secrets masked. */
+export function describe(step: Step): string {
+  return step.argv
+    .map((arg, index) => {
+      const shown = step.secret.includes(index) ? arg.replace(/=.*$/s, "=****") : arg;
+      return /^[A-Za-z0-9_./:=@%+,-]+$/.test(shown) ? shown : `'${shown.replace(/'/g, `'\\''`)}'`;
+    })
+    .join(" ");
+}
+
+/** Where mcconfig puts the simulator's library: $MODDABLE/build/bin/<os>/mc/<build>/<name>/mc.so. */
+export function simulatorLibrary(environment: Environment, debug: boolean): string {
+  return join(environment.moddable, "build", "bin", environment.os, "mc", debug ? "debug" : "release", basename(environment.root), "mc.so");
+}
+
+export interface Plan {
+  /** Printed first (warnings, the skip). */
+  notes: string[];
+  steps: Step[];
+  /** sim --headless: run the simulator after the build. */
+  simulate?: { argv: string[]; env: Record<string, string | undefined>; seconds: number | undefined };
+}
+
+/** What a command will run, with every prerequisite checked first. */
+export function plan(options: Options, env: Env, root: string): Plan {
+  const notes: string[] = [];
+  const hasSsid = options.config.some(([key, value]) => key === "ssid" && value !== "");
+  switch (options.command) {
+    case "check:moddable": {
+      if (!env.MODDABLE) {
+        return { notes: ["check:moddable: $MODDABLE is not set: skipping the build check with the Moddable SDK (nothing failed; install the SDK to run it)."], steps: [] };
+      }
+      const environment = checkModdable(env, root);
+      return {
+        notes,
+        steps: [
+          mcconfigStep(environment, env, ["-m", "-p", environment.os, "-t", "build"], options),
+          // Without -m mcconfig only generates the ESP32 build: it resolves the esp32 platform
+          // of the manifest (and its modules) without needing ESP-IDF.
+          mcconfigStep(environment, { ...env }, ["-p", options.platform], options),
+        ],
+      };
+    }
+    case "build:esp32":
+    case "flash": {
+      const environment = checkModdable(env, root);
+      checkIdf(env);
+      if (!hasSsid) notes.push("note: no --ssid: the device will only try the WiFi networks saved in its storage.");
+      const debug = options.command === "flash" && !options.release;
+      const flags = [...(debug ? ["-d"] : []), "-m", "-p", options.platform, ...(options.command === "build:esp32" ? ["-t", "build"] : [])];
+      const extraEnv: Record<string, string> = options.port && options.command === "flash" ? { UPLOAD_PORT: options.port } : {};
+      return { notes, steps: [mcconfigStep(environment, env, flags, options, extraEnv)] };
+    }
+    case "erase":
+    case "chip-info": {
+      const idf = checkIdf(env);
+      const esptool = findEsptool(env, idf);
+      const port = options.port ? ["--port", options.port] : [];
+      const commands = options.command === "erase" ? ["erase_flash"] : ["chip_id", "flash_id"];
+      return {
+        notes,
+        steps: commands.map((name) => ({ argv: [...esptool, ...port, name, ...options.extra], env: { ...env }, cwd: root, secret: [] })),
+      };
+    }
+    case "sim": {
+      const environment = checkModdable(env, root);
+      if (!options.headless) {
+        return { notes, steps: [mcconfigStep(environment, env, ["-d", "-m", "-p", environment.os], options)] };
+      }
+      if (environment.os !== "lin") throw new UsageError("--headless runs mcsim directly, on Linux only; on macOS and Windows use npm run sim");
+      const build = mcconfigStep(environment, env, ["-m", "-p", "lin", "-t", "build"], options);
+      const mcsim = which("mcsim", environment.path);
+      if (!mcsim) throw new SetupError(`mcsim was not found next to mcconfig: build the SDK's tools (cd ${join(environment.moddable, "build", "makefiles", "lin")} && make).`);
+      const library = simulatorLibrary(environment, false);
+      // mcsim's stdout is a pipe here, block-buffered: line-buffer it so each log line shows
+      // as it happens and none is lost when the simulator is stopped.
+      const stdbuf = which("stdbuf", environment.path);
+      let argv = [...(stdbuf ? [stdbuf, "-oL"] : []), mcsim, library];
+      if (!env.DISPLAY && !env.WAYLAND_DISPLAY) {
+        const xvfb = which("xvfb-run", environment.path);
+        if (!xvfb) throw new SetupError("There is no display ($DISPLAY is not set) and xvfb-run was not found: install Xvfb (Debian: apt-get install xvfb xauth), or run under a desktop session.");
+        argv = [xvfb, "-a", ...argv];
+      }
+      return { notes, steps: [build], simulate: { argv, env: { ...env, PATH: environment.path }, seconds: options.seconds } };
+    }
+  }
+}
+
+// ------------------------------------------------------------------------------------------
+// Running.
+
+function runStep(step: Step): Promise<number> {
+  process.stderr.write(`$ ${describe(step)}\n`);
+  return new Promise((resolvePromise) => {
+    let child: ChildProcess;
+    try {
+      child = spawn(step.argv[0]!, step.argv.slice(1), { cwd: step.cwd, env: step.env, stdio: "inherit" });
+    } catch (error) {
+      process.stderr.write(`could not start ${step.argv[0]}: ${(error as Error).message}\n`);
+      resolvePromise(1);
+      return;
+    }
+    child.on("error", (error) => {
+      process.stderr.write(`could not start ${step.argv[0]}: ${error.message}\n`);
+      resolvePromise(1);
+    });
+    child.on("exit", (code, signal) => resolvePromise(code ?? (signal === "SIGINT" ? 130 : 1)));
+  });
+}
+
+/** Runs the simulator in the foreground; Ctrl-C or --seconds stop it (it never exits itself). */
+function runSimulator(simulate: NonNullable<Plan["simulate"]>): Promise<number> {
+  process.stderr.write(`$ ${simulate.argv.join(" ")}${simulate.seconds ? `   (stopped after ${simulate.seconds} s)` : "   (Ctrl-C stops it)"}\n`);
+  return new Promise((resolvePromise) => {
+    // Its own process group, so stopping it also stops what xvfb-run started.
+    const child = spawn(simulate.argv[0]!, simulate.argv.slice(1), { env: simulate.env, stdio: ["ignore", "inherit", "inherit"], detached: true });
+    let stopping = false;
+    const stop = (): void => {
+      if (stopping || child.pid === undefined) return;
+      stopping = true;
+      try {
+        process.kill(-child.pid, "SIGTERM");
+      } catch {
+        // already gone
+      }
+    };
+    const timer = simulate.seconds ? setTimeout(stop, simulate.seconds * 1000) : undefined;
+    process.on("SIGINT", stop);
+    process.on("SIGTERM", stop);
+    child.on("error", (error) => {
+      process.stderr.write(`could not start ${simulate.argv[0]}: ${error.message}\n`);
+      resolvePromise(1);
+    });
+    child.on("exit", (code) => {
+      clearTimeout(timer);
+      process.off("SIGINT", stop);
+      process.off("SIGTERM", stop);
+      resolvePromise(stopping ? 0 : (code ?? 1));
+    });
+  });
+}
+
+export async function main(argv: readonly string[], env: Env, root: string): Promise<number> {
+  let options: Options;
+  let steps: Plan;
+  try {
+    options = parseArguments(argv, env);
+    steps = plan(options, env, root);
+  } catch (error) {
+    if (error instanceof UsageError) {
+      if (error.message === "") {
+        process.stdout.write(USAGE);
+        return argv.length === 0 ? 2 : 0;
+      }
+      process.stderr.write(`${argv[0] ?? "moddable"}: ${error.message}\n(--help lists the commands and options)\n`);
+      return 2;
+    }
+    if (error instanceof SetupError) {
+      process.stderr.write(`${argv[0]}: ${error.message}\n`);
+      return 1;
+    }
+    throw error;
+  }
+  for (const note of steps.notes) process.stderr.write(note + "\n");
+  for (const step of steps.steps) {
+    const code = await runStep(step);
+    if (code !== 0) return code;
+  }
+  if (steps.simulate) return runSimulator(steps.simulate);
+  return 0;
+}
+
+/** The checkout this file belongs to: dist/tools/moddable.js -> the project root. */
+function defaultRoot(): string {
+  return resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  // MOORLINE_ROOT: another checkout of the project (the tests point it at a scratch copy).
+  const root = process.env.MOORLINE_ROOT || defaultRoot();
+  main(process.argv.slice(2), process.env, root).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (error: unknown) => {
+      process.stderr.write(`moddable: ${(error as Error).stack ?? String(error)}\n`);
+      process.exitCode = 1;
+    },
+  );
+}
