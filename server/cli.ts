@@ -4,10 +4,13 @@
  *   npm run server -- [options]
  *   node dist/server/cli.js [options]     (once built)
  *
- * Prints "listening on ws://HOST:PORT/" (with --json: a `listening` event holding the URL),
- * then one line per event; reads commands from the terminal. Exit status: 0 after quit,
- * end of command input, SIGINT or SIGTERM; 1 when it cannot listen; 2 for bad arguments.
+ * Prints "listening on ws://HOST:PORT/" (with --json: a `listening` event holding the URL;
+ * wss:// with --tls or --cert/--key, after a "TLS:" line naming the CA), then one line per
+ * event; reads commands from the terminal. Exit status: 0 after quit, end of command input,
+ * SIGINT or SIGTERM; 1 when it cannot listen (or set up TLS); 2 for bad arguments.
  */
+import { readFileSync } from "node:fs";
+import { resolve } from "node:path";
 import { clearLine, createInterface, cursorTo, type Interface } from "node:readline";
 import { parseArgs } from "node:util";
 import { isValidCloseCode } from "../src/constants.js";
@@ -20,6 +23,7 @@ import {
   DEFAULT_SHUTDOWN_TIMEOUT_MS,
   type CompanionOptions,
 } from "./companion.js";
+import { DEFAULT_TLS_DIR, ensureLocalTls } from "./certificates.js";
 import type { CompanionEvent } from "./events.js";
 import { formatHuman, formatJson, wantsColour } from "./format.js";
 
@@ -42,6 +46,13 @@ Options:
   --stdin                read commands from stdin even when it is not a terminal
   --max-boots N          (device, boot) pairs whose telemetry sequence is remembered
                          (default ${DEFAULT_MAX_BOOTS}; the least recently heard is forgotten first)
+TLS (wss://):
+  --tls                  serve wss:// with a local CA and a certificate for 127.0.0.1, ::1
+                         and localhost, made on first use in ${DEFAULT_TLS_DIR}/ (ca.pem,
+                         ca-key.pem, server.pem, server-key.pem); give devices the CA:
+                         npm run device -- --url wss://127.0.0.1:PORT/ --ca ${DEFAULT_TLS_DIR}/ca.pem
+  --tls-dir DIR          ... kept in DIR instead
+  --cert FILE --key FILE serve wss:// with your own certificate chain and key (PEM)
 Misbehaviour, for tests:
   --no-ack               never acknowledge telemetry (terminal: acks off)
   --no-pong              never answer the devices' pings (terminal: mute)
@@ -57,7 +68,8 @@ Misbehaviour, for tests:
   -h, --help             print this help
 
 ${COMMAND_HELP}
-Output: first "listening on ws://HOST:PORT/" (with --json, {"event":"listening","url":...}),
+Output: first "listening on ws://HOST:PORT/" (wss:// with TLS; with --json,
+{"event":"listening","url":...}; with --tls, a "TLS:" line naming the CA comes before it),
 then one line per event: time, device id (from its hello), what happened, a summary.
 Colour when stdout is a terminal and NO_COLOR is not set.
 
@@ -67,8 +79,12 @@ connection is closed with 1001 first); 1 cannot listen; 2 bad arguments.
 
 class UsageError extends Error {}
 
+/** Where the TLS certificate comes from: the local CA's folder, or the user's files. */
+type TlsSource = { dir: string } | { certPath: string; keyPath: string };
+
 interface CliArguments {
   options: CompanionOptions;
+  tls?: TlsSource;
   json: boolean;
   stdin: boolean;
   help: boolean;
@@ -104,6 +120,10 @@ export function parseCliArguments(argv: readonly string[]): CliArguments {
         "close-code": { type: "string" },
         "close-reason": { type: "string" },
         "reject-status": { type: "string" },
+        tls: { type: "boolean" },
+        "tls-dir": { type: "string" },
+        cert: { type: "string" },
+        key: { type: "string" },
         help: { type: "boolean", short: "h" },
       },
     });
@@ -135,19 +155,75 @@ export function parseCliArguments(argv: readonly string[]): CliArguments {
     closeReason: v["close-reason"],
     rejectStatus: integer("reject-status", v["reject-status"], 200, 599),
   };
-  return { options, json: v.json === true, stdin: v.stdin === true, help: false };
+  const tls = parseTlsSource(v);
+  return { options, ...(tls ? { tls } : {}), json: v.json === true, stdin: v.stdin === true, help: false };
+}
+
+function parseTlsSource(v: { tls?: boolean; "tls-dir"?: string; cert?: string; key?: string }): TlsSource | undefined {
+  const own = v.cert !== undefined || v.key !== undefined;
+  if (own && (v.cert === undefined || v.key === undefined)) throw new UsageError("--cert and --key go together");
+  if (own && (v.tls || v["tls-dir"] !== undefined)) throw new UsageError("--cert/--key replace the local CA: leave out --tls and --tls-dir");
+  if (own) return { certPath: v.cert!, keyPath: v.key! };
+  if (v["tls-dir"] === "") throw new UsageError("--tls-dir must not be empty");
+  if (v.tls || v["tls-dir"] !== undefined) return { dir: v["tls-dir"] ?? DEFAULT_TLS_DIR };
+  return undefined;
+}
+
+/** The certificate and key to serve, and a line telling the user how devices trust them. */
+function loadTls(source: TlsSource): { cert: string; key: string; note: string; ca?: string; created?: boolean } {
+  if ("dir" in source) {
+    const local = ensureLocalTls(source.dir);
+    const ca = resolve(local.caPath);
+    const made = local.created.includes(local.caPath) ? "local CA created" : local.created.length > 0 ? "server certificate renewed" : "local CA";
+    return {
+      cert: readFileSync(local.certPath, "utf8"),
+      key: readFileSync(local.keyPath, "utf8"),
+      note: `TLS: ${made} at ${ca}; devices trust this server with --ca ${ca}`,
+      ca,
+      created: local.created.length > 0,
+    };
+  }
+  const read = (option: string, path: string) => {
+    try {
+      return readFileSync(path, "utf8");
+    } catch (error) {
+      throw new UsageError(`${option} ${path}: ${(error as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (error as Error).message}`);
+    }
+  };
+  return {
+    cert: read("--cert", source.certPath),
+    key: read("--key", source.keyPath),
+    note: `TLS: serving ${resolve(source.certPath)}`,
+  };
 }
 
 async function main(argv: readonly string[]): Promise<void> {
   let args: CliArguments;
   let server: CompanionServer;
+  let tlsLine: string | undefined;
   try {
     args = parseCliArguments(argv);
     if (args.help) {
       process.stdout.write(USAGE);
       return;
     }
+    if (args.tls) {
+      let tls;
+      try {
+        tls = loadTls(args.tls);
+      } catch (error) {
+        if (error instanceof UsageError) throw error;
+        process.stderr.write(`companion: cannot set up TLS: ${(error as Error).message}\n`);
+        process.exitCode = EXIT_LISTEN_FAILED;
+        return;
+      }
+      args.options.tls = { cert: tls.cert, key: tls.key };
+      tlsLine = args.json
+        ? JSON.stringify({ t: new Date().toISOString(), event: "tls", ca: tls.ca ?? null, created: tls.created ?? false })
+        : tls.note;
+    }
     server = new CompanionServer(args.options);
+    if (tlsLine !== undefined) process.stdout.write(`${tlsLine}\n`);
   } catch (error) {
     // Option values the server refuses (a close code no frame may carry, say) are usage errors too.
     if (!(error instanceof UsageError) && !(error instanceof RangeError) && !(error instanceof TypeError)) throw error;

@@ -14,7 +14,8 @@
  * The command line is server/cli.ts (`npm run server -- --help`).
  */
 import { EventEmitter } from "node:events";
-import { createServer, STATUS_CODES, type IncomingMessage, type Server } from "node:http";
+import { createServer, STATUS_CODES, type IncomingMessage, type RequestListener, type Server } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import { performance } from "node:perf_hooks";
 import type { Duplex } from "node:stream";
@@ -84,6 +85,11 @@ export interface Misbehaviour {
 export interface CompanionOptions extends Misbehaviour {
   /** Default 127.0.0.1: the server is for a developer's desk; --host to expose it. */
   host?: string;
+  /**
+   * Serve wss:// (TLS) with this certificate chain (PEM: the server's certificate, then any
+   * intermediates) and its private key (PEM). Default: plain ws://.
+   */
+  tls?: { cert: string; key: string };
   /** Default DEFAULT_PORT; 0 for any free port. */
   port?: number;
   /** (device, boot) pairs whose telemetry sequence is remembered. Default 1000. */
@@ -226,6 +232,7 @@ export class CompanionServer {
   private readonly shutdownTimeoutMs: number;
   private readonly behaviour: Misbehaviour;
   private readonly http: Server;
+  private readonly secure: boolean;
   private readonly wss: WebSocketServer;
   private readonly connections = new Map<number, Connection>();
   /** Sockets of refused upgrades, until they are gone. */
@@ -267,18 +274,26 @@ export class CompanionServer {
 
     // Each waitFor() listens until its deadline; many at once are normal, not a leak.
     this.events.setMaxListeners(0);
-    this.http = createServer((_request, response) => {
+    const answer: RequestListener = (_request, response) => {
       const body = "moorline companion server: connect with a WebSocket client (docs/protocol.md)\n";
       response.writeHead(426, { "Content-Type": "text/plain; charset=utf-8", Upgrade: "websocket", Connection: "Upgrade" }).end(body);
-    });
+    };
+    this.secure = options.tls !== undefined;
+    this.http = options.tls ? createTlsServer(options.tls, answer) : createServer(answer);
     this.http.on("clientError", (_error, socket) => socket.destroy());
+    // A handshake that failed: a ws:// client at this wss:// server, or a client that
+    // refused the certificate with an alert.
+    this.http.on("tlsClientError", (error: Error, socket: Duplex & { remoteAddress?: string; remotePort?: number }) => {
+      this.emit({ event: "tls_error", remote: `${socket.remoteAddress}:${socket.remotePort}`, message: tlsErrorText(error) });
+      socket.destroy();
+    });
     // Pings are answered here rather than by `ws` (autoPong), so `mute` can stop and
     // restart answering per connection at run time.
     this.wss = new WebSocketServer({ noServer: true, autoPong: false, maxPayload: this.maxMessageBytes, perMessageDeflate: false });
     this.http.on("upgrade", (request: IncomingMessage, socket: Duplex, head: Buffer) => this.onUpgrade(request, socket, head));
   }
 
-  /** ws://host:port/ once listening. */
+  /** ws://host:port/ (wss:// with TLS) once listening. */
   get url(): string {
     if (!this.address) throw new Error("the companion server is not listening");
     return this.address.url;
@@ -301,7 +316,7 @@ export class CompanionServer {
     });
     const address = this.http.address() as AddressInfo;
     const hostPart = address.family === "IPv6" || address.address.includes(":") ? `[${address.address}]` : address.address;
-    this.address = { url: `ws://${hostPart}:${address.port}/`, port: address.port };
+    this.address = { url: `${this.secure ? "wss" : "ws"}://${hostPart}:${address.port}/`, port: address.port };
     this.emit({ event: "listening", url: this.address.url, host: address.address, port: address.port });
   }
 
@@ -734,6 +749,24 @@ export class CompanionServer {
     this.sendRequest(c, { type: "no_such_type" });
     this.sendRequest(c, { type: "config", action: "explode" });
   }
+}
+
+/** An HTTPS server for wss://; a certificate or key Node cannot use is a TypeError naming it. */
+function createTlsServer(tls: { cert: string; key: string }, answer: RequestListener): Server {
+  if (typeof tls !== "object" || tls === null || typeof tls.cert !== "string" || typeof tls.key !== "string") {
+    throw new TypeError("tls must be { cert, key }, both PEM text");
+  }
+  try {
+    // https.Server is an http.Server over TLS: the same events and methods are used here.
+    return createHttpsServer({ cert: tls.cert, key: tls.key }, answer) as unknown as Server;
+  } catch (error) {
+    throw new TypeError(`the TLS certificate and key cannot be used: ${tlsErrorText(error as Error)}`);
+  }
+}
+
+/** OpenSSL's reason ("wrong version number") rather than its whole error string. */
+function tlsErrorText(error: Error & { reason?: string; code?: string }): string {
+  return error.reason ? `${error.reason}${error.code ? ` (${error.code})` : ""}` : error.message;
 }
 
 /** Creates a companion server and starts listening (127.0.0.1 and DEFAULT_PORT unless told). */

@@ -22,6 +22,8 @@ export type CompanionEvent = { t: string } & (
   | ({ event: "connect"; remote: string; path: string } & OnConnection)
   /** An upgrade refused on purpose (--reject-status). */
   | { event: "reject"; remote: string; status: number }
+  /** A TLS handshake failed (wss:// only): a ws:// client, or one that refused the certificate. */
+  | { event: "tls_error"; remote: string; message: string }
   | ({ event: "hello"; firmware: unknown; boot: unknown; capabilities: unknown } & OnConnection)
   | ({
       event: "telemetry";

@@ -65,6 +65,8 @@ export function formatHuman(event: CompanionEvent, colour: boolean): string {
       return line("connect", "green", `from ${event.remote} ${event.path}`);
     case "reject":
       return `${paint("dim", clock(event.t))} ${paint("cyan", event.remote)} ${paint("yellow", "rejected")} with HTTP ${event.status}`;
+    case "tls_error":
+      return `${paint("dim", clock(event.t))} ${paint("cyan", event.remote)} ${paint("red", "TLS handshake failed")} ${event.message}`;
     case "hello":
       return line(
         "hello",

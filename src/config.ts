@@ -9,6 +9,7 @@ import { MAX_LIMIT_BYTES, MAX_TIMEOUT_MS } from "./constants.js";
 import { invalidOption } from "./errors.js";
 import { DEFAULT_HEARTBEAT, DEFAULT_STABLE_MS } from "./supervisor.js";
 import { parseWebSocketUrl } from "./url.js";
+import { TLS_PIN } from "./websocket.js";
 
 export interface DeviceConfig {
   /** The server, ws:// or wss://. */
@@ -33,6 +34,19 @@ export interface DeviceConfig {
   stableMs: number;
   /** Largest message accepted from the server, bytes. */
   maxMessageBytes: number;
+  /**
+   * wss:// only: the CA the server's certificate must chain to: PEM text on the desktop
+   * hosts (the device CLI's --ca FILE reads it), the name of a certificate resource on
+   * Moddable. Empty: the host's default trust store.
+   */
+  ca: string;
+  /**
+   * wss:// only: base64 SHA-256 digests of the server's SubjectPublicKeyInfo; when given,
+   * the server's key must be one of them. mcconfig passes them comma-separated.
+   */
+  pins: readonly string[];
+  /** wss:// only: no certificate verification at all (logged as a warning at every connect). */
+  insecure: boolean;
 }
 
 export const DEFAULT_DEVICE_CONFIG: Readonly<DeviceConfig> = {
@@ -48,7 +62,15 @@ export const DEFAULT_DEVICE_CONFIG: Readonly<DeviceConfig> = {
   backoffCapMs: DEFAULT_BACKOFF.capMs,
   stableMs: DEFAULT_STABLE_MS,
   maxMessageBytes: 16 * 1024,
+  ca: "",
+  pins: [],
+  insecure: false,
 };
+
+/** A CA bundle on the desktop may hold a system's whole trust store (about 200 KB). */
+const MAX_CA_LENGTH = 512 * 1024;
+/** Pins a device keeps: the current key and a few backups (RFC 7469 section 4.3). */
+const MAX_PINS = 8;
 
 /** Integer keys and their ranges. */
 const INTEGERS: Readonly<Record<string, readonly [number, number]>> = {
@@ -113,8 +135,53 @@ export function parseDeviceConfig(raw: Readonly<Record<string, unknown>>): Devic
   if (password !== undefined) config.password = readString("password", password, 64);
   const authToken = given("authToken");
   if (authToken !== undefined) config.authToken = readString("authToken", authToken, 1024);
+  readTls(config, given);
   if (config.backoffBaseMs > config.backoffCapMs) {
     throw invalidOption("config.backoffBaseMs", `at most config.backoffCapMs (${config.backoffCapMs})`, config.backoffBaseMs);
   }
   return config;
+}
+
+/** The TLS keys: validated here, and refused for a ws:// URL, where they could do nothing. */
+function readTls(config: DeviceConfig, given: (key: keyof DeviceConfig) => unknown): void {
+  const ca = given("ca");
+  if (ca !== undefined) {
+    // PEM text is long: name the problem, never quote it.
+    if (typeof ca !== "string" || ca.length > MAX_CA_LENGTH) {
+      throw invalidOption("config.ca", `PEM text or a resource name, at most ${MAX_CA_LENGTH} characters`, typeof ca === "string" ? `${ca.length} characters` : ca);
+    }
+    config.ca = ca;
+  }
+  const pins = given("pins");
+  if (pins !== undefined) config.pins = readPins(pins);
+  const insecure = given("insecure");
+  if (insecure !== undefined) {
+    if (insecure !== true && insecure !== false && insecure !== "true" && insecure !== "false") {
+      throw invalidOption("config.insecure", '"true" or "false"', insecure);
+    }
+    config.insecure = insecure === true || insecure === "true";
+  }
+  if (config.insecure && config.pins.length > 0) {
+    throw invalidOption("config.insecure", "false when config.pins are given (a pin is a check)", true);
+  }
+  if (!parseWebSocketUrl(config.url).secure) {
+    const set = config.ca !== "" ? "ca" : config.pins.length > 0 ? "pins" : config.insecure ? "insecure" : undefined;
+    if (set !== undefined) {
+      throw invalidOption(`config.${set}`, `absent for a ws:// URL (TLS settings need a wss:// url, got ${config.url})`, set === "ca" ? "a CA" : set === "pins" ? "pins" : true);
+    }
+  }
+}
+
+/** "pin1,pin2" (mcconfig) or ["pin1", "pin2"] (the manifest's JSON); "" for none. */
+function readPins(value: unknown): string[] {
+  const list = typeof value === "string" ? (value.trim() === "" ? [] : value.split(",").map((pin) => pin.trim())) : value;
+  if (!Array.isArray(list) || list.length > MAX_PINS) {
+    throw invalidOption("config.pins", `up to ${MAX_PINS} comma-separated pins`, value);
+  }
+  for (const pin of list) {
+    if (typeof pin !== "string" || !TLS_PIN.test(pin)) {
+      throw invalidOption("config.pins", "base64 SHA-256 digests (44 characters ending in =), comma-separated", pin);
+    }
+  }
+  return list as string[];
 }

@@ -13,6 +13,7 @@ import type { DeviceConfig } from "./config.js";
 import type { DeviceHost } from "./host.js";
 import { DEVICE_SETTINGS, Settings } from "./settings.js";
 import { ConnectionSupervisor } from "./supervisor.js";
+import type { ClientTlsOptions } from "./websocket.js";
 import { loadNetworks, WifiManager } from "./wifi.js";
 
 /** The firmware's version, reported in hello. */
@@ -52,10 +53,11 @@ export class Device {
     if (config.authToken) headers.push(["Authorization", `Bearer ${config.authToken}`]);
     const networks = loadNetworks({ ssid: config.ssid, password: config.password }, host.storage, log);
 
+    const tls = clientTls(config);
     this.supervisor = new ConnectionSupervisor({
       url: config.url,
       host,
-      client: { headers, limits: { maxMessageBytes: config.maxMessageBytes } },
+      client: { headers, limits: { maxMessageBytes: config.maxMessageBytes }, ...(tls ? { tls } : {}) },
       backoff: { baseMs: config.backoffBaseMs, capMs: config.backoffCapMs },
       stableMs: config.stableMs,
       heartbeat:
@@ -151,6 +153,19 @@ export class Device {
     }
     return status;
   }
+}
+
+/**
+ * The client's tls option from the configuration's TLS keys, when any is set. With a ws://
+ * URL the supervisor refuses it (parseDeviceConfig already has): never silently ignored.
+ */
+function clientTls(config: DeviceConfig): ClientTlsOptions | undefined {
+  const tls: ClientTlsOptions = {};
+  if (config.ca) tls.ca = config.ca;
+  // A configuration built by hand may predate the TLS keys.
+  if (config.pins && config.pins.length > 0) tls.pins = config.pins;
+  if (config.insecure) tls.insecure = true;
+  return Object.keys(tls).length > 0 ? tls : undefined;
 }
 
 function hex(bytes: Uint8Array): string {

@@ -16,7 +16,7 @@
 import { CloseCode, type Limits } from "./constants.js";
 import { ErrorCode, WebSocketError } from "./errors.js";
 import type { Log, NetHost } from "./host.js";
-import { ReadyState, WebSocketClient, type CloseEvent } from "./websocket.js";
+import { ReadyState, WebSocketClient, type ClientTlsOptions, type CloseEvent } from "./websocket.js";
 
 const MiB = 1024 * 1024;
 
@@ -46,6 +46,8 @@ export interface EchoAgentOptions {
   host: NetHost;
   /** Limits for the client; the client's ESP32-sized defaults fill the rest. */
   limits?: Partial<Limits>;
+  /** wss:// only: the CA to trust, public key pins, or no verification (the client's tls option). */
+  tls?: ClientTlsOptions;
   /** The agent's own events (open, close, echo backlog); defaults to host.log. */
   log?: Log;
   /**
@@ -104,6 +106,7 @@ export function startEchoAgent(options: EchoAgentOptions): EchoAgent {
     url: options.url,
     host: options.host,
     ...(options.limits ? { limits: options.limits } : {}),
+    ...(options.tls ? { tls: options.tls } : {}),
     onOpen: (protocol) => {
       opened = true;
       log?.("info", "echo_open", { url: options.url, protocol });

@@ -38,8 +38,8 @@ import { ErrorCode, WebSocketError, invalidArgument, invalidOption, invalidState
 import { validateHeaders, validateProtocols } from "./handshake.js";
 import type { LogLevel, NetHost, TimerId } from "./host.js";
 import { resolveLimits, validateCallbacks, validateHost } from "./options.js";
-import { parseWebSocketUrl } from "./url.js";
-import { WebSocketClient, type CloseEvent, type WebSocketClientOptions } from "./websocket.js";
+import { parseWebSocketUrl, type WebSocketUrl } from "./url.js";
+import { resolveTls, WebSocketClient, type CloseEvent, type WebSocketClientOptions } from "./websocket.js";
 
 export const SupervisorState = {
   /** Not started, or stopped. */
@@ -249,7 +249,7 @@ export class ConnectionSupervisor {
         `${options.url}: wss:// needs a host with TLS support, and this host has none`,
       );
     }
-    this.clientOptions = checkClientOptions(options.client);
+    this.clientOptions = checkClientOptions(options.client, url);
     this.policy = resolveBackoff(options.backoff, "backoff");
     this.stableMs = options.stableMs === undefined ? DEFAULT_STABLE_MS : checkInteger("stableMs", options.stableMs, 1, MAX_TIMEOUT_MS);
     this.heartbeat = resolveHeartbeat(options.heartbeat);
@@ -422,6 +422,7 @@ export class ConnectionSupervisor {
     if (this.clientOptions.protocols !== undefined) options.protocols = this.clientOptions.protocols;
     if (this.clientOptions.headers !== undefined) options.headers = this.clientOptions.headers;
     if (this.clientOptions.limits !== undefined) options.limits = this.clientOptions.limits;
+    if (this.clientOptions.tls !== undefined) options.tls = this.clientOptions.tls;
     let client: ClientLike;
     try {
       client = this.createClient(options);
@@ -676,7 +677,7 @@ export class ConnectionSupervisor {
 }
 
 /** Validates the per-client options up front, so no attempt ever fails on them. */
-function checkClientOptions(value: unknown): Pick<WebSocketClientOptions, "protocols" | "headers" | "limits" | "tls"> {
+function checkClientOptions(value: unknown, url: WebSocketUrl): Pick<WebSocketClientOptions, "protocols" | "headers" | "limits" | "tls"> {
   if (value === undefined) return {};
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
     throw invalidOption("client", "an object with protocols, headers, limits or tls", value);
@@ -691,6 +692,7 @@ function checkClientOptions(value: unknown): Pick<WebSocketClientOptions, "proto
   validateProtocols(options.protocols);
   validateHeaders(options.headers);
   resolveLimits(options.limits);
+  resolveTls(options.tls, url, "client.tls");
   return options;
 }
 

@@ -17,6 +17,7 @@ import {
 } from "./constants.js";
 import {
   ErrorCode,
+  HandshakeError,
   WebSocketError,
   handshakeError,
   invalidArgument,
@@ -35,6 +36,7 @@ import {
 import type { NetHost, TcpSocket, TimerId, TlsErrorCodeValue, TlsOptions } from "./host.js";
 import { resolveLimits, validateCallbacks, validateHost } from "./options.js";
 import { Receiver } from "./receiver.js";
+import { redact, secretsOf } from "./redact.js";
 import { encodeClosePayload, encodeFrame } from "./sender.js";
 import { sha1 as portableSha1 } from "./sha1.js";
 import { parseWebSocketUrl, type WebSocketUrl } from "./url.js";
@@ -146,6 +148,11 @@ export class WebSocketClient {
   private requestBytes: Uint8Array | undefined;
   private accept = "";
   private readonly offered: string[];
+  /**
+   * Words of our request headers' values (an Authorization token): never repeated in an
+   * error or close reason, even when the server quotes them back.
+   */
+  private readonly secrets: string[];
   private selectedProtocol = "";
   private receiver: Receiver | undefined;
 
@@ -187,6 +194,7 @@ export class WebSocketClient {
     this.limits = resolveLimits(options.limits);
     this.offered = validateProtocols(options.protocols);
     const headers = validateHeaders(options.headers);
+    this.secrets = secretsOf(headers.map((header) => header[1]));
     validateCallbacks(options as unknown as Record<string, unknown>, CALLBACKS);
     this.callbacks = options;
     const tls = resolveTls(options.tls, this.url);
@@ -369,8 +377,10 @@ export class WebSocketClient {
       });
       this.selectedProtocol = accepted.protocol;
       rest = result.rest;
-    } catch (error) {
-      this.finish(CloseCode.ABNORMAL, messageOf(error), false, asWebSocketError(error));
+    } catch (thrown) {
+      // The message may quote the server's status line and headers: no secret of ours in it.
+      const error = this.withoutSecrets(asWebSocketError(thrown));
+      this.finish(CloseCode.ABNORMAL, error.message, false, error);
       return;
     }
     this.handshake = undefined;
@@ -437,7 +447,9 @@ export class WebSocketClient {
     this.call("onPing", payload);
   }
 
-  private onReceiverClose(code: number, reason: string): void {
+  private onReceiverClose(code: number, peerReason: string): void {
+    // The server's words go to the application, logs and status replies: none of our secrets.
+    const reason = redact(peerReason, this.secrets);
     this.closeReceived = true;
     this.peerCode = code;
     this.peerReason = reason;
@@ -701,6 +713,15 @@ export class WebSocketClient {
     }
   }
 
+  /** `error` as it is, or the same error with our secrets hidden from its message. */
+  private withoutSecrets(error: WebSocketError): WebSocketError {
+    const message = redact(error.message, this.secrets);
+    if (message === error.message) return error;
+    return error instanceof HandshakeError
+      ? new HandshakeError(error.code, message, error.status)
+      : new WebSocketError(error.code, message, error.closeCode);
+  }
+
   /** host:port for messages, IPv6 in brackets. */
   private where(): string {
     const host = this.url.host.includes(":") ? `[${this.url.host}]` : this.url.host;
@@ -714,36 +735,39 @@ export class WebSocketClient {
 
 const EMPTY = new Uint8Array(0);
 
-/** A SHA-256 digest in base64: 32 bytes, 44 characters with one "=" of padding. */
-const PIN = /^[A-Za-z0-9+/]{43}=$/;
+/** A public key pin: a SHA-256 digest in base64, 32 bytes, 44 characters with one "=" of padding. */
+export const TLS_PIN = /^[A-Za-z0-9+/]{43}=$/;
 
-/** Validates the tls option against the URL; returns what the host's TLS socket gets. */
-function resolveTls(value: unknown, url: WebSocketUrl): TlsOptions | undefined {
+/**
+ * Validates the tls option against the URL; returns what the host's TLS socket gets.
+ * `name` is the option's name in errors (the supervisor validates its client.tls up front).
+ */
+export function resolveTls(value: unknown, url: WebSocketUrl, name = "tls"): TlsOptions | undefined {
   if (value === undefined) return url.secure ? { serverName: url.host } : undefined;
-  if (!url.secure) throw invalidOption("tls", "absent for a ws:// URL (use wss:// for TLS)", "an object");
-  if (typeof value !== "object" || value === null || Array.isArray(value)) throw invalidOption("tls", "an object", value);
+  if (!url.secure) throw invalidOption(name, "absent for a ws:// URL (use wss:// for TLS)", "an object");
+  if (typeof value !== "object" || value === null || Array.isArray(value)) throw invalidOption(name, "an object", value);
   const given = value as Record<string, unknown>;
   for (const key of Object.keys(given)) {
-    if (key !== "ca" && key !== "pins" && key !== "insecure") throw invalidOption(`tls.${key}`, "one of ca, pins, insecure", key);
+    if (key !== "ca" && key !== "pins" && key !== "insecure") throw invalidOption(`${name}.${key}`, "one of ca, pins, insecure", key);
   }
   const tls: TlsOptions = { serverName: url.host };
   if (given.ca !== undefined) {
-    if (typeof given.ca !== "string" || given.ca === "") throw invalidOption("tls.ca", "a non-empty string", given.ca);
+    if (typeof given.ca !== "string" || given.ca === "") throw invalidOption(`${name}.ca`, "a non-empty string", given.ca);
     tls.ca = given.ca;
   }
   if (given.pins !== undefined) {
     const pins = given.pins;
-    if (!Array.isArray(pins) || pins.length === 0) throw invalidOption("tls.pins", "a non-empty array", pins);
+    if (!Array.isArray(pins) || pins.length === 0) throw invalidOption(`${name}.pins`, "a non-empty array", pins);
     for (const pin of pins) {
-      if (typeof pin !== "string" || !PIN.test(pin)) {
-        throw invalidOption("tls.pins", "base64 SHA-256 digests (44 characters ending in =)", pin);
+      if (typeof pin !== "string" || !TLS_PIN.test(pin)) {
+        throw invalidOption(`${name}.pins`, "base64 SHA-256 digests (44 characters ending in =)", pin);
       }
     }
     tls.pins = pins as string[];
   }
   if (given.insecure !== undefined) {
-    if (typeof given.insecure !== "boolean") throw invalidOption("tls.insecure", "a boolean", given.insecure);
-    if (given.insecure && tls.pins) throw invalidOption("tls.insecure", "false when tls.pins are given", true);
+    if (typeof given.insecure !== "boolean") throw invalidOption(`${name}.insecure`, "a boolean", given.insecure);
+    if (given.insecure && tls.pins) throw invalidOption(`${name}.insecure`, `false when ${name}.pins are given`, true);
     tls.insecure = given.insecure;
   }
   return tls;

@@ -86,4 +86,62 @@ describe("parseDeviceConfig", () => {
   it("refuses a backoff base above its cap", () => {
     rejects({ backoffBaseMs: "5000", backoffCapMs: "1000" }, /config\.backoffBaseMs must be at most config\.backoffCapMs \(1000\), got 5000/);
   });
+
+  describe("TLS (wss://)", () => {
+    const WSS = "wss://iot.example/device";
+    const PIN_A = Buffer.alloc(32, 1).toString("base64");
+    const PIN_B = Buffer.alloc(32, 2).toString("base64");
+    const PEM = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+
+    it("defaults to the host's trust store, no pins, verification on", () => {
+      const config = parseDeviceConfig({ url: WSS });
+      assert.equal(config.ca, "");
+      assert.deepEqual(config.pins, []);
+      assert.equal(config.insecure, false);
+    });
+
+    it("takes a CA as PEM text (desktop) or a resource name (Moddable): any non-empty string", () => {
+      assert.equal(parseDeviceConfig({ url: WSS, ca: PEM }).ca, PEM);
+      assert.equal(parseDeviceConfig({ url: WSS, ca: "server-ca" }).ca, "server-ca");
+    });
+
+    it("refuses a CA that is not a string, or is too long, without quoting it", () => {
+      rejects({ url: WSS, ca: 42 }, /option config\.ca must be PEM text or a resource name/);
+      const error = rejects({ url: WSS, ca: PEM.repeat(20_000) }, /option config\.ca .*at most 524288 characters, got "1\d+ characters"/);
+      assert.ok(!error.message.includes("BEGIN"));
+    });
+
+    it("reads pins comma-separated, as mcconfig passes strings, or as a JSON array", () => {
+      assert.deepEqual(parseDeviceConfig({ url: WSS, pins: `${PIN_A},${PIN_B}` }).pins, [PIN_A, PIN_B]);
+      assert.deepEqual(parseDeviceConfig({ url: WSS, pins: ` ${PIN_A} , ${PIN_B} ` }).pins, [PIN_A, PIN_B], "spaces around commas");
+      assert.deepEqual(parseDeviceConfig({ url: WSS, pins: [PIN_A] }).pins, [PIN_A]);
+      assert.deepEqual(parseDeviceConfig({ url: WSS, pins: "" }).pins, [], "an empty string is no pin");
+    });
+
+    it("refuses a pin that is not a base64 SHA-256 digest, naming it", () => {
+      rejects({ url: WSS, pins: "sha256/abc" }, /option config\.pins must be base64 SHA-256 digests .*got "sha256\/abc"/);
+      rejects({ url: WSS, pins: `${PIN_A},` }, /config\.pins/);
+      rejects({ url: WSS, pins: PIN_A.slice(0, 43) + "A" }, /config\.pins/);
+      rejects({ url: WSS, pins: Array(9).fill(PIN_A) }, /option config\.pins must be up to 8/);
+    });
+
+    it('reads insecure as "true" or "false" (or a boolean), nothing else', () => {
+      assert.equal(parseDeviceConfig({ url: WSS, insecure: "true" }).insecure, true);
+      assert.equal(parseDeviceConfig({ url: WSS, insecure: "false" }).insecure, false);
+      assert.equal(parseDeviceConfig({ url: WSS, insecure: true }).insecure, true);
+      for (const value of ["yes", "1", "TRUE", 1]) rejects({ url: WSS, insecure: value }, /option config\.insecure must be "true" or "false"/);
+    });
+
+    it("refuses insecure together with pins: a pin is a check", () => {
+      rejects({ url: WSS, insecure: "true", pins: PIN_A }, /option config\.insecure must be false when config\.pins are given/);
+    });
+
+    it("refuses TLS settings with a ws:// URL, where they would do nothing", () => {
+      rejects({ url: "ws://iot.example/", ca: "server-ca" }, /option config\.ca must be absent for a ws:\/\/ URL \(TLS settings need a wss:\/\/ url/);
+      rejects({ url: "ws://iot.example/", pins: PIN_A }, /option config\.pins must be absent for a ws:\/\/ URL/);
+      rejects({ url: "ws://iot.example/", insecure: "true" }, /option config\.insecure must be absent for a ws:\/\/ URL/);
+      // Their defaults are no settings at all.
+      assert.equal(parseDeviceConfig({ url: "ws://iot.example/", ca: "", pins: "", insecure: "false" }).url, "ws://iot.example/");
+    });
+  });
 });

@@ -227,6 +227,20 @@ describe("ConnectionSupervisor", function () {
       assert.equal(h.client.options.url, "wss://device.example/");
     });
 
+    it("gives every client its TLS options, and checks them once, up front", function () {
+      const pin = Buffer.alloc(32, 9).toString("base64");
+      const tls = { ca: "-----BEGIN CERTIFICATE-----", pins: [pin] };
+      const h = harness({ url: "wss://device.example/", client: { tls } });
+      assert.deepEqual(h.client.options.tls, tls);
+      h.client.closed();
+      h.clock.advance(DEFAULT_BACKOFF.capMs);
+      assert.equal(h.clients.length, 2);
+      assert.deepEqual(h.clients[1]!.options.tls, tls, "the retry verifies the same way");
+      assertOptionError({ url: "ws://device.example/", client: { tls: { insecure: true } } }, "client.tls");
+      assertOptionError({ url: "wss://device.example/", client: { tls: { pins: ["short"] } } }, "client.tls.pins");
+      assertOptionError({ url: "wss://device.example/", client: { tls: { pins: [pin], insecure: true } } }, "client.tls.insecure");
+    });
+
     it("names each bad option", function () {
       assertOptionError({ host: undefined }, "host");
       assertOptionError({ host: { timers: new VirtualClock(), random: () => {} } }, "host.tcp");

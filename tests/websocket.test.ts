@@ -570,3 +570,38 @@ describe("WebSocketClient over TLS (wss://): what the client asks of the host's 
     assert.throws(() => new WebSocketClient({ url: "wss://iot.example/", host: t.host, tls: { cert: "x" } as never }), { code: ErrorCode.INVALID_OPTION, message: /tls\.cert/ });
   });
 });
+
+describe("WebSocketClient: the credentials in its headers never come back in its errors", () => {
+  const TOKEN = "tok-7YvX2kQ9mB4nL8pW3sZ6";
+
+  it("hides a token a server quotes in its refusal, and keeps the rest of what it said", () => {
+    const h = start({ headers: { Authorization: `Bearer ${TOKEN}` } });
+    h.socket.connect();
+    h.socket.takeWritten();
+    h.socket.receive(new TextEncoder().encode(`HTTP/1.1 401 Bad token ${TOKEN}\r\nContent-Length: 0\r\n\r\n`));
+    const close = onlyClose(h);
+    assert.ok(close.error instanceof HandshakeError);
+    assert.equal(close.error.code, ErrorCode.HANDSHAKE_STATUS);
+    assert.equal(close.error.status, 401);
+    assert.match(close.error.message, /^server answered 401 Bad token <redacted>, expected 101 Switching Protocols; the server requires authentication/);
+    assert.equal(close.reason, close.error.message);
+    assert.ok(!close.reason.includes("7YvX2kQ9"));
+  });
+
+  it("hides it in the server's close reason too", () => {
+    const h = open({ headers: [["Authorization", `Bearer ${TOKEN}`]] });
+    h.socket.receive(closeFrame(4001, `token ${TOKEN} revoked`));
+    h.socket.fail();
+    const close = onlyClose(h);
+    assert.equal(close.code, 4001);
+    assert.equal(close.reason, "token <redacted> revoked");
+  });
+
+  it("leaves a server's words alone when they hold nothing of ours", () => {
+    const h = open({ headers: { Authorization: `Bearer ${TOKEN}` } });
+    h.socket.receive(closeFrame(4001, "token revoked by the operator"));
+    h.socket.fail();
+    assert.equal(onlyClose(h).reason, "token revoked by the operator");
+  });
+});
+

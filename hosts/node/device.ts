@@ -13,6 +13,7 @@ import { parseDeviceConfig, type DeviceConfig } from "../../src/config.js";
 import { Device } from "../../src/device.js";
 import type { LogLevel } from "../../src/host.js";
 import { createNodeDeviceHost, SIM_NETWORK } from "./device-host.js";
+import { readCaFile } from "./tls.js";
 
 /** How long a stop (closing the connection with 1001) may take before the process exits anyway. */
 const STOP_GRACE_MS = 3_000;
@@ -48,6 +49,11 @@ Options:
                               ${SIM_NETWORK.ssid}; other values show WiFi failures)
   --no-wifi                   no simulated WiFi: the link is up at once
   --auth-token TOKEN          sent as "Authorization: Bearer TOKEN" in the handshake
+  --ca FILE                   wss://: trust only the CA certificate(s) in this PEM file
+                              (default: Node's root CAs)
+  --pin BASE64                wss://: the server's public key must be this one: base64
+                              SHA-256 of its SubjectPublicKeyInfo (repeatable)
+  --insecure                  wss://: no certificate verification (warned at every connect)
   --telemetry-interval-ms N   initial telemetry interval (default 10000)
   --heartbeat-interval-ms N   ping after this much silence (default 20000; 0 = off)
   --heartbeat-timeout-ms N    dead when nothing arrives this long after a ping (default 10000)
@@ -57,6 +63,8 @@ Options:
   --max-message-bytes N       largest message accepted (default 16384)
   --storage FILE              settings and saved networks (default .moorline/<device-id>.json)
   --log-level LEVEL           debug, info, warn or error (default info)
+  --engine node|xs            run the firmware on Node (default) or inside the XS engine
+                              (the chip's JavaScript engine, hosts/xs)
   -h, --help                  print this help
 `;
 
@@ -68,6 +76,7 @@ interface DeviceArguments {
   storage: string;
   logLevel: LogLevel;
   help: boolean;
+  engine: "node" | "xs";
 }
 
 function parseDeviceArguments(argv: readonly string[]): DeviceArguments {
@@ -80,21 +89,34 @@ function parseDeviceArguments(argv: readonly string[]): DeviceArguments {
       options: {
         ...Object.fromEntries(Object.keys(CONFIG_OPTIONS).map((name) => [name, { type: "string" as const }])),
         "no-wifi": { type: "boolean" },
+        ca: { type: "string" },
+        pin: { type: "string", multiple: true },
+        insecure: { type: "boolean" },
         storage: { type: "string" },
         "log-level": { type: "string" },
+        engine: { type: "string" },
         help: { type: "boolean", short: "h" },
       },
     });
   } catch (error) {
     throw new UsageError((error as Error).message);
   }
-  const values = parsed.values as Record<string, string | boolean | undefined>;
+  const values = parsed.values as Record<string, string | boolean | string[] | undefined>;
   const wifi = values["no-wifi"] !== true;
   const raw: Record<string, unknown> = { deviceId: "sim-1" };
   if (wifi) Object.assign(raw, SIM_NETWORK);
   for (const [option, key] of Object.entries(CONFIG_OPTIONS)) {
     if (values[option] !== undefined) raw[key] = values[option];
   }
+  if (typeof values.ca === "string") {
+    try {
+      raw.ca = readCaFile(values.ca);
+    } catch (error) {
+      throw new UsageError(`--ca: ${(error as Error).message}`);
+    }
+  }
+  if (Array.isArray(values.pin)) raw.pins = values.pin;
+  if (values.insecure === true) raw.insecure = true;
   let config: DeviceConfig;
   try {
     config = parseDeviceConfig(raw);
@@ -105,7 +127,10 @@ function parseDeviceArguments(argv: readonly string[]): DeviceArguments {
   if (!["debug", "info", "warn", "error"].includes(logLevel)) {
     throw new UsageError(`--log-level must be debug, info, warn or error, got ${JSON.stringify(logLevel)}`);
   }
+  const engine = (values.engine as string | undefined) ?? "node";
+  if (engine !== "node" && engine !== "xs") throw new UsageError(`--engine must be node or xs, got ${JSON.stringify(engine)}`);
   return {
+    engine,
     config,
     wifi,
     storage: (values.storage as string | undefined) ?? `.moorline/${config.deviceId}.json`,
@@ -126,6 +151,13 @@ function main(argv: readonly string[]): void {
     process.stdout.write(USAGE);
     return;
   }
+  if (args.engine === "xs") {
+    mainInXs(args).catch((error: Error) => {
+      process.stderr.write(`device: ${error.stack ?? error.message}\n`);
+      process.exit(1);
+    });
+    return;
+  }
   const host = createNodeDeviceHost({ storage: args.storage, logLevel: args.logLevel });
   const config = args.wifi ? args.config : { ...args.config, ssid: "", password: "" };
   const device = new Device({ host, config });
@@ -139,6 +171,34 @@ function main(argv: readonly string[]): void {
   process.on("SIGINT", stop);
   process.on("SIGTERM", stop);
   device.start();
+}
+
+/** The same device inside XS (hosts/xs): the same log lines on stdout, the same exits. */
+async function mainInXs(args: DeviceArguments): Promise<void> {
+  const [{ runDeviceInXs }, { FileStorage }, { createJsonLog }] = await Promise.all([
+    import("../xs/run.js"),
+    import("./file-storage.js"),
+    import("./host.js"),
+  ]);
+  const config = args.wifi ? args.config : { ...args.config, ssid: "", password: "" };
+  const storage = new FileStorage(args.storage, { log: createJsonLog(process.stdout, args.logLevel) });
+  const device = await runDeviceInXs({ config, storage, logLevel: args.logLevel });
+  device.engine.onFailure((error) => {
+    process.stderr.write(`device: ${error.stack ?? error.message}\n`);
+    process.exit(1);
+  });
+  let stopping = false;
+  const stop = (): void => {
+    if (stopping) process.exit(0);
+    stopping = true;
+    setTimeout(() => process.exit(0), STOP_GRACE_MS).unref();
+    device.stop().then(
+      () => process.exit(0),
+      () => process.exit(0),
+    );
+  };
+  process.on("SIGINT", stop);
+  process.on("SIGTERM", stop);
 }
 
 main(process.argv.slice(2));

@@ -12,7 +12,9 @@ import { parseArgs } from "node:util";
 import { MAX_LIMIT_BYTES, MAX_TIMEOUT_MS, type Limits } from "../../src/constants.js";
 import { AUTOBAHN_LIMITS, startEchoAgent, type EchoAgent } from "../../src/echo-agent.js";
 import { ErrorCode, WebSocketError } from "../../src/errors.js";
+import type { ClientTlsOptions } from "../../src/websocket.js";
 import { createNodeHost } from "./host.js";
+import { readCaFile } from "./tls.js";
 
 /** Exit code for bad arguments (a URL or option the agent cannot use). */
 const EXIT_USAGE = 2;
@@ -28,9 +30,9 @@ const EXIT_GRACE_MS = 2_000;
 
 const USAGE = `Usage: echo-agent [options] <url>
 
-Connects to a WebSocket server (ws://host[:port][/path][?query]) and sends every message
-it receives back unchanged, text as text and binary as binary, until the connection
-closes. One connection per run: the shape Autobahn|Testsuite's fuzzing server drives
+Connects to a WebSocket server (ws:// or wss://host[:port][/path][?query]) and sends
+every message it receives back unchanged, text as text and binary as binary, until the
+connection closes. One connection per run: the shape Autobahn|Testsuite's fuzzing server drives
 (ws://127.0.0.1:9001/runCase?case=N&agent=NAME).
 
 Options (byte counts and milliseconds are decimal integers):
@@ -42,6 +44,13 @@ Options (byte counts and milliseconds are decimal integers):
   --close-timeout-ms N      close frame to TCP closed (default 5000)
   --autobahn                the Autobahn|Testsuite limits (16 MiB messages); the default
   --verbose                 log JSON lines (one per event) to stderr
+  --ca FILE                 wss://: trust only the CA certificate(s) in this PEM file
+                            (default: Node's root CAs)
+  --pin BASE64              wss://: the server's public key must be this one: base64
+                            SHA-256 of its SubjectPublicKeyInfo (repeatable)
+  --insecure                wss://: no certificate verification (logs a warning)
+  --engine node|xs          run the agent on Node (default) or inside the XS engine
+                            (the chip's JavaScript engine, hosts/xs)
   -h, --help                print this help
 
 Exit status: 0 the connection opened and then closed (whatever the close code),
@@ -59,11 +68,16 @@ const NUMERIC_OPTIONS = {
 
 class UsageError extends Error {}
 
+type Engine = "node" | "xs";
+
 interface AgentArguments {
   url: string;
   limits: Limits;
+  /** wss:// options, when any was given. */
+  tls?: ClientTlsOptions;
   verbose: boolean;
   help: boolean;
+  engine: Engine;
 }
 
 /** Parses the command line; throws UsageError with a message naming what is wrong. */
@@ -78,6 +92,10 @@ function parseAgentArguments(argv: readonly string[]): AgentArguments {
         ...Object.fromEntries(Object.keys(NUMERIC_OPTIONS).map((name) => [name, { type: "string" as const }])),
         autobahn: { type: "boolean" },
         verbose: { type: "boolean" },
+        ca: { type: "string" },
+        pin: { type: "string", multiple: true },
+        insecure: { type: "boolean" },
+        engine: { type: "string" },
         help: { type: "boolean", short: "h" },
       },
     });
@@ -85,8 +103,10 @@ function parseAgentArguments(argv: readonly string[]): AgentArguments {
     // Node's message goes on to explain "--" for positionals; its first sentence is enough.
     throw new UsageError((error as Error).message.split(". ")[0]!);
   }
-  const values = parsed.values as Record<string, string | boolean | undefined>;
-  if (values.help) return { url: "", limits: { ...AUTOBAHN_LIMITS }, verbose: false, help: true };
+  const values = parsed.values as Record<string, string | boolean | string[] | undefined>;
+  const engine = values.engine ?? "node";
+  if (engine !== "node" && engine !== "xs") throw new UsageError(`--engine must be node or xs, got ${JSON.stringify(engine)}`);
+  if (values.help) return { url: "", limits: { ...AUTOBAHN_LIMITS }, verbose: false, help: true, engine };
   if (parsed.positionals.length !== 1) {
     throw new UsageError(
       parsed.positionals.length === 0
@@ -112,7 +132,23 @@ function parseAgentArguments(argv: readonly string[]): AgentArguments {
   if (!given.has("maxBufferedBytes")) {
     limits.maxBufferedBytes = Math.min(MAX_LIMIT_BYTES, limits.maxMessageBytes + BUFFER_HEADROOM_BYTES);
   }
-  return { url: parsed.positionals[0]!, limits, verbose: values.verbose === true, help: false };
+  const tls = parseTlsArguments(values);
+  return { url: parsed.positionals[0]!, limits, ...(tls ? { tls } : {}), verbose: values.verbose === true, help: false, engine };
+}
+
+/** --ca FILE (read here: a clear error when it cannot be), --pin (repeatable), --insecure. */
+function parseTlsArguments(values: Record<string, unknown>): ClientTlsOptions | undefined {
+  const tls: ClientTlsOptions = {};
+  if (typeof values.ca === "string") {
+    try {
+      tls.ca = readCaFile(values.ca);
+    } catch (error) {
+      throw new UsageError(`--ca: ${(error as Error).message}`);
+    }
+  }
+  if (Array.isArray(values.pin)) tls.pins = values.pin as string[];
+  if (values.insecure === true) tls.insecure = true;
+  return Object.keys(tls).length > 0 ? tls : undefined;
 }
 
 function main(argv: readonly string[]): void {
@@ -128,14 +164,27 @@ function main(argv: readonly string[]): void {
     process.stdout.write(USAGE);
     return;
   }
+  if (args.engine === "xs" && args.tls) {
+    usageFailure("--ca, --pin and --insecure are not available with --engine xs yet");
+    return;
+  }
+  if (args.engine === "xs") {
+    mainInXs(args).catch((error: Error) => {
+      process.stderr.write(`echo-agent: ${error.stack ?? error.message}\n`);
+      process.exitCode = 1;
+    });
+    return;
+  }
 
-  const host = createNodeHost({ logLevel: args.verbose ? "debug" : "silent" });
+  // Without verification, the client's warning (tls_insecure) is always shown.
+  const host = createNodeHost({ logLevel: args.verbose ? "debug" : args.tls?.insecure ? "warn" : "silent" });
   let agent: EchoAgent;
   try {
     agent = startEchoAgent({
       url: args.url,
       host,
       limits: args.limits,
+      ...(args.tls ? { tls: args.tls } : {}),
       onExit: (code, reason) => {
         if (code !== 0) process.stderr.write(`echo-agent: ${reason}\n`);
         process.exitCode = code;
@@ -164,6 +213,38 @@ function main(argv: readonly string[]): void {
   };
   process.on("SIGINT", stop);
   process.on("SIGTERM", stop);
+}
+
+/** The same agent inside XS (hosts/xs): same output, same exit codes. */
+async function mainInXs(args: AgentArguments): Promise<void> {
+  const { runEchoAgentInXs } = await import("../xs/run.js");
+  let agent;
+  try {
+    agent = await runEchoAgentInXs({ url: args.url, limits: args.limits, logLevel: args.verbose ? "debug" : "silent" });
+  } catch (error) {
+    if (
+      error instanceof WebSocketError &&
+      (error.code === ErrorCode.INVALID_URL || error.code === ErrorCode.INVALID_OPTION)
+    ) {
+      usageFailure(error.message);
+      return;
+    }
+    throw error;
+  }
+  let stopping = false;
+  const stop = (signal: NodeJS.Signals) => {
+    if (stopping) process.exit(128 + (signal === "SIGINT" ? 2 : 15));
+    stopping = true;
+    agent.stop();
+  };
+  process.on("SIGINT", stop);
+  process.on("SIGTERM", stop);
+  const { code, reason } = await agent.exited;
+  if (code !== 0) process.stderr.write(`echo-agent: ${reason}\n`);
+  process.exitCode = code;
+  setTimeout(() => process.exit(code), EXIT_GRACE_MS).unref();
+  process.off("SIGINT", stop);
+  process.off("SIGTERM", stop);
 }
 
 function usageFailure(message: string): void {

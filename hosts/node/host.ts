@@ -1,6 +1,6 @@
 /**
- * The Node.js host: the interfaces of src/host.ts over Node's `net`, timers, `perf_hooks`
- * and `crypto`. It is the desktop simulator the firmware runs on for development and most
+ * The Node.js host: the interfaces of src/host.ts over Node's `net`, `tls`, timers,
+ * `perf_hooks` and `crypto`. It is the desktop simulator the firmware runs on for development and most
  * tests, so it keeps the ECMA-419 socket's contract as strictly as the chip does: writes are
  * bounded by the space reported through onWritable (the client's own bounded queue holds
  * whatever does not fit), and received bytes wait in a bounded queue until read.
@@ -13,281 +13,43 @@ import type {
   LogLevel,
   NetHost,
   Sha1,
-  TcpSocket,
   TcpSocketConstructor,
   TcpSocketOptions,
   TimerId,
   Timers,
 } from "../../src/host.js";
+import { checkAddress, NodeStreamSocket, type NodeTcpTuning } from "./socket.js";
+import { NodeTlsSocket } from "./tls.js";
+
+export {
+  CLOSE_GRACE_MS,
+  READ_HIGH_WATER_BYTES,
+  WRITE_HIGH_WATER_BYTES,
+  type NodeTcpTuning,
+} from "./socket.js";
+export { NodeTlsSocket } from "./tls.js";
 
 /**
- * Bytes the socket accepts before write() refuses, counting bytes Node has not yet handed
- * to the kernel (socket.writableLength). 64 KiB is a few TCP windows on loopback and keeps
- * the desktop behaving like the chip, whose lwIP send buffer is a few KiB: a sender that
- * ignores onWritable fails here too, instead of growing Node's buffer without bound.
- */
-export const WRITE_HIGH_WATER_BYTES = 64 * 1024;
-
-/**
- * Received bytes the host keeps for a reader that has not read them yet. Past this the
- * socket is paused (TCP flow control then slows the peer) and resumed once the reader has
- * taken the queue below it, so memory stays bounded whatever the peer sends. One Node read
- * is at most 64 KiB, so the queue peaks below this plus 64 KiB.
- */
-export const READ_HIGH_WATER_BYTES = 256 * 1024;
-
-/**
- * After close() (or the peer's FIN), how long handing the last written bytes and our FIN to
- * the kernel may take before the socket is destroyed, milliseconds: only a peer that has
- * stopped reading makes it take long. The timer is unref'd: it never keeps the process alive by itself.
- */
-export const CLOSE_GRACE_MS = 2_000;
-
-/** Host-specific tuning of NodeTcpSocket; the defaults are the constants above. */
-export interface NodeTcpTuning {
-  writeHighWaterBytes?: number;
-  readHighWaterBytes?: number;
-  closeGraceMs?: number;
-}
-
-/**
- * A TCP connection over `net.Socket`, shaped after ECMA-419 `embedded:io/socket/tcp`.
+ * A TCP connection over `net.Socket`, shaped after ECMA-419 `embedded:io/socket/tcp`
+ * (the shared behaviour is NodeStreamSocket's, hosts/node/socket.ts).
  *
  * Lifecycle: connecting -> open (first onWritable) -> lost (onError, once) or closed
  * (close(), after which nothing is reported). Failure messages are short and human:
  * "connection refused (127.0.0.1:1234)", "connection reset by peer",
  * "peer closed the connection".
  */
-export class NodeTcpSocket implements TcpSocket {
-  private readonly socket: Socket;
-  private readonly options: TcpSocketOptions;
-  private readonly writeHighWater: number;
-  private readonly readHighWater: number;
-  private readonly closeGraceMs: number;
-  /** Received chunks not yet read, oldest first, and their total length in bytes. */
-  private queue: Uint8Array[] = [];
-  private queued = 0;
-  private connected = false;
-  /** close() was called: no callback fires any more. */
-  private closed = false;
-  /** The connection ended (error, reset, FIN); onError is due or done. */
-  private lost = false;
-  /** onError's message, held back while received bytes remain unread. */
-  private pendingError: string | undefined;
-  private errorReported = false;
-  private paused = false;
-  /** The space the caller may assume: last reported, minus what it wrote since. */
-  private promised = 0;
-  /** Destroys a socket whose graceful end takes too long (unref'd). */
-  private graceTimer: NodeJS.Timeout | undefined;
-
+export class NodeTcpSocket extends NodeStreamSocket {
   constructor(options: TcpSocketOptions & NodeTcpTuning) {
-    this.options = options;
-    this.writeHighWater = options.writeHighWaterBytes ?? WRITE_HIGH_WATER_BYTES;
-    this.readHighWater = options.readHighWaterBytes ?? READ_HIGH_WATER_BYTES;
-    this.closeGraceMs = options.closeGraceMs ?? CLOSE_GRACE_MS;
-    const { host, port } = options;
-    if (typeof host !== "string" || host === "") {
-      throw new TypeError(`TCP host must be a non-empty string, got ${String(host)}`);
-    }
-    if (!Number.isInteger(port) || port < 1 || port > 65535) {
-      throw new RangeError(`TCP port must be an integer 1..65535, got ${String(port)}`);
-    }
-    // allowHalfOpen: after the peer's FIN our side stays writable until onError has been
-    // reported, so a reply to bytes still queued (the peer's close frame) can go out; then
-    // we end our side ourselves.
-    this.socket = new Socket({ allowHalfOpen: true });
-    const socket = this.socket;
-    socket.on("connect", () => {
-      if (this.closed || this.lost) return;
-      this.connected = true;
-      if (options.nodelay) socket.setNoDelay(true);
-      this.promised = this.space();
-      options.onWritable?.(this.promised);
-    });
-    socket.on("data", (chunk: Buffer) => this.received(chunk));
-    // An 'error' listener must stay attached for the socket's whole life (also after
-    // close()), or Node turns a late error into an uncaught exception.
-    socket.on("error", (error: NodeJS.ErrnoException) => this.fail(describeError(error, host, port)));
-    socket.on("end", () => this.fail("peer closed the connection"));
-    socket.on("close", () => {
-      clearTimeout(this.graceTimer);
-      this.fail(this.connected ? "connection closed" : `connection failed (${host}:${port})`);
-    });
-    socket.connect({ host, port });
-  }
-
-  read(count?: number): Uint8Array | undefined {
-    if (this.closed || this.queued === 0) return undefined;
-    const wanted = count === undefined ? this.queued : Math.min(Math.floor(count), this.queued);
-    if (!(wanted > 0)) return undefined;
-    let out: Uint8Array;
-    const first = this.queue[0]!;
-    if (first.length >= wanted) {
-      // The common case, a reader taking whole chunks: no copy.
-      out = first.subarray(0, wanted);
-      if (first.length === wanted) this.queue.shift();
-      else this.queue[0] = first.subarray(wanted);
-    } else {
-      out = new Uint8Array(wanted);
-      let offset = 0;
-      while (offset < wanted) {
-        const chunk = this.queue[0]!;
-        const take = Math.min(chunk.length, wanted - offset);
-        out.set(chunk.subarray(0, take), offset);
-        offset += take;
-        if (take === chunk.length) this.queue.shift();
-        else this.queue[0] = chunk.subarray(take);
-      }
-    }
-    this.queued -= wanted;
-    if (this.paused && this.queued < this.readHighWater) {
-      this.paused = false;
-      this.socket.resume();
-    }
-    if (this.queued === 0 && this.pendingError !== undefined) {
-      // The connection ended while bytes were still queued: report it now that the
-      // reader has them all, but not from inside its read() call.
-      setImmediate(() => this.reportError());
-    }
-    return out;
-  }
-
-  write(bytes: Uint8Array): void {
-    if (this.closed) throw new Error("write after close()");
-    if (!this.connected) throw new Error("write before the connection is open (wait for onWritable)");
-    // The connection is gone and onError is reported: there is nobody to send to, and the
-    // loss is already the caller's news. (Between the peer's FIN and onError, writes still
-    // go out: the peer may be waiting for our close frame.)
-    if (this.socket.destroyed || this.socket.writableEnded) return;
-    const space = this.space();
-    if (bytes.length > space) {
-      throw new RangeError(
-        `write of ${bytes.length} bytes exceeds the writable space (${space} bytes); wait for onWritable`,
-      );
-    }
-    if (bytes.length === 0) return;
-    this.promised = Math.max(0, this.promised - bytes.length);
-    // The callback runs once Node has handed these bytes to the kernel (never from inside
-    // this call): space has opened up again.
-    this.socket.write(bytes, this.afterWrite);
-  }
-
-  /**
-   * Reports space when it exceeds what the caller was last told minus what it wrote since.
-   * Node's 'drain' event cannot be used for this: it comes only after a write that crossed
-   * Node's own high-water mark, so a caller waiting for room for a frame larger than the
-   * space left after a small write would wait forever.
-   */
-  private readonly afterWrite = (): void => {
-    // A failed write also calls back (before 'error' is emitted): report nothing then.
-    if (this.closed || this.lost || this.socket.destroyed) return;
-    const space = this.space();
-    if (space <= this.promised) return;
-    this.promised = space;
-    this.options.onWritable?.(space);
-  };
-
-  close(): void {
-    if (this.closed) return;
-    this.closed = true;
-    this.queue = [];
-    this.queued = 0;
-    const socket = this.socket;
-    if (!this.connected) {
-      // Still connecting: nothing was written, abandon the attempt.
-      socket.destroy();
-      return;
-    }
-    // Read (and discard) whatever still comes, so a paused socket does not stall.
-    socket.resume();
-    // end() hands what was written (a close frame, typically) to the kernel, then FIN;
-    // once that is done ('finish') the kernel delivers the rest on its own, so the socket
-    // is released without waiting for the peer's FIN: the client only closes after the
-    // closing handshake or when it has given up on the peer. The grace timer bounds a
-    // peer that stopped reading (the kernel then cannot take our bytes).
-    if (!socket.writableEnded) socket.end(() => socket.destroy());
-    else if (socket.writableFinished) socket.destroy();
-    this.destroyAfterGrace();
-  }
-
-  /**
-   * A peer that never reads or never closes its side must not hold the socket (and the
-   * process) open: destroy it after the grace period. Unref'd, so it never keeps the
-   * process alive on its own; while the socket lives the process does, and it fires.
-   */
-  private destroyAfterGrace(): void {
-    if (this.graceTimer !== undefined || this.socket.destroyed) return;
-    const socket = this.socket;
-    this.graceTimer = setTimeout(() => socket.destroy(), this.closeGraceMs);
-    this.graceTimer.unref();
-  }
-
-  /** Bytes write() accepts now. */
-  private space(): number {
-    return Math.max(0, this.writeHighWater - this.socket.writableLength);
-  }
-
-  private received(chunk: Buffer): void {
-    if (this.closed || this.lost) return;
-    // A plain Uint8Array view (no copy): src/ must never come to rely on Buffer methods.
-    this.queue.push(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.length));
-    this.queued += chunk.length;
-    if (this.queued >= this.readHighWater && !this.paused) {
-      this.paused = true;
-      this.socket.pause();
-    }
-    this.options.onReadable?.(this.queued);
-  }
-
-  private fail(message: string): void {
-    if (this.lost) return;
-    this.lost = true;
-    if (this.closed) return;
-    this.pendingError = message;
-    // Bytes that arrived before the end are the reader's to take first (a peer's close
-    // frame is usually followed at once by its FIN).
-    if (this.queued === 0) this.reportError();
-  }
-
-  private reportError(): void {
-    if (this.errorReported || this.closed || this.pendingError === undefined) return;
-    this.errorReported = true;
-    this.queue = [];
-    this.queued = 0;
-    const message = this.pendingError;
-    // After the peer's FIN: send what was written (a reply to its close frame, say), then
-    // our FIN; bounded by the grace period. After an error the socket is already destroyed.
-    const socket = this.socket;
-    if (!socket.destroyed && !socket.writableEnded) socket.end(() => socket.destroy());
-    this.destroyAfterGrace();
-    this.options.onError?.(message);
+    super(options, connectTcp(options));
+    this.socket.on("connect", () => this.opened());
   }
 }
 
-/** A short, human message for a Node socket error. */
-function describeError(error: NodeJS.ErrnoException, host: string, port: number): string {
-  switch (error.code) {
-    case "ECONNREFUSED":
-      return `connection refused (${host}:${port})`;
-    case "ECONNRESET":
-    case "EPIPE":
-      return "connection reset by peer";
-    case "ETIMEDOUT":
-      return `connection timed out (${host}:${port})`;
-    case "ENOTFOUND":
-    case "EAI_AGAIN":
-    case "EAI_FAIL":
-      return `cannot resolve host name ${JSON.stringify(host)}`;
-    case "EHOSTUNREACH":
-      return `host unreachable (${host}:${port})`;
-    case "ENETUNREACH":
-      return `network unreachable (${host}:${port})`;
-    case "EADDRNOTAVAIL":
-      return `address not available (${host}:${port})`;
-    default:
-      return error.code ? `${error.message} (${error.code})` : error.message;
-  }
+function connectTcp(options: TcpSocketOptions): Socket {
+  checkAddress(options);
+  const socket = new Socket({ allowHalfOpen: true });
+  socket.connect({ host: options.host, port: options.port });
+  return socket;
 }
 
 /** Timers over Node's setTimeout, with a monotonic clock (performance.now(), ms). */
@@ -361,7 +123,10 @@ export interface NodeHostOptions {
   tcp?: NodeTcpTuning;
 }
 
-/** The NetHost over Node.js that the desktop simulator, the echo agent and the tests use. */
+/**
+ * The NetHost over Node.js that the desktop simulator, the echo agent and the tests use:
+ * plain TCP (ws://) and TLS (wss://, hosts/node/tls.ts).
+ */
 export function createNodeHost(options: NodeHostOptions = {}): NetHost {
   const tuning = options.tcp;
   const tcp: TcpSocketConstructor = tuning
@@ -371,8 +136,15 @@ export function createNodeHost(options: NodeHostOptions = {}): NetHost {
         }
       }
     : NodeTcpSocket;
+  const tls: TcpSocketConstructor = tuning
+    ? class TunedNodeTlsSocket extends NodeTlsSocket {
+        constructor(socketOptions: TcpSocketOptions) {
+          super({ ...tuning, ...socketOptions });
+        }
+      }
+    : NodeTlsSocket;
   const level = options.logLevel ?? "info";
-  const host: NetHost = { tcp, timers: nodeTimers, random: nodeRandom, sha1: nodeSha1 };
+  const host: NetHost = { tcp, tls, timers: nodeTimers, random: nodeRandom, sha1: nodeSha1 };
   if (level !== "silent") host.log = createJsonLog(options.logStream ?? process.stderr, level);
   return host;
 }

@@ -5,13 +5,18 @@
  * readable. Lines typed here go to the server's command prompt (try `help`, `status`,
  * `echo hi`, `config set telemetryIntervalMs 2000`). Ctrl-C stops both.
  *
- *   node dist/hosts/node/start.js [--port N] [-- device options...]
+ *   node dist/hosts/node/start.js [--port N] [--tls] [-- device options...]
+ *
+ * With --tls the server serves wss:// with the local CA of server/certificates.ts (made on
+ * first use in .moorline/tls/) and the device is given that CA (--ca): wss:// end to end,
+ * with the certificate verified.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { createServer } from "node:net";
-import { dirname, join } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
+import { DEFAULT_TLS_DIR } from "../../server/certificates.js";
 import { formatDeviceLine, paint as paintIf } from "./log-format.js";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -57,10 +62,15 @@ async function main(argv: readonly string[]): Promise<void> {
   const own = split < 0 ? argv : argv.slice(0, split);
   const deviceArgs = split < 0 ? [] : argv.slice(split + 1);
   let port: number | undefined;
+  let tls = false;
   for (let i = 0; i < own.length; i++) {
     if (own[i] === "--port" && /^[0-9]+$/.test(own[i + 1] ?? "")) port = Number(own[++i]);
+    else if (own[i] === "--tls") tls = true;
     else if (own[i] === "-h" || own[i] === "--help") {
-      process.stdout.write("Usage: npm start [-- --port N] [-- -- device options]\n");
+      process.stdout.write(
+        "Usage: npm start [-- --port N] [--tls] [-- -- device options]\n" +
+          `  --tls  wss:// with a local CA (made on first use in ${DEFAULT_TLS_DIR}/) that the device is given\n`,
+      );
       return;
     } else {
       process.stderr.write(`start: unknown argument ${JSON.stringify(own[i])}\n`);
@@ -69,14 +79,16 @@ async function main(argv: readonly string[]): Promise<void> {
   }
   port ??= await freePort(PREFERRED_PORT);
 
-  const server = spawn(process.execPath, [SERVER_CLI, "--port", String(port), "--stdin"], {
+  const tlsDir = resolve(DEFAULT_TLS_DIR);
+  const serverArgs = ["--port", String(port), "--stdin", ...(tls ? ["--tls", "--tls-dir", tlsDir] : [])];
+  const server = spawn(process.execPath, [SERVER_CLI, ...serverArgs], {
     stdio: ["pipe", "pipe", "pipe"],
   });
   const children: ChildProcess[] = [server];
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error("the companion server did not start")), SERVER_START_TIMEOUT_MS);
     pipeLines(server, paint(36, "[server]"), (line) => line, (line) => {
-      const match = /listening on (ws:\/\/\S+)/.exec(line);
+      const match = /listening on (wss?:\/\/\S+)/.exec(line);
       if (match) {
         clearTimeout(timer);
         resolve(match[1]!);
@@ -85,11 +97,15 @@ async function main(argv: readonly string[]): Promise<void> {
     server.once("exit", (code) => reject(new Error(`the companion server exited (${code})`)));
   });
 
-  const device = spawn(process.execPath, [DEVICE_CLI, "--url", url, ...deviceArgs], { stdio: ["ignore", "pipe", "pipe"] });
+  // The device trusts the local CA, unless told how to check the server some other way.
+  const ownCheck = deviceArgs.some((arg) => arg === "--ca" || arg === "--pin" || arg === "--insecure" || /^--(ca|pin)=/.test(arg));
+  const caArgs = tls && !ownCheck ? ["--ca", join(tlsDir, "ca.pem")] : [];
+  const device = spawn(process.execPath, [DEVICE_CLI, "--url", url, ...caArgs, ...deviceArgs], { stdio: ["ignore", "pipe", "pipe"] });
   children.push(device);
   pipeLines(device, paint(35, "[device]"), (line) => formatDeviceLine(line, colour));
   process.stdout.write(
-    `${paint(1, "moorline")}: companion server at ${url}, simulated device connected to it.\n` +
+    `${paint(1, "moorline")}: companion server at ${url}, simulated device connected to it` +
+      (caArgs.length > 0 ? `, checking the server's certificate against ${caArgs[1]}.\n` : ".\n") +
       "Type server commands here (help, status, echo hi, config set telemetryIntervalMs 2000); Ctrl-C stops.\n",
   );
 

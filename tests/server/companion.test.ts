@@ -6,11 +6,17 @@
  * reports (events, JSON lines, exit status).
  */
 import assert from "node:assert/strict";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { request as httpRequest } from "node:http";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createNodeHost } from "../../hosts/node/host.js";
+import { WebSocketClient } from "../../src/websocket.js";
 import { CommandError, CompanionServer, GARBAGE_DEPTH, start, type CompanionOptions } from "../../server/companion.js";
 import { node, type Child } from "../support/child-process.js";
 import { delay, within } from "../support/wait.js";
 import { WsDevice } from "../support/ws-device.js";
+import { testCertificates } from "../support/certs.js";
 
 const CLI = "dist/server/cli.js";
 /** How long "nothing arrives" is watched for, ms: many loopback round trips. */
@@ -376,7 +382,7 @@ class CliServer {
   }
 
   async listening(): Promise<string> {
-    const match = await this.child.line(/"event":"listening".*"url":"(ws:\/\/[^"]+)"/, 5000, "the listening line");
+    const match = await this.child.line(/"event":"listening".*"url":"(wss?:\/\/[^"]+)"/, 5000, "the listening line");
     this.url = match[1]!;
     return this.url;
   }
@@ -587,4 +593,127 @@ describe("companion server command line (server/cli.ts, child process)", functio
       assert.ok(child.stdout.includes(word), `help mentions ${word}`);
     }
   });
+});
+
+describe("companion server over TLS (--tls, --cert/--key; CompanionOptions.tls)", function () {
+  this.timeout(20_000);
+  const children: Child[] = [];
+  let folder: string;
+
+  beforeEach(() => (folder = mkdtempSync(join(tmpdir(), "moorline-companion-tls-"))));
+  afterEach(function () {
+    for (const child of children.splice(0)) child.kill();
+    rmSync(folder, { recursive: true, force: true });
+  });
+
+  /** A WebSocket client on the Node host that opens `url` trusting `ca`; resolves with the protocol or the close. */
+  function connectWss(url: string, ca: string): Promise<{ opened: boolean; error?: string }> {
+    return new Promise((resolve) => {
+      const client: WebSocketClient = new WebSocketClient({
+        url,
+        host: createNodeHost({ logLevel: "silent" }),
+        tls: { ca },
+        onOpen: () => {
+          resolve({ opened: true });
+          client.close(1000);
+        },
+        onClose: (event) => resolve({ opened: false, ...(event.error ? { error: event.error.code } : {}) }),
+      });
+    });
+  }
+
+  it("serves wss:// with the certificate given, and says so in its URL", async function () {
+    const { ca, good } = testCertificates();
+    const server = await start({ port: 0, tls: good });
+    try {
+      assert.equal(server.url, `wss://127.0.0.1:${server.port}/`);
+      assert.deepEqual(await within(connectWss(server.url, ca.cert), 5000, "the client"), { opened: true });
+      await server.waitFor("connect");
+      assert.deepEqual(await within(connectWss(server.url, testCertificates().otherCa.cert), 5000, "the client"), {
+        opened: false,
+        error: "ERR_TLS_UNKNOWN_CA",
+      });
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("reports a client that does not speak TLS as a tls_error event", async function () {
+    const server = await start({ port: 0, tls: testCertificates().good });
+    try {
+      const { connect } = await import("node:net");
+      const socket = connect(server.port, "127.0.0.1", () => socket.write("GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
+      socket.on("error", () => {});
+      const event = await server.waitFor("tls_error", () => true, 5000);
+      assert.match(event.remote, /^127\.0\.0\.1:\d+$/);
+      assert.match(event.message, /http request|wrong version/i);
+      socket.destroy();
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("refuses a key that does not go with its certificate, naming the problem", function () {
+    const { good, wrongHost } = testCertificates();
+    assert.throws(() => new CompanionServer({ tls: { cert: good.cert, key: wrongHost.key } }), {
+      name: "TypeError",
+      message: /the TLS certificate and key cannot be used: key values mismatch/,
+    });
+  });
+
+  it("--tls: makes a local CA on first use, names it, and serves wss:// that a device trusting the CA reaches", async function () {
+    const tlsDir = join(folder, "tls");
+    const server = new CliServer(["--tls", "--tls-dir", tlsDir]);
+    children.push(server.child);
+    const url = await server.listening();
+    assert.match(url, /^wss:\/\/127\.0\.0\.1:\d+\/$/);
+    const tlsLine = JSON.parse(server.child.stdout.split("\n").find((line) => line.includes('"event":"tls"'))!) as Record<string, unknown>;
+    assert.equal(tlsLine.ca, join(tlsDir, "ca.pem"));
+    assert.equal(tlsLine.created, true);
+    assert.ok(existsSync(join(tlsDir, "ca-key.pem")) && existsSync(join(tlsDir, "server.pem")) && existsSync(join(tlsDir, "server-key.pem")));
+
+    const device = node("dist/hosts/node/device.js", [
+      "--url", url, "--no-wifi", "--ca", join(tlsDir, "ca.pem"), "--storage", join(folder, "device.json"),
+    ]);
+    children.push(device);
+    const hello = await server.event("hello", () => true, 10_000);
+    assert.equal(hello.device, "sim-1");
+  });
+
+  it("--tls again: reuses the CA, so devices given it before still trust the server", async function () {
+    const tlsDir = join(folder, "tls");
+    const first = new CliServer(["--tls", "--tls-dir", tlsDir]);
+    children.push(first.child);
+    await first.listening();
+    first.child.kill();
+    const ca = readFileSync(join(tlsDir, "ca.pem"), "utf8");
+    const second = node(CLI, ["--port", "0", "--tls", "--tls-dir", tlsDir]);
+    children.push(second);
+    const [, url] = await second.line(/^listening on (wss:\/\/\S+)$/, 10_000, "the listening line");
+    assert.match(second.stdout, new RegExp(`^TLS: local CA at ${join(tlsDir, "ca.pem").replace(/[.]/g, "\\.")}; devices trust this server with --ca `, "m"));
+    assert.deepEqual(await within(connectWss(url!, ca), 5000, "the client"), { opened: true });
+  });
+
+  it("--cert FILE --key FILE: serves that certificate", async function () {
+    const { ca, good } = testCertificates();
+    writeFileSync(join(folder, "cert.pem"), good.cert);
+    writeFileSync(join(folder, "key.pem"), good.key);
+    const server = new CliServer(["--cert", join(folder, "cert.pem"), "--key", join(folder, "key.pem")]);
+    children.push(server.child);
+    const url = await server.listening();
+    assert.deepEqual(await within(connectWss(url, ca.cert), 5000, "the client"), { opened: true });
+  });
+
+  for (const [args, message] of [
+    [["--cert", "a.pem"], /--cert and --key go together/],
+    [["--cert", "a.pem", "--key", "b.pem", "--tls"], /--cert\/--key replace the local CA/],
+    [["--cert", "/nonexistent/a.pem", "--key", "/nonexistent/b.pem"], /--cert \/nonexistent\/a\.pem: no such file/],
+  ] as Array<[string[], RegExp]>) {
+    it(`exits 2 for ${args.join(" ")}`, async function () {
+      const child = node(CLI, args);
+      children.push(child);
+      assert.equal((await child.waitForExit(5000)).code, 2);
+      assert.match(child.stderr, message);
+    });
+  }
 });

@@ -22,6 +22,11 @@ describe("companion output (server/format.ts)", function () {
     assert.equal(formatHuman(event, true), "listening on ws://127.0.0.1:8765/");
   });
 
+  it("writes a failed TLS handshake with the client's address and what went wrong", function () {
+    const event: CompanionEvent = { t: T, event: "tls_error", remote: "127.0.0.1:50123", message: "http request (ERR_SSL_HTTP_REQUEST)" };
+    assert.equal(formatHuman(event, false), "03:04:05.067 127.0.0.1:50123 TLS handshake failed http request (ERR_SSL_HTTP_REQUEST)");
+  });
+
   it("writes telemetry as time, device, type, seq and data, marking duplicates and gaps", function () {
     const base = { t: T, event: "telemetry", conn: 1, device: "sim-1", boot: "b1", uptimeMs: 1, data: { rssi: -61 }, missed: 0, duplicates: 0, gaps: 0, acked: 42 } as const;
     assert.equal(formatHuman({ ...base, seq: 42, outcome: "next" }, false), '03:04:05.067 sim-1 telemetry seq=42 {"rssi":-61}');

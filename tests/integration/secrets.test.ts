@@ -1,0 +1,281 @@
+/**
+ * Secrets stay secret: the WiFi password and the auth token never appear in the device's
+ * log, in what it sends a server (status and config replies included), or in an error
+ * message, whatever goes wrong. The whole device (src/device.ts) runs on the Node host with
+ * a distinctive password and token, meets every failure a field device meets (a wrong WiFi
+ * password, no server, a server refusing the token, one reflecting it back, a certificate
+ * from an unknown CA) and a working companion server that asks for status and config; then
+ * every log line (as printed, at debug level), every event and message the servers saw
+ * except the one header the token is for, and every error is searched for the secrets. The
+ * device's command line is searched the same way.
+ */
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { createServer, type IncomingMessage, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Duplex } from "node:stream";
+import { WebSocketServer } from "ws";
+
+import { createJsonLog, createNodeHost } from "../../hosts/node/host.js";
+import { SimWifi } from "../../hosts/node/sim-wifi.js";
+import { start, type CompanionServer } from "../../server/companion.js";
+import { parseDeviceConfig } from "../../src/config.js";
+import { Device } from "../../src/device.js";
+import type { DeviceHost } from "../../src/host.js";
+import { MemoryStorage } from "../../src/memory-storage.js";
+import { testCertificates } from "../support/certs.js";
+import { node } from "../support/child-process.js";
+import { startTlsEchoServer } from "../support/tls-server.js";
+import { closedPort, delay, until, within } from "../support/wait.js";
+
+const PASSWORD = "pw-Q7mZ3x9Lk2vB8nR4";
+const TOKEN = "tok-H5wJ1cY6pT0sD3fG9aE2";
+/** The secrets and distinctive pieces of them, so a cut or re-encoded copy is caught too. */
+const NEEDLES = [
+  PASSWORD,
+  TOKEN,
+  "Q7mZ3x9Lk2vB8nR4",
+  "H5wJ1cY6pT0sD3fG9aE2",
+  "Q7mZ3x9L",
+  "H5wJ1cY6",
+  Buffer.from(PASSWORD).toString("base64").slice(0, 16),
+  Buffer.from(TOKEN).toString("base64").slice(0, 16),
+];
+const SSID = "lab-net";
+
+/** Fails naming where a secret showed up, and the text around it. */
+function assertNoSecret(where: string, text: string): void {
+  for (const needle of NEEDLES) {
+    const at = text.indexOf(needle);
+    if (at >= 0) assert.fail(`a secret appears in ${where}: ...${text.slice(Math.max(0, at - 80), at + needle.length + 20)}...`);
+  }
+}
+
+/** The device in this process, printing its log as JSON lines (debug level) into `lines`. */
+function secretDevice(url: string, options: { accessPointPassword?: string; extra?: Record<string, unknown> } = {}) {
+  const net = createNodeHost({ logLevel: "silent" });
+  const lines: string[] = [];
+  const wifi = new SimWifi({
+    timers: net.timers,
+    accessPoints: [{ ssid: SSID, password: options.accessPointPassword ?? PASSWORD }],
+    connectDelayMs: 10,
+    gotIPDelayMs: 10,
+    failDelayMs: 10,
+  });
+  const host: DeviceHost = {
+    ...net,
+    wifi,
+    storage: new MemoryStorage(),
+    log: createJsonLog({ write: (line: string) => lines.push(line) }, "debug"),
+  };
+  const config = parseDeviceConfig({
+    url,
+    deviceId: "secret-1",
+    ssid: SSID,
+    password: PASSWORD,
+    authToken: TOKEN,
+    telemetryIntervalMs: 1000,
+    backoffBaseMs: 100,
+    backoffCapMs: 300,
+    ...options.extra,
+  });
+  const device = new Device({ host, config });
+  return { device, lines, wifi };
+}
+
+/** Stops the device, then searches its log, its link stats and whatever else was captured. */
+async function stopAndSearch(d: ReturnType<typeof secretDevice>, extra: Record<string, string> = {}): Promise<void> {
+  await within(new Promise<void>((resolve) => d.device.stop(resolve)), 8000, "the device to stop");
+  d.wifi.close();
+  assert.ok(d.lines.length > 5, "the device logged what happened");
+  d.lines.forEach((line, i) => assertNoSecret(`log line ${i + 1}`, line));
+  assertNoSecret("the supervisor's stats (lastClose: the last error)", JSON.stringify(d.device.supervisor.stats));
+  for (const [where, text] of Object.entries(extra)) assertNoSecret(where, text);
+}
+
+function events(lines: string[], name: string): Array<Record<string, unknown>> {
+  return lines.map((line) => JSON.parse(line) as Record<string, unknown>).filter((record) => record.event === name);
+}
+
+/**
+ * A WebSocket server that checks the bearer token: 401 for anything else. "reflect" makes
+ * it a careless one that quotes the token it got in its status line and body; "revoke"
+ * accepts the connection and closes it with a reason quoting the token.
+ */
+async function startTokenServer(mode: "refuse" | "reflect" | "revoke") {
+  const reflect = mode === "reflect";
+  const authorizations: string[] = [];
+  const http: Server = createServer((_request, response) => response.writeHead(426).end());
+  const wss = new WebSocketServer({ noServer: true });
+  http.on("upgrade", (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+    socket.on("error", () => {});
+    const given = request.headers.authorization ?? "";
+    authorizations.push(given);
+    if (mode === "revoke") {
+      wss.handleUpgrade(request, socket, head, (ws) => ws.close(4001, `token ${given.slice(7)} revoked`));
+      return;
+    }
+    const reason = reflect ? `Unauthorized (${given})` : "Unauthorized";
+    const body = reflect ? `token ${given.slice(7)} is not valid\n` : "bad token\n";
+    socket.end(`HTTP/1.1 401 ${reason}\r\nWWW-Authenticate: Bearer\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`);
+  });
+  await new Promise<void>((resolve) => http.listen(0, "127.0.0.1", () => resolve()));
+  const port = (http.address() as AddressInfo).port;
+  return {
+    url: `ws://127.0.0.1:${port}/`,
+    authorizations,
+    close: async () => {
+      wss.close();
+      http.closeAllConnections();
+      await new Promise<void>((resolve) => http.close(() => resolve()));
+    },
+  };
+}
+
+describe("secrets: the WiFi password and the auth token never leave the device's hands", function () {
+  this.timeout(30_000);
+
+  it("a wrong WiFi password: the failures name the network, never the password", async function () {
+    const d = secretDevice(`ws://127.0.0.1:${await closedPort()}/`, { accessPointPassword: "the-access-points-own" });
+    d.device.start();
+    await until(() => events(d.lines, "wifi_wrong_password").length >= 2, 8000, "two refused WiFi attempts");
+    assert.equal(events(d.lines, "wifi_wrong_password")[0]!.ssid, SSID);
+    await stopAndSearch(d);
+  });
+
+  it("no server at the URL: every retry's error is clean", async function () {
+    const d = secretDevice(`ws://127.0.0.1:${await closedPort()}/`);
+    d.device.start();
+    await until(() => events(d.lines, "ws_backoff").length >= 3, 8000, "three refused connections");
+    assert.equal(events(d.lines, "ws_backoff")[0]!.error, "ERR_CONNECT_FAILED");
+    await stopAndSearch(d);
+  });
+
+  it("a server refusing the token with 401: the token went to it in the header, and nowhere else", async function () {
+    const server = await startTokenServer("refuse");
+    try {
+      const d = secretDevice(server.url);
+      d.device.start();
+      await until(() => events(d.lines, "ws_backoff").length >= 2, 8000, "two refused handshakes");
+      const backoff = events(d.lines, "ws_backoff")[0]!;
+      assert.equal(backoff.error, "ERR_HANDSHAKE_STATUS");
+      assert.match(String(backoff.reason), /server answered 401 Unauthorized.*requires authentication/);
+      assert.equal(server.authorizations[0], `Bearer ${TOKEN}`, "the token is sent where it belongs");
+      await stopAndSearch(d);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("a careless server quoting the token back in its 401: the device does not repeat it", async function () {
+    const server = await startTokenServer("reflect");
+    try {
+      const d = secretDevice(server.url);
+      d.device.start();
+      await until(() => events(d.lines, "ws_backoff").length >= 2, 8000, "two refused handshakes");
+      const reason = String(events(d.lines, "ws_backoff")[0]!.reason);
+      assert.match(reason, /server answered 401 Unauthorized \(Bearer <redacted>\), expected 101/, "the rest of what it said is kept");
+      await stopAndSearch(d);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("a server closing with a reason that quotes the token: the reason is kept, the token hidden", async function () {
+    const server = await startTokenServer("revoke");
+    try {
+      const d = secretDevice(server.url);
+      d.device.start();
+      await until(() => events(d.lines, "ws_backoff").length >= 2, 8000, "two closed connections");
+      const closed = events(d.lines, "ws_closed")[0]!;
+      assert.equal(closed.code, 4001);
+      assert.equal(closed.reason, "token <redacted> revoked");
+      await stopAndSearch(d);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("a wss:// server whose certificate comes from an unknown CA", async function () {
+    const certs = testCertificates();
+    const server = await startTlsEchoServer(certs.unknownCa);
+    try {
+      const d = secretDevice(server.url, { extra: { ca: certs.ca.cert } });
+      d.device.start();
+      await until(() => events(d.lines, "ws_backoff").length >= 2, 8000, "two refused TLS connections");
+      assert.equal(events(d.lines, "ws_backoff")[0]!.error, "ERR_TLS_UNKNOWN_CA");
+      assert.equal(server.requests, 0, "not even the handshake (and its token) reached the server");
+      await stopAndSearch(d);
+    } finally {
+      await server.close();
+    }
+  });
+
+  describe("with the companion server", function () {
+    let server: CompanionServer;
+    beforeEach(async () => {
+      server = await start({ port: 0 });
+    });
+    afterEach(async () => {
+      await server.close();
+    });
+
+    it("status and config replies, telemetry and every other message hold neither secret", async function () {
+      const d = secretDevice(server.url);
+      d.device.start();
+      await server.waitFor("hello", () => true, 8000);
+      await server.waitFor("telemetry", () => true, 5000);
+      const replies = [];
+      for (const command of ["status", "config get", "config get password", "config get authToken", "config set password 1", "ping"]) {
+        const [request] = server.send("secret-1", command);
+        replies.push(await server.waitFor("reply", (e) => e.id === request!.id, 5000));
+      }
+      const status = replies[0]!;
+      assert.equal(status.ok, true);
+      assert.equal((status.result as Record<string, unknown>).ssid, SSID, "the status names the network");
+      await stopAndSearch(d, {
+        "the companion server's events (every message it received)": JSON.stringify(server.history),
+        "the replies": JSON.stringify(replies),
+      });
+    });
+  });
+
+  describe("the device's command line (hosts/node/device.ts)", function () {
+    let folder: string;
+    beforeEach(() => (folder = mkdtempSync(join(tmpdir(), "moorline-secrets-"))));
+    afterEach(() => rmSync(folder, { recursive: true, force: true }));
+
+    it("prints neither secret at debug level, while WiFi refuses the password and no server answers", async function () {
+      const url = `ws://127.0.0.1:${await closedPort()}/`;
+      const common = ["--url", url, "--log-level", "debug", "--backoff-base-ms", "100", "--backoff-cap-ms", "300"];
+      // The simulated access point has its own password: this one is refused.
+      const wifi = node("dist/hosts/node/device.js", [...common, "--ssid", "moorline-sim", "--password", PASSWORD, "--auth-token", TOKEN, "--storage", join(folder, "a.json")]);
+      const link = node("dist/hosts/node/device.js", [...common, "--no-wifi", "--auth-token", TOKEN, "--storage", join(folder, "b.json")]);
+      try {
+        await wifi.line(/"event":"wifi_wrong_password"/, 10_000, "a refused WiFi password");
+        await link.line(/"event":"ws_backoff"/, 10_000, "a refused connection");
+        await delay(300);
+      } finally {
+        for (const child of [wifi, link]) {
+          child.kill("SIGTERM");
+          await child.waitForExit(5000);
+        }
+      }
+      for (const [name, child] of [["WiFi", wifi], ["link", link]] as const) {
+        assertNoSecret(`the ${name} device's stdout`, child.stdout);
+        assertNoSecret(`the ${name} device's stderr`, child.stderr);
+      }
+    });
+
+    it("does not quote a password or token it refuses", async function () {
+      const long = `${PASSWORD}${"x".repeat(60)}`;
+      const child = node("dist/hosts/node/device.js", ["--password", long, "--auth-token", TOKEN.repeat(60)]);
+      const exit = await child.waitForExit(5000);
+      assert.equal(exit.code, 2);
+      assert.match(child.stderr, /config\.password must be a string of at most 64 characters/);
+      assertNoSecret("the usage error", child.stderr + child.stdout);
+    });
+  });
+});
