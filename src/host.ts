@@ -119,6 +119,27 @@ export type LogLevel = "debug" | "info" | "warn" | "error";
  */
 export type Log = (level: LogLevel, event: string, fields?: Record<string, unknown>) => void;
 
+/**
+ * A native UTF-8 codec (RFC 3629), where the platform has one: TextEncoder/TextDecoder, or
+ * XS's. Text frames are encoded and decoded with it; src/utf8.ts is the fallback.
+ * Validation of received text stays in src/utf8.ts (fail-fast, RFC 6455 section 8.1): decode
+ * only ever sees bytes already validated, so it needs no error handling of its own.
+ */
+export interface Utf8Codec {
+  /**
+   * The UTF-8 bytes of `text`, a new array the caller owns (it is not kept by the codec).
+   * A lone surrogate must become U+FFFD (EF BF BD), as TextEncoder does: never the 3-byte
+   * form of the surrogate itself (ED A0 80..ED BF BF), which is not UTF-8 and would make
+   * the server fail the connection with 1007.
+   */
+  encode(text: string): Uint8Array;
+  /**
+   * The string of `bytes`, which are valid UTF-8. A leading byte order mark (EF BB BF) is
+   * kept as U+FEFF (TextDecoder's `ignoreBOM: true`): it is part of the message.
+   */
+  decode(bytes: Uint8Array): string;
+}
+
 /** Everything the WebSocket client needs from its platform. */
 export interface NetHost {
   tcp: TcpSocketConstructor;
@@ -128,6 +149,8 @@ export interface NetHost {
   random: RandomSource;
   /** Optional native SHA-1; the portable one in src/sha1.ts is used when absent. */
   sha1?: Sha1;
+  /** Optional native UTF-8 encoder and decoder; src/utf8.ts's portable ones when absent. */
+  utf8?: Utf8Codec;
   log?: Log;
 }
 

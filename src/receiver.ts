@@ -105,8 +105,16 @@ export class Receiver {
   private pendingOffset = 0;
   private draining = false;
 
-  constructor(events: ReceiverEvents, limits: ReceiverLimits) {
+  /** Turns validated text into a string: the host's native decoder, or decodeUtf8. */
+  private readonly decode: (bytes: Uint8Array) => string;
+
+  /**
+   * `decode` is called only with bytes this receiver has already validated as UTF-8 (text
+   * messages and close reasons); default: src/utf8.ts's decodeUtf8.
+   */
+  constructor(events: ReceiverEvents, limits: ReceiverLimits, decode: (bytes: Uint8Array) => string = decodeUtf8) {
     this.events = events;
+    this.decode = decode;
     this.maxMessageBytes = checkLimit("maxMessageBytes", limits.maxMessageBytes);
     this.maxFrameBytes = checkLimit("maxFrameBytes", limits.maxFrameBytes);
   }
@@ -439,7 +447,7 @@ export class Receiver {
         this.fail(invalidUtf8("text message (truncated sequence at the end)"));
         return;
       }
-      this.events.onMessage(decodeUtf8(message));
+      this.events.onMessage(this.decode(message));
     } else {
       this.events.onMessage(message);
     }
@@ -480,7 +488,7 @@ export class Receiver {
       return;
     }
     const code = (payload[0] << 8) | payload[1];
-    const reason = decodeUtf8(payload.subarray(2));
+    const reason = this.decode(payload.subarray(2));
     this.stop();
     this.events.onClose(code, reason);
   }

@@ -8,7 +8,12 @@
  * excluded. Lead bytes C0, C1 (always overlong) and F5..FF (above U+10FFFF, or the 5- and
  * 6-byte forms of the obsolete RFC 2279) never start a valid sequence. Plain range checks,
  * no tables: nothing is allocated per validator beyond four numbers.
+ *
+ * Validation is always this code (it fails at the first bad byte, which a whole-buffer
+ * native check cannot do); a host may give a native encoder and decoder (NetHost.utf8),
+ * and portableUtf8 below is what the client uses when it does not.
  */
+import type { Utf8Codec } from "./host.js";
 
 /** Lowest and highest continuation byte (10xxxxxx). */
 const CONT_MIN = 0x80;
@@ -46,7 +51,16 @@ export class Utf8Validator {
     while (i < end) {
       let byte = bytes[i];
       if (needed === 0) {
-        // Text is mostly ASCII: skip runs of it without touching the sequence state.
+        // Text is mostly ASCII: skip long runs of it four bytes at a time.
+        if (byte < 0x80 && end - i >= ASCII_WORDS_MIN_BYTES) {
+          i = skipAsciiWords(bytes, i, end);
+          if (i === end) {
+            this.needed = 0;
+            return true;
+          }
+          byte = bytes[i];
+        }
+        // Shorter runs (and the bytes around the words) one at a time.
         while (byte < 0x80) {
           if (++i === end) {
             this.needed = 0;
@@ -94,6 +108,36 @@ export class Utf8Validator {
   get complete(): boolean {
     return !this.failed && this.needed === 0;
   }
+}
+
+/**
+ * Below this many bytes the byte loop is as fast as the word loop: making the Uint32Array
+ * view (an allocation, a few XS slots) costs more than it saves.
+ */
+const ASCII_WORDS_MIN_BYTES = 32;
+
+/**
+ * Returns the index of the first byte of bytes[start, end) that may not be ASCII, checking
+ * whole aligned 32-bit words (a word is ASCII when no byte has its top bit: w & 0x80808080,
+ * whatever the byte order). It stops at the first word with a non-ASCII byte, or where
+ * fewer than four bytes are left, and the caller's byte loop goes on from there: one test
+ * per 4 (or 8) bytes instead of one per byte, on V8 and in XS alike.
+ */
+function skipAsciiWords(bytes: Uint8Array, start: number, end: number): number {
+  let i = start;
+  // Up to 3 bytes one at a time, to reach a 4-byte boundary of the underlying buffer.
+  while (((bytes.byteOffset + i) & 3) !== 0) {
+    if (bytes[i] >= 0x80) return i;
+    i++;
+  }
+  const wordCount = (end - i) >> 2;
+  const words = new Uint32Array(bytes.buffer, bytes.byteOffset + i, wordCount);
+  let w = 0;
+  // Two words per test while there are two: fewer branches, fewer steps in XS.
+  const pairs = wordCount - (wordCount & 1);
+  while (w < pairs && ((words[w] | words[w + 1]) & 0x80808080) === 0) w += 2;
+  while (w < wordCount && (words[w] & 0x80808080) === 0) w++;
+  return i + (w << 2);
 }
 
 /** Whole-buffer validation. */
@@ -230,3 +274,6 @@ function unitsToString(units: Uint16Array, count: number): string {
   // apply() takes any array-like; the cast only satisfies the declared number[] parameter.
   return String.fromCharCode.apply(null, view as unknown as number[]);
 }
+
+/** The codec of hosts without a native one (Moddable on the chip): this file's functions. */
+export const portableUtf8: Utf8Codec = { encode: encodeUtf8, decode: decodeUtf8 };

@@ -33,14 +33,14 @@ import {
   validateHeaders,
   validateProtocols,
 } from "./handshake.js";
-import type { NetHost, TcpSocket, TimerId, TlsErrorCodeValue, TlsOptions } from "./host.js";
+import type { NetHost, TcpSocket, TimerId, TlsErrorCodeValue, TlsOptions, Utf8Codec } from "./host.js";
 import { resolveLimits, validateCallbacks, validateHost } from "./options.js";
 import { Receiver } from "./receiver.js";
 import { redact, secretsOf } from "./redact.js";
 import { encodeClosePayload, encodeFrame } from "./sender.js";
 import { sha1 as portableSha1 } from "./sha1.js";
 import { parseWebSocketUrl, type WebSocketUrl } from "./url.js";
-import { encodeUtf8, utf8Length } from "./utf8.js";
+import { portableUtf8, utf8Length } from "./utf8.js";
 
 export const ReadyState = {
   CONNECTING: 0,
@@ -138,6 +138,8 @@ export class WebSocketClient {
   private readonly limits: Limits;
   private readonly url: WebSocketUrl;
   private readonly callbacks: WebSocketClientOptions;
+  /** The host's native UTF-8 codec, or the portable one. */
+  private readonly utf8: Utf8Codec;
 
   private state: ReadyStateValue = ReadyState.CONNECTING;
   private socket: TcpSocket | undefined;
@@ -191,6 +193,7 @@ export class WebSocketClient {
     if (typeof options.url !== "string") throw invalidOption("url", "a string", options.url);
     this.url = parseWebSocketUrl(options.url);
     this.host = validateHost(options.host);
+    this.utf8 = validateUtf8Codec(this.host.utf8);
     this.limits = resolveLimits(options.limits);
     this.offered = validateProtocols(options.protocols);
     const headers = validateHeaders(options.headers);
@@ -283,10 +286,17 @@ export class WebSocketClient {
         `a ${text ? "text" : "binary"} fragment cannot continue a ${text ? "binary" : "text"} message`,
       );
     }
-    // Check the bound before encoding, so a refused message costs no allocation.
-    const payloadLength = text ? utf8Length(data) : data.length;
-    this.reserve(clientFrameLength(payloadLength), "send");
-    const payload = text ? encodeUtf8(data) : data;
+    let payload: Uint8Array;
+    if (text) {
+      // A string takes at least one byte per UTF-16 unit, so one that cannot fit is refused
+      // before it costs an allocation. Otherwise it is encoded once (no separate length
+      // pass) and the exact bound checked below, still before anything is queued.
+      this.reserve(clientFrameLength(data.length), "send");
+      payload = this.utf8.encode(data);
+    } else {
+      payload = data;
+    }
+    this.reserve(clientFrameLength(payload.length), "send");
     const more = options?.more === true;
     const opcode = this.sendingFragmented !== 0 ? Opcode.CONTINUATION : type;
     this.sendingFragmented = more ? type : 0;
@@ -295,7 +305,7 @@ export class WebSocketClient {
 
   /** Sends a ping (payload up to 125 bytes); the peer's pong arrives at onPong. */
   ping(payload: string | Uint8Array = new Uint8Array(0)): void {
-    const bytes = typeof payload === "string" ? encodeUtf8(payload) : payload;
+    const bytes = typeof payload === "string" ? this.utf8.encode(payload) : payload;
     if (!(bytes instanceof Uint8Array) || bytes.length > MAX_CONTROL_PAYLOAD) {
       throw invalidArgument(`ping payload must be at most ${MAX_CONTROL_PAYLOAD} bytes`);
     }
@@ -398,6 +408,8 @@ export class WebSocketClient {
         onError: (error) => this.fail(error),
       },
       { maxMessageBytes: this.limits.maxMessageBytes, maxFrameBytes: this.limits.maxFrameBytes },
+      // Called as a method: a host's codec may be a class instance.
+      (bytes) => this.utf8.decode(bytes),
     );
     this.log("info", "ws_open", { host: this.url.host, port: this.url.port, protocol: this.selectedProtocol });
     this.call("onOpen", this.selectedProtocol);
@@ -771,6 +783,16 @@ export function resolveTls(value: unknown, url: WebSocketUrl, name = "tls"): Tls
     tls.insecure = given.insecure;
   }
   return tls;
+}
+
+/** host.utf8, when given, must have both functions; absent, the portable codec is used. */
+function validateUtf8Codec(codec: unknown): Utf8Codec {
+  if (codec === undefined) return portableUtf8;
+  const given = codec as Record<string, unknown> | null;
+  if (typeof given !== "object" || given === null || typeof given.encode !== "function" || typeof given.decode !== "function") {
+    throw invalidOption("host.utf8", "an object with encode and decode functions", codec);
+  }
+  return codec as Utf8Codec;
 }
 
 function messageOf(value: unknown): string {

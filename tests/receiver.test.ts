@@ -7,7 +7,8 @@
  * known, never after buffering payload that is already doomed.
  */
 import assert from "node:assert/strict";
-import { WebSocketError } from "../src/errors.js";
+import { CloseCode } from "../src/constants.js";
+import { ErrorCode, WebSocketError } from "../src/errors.js";
 import { Receiver, type ReceiverEvents, type ReceiverLimits } from "../src/receiver.js";
 import {
   closeBody,
@@ -602,6 +603,48 @@ describe("Receiver", () => {
         ),
         [["message", "😀"]],
       );
+    });
+  });
+
+  describe("a host's native decoder", () => {
+    /** A receiver decoding with a recording decoder that marks its output. */
+    function withDecoder(): { receiver: Receiver; events: Event[]; decoded: string[] } {
+      const { events } = recordingReceiver();
+      const decoded: string[] = [];
+      const receiver = new Receiver(
+        {
+          onMessage: (data) => events.push(["message", data]),
+          onPing: () => {},
+          onPong: () => {},
+          onClose: (code, reason) => events.push(["close", code, reason]),
+          onError: (error) => events.push(["error", error.code, error.closeCode]),
+        },
+        roomy,
+        (bytes) => {
+          const value = new TextDecoder().decode(bytes);
+          decoded.push(value);
+          return `native:${value}`;
+        },
+      );
+      return { receiver, events, decoded };
+    }
+
+    it("turns text messages and close reasons into strings", () => {
+      const { receiver, events } = withDecoder();
+      receiver.push(serverFrame({ opcode: OP.TEXT, fin: false, payload: "hé" }));
+      receiver.push(serverFrame({ opcode: OP.CONTINUATION, payload: "llo" }));
+      receiver.push(serverFrame({ opcode: OP.CLOSE, payload: [0x03, 0xe8, ...text("bye")] }));
+      assert.deepEqual(events, [
+        ["message", "native:héllo"],
+        ["close", 1000, "native:bye"],
+      ]);
+    });
+
+    it("never sees invalid UTF-8: validation stays the receiver's, failing with 1007 first", () => {
+      const { receiver, events, decoded } = withDecoder();
+      receiver.push(serverFrame({ opcode: OP.TEXT, payload: [0x41, 0xc0, 0x80] }));
+      assert.deepEqual(events, [["error", ErrorCode.INVALID_UTF8, CloseCode.INVALID_PAYLOAD]]);
+      assert.deepEqual(decoded, []);
     });
   });
 

@@ -8,6 +8,7 @@ import {
   encodeUtf8,
   encodeUtf8Into,
   isValidUtf8,
+  portableUtf8,
   utf8Length,
   Utf8Validator,
 } from "../src/utf8.js";
@@ -226,6 +227,67 @@ describe("utf8", () => {
   });
 
   describe("Utf8Validator", () => {
+    describe("long ASCII runs (checked a word at a time)", () => {
+      /** `length` bytes of ASCII at `offset` inside a larger buffer, so alignment varies. */
+      function asciiAt(offset: number, length: number): Uint8Array {
+        const buffer = new Uint8Array(offset + length + 5);
+        buffer.fill(0x41);
+        return buffer.subarray(offset, offset + length);
+      }
+
+      it("accepts ASCII of every length around the word path's threshold, at every alignment", () => {
+        for (let offset = 0; offset < 4; offset++) {
+          for (let length = 0; length <= 80; length++) {
+            const bytes = asciiAt(offset, length);
+            const validator = new Utf8Validator();
+            assert.equal(validator.update(bytes), true, `offset ${offset}, length ${length}`);
+            assert.equal(validator.complete, true);
+          }
+        }
+      });
+
+      it("finds a single bad byte at any position of a long ASCII run, at every alignment", () => {
+        for (let offset = 0; offset < 4; offset++) {
+          for (let at = 0; at < 70; at++) {
+            const bytes = asciiAt(offset, 70);
+            bytes[at] = 0x80; // a continuation byte with no lead
+            assert.equal(new Utf8Validator().update(bytes), false, `offset ${offset}, bad byte at ${at}`);
+            bytes[at] = 0xc3; // a lead byte cut short by the ASCII after it (or by the end)
+            const validator = new Utf8Validator();
+            assert.equal(validator.update(bytes) && validator.complete, false, `offset ${offset}, cut sequence at ${at}`);
+          }
+        }
+      });
+
+      it("validates multi-byte characters anywhere between long ASCII runs", () => {
+        const text = "x".repeat(37) + "é" + "y".repeat(41) + "\u{1F600}" + "z".repeat(33) + "中";
+        const bytes = new TextEncoder().encode(text);
+        for (let offset = 0; offset < 4; offset++) {
+          const buffer = new Uint8Array(offset + bytes.length);
+          buffer.set(bytes, offset);
+          const validator = new Utf8Validator();
+          assert.equal(validator.update(buffer, offset), true, `offset ${offset}`);
+          assert.equal(validator.complete, true);
+        }
+      });
+
+      it("checks only the range it is given, and keeps state across ranges", () => {
+        const bytes = asciiAt(1, 100);
+        bytes[0] = 0xff; // outside the range: not looked at
+        bytes[99] = 0xff;
+        const validator = new Utf8Validator();
+        assert.equal(validator.update(bytes, 1, 99), true);
+        bytes[50] = 0xe2; // E2 82 AC (€) split across two long ranges
+        bytes[51] = 0x82;
+        bytes[52] = 0xac;
+        const split = new Utf8Validator();
+        assert.equal(split.update(bytes, 1, 51), true);
+        assert.equal(split.complete, false);
+        assert.equal(split.update(bytes, 51, 99), true);
+        assert.equal(split.complete, true);
+      });
+    });
+
     it("fails at the first impossible byte even when the chunk ends inside a sequence", () => {
       // ED A0 can only start a surrogate: no third byte can save it.
       assert.equal(new Utf8Validator().update(hex("ed a0")), false);
@@ -458,6 +520,13 @@ describe("utf8", () => {
 
     it("decodes empty input to the empty string", () => {
       assert.equal(decodeUtf8(new Uint8Array(0)), "");
+    });
+  });
+
+  describe("portableUtf8 (the codec of hosts without a native one)", () => {
+    it("round-trips text, keeping a leading U+FEFF and turning lone surrogates into U+FFFD", () => {
+      assert.equal(portableUtf8.decode(portableUtf8.encode("\uFEFFhé\u{1F600}")), "\uFEFFhé\u{1F600}");
+      assert.equal(toHex(portableUtf8.encode("a\uD800")), "61 ef bf bd");
     });
   });
 });

@@ -53,13 +53,13 @@ interface Harness {
 function start(options: Partial<WebSocketClientOptions> = {}): Harness {
   const clock = new VirtualClock();
   const { tcp, sockets } = fakeTcp();
-  const host: NetHost = { tcp, timers: clock, random: (into) => randomFillSync(into) };
+  // options.host adds to the fake host (a native codec, say); the fake socket stays.
+  const host: NetHost = { ...options.host, tcp, timers: clock, random: (into) => randomFillSync(into) };
   const events: string[] = [];
   const messages: Array<string | Uint8Array> = [];
   const closes: CloseEvent[] = [];
   const client = new WebSocketClient({
     url: "ws://device.example:8080/live?id=7",
-    host,
     onOpen: (protocol) => events.push(`open:${protocol}`),
     onMessage: (data) => messages.push(data),
     onPing: () => events.push("ping"),
@@ -67,6 +67,7 @@ function start(options: Partial<WebSocketClientOptions> = {}): Harness {
     onDrain: () => events.push("drain"),
     onClose: (event) => closes.push(event),
     ...options,
+    host,
   });
   return { client, socket: sockets[0]!, clock, events, messages, closes, host };
 }
@@ -318,6 +319,37 @@ describe("WebSocketClient", () => {
       assert.equal(h.client.bufferedAmount, 0);
       assert.deepEqual(h.events, ["open:", "drain"]);
       assert.equal(sent(h).length, 2);
+    });
+
+    it("encodes text with the host's native codec, and still refuses before queueing", () => {
+      const encoded: string[] = [];
+      const native = {
+        encode: (text: string) => {
+          encoded.push(text);
+          return new TextEncoder().encode(text);
+        },
+        decode: (bytes: Uint8Array) => `decoded:${new TextDecoder().decode(bytes)}`,
+      };
+      const n = open({ host: { utf8: native } as NetHost, limits: { maxBufferedBytes: 256 } });
+      n.socket.receive(frame(Opcode.TEXT, "hé"));
+      assert.deepEqual(n.messages, ["decoded:hé"]);
+      n.socket.drain(0);
+      n.client.send("é".repeat(60));
+      assert.equal(n.client.bufferedAmount, 120 + 6);
+      // 100 UTF-16 units could fit; their 200 UTF-8 bytes cannot: refused after encoding.
+      assert.throws(() => n.client.send("é".repeat(100)), { code: ErrorCode.BUFFER_FULL });
+      // 300 units cannot fit whatever their encoding: refused without encoding.
+      assert.throws(() => n.client.send("a".repeat(300)), { code: ErrorCode.BUFFER_FULL });
+      assert.deepEqual(encoded, ["é".repeat(60), "é".repeat(100)]);
+      assert.equal(n.client.bufferedAmount, 120 + 6, "a refused message queues nothing");
+    });
+
+    it("rejects a host.utf8 without encode and decode", () => {
+      const h = start();
+      assert.throws(
+        () => new WebSocketClient({ url: "ws://127.0.0.1/", host: { ...h.host, utf8: { encode: () => new Uint8Array(0) } as never } }),
+        { code: ErrorCode.INVALID_OPTION, message: /host\.utf8/ },
+      );
     });
 
     it("counts a string by its UTF-8 length", () => {

@@ -13,9 +13,11 @@ import {
   nodeRandom,
   nodeSha1,
   nodeTimers,
+  nodeUtf8,
   READ_HIGH_WATER_BYTES,
   WRITE_HIGH_WATER_BYTES,
 } from "../../../hosts/node/host.js";
+import { decodeUtf8, encodeUtf8 } from "../../../src/utf8.js";
 import { closedPort, deferred, delay, listenLoopback, until, within } from "../../support/wait.js";
 
 const text = (bytes: Uint8Array | undefined): string | undefined =>
@@ -325,6 +327,26 @@ describe("Node host (hosts/node/host.ts)", function () {
       await delay(20);
       assert.deepEqual(fired, ["kept"]);
       assert.ok(nodeTimers.now() - start >= 19, "now() advances in milliseconds");
+    });
+  });
+
+  describe("utf8 (the native codec)", function () {
+    it("encodes as the portable encoder does, lone surrogates as U+FFFD", function () {
+      for (const text of ["", "héllo", "\u{1F600}", "a\uD800b", "\uDC00", "x\uD83D"]) {
+        assert.deepEqual(Array.from(nodeUtf8.encode(text)), Array.from(encodeUtf8(text)), JSON.stringify(text));
+      }
+    });
+
+    it("decodes as the portable decoder does, keeping a leading U+FEFF", function () {
+      for (const text of ["", "héllo", "\u{1F600}", "\uFEFFstart", "\u0000"]) {
+        const bytes = encodeUtf8(text);
+        assert.equal(nodeUtf8.decode(bytes), decodeUtf8(bytes), JSON.stringify(text));
+      }
+      assert.equal(nodeUtf8.decode(new Uint8Array([0x58, 0x41, 0x42, 0x59]).subarray(1, 3)), "AB");
+    });
+
+    it("is the host's codec", function () {
+      assert.equal(createNodeHost({ logLevel: "silent" }).utf8, nodeUtf8);
     });
   });
 
