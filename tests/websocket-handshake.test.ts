@@ -1,12 +1,16 @@
 /**
- * The opening handshake (RFC 6455 section 4) of src/websocket.ts on the Node host, against
- * a scripted raw-TCP server: the request the client sends, and every way a server can
- * answer other than a valid 101. A failed attempt must end in exactly one onClose with a
- * HandshakeError that says what came back, code 1006 and wasClean false.
+ * The opening handshake (RFC 6455 section 4) of src/websocket.ts against a scripted raw-TCP
+ * server: the request the client sends, and every way a server can answer other than a
+ * valid 101. A failed attempt must end in exactly one onClose with a HandshakeError that
+ * says what came back, code 1006 and wasClean false.
+ *
+ * On both engines (tests/support/engines.ts): the client on the Node host, and the same
+ * compiled client inside the XS engine (hosts/xs/on-engine.ts), with the same assertions.
  */
 import assert from "node:assert/strict";
 import { ErrorCode, HandshakeError, type ErrorCodeValue } from "../src/errors.js";
 import { ReadyState, type CloseEvent } from "../src/websocket.js";
+import { ENGINES, useEngine } from "./support/engines.js";
 import {
   RawServer,
   acceptFor,
@@ -22,8 +26,9 @@ const SETTLE_MS = 50;
 
 const settle = (ms = SETTLE_MS): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-describe("WebSocketClient opening handshake against a raw TCP server", function () {
+for (const engine of ENGINES) describe(`WebSocketClient opening handshake against a raw TCP server [${engine}]`, function () {
   this.timeout(10_000);
+  useEngine(engine);
   let server: RawServer;
 
   beforeEach(async () => {
@@ -35,9 +40,9 @@ describe("WebSocketClient opening handshake against a raw TCP server", function 
 
   /** Connects a client and returns it with its server-side peer, the request read. */
   async function connect(
-    options: Partial<Parameters<typeof startClient>[0]> = {},
+    options: Partial<Parameters<typeof startClient>[1]> = {},
   ): Promise<{ run: ClientRun; peer: RawPeer }> {
-    const run = startClient({ url: server.url("/socket"), ...options });
+    const run = await startClient(engine, { url: server.url("/socket"), ...options });
     const peer = await server.nextConnection();
     await peer.request();
     return { run, peer };
@@ -76,7 +81,7 @@ describe("WebSocketClient opening handshake against a raw TCP server", function 
 
   describe("the request (section 4.1)", () => {
     it("has the request line with path and query, Host with port, Upgrade, Connection and Version 13", async () => {
-      startClient({ url: server.url("/chat/room?id=7&x=y") });
+      await startClient(engine, { url: server.url("/chat/room?id=7&x=y") });
       const peer = await server.nextConnection();
       const request = await peer.request();
       assert.equal(request.requestLine, "GET /chat/room?id=7&x=y HTTP/1.1");
@@ -92,15 +97,15 @@ describe("WebSocketClient opening handshake against a raw TCP server", function 
     });
 
     it("uses \"/\" as the resource when the URL has no path", async () => {
-      startClient({ url: `ws://127.0.0.1:${server.port}` });
+      await startClient(engine, { url: `ws://127.0.0.1:${server.port}` });
       const request = await (await server.nextConnection()).request();
       assert.equal(request.requestLine, "GET / HTTP/1.1");
     });
 
     it("sends a fresh 16-byte base64 Sec-WebSocket-Key per attempt", async () => {
-      startClient({ url: server.url() });
+      await startClient(engine, { url: server.url() });
       const first = await (await server.nextConnection()).request();
-      startClient({ url: server.url() });
+      await startClient(engine, { url: server.url() });
       const second = await (await server.nextConnection()).request();
       const keys = [first, second].map((request) => request.headers.get("sec-websocket-key") ?? "");
       for (const key of keys) {
@@ -111,7 +116,7 @@ describe("WebSocketClient opening handshake against a raw TCP server", function 
     });
 
     it("sends custom headers as given", async () => {
-      startClient({
+      await startClient(engine, {
         url: server.url(),
         headers: { Authorization: "Bearer abc.def", "X-Device-Id": "dev-0042" },
       });
@@ -126,13 +131,13 @@ describe("WebSocketClient opening handshake against a raw TCP server", function 
     });
 
     it("accepts custom headers as an array of pairs", async () => {
-      startClient({ url: server.url(), headers: [["X-Token", "t1"]] });
+      await startClient(engine, { url: server.url(), headers: [["X-Token", "t1"]] });
       const request = await (await server.nextConnection()).request();
       assert.equal(request.headers.get("x-token"), "t1");
     });
 
     it("offers subprotocols in Sec-WebSocket-Protocol, in order", async () => {
-      startClient({ url: server.url(), protocols: ["chat.v2", "json"] });
+      await startClient(engine, { url: server.url(), protocols: ["chat.v2", "json"] });
       const request = await (await server.nextConnection()).request();
       assert.deepEqual(request.headers.get("sec-websocket-protocol")?.split(/\s*,\s*/), ["chat.v2", "json"]);
     });
@@ -398,7 +403,7 @@ describe("WebSocketClient opening handshake against a raw TCP server", function 
 
   it("close() while connecting abandons the attempt with one onClose (1006)", async () => {
     const { run, peer } = await connect();
-    run.client.close();
+    await run.client.close();
     const event = await run.closed();
     await settle();
     assert.equal(run.closes.length, 1);

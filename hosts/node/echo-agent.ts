@@ -164,10 +164,6 @@ function main(argv: readonly string[]): void {
     process.stdout.write(USAGE);
     return;
   }
-  if (args.engine === "xs" && args.tls) {
-    usageFailure("--ca, --pin and --insecure are not available with --engine xs yet");
-    return;
-  }
   if (args.engine === "xs") {
     mainInXs(args).catch((error: Error) => {
       process.stderr.write(`echo-agent: ${error.stack ?? error.message}\n`);
@@ -220,7 +216,13 @@ async function mainInXs(args: AgentArguments): Promise<void> {
   const { runEchoAgentInXs } = await import("../xs/run.js");
   let agent;
   try {
-    agent = await runEchoAgentInXs({ url: args.url, limits: args.limits, logLevel: args.verbose ? "debug" : "silent" });
+    agent = await runEchoAgentInXs({
+      url: args.url,
+      limits: args.limits,
+      ...(args.tls ? { tls: args.tls } : {}),
+      // Without verification, the client's warning (tls_insecure) is always shown.
+      logLevel: args.verbose ? "debug" : args.tls?.insecure ? "warn" : "silent",
+    });
   } catch (error) {
     if (
       error instanceof WebSocketError &&

@@ -1,8 +1,9 @@
 /**
  * The Node side of the XS desktop host: it runs the firmware's compiled modules (dist/src)
  * inside the real XS engine (an xsnap worker, xsnap-worker.ts) and serves the platform they
- * need with the Node host's own implementations: NodeTcpSocket, Node timers, crypto, a
- * Storage, a SimWifi and the JSON-line log.
+ * need with the Node host's own implementations: NodeTcpSocket and NodeTlsSocket (TLS is
+ * done here, on the Node side of the bridge), Node timers, crypto, a Storage, a SimWifi and
+ * the JSON-line log.
  *
  * Loading: a bootstrap script makes a Compartment whose loadNowHook asks Node for each
  * module's source (a synchronous Command.LOAD) and compiles it with ModuleSource; its
@@ -22,10 +23,10 @@ import { dirname, join, relative, resolve } from "node:path";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import { ErrorCode, HandshakeError, WebSocketError, type ErrorCodeValue } from "../../src/errors.js";
-import type { Log, LogLevel, Storage } from "../../src/host.js";
+import type { Log, LogLevel, Storage, TcpSocket, TlsErrorCodeValue, TlsOptions } from "../../src/host.js";
 import { MemoryStorage } from "../../src/memory-storage.js";
 import { SIM_NETWORK } from "../node/device-host.js";
-import { createJsonLog, NodeTcpSocket, type NodeTcpTuning } from "../node/host.js";
+import { createJsonLog, NodeTcpSocket, NodeTlsSocket, type NodeTcpTuning } from "../node/host.js";
 import { SimWifi, type SimWifiOptions } from "../node/sim-wifi.js";
 import {
   ANSWER_FAILED,
@@ -228,9 +229,9 @@ export interface XsEngineOptions {
   requestTimeoutMs?: number;
 }
 
-/** Node's view of one TCP socket of XS. */
+/** Node's view of one TCP or TLS socket of XS. */
 interface SocketRecord {
-  socket: NodeTcpSocket | undefined;
+  socket: TcpSocket | undefined;
   /** Space Node may report: NodeTcpSocket's last onWritable count, minus what was written since. */
   space: number;
   /** Bytes NodeTcpSocket holds for reading (its last onReadable count, minus what was taken). */
@@ -588,6 +589,16 @@ export class XsEngine {
           this.listenToWifi(body.u8() === 1);
           this.wifi.disconnect();
           return OK_ANSWER;
+        case Command.TLS_OPEN: {
+          const id = body.u32();
+          const port = body.u16();
+          const nodelay = body.u8() === 1;
+          const host = text(body.prefixed());
+          // NodeTlsSocket checks the options (null included) and throws TypeError, as on Node.
+          const tls = JSON.parse(text(body.rest())) as TlsOptions;
+          this.openSocket(id, port, nodelay, host, tls);
+          return OK_ANSWER;
+        }
         case Command.WIFI_STATUS: {
           const rssi = this.wifi.rssi();
           const address = Buffer.from(this.wifi.address() ?? "", "utf8");
@@ -633,15 +644,22 @@ export class XsEngine {
 
   // --- sockets ------------------------------------------------------------------------
 
-  private openSocket(id: number, port: number, nodelay: boolean, host: string): void {
+  /**
+   * Opens XS's socket `id`: a NodeTcpSocket, or with `tls` a NodeTlsSocket, whose throw (a
+   * TlsOptions it refuses) is rethrown, for Command.TLS_OPEN to answer XS with; a
+   * NodeTcpSocket's is reported as its failure (XS has checked the address already).
+   */
+  private openSocket(id: number, port: number, nodelay: boolean, host: string, tls?: TlsOptions): void {
     const record: SocketRecord = { socket: undefined, space: 0, available: 0, xsWants: true, readableQueued: false, writableQueued: false };
     this.sockets.set(id, record);
+    const Socket = tls === undefined ? NodeTcpSocket : NodeTlsSocket;
     try {
-      record.socket = new NodeTcpSocket({
+      record.socket = new Socket({
         ...this.options.tcp,
         host,
         port,
         nodelay,
+        ...(tls === undefined ? {} : { tls }),
         onWritable: (count) => {
           record.space = count;
           if (record.writableQueued) return; // one delivery tells the latest space
@@ -657,9 +675,13 @@ export class XsEngine {
           record.available = count;
           this.pump(id, record);
         },
-        onError: (message) => this.socketFailed(id, record, message ?? "connection failed"),
+        onError: (message, code) => this.socketFailed(id, record, message ?? "connection failed", code),
       });
     } catch (error) {
+      if (tls !== undefined) {
+        this.sockets.delete(id);
+        throw error;
+      }
       this.socketFailed(id, record, (error as Error).message);
     }
   }
@@ -680,11 +702,12 @@ export class XsEngine {
     });
   }
 
-  private socketFailed(id: number, record: SocketRecord, message: string): void {
+  private socketFailed(id: number, record: SocketRecord, message: string, code?: TlsErrorCodeValue): void {
     this.event(Delivery.TCP_ERROR, (writer) => {
       if (this.sockets.get(id) !== record) return false;
       this.sockets.delete(id);
       writer.u32(id);
+      writer.prefixed(Buffer.from(code ?? "", "utf8"));
       writer.bytes(Buffer.from(message, "utf8"));
     });
   }

@@ -30,6 +30,7 @@ import {
 import {
   ReadyState,
   WebSocketClient,
+  type ClientTlsOptions,
   type CloseEvent,
   type ReadyStateValue,
   type SendOptions,
@@ -92,8 +93,18 @@ export interface EngineClientOptions extends Omit<WebSocketClientOptions, "host"
   host?: WebSocketClientOptions["host"];
   /** XS only: the engine (default: sharedXsEngine()). */
   xsEngine?: XsEngine;
-  /** The client's own log inside XS (default silent); Node: give `host` a log instead. */
+  /**
+   * The least important level of the client's log: printed by the XS engine's log when no
+   * `log` is given (default silent; on Node give `host` a log instead), else `log`'s
+   * threshold (default debug).
+   */
   logLevel?: LogLevel | "silent";
+  /**
+   * Where the client's log events go, on both engines (on Node: instead of `host`'s log). On
+   * XS they come back as events of the client's program, so clients sharing a worker keep
+   * their logs apart; they arrive as its other events do, after the fact.
+   */
+  log?: Log;
   /**
    * Sends every message back as it came (text as text, binary as binary) while open, from
    * inside the engine's onMessage, right after onMessage's event: the echo agent's shape.
@@ -113,11 +124,13 @@ export async function createClientOn(engine: EngineName, options: EngineClientOp
 }
 
 function nodeClient(options: EngineClientOptions): EngineClient {
-  const { host, xsEngine: _xs, logLevel: _level, echo, ...rest } = options;
+  const { host, xsEngine: _xs, logLevel, log, echo, ...rest } = options;
   const onMessage = rest.onMessage;
+  const base = host ?? createNodeHost({ logLevel: "silent" });
+  const minRank = logLevel === "silent" ? Infinity : LEVEL_RANK[logLevel ?? "debug"];
   const client: WebSocketClient = new WebSocketClient({
     ...rest,
-    host: host ?? createNodeHost({ logLevel: "silent" }),
+    host: log ? { ...base, log: (level, event, fields) => (LEVEL_RANK[level] >= minRank ? log(level, event, fields) : undefined) } : base,
     ...(echo
       ? {
           onMessage: (data: string | Uint8Array) => {
@@ -177,8 +190,11 @@ class XsClient implements EngineClient {
 
   static async start(xs: XsEngine, options: EngineClientOptions): Promise<XsClient> {
     const client = new XsClient(xs, options);
-    const json: Record<string, unknown> = { url: options.url, logLevel: options.logLevel ?? "silent" };
+    const json: Record<string, unknown> = { url: options.url, logLevel: options.logLevel ?? (options.log ? "debug" : "silent") };
+    if (options.log) json.logEvents = true;
     if (options.echo) json.echo = true;
+    // Plain data (the CA is PEM text): NodeTlsSocket, on this side of the bridge, gets it.
+    if (options.tls !== undefined) json.tls = options.tls;
     if (options.protocols !== undefined) json.protocols = typeof options.protocols === "string" ? [options.protocols] : [...options.protocols];
     if (options.headers !== undefined) {
       // As given (an object or an array of pairs): the client inside XS reads either.
@@ -262,6 +278,9 @@ class XsClient implements EngineClient {
         break;
       case "drain":
         o.onDrain?.();
+        break;
+      case "log":
+        o.log?.(event.level as LogLevel, event.name as string, event.fields as Record<string, unknown>);
         break;
       case "close": {
         const closeEvent: CloseEvent = {
@@ -402,7 +421,7 @@ function nodeStatus(device: Device): DeviceStatus {
 
 export interface EngineSupervisorOptions {
   url: string;
-  client?: { protocols?: string | readonly string[]; headers?: Record<string, string>; limits?: Partial<Limits> };
+  client?: { protocols?: string | readonly string[]; headers?: Record<string, string>; limits?: Partial<Limits>; tls?: ClientTlsOptions };
   backoff?: Partial<BackoffPolicy>;
   stableMs?: number;
   heartbeat?: Partial<HeartbeatOptions> | false;
@@ -461,6 +480,7 @@ export async function createSupervisorOn(engine: EngineName, options: EngineSupe
   if (options.client?.protocols !== undefined) json.protocols = typeof options.client.protocols === "string" ? [options.client.protocols] : [...options.client.protocols];
   if (options.client?.headers !== undefined) json.headers = options.client.headers;
   if (options.client?.limits !== undefined) json.limits = options.client.limits;
+  if (options.client?.tls !== undefined) json.tls = options.client.tls;
   const handle = await xs.startProgram("supervisor", json, (event, bytes) => {
     const at = event.at as number;
     switch (event.event) {

@@ -6,6 +6,7 @@ import type { Limits } from "../../src/constants.js";
 import type { DeviceConfig } from "../../src/config.js";
 import { EXIT_NOT_OPENED } from "../../src/echo-agent.js";
 import type { LogLevel, Storage } from "../../src/host.js";
+import type { ClientTlsOptions } from "../../src/websocket.js";
 import type { SimWifi, SimWifiOptions } from "../node/sim-wifi.js";
 import { createJsonLog, type LineSink } from "../node/host.js";
 import { bounded, XsEngine, type XsEngineOptions } from "./engine.js";
@@ -16,6 +17,8 @@ export const DEVICE_STOP_TIMEOUT_MS = 10_000;
 export interface EchoAgentInXsOptions {
   url: string;
   limits?: Partial<Limits>;
+  /** wss://: the client's tls option (the CA as PEM text); Node's TLS socket verifies. */
+  tls?: ClientTlsOptions;
   /** The agent's JSON log lines: "debug" for all (--verbose), "silent" for none (default). */
   logLevel?: LogLevel | "silent";
   /** Where log lines go (default stderr, as on Node). */
@@ -60,7 +63,7 @@ export async function runEchoAgentInXs(options: EchoAgentInXsOptions): Promise<E
   try {
     handle = await engine.startProgram(
       "echo-agent",
-      { url: options.url, limits: options.limits ?? null, logLevel: options.logLevel ?? "silent" },
+      { url: options.url, limits: options.limits ?? null, tls: options.tls ?? null, logLevel: options.logLevel ?? "silent" },
       (event) => {
         if (event.event === "exit") end({ code: event.code as number, reason: event.reason as string });
       },

@@ -3,11 +3,15 @@
  * `node dist/hosts/node/echo-agent.js [options] <url>`, against a real `ws` server that
  * sends messages, checks the echoes and closes. Exit codes: 0 opened then closed, 1 never
  * opened, 2 bad arguments.
+ *
+ * On both engines (tests/support/engines.ts): the agent on Node, and with --engine xs the
+ * same compiled agent inside the XS engine, with the same output and exit codes.
  */
 import assert from "node:assert/strict";
 import { createServer, type Socket } from "node:net";
 import { WebSocketServer, type WebSocket as ServerSocket, type RawData } from "ws";
 import { node } from "../support/child-process.js";
+import { ENGINES, engineArgs } from "../support/engines.js";
 import { closedPort, listenLoopback, within } from "../support/wait.js";
 
 const AGENT = "dist/hosts/node/echo-agent.js";
@@ -59,7 +63,10 @@ function drive(socket: ServerSocket, closeCode: number): Promise<string> {
   });
 }
 
-describe("echo agent (hosts/node/echo-agent.ts, integration)", function () {
+for (const engine of ENGINES) describe(`echo agent (hosts/node/echo-agent.ts, integration) [${engine}]`, function () {
+  /** The agent's command line on this engine. */
+  const run = (args: string[]) => node(AGENT, [...engineArgs(engine), ...args]);
+
   let wss: WebSocketServer;
   let url: string;
   let onConnection: (socket: ServerSocket) => void;
@@ -83,7 +90,7 @@ describe("echo agent (hosts/node/echo-agent.ts, integration)", function () {
   it("echoes text as text and binary as binary, up to 2 MiB, then exits 0 when the server closes", async function () {
     let verdict: Promise<string> | undefined;
     onConnection = (socket) => (verdict = drive(socket, 1000));
-    const agent = node(AGENT, [url]);
+    const agent = run([url]);
     const exit = await agent.waitForExit(10_000, "the agent to exit");
     assert.ok(verdict, "the agent connected");
     assert.equal(await within(verdict, 1000, "the verdict"), "ok");
@@ -93,13 +100,13 @@ describe("echo agent (hosts/node/echo-agent.ts, integration)", function () {
 
   it("exits 0 whatever the close code (the fuzzing server fails connections on purpose)", async function () {
     onConnection = (socket) => socket.close(4001, "case over");
-    const agent = node(AGENT, [url]);
+    const agent = run([url]);
     assert.deepEqual(await agent.waitForExit(5000), { code: 0, signal: null });
   });
 
   it("logs JSON lines to stderr with --verbose", async function () {
     onConnection = (socket) => socket.close(1000);
-    const agent = node(AGENT, ["--verbose", url]);
+    const agent = run(["--verbose", url]);
     assert.equal((await agent.waitForExit(5000)).code, 0);
     const events = agent.stderr
       .trim()
@@ -115,14 +122,14 @@ describe("echo agent (hosts/node/echo-agent.ts, integration)", function () {
       closed = new Promise((resolve) => socket.on("close", (code) => resolve(code)));
       socket.send(Buffer.alloc(2048));
     };
-    const agent = node(AGENT, ["--max-message-bytes", "1024", url]);
+    const agent = run(["--max-message-bytes", "1024", url]);
     assert.equal((await agent.waitForExit(5000)).code, 0);
     assert.equal(await within(closed!, 2000, "the server's close"), 1009);
   });
 
   it("exits 1 with a clear message when the connection is refused", async function () {
     const port = await closedPort();
-    const agent = node(AGENT, [`ws://127.0.0.1:${port}/`]);
+    const agent = run([`ws://127.0.0.1:${port}/`]);
     assert.deepEqual(await agent.waitForExit(5000), { code: 1, signal: null });
     assert.match(agent.stderr, new RegExp(`^echo-agent: .*connection refused \\(127\\.0\\.0\\.1:${port}\\)\\n$`));
   });
@@ -135,7 +142,7 @@ describe("echo agent (hosts/node/echo-agent.ts, integration)", function () {
     });
     const port = await listenLoopback(silent);
     try {
-      const agent = node(AGENT, ["--handshake-timeout-ms", "200", `ws://127.0.0.1:${port}/`]);
+      const agent = run(["--handshake-timeout-ms", "200", `ws://127.0.0.1:${port}/`]);
       assert.equal((await agent.waitForExit(5000)).code, 1);
       assert.match(agent.stderr, /^echo-agent: no handshake response from 127\.0\.0\.1:\d+ within handshakeTimeoutMs \(200 ms\)\n$/);
     } finally {
@@ -155,7 +162,7 @@ describe("echo agent (hosts/node/echo-agent.ts, integration)", function () {
     ];
     for (const [what, args, message] of cases) {
       it(what, async function () {
-        const agent = node(AGENT, args);
+        const agent = run(args);
         assert.deepEqual(await agent.waitForExit(5000), { code: 2, signal: null });
         assert.match(agent.stderr, message);
         assert.match(agent.stderr, /^echo-agent: /);
@@ -163,7 +170,7 @@ describe("echo agent (hosts/node/echo-agent.ts, integration)", function () {
     }
 
     it("--help prints the usage and exits 0", async function () {
-      const agent = node(AGENT, ["--help"]);
+      const agent = run(["--help"]);
       assert.deepEqual(await agent.waitForExit(5000), { code: 0, signal: null });
       assert.match(agent.stdout, /^Usage: echo-agent \[options\] <url>/);
       assert.match(agent.stdout, /--max-message-bytes/);

@@ -2,12 +2,16 @@
  * Interoperation with another implementation: Python's `websockets` (Debian
  * python3-websockets, 10.4, for the system /usr/bin/python3; a pyenv python3 earlier on
  * PATH would not have it). The peer is tests/support/python_echo_server.py.
+ *
+ * Both engines (tests/support/engines.ts): the client and the echo agent on Node, and the
+ * same compiled modules inside XS (hosts/xs/on-engine.ts; echo-agent --engine xs).
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { createNodeHost } from "../../hosts/node/host.js";
-import { ReadyState, WebSocketClient, type CloseEvent } from "../../src/websocket.js";
+import { createClientOn } from "../../hosts/xs/on-engine.js";
+import { ReadyState, type CloseEvent } from "../../src/websocket.js";
 import { Child, node } from "../support/child-process.js";
+import { ENGINES, engineArgs, useEngine } from "../support/engines.js";
 import { deferred, until, within } from "../support/wait.js";
 
 const PYTHON = "/usr/bin/python3";
@@ -47,7 +51,8 @@ async function stopPythonServer(server: Child | undefined): Promise<void> {
   }
 }
 
-describe("interoperation with Python websockets (integration)", function () {
+for (const engine of ENGINES) describe(`interoperation with Python websockets (integration) [${engine}]`, function () {
+  useEngine(engine);
   before(function () {
     const version = pythonWebsocketsVersion();
     if (version !== undefined) return;
@@ -72,9 +77,8 @@ describe("interoperation with Python websockets (integration)", function () {
       const opened = deferred<void>();
       const closed = deferred<CloseEvent>();
       const messages: Array<string | Uint8Array> = [];
-      const client = new WebSocketClient({
+      const client = await createClientOn(engine, {
         url: `ws://127.0.0.1:${port}/echo`,
-        host: createNodeHost({ logLevel: "silent" }),
         limits: { maxMessageBytes: 2 * MiB, maxBufferedBytes: 4 * MiB },
         onOpen: () => opened.resolve(),
         onMessage: (data) => messages.push(data),
@@ -83,15 +87,15 @@ describe("interoperation with Python websockets (integration)", function () {
       try {
         await within(opened.promise, 5000, "open");
         const big = new Uint8Array(MiB).map((_, i) => (i * 31) & 0xff);
-        client.send("hello from moorline");
-        client.send("h\u00e9llo \u{1F30D}");
-        client.send(new Uint8Array([0, 1, 2, 255]));
-        client.send("frag", { more: true });
-        client.send("mented");
-        client.send(new Uint8Array([9]), { more: true });
-        client.send(new Uint8Array([8, 7]));
-        client.send(big);
-        client.send("");
+        await client.send("hello from moorline");
+        await client.send("h\u00e9llo \u{1F30D}");
+        await client.send(new Uint8Array([0, 1, 2, 255]));
+        await client.send("frag", { more: true });
+        await client.send("mented");
+        await client.send(new Uint8Array([9]), { more: true });
+        await client.send(new Uint8Array([8, 7]));
+        await client.send(big);
+        await client.send("");
         await until(() => messages.length === 7, 10_000, "7 echoes");
         assert.deepEqual(messages.slice(0, 6), [
           "hello from moorline",
@@ -102,13 +106,13 @@ describe("interoperation with Python websockets (integration)", function () {
           big,
         ]);
         assert.equal(messages[6], "");
-        client.close(1000, "bye");
+        await client.close(1000, "bye");
         const event = await within(closed.promise, 5000, "onClose");
         assert.equal(event.code, 1000);
         assert.equal(event.reason, "bye", "websockets echoes the close frame it receives");
         assert.equal(event.wasClean, true);
       } finally {
-        if (client.readyState !== ReadyState.CLOSED) client.close();
+        if (client.readyState !== ReadyState.CLOSED) await client.close().catch(() => {});
       }
     });
   });
@@ -124,7 +128,7 @@ describe("interoperation with Python websockets (integration)", function () {
     it("echoes every message the Python server sends, which checks them, and exits 0", async function () {
       let port: number;
       ({ server, port } = await startPythonServer("drive"));
-      const agent = node("dist/hosts/node/echo-agent.js", [`ws://127.0.0.1:${port}/`]);
+      const agent = node("dist/hosts/node/echo-agent.js", [...engineArgs(engine), `ws://127.0.0.1:${port}/`]);
       const exit = await agent.waitForExit(10_000, "the echo agent to exit");
       const [verdictLine] = await server.line(/^\{.*\}$/, 2000, "the Python driver's verdict");
       const verdict = JSON.parse(verdictLine) as { ok: boolean; checked: number; error?: string };

@@ -7,10 +7,11 @@
  * from an unknown CA) and a working companion server that asks for status and config; then
  * every log line (as printed, at debug level), every event and message the servers saw
  * except the one header the token is for, and every error is searched for the secrets. The
- * device's command line is searched the same way.
+ * device's command line is searched the same way, on both engines (tests/support/engines.ts):
+ * with --engine xs the same firmware runs inside XS, its TLS done by the Node side.
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -27,6 +28,7 @@ import type { DeviceHost } from "../../src/host.js";
 import { MemoryStorage } from "../../src/memory-storage.js";
 import { testCertificates } from "../support/certs.js";
 import { node } from "../support/child-process.js";
+import { ENGINES, engineArgs } from "../support/engines.js";
 import { startTlsEchoServer } from "../support/tls-server.js";
 import { closedPort, delay, until, within } from "../support/wait.js";
 
@@ -242,40 +244,72 @@ describe("secrets: the WiFi password and the auth token never leave the device's
     });
   });
 
-  describe("the device's command line (hosts/node/device.ts)", function () {
-    let folder: string;
-    beforeEach(() => (folder = mkdtempSync(join(tmpdir(), "moorline-secrets-"))));
-    afterEach(() => rmSync(folder, { recursive: true, force: true }));
+  for (const engine of ENGINES) {
+    describe(`the device's command line (hosts/node/device.ts) [${engine}]`, function () {
+      let folder: string;
+      beforeEach(() => (folder = mkdtempSync(join(tmpdir(), "moorline-secrets-"))));
+      afterEach(() => rmSync(folder, { recursive: true, force: true }));
 
-    it("prints neither secret at debug level, while WiFi refuses the password and no server answers", async function () {
-      const url = `ws://127.0.0.1:${await closedPort()}/`;
-      const common = ["--url", url, "--log-level", "debug", "--backoff-base-ms", "100", "--backoff-cap-ms", "300"];
-      // The simulated access point has its own password: this one is refused.
-      const wifi = node("dist/hosts/node/device.js", [...common, "--ssid", "moorline-sim", "--password", PASSWORD, "--auth-token", TOKEN, "--storage", join(folder, "a.json")]);
-      const link = node("dist/hosts/node/device.js", [...common, "--no-wifi", "--auth-token", TOKEN, "--storage", join(folder, "b.json")]);
-      try {
-        await wifi.line(/"event":"wifi_wrong_password"/, 10_000, "a refused WiFi password");
-        await link.line(/"event":"ws_backoff"/, 10_000, "a refused connection");
-        await delay(300);
-      } finally {
-        for (const child of [wifi, link]) {
-          child.kill("SIGTERM");
-          await child.waitForExit(5000);
+      it("prints neither secret at debug level, while WiFi refuses the password and no server answers", async function () {
+        const url = `ws://127.0.0.1:${await closedPort()}/`;
+        const common = ["--url", url, "--log-level", "debug", "--backoff-base-ms", "100", "--backoff-cap-ms", "300"];
+        // The simulated access point has its own password: this one is refused.
+        const wifi = node("dist/hosts/node/device.js", [...engineArgs(engine), ...common, "--ssid", "moorline-sim", "--password", PASSWORD, "--auth-token", TOKEN, "--storage", join(folder, "a.json")]);
+        const link = node("dist/hosts/node/device.js", [...engineArgs(engine), ...common, "--no-wifi", "--auth-token", TOKEN, "--storage", join(folder, "b.json")]);
+        try {
+          await wifi.line(/"event":"wifi_wrong_password"/, 10_000, "a refused WiFi password");
+          await link.line(/"event":"ws_backoff"/, 10_000, "a refused connection");
+          await delay(300);
+        } finally {
+          for (const child of [wifi, link]) {
+            child.kill("SIGTERM");
+            await child.waitForExit(5000);
+          }
         }
-      }
-      for (const [name, child] of [["WiFi", wifi], ["link", link]] as const) {
-        assertNoSecret(`the ${name} device's stdout`, child.stdout);
-        assertNoSecret(`the ${name} device's stderr`, child.stderr);
-      }
-    });
+        for (const [name, child] of [["WiFi", wifi], ["link", link]] as const) {
+          assertNoSecret(`the ${name} device's stdout`, child.stdout);
+          assertNoSecret(`the ${name} device's stderr`, child.stderr);
+        }
+      });
 
-    it("does not quote a password or token it refuses", async function () {
-      const long = `${PASSWORD}${"x".repeat(60)}`;
-      const child = node("dist/hosts/node/device.js", ["--password", long, "--auth-token", TOKEN.repeat(60)]);
-      const exit = await child.waitForExit(5000);
-      assert.equal(exit.code, 2);
-      assert.match(child.stderr, /config\.password must be a string of at most 64 characters/);
-      assertNoSecret("the usage error", child.stderr + child.stdout);
+      it("prints neither secret at debug level, while a server quotes the token back and a wss:// server's CA is unknown", async function () {
+        const careless = await startTokenServer("reflect");
+        const certs = testCertificates();
+        const unknownCa = await startTlsEchoServer(certs.unknownCa);
+        const caFile = join(folder, "ca.pem");
+        writeFileSync(caFile, certs.ca.cert);
+        const common = ["--log-level", "debug", "--backoff-base-ms", "100", "--backoff-cap-ms", "300", "--no-wifi", "--auth-token", TOKEN];
+        const reflected = node("dist/hosts/node/device.js", [...engineArgs(engine), ...common, "--url", careless.url, "--storage", join(folder, "c.json")]);
+        const tls = node("dist/hosts/node/device.js", [...engineArgs(engine), ...common, "--url", unknownCa.url, "--ca", caFile, "--storage", join(folder, "d.json")]);
+        try {
+          await reflected.line(/"event":"ws_backoff".*ERR_HANDSHAKE_STATUS/, 10_000, "a 401 quoting the token");
+          await tls.line(/"event":"ws_backoff".*ERR_TLS_UNKNOWN_CA/, 10_000, "a certificate from an unknown CA refused");
+          await delay(300);
+        } finally {
+          for (const child of [reflected, tls]) {
+            child.kill("SIGTERM");
+            await child.waitForExit(5000);
+          }
+          await careless.close();
+          await unknownCa.close();
+        }
+        assert.equal(careless.authorizations[0], `Bearer ${TOKEN}`, "the token went where it belongs");
+        assert.equal(unknownCa.requests, 0, "not even the handshake (and its token) reached the refused server");
+        assert.match(reflected.stdout, /Bearer <redacted>/);
+        for (const [name, child] of [["careless server's", reflected], ["TLS", tls]] as const) {
+          assertNoSecret(`the ${name} device's stdout`, child.stdout);
+          assertNoSecret(`the ${name} device's stderr`, child.stderr);
+        }
+      });
+
+      it("does not quote a password or token it refuses", async function () {
+        const long = `${PASSWORD}${"x".repeat(60)}`;
+        const child = node("dist/hosts/node/device.js", [...engineArgs(engine), "--password", long, "--auth-token", TOKEN.repeat(60)]);
+        const exit = await child.waitForExit(5000);
+        assert.equal(exit.code, 2);
+        assert.match(child.stderr, /config\.password must be a string of at most 64 characters/);
+        assertNoSecret("the usage error", child.stderr + child.stdout);
+      });
     });
-  });
+  }
 });

@@ -1,10 +1,14 @@
 /**
- * The supervisor on the Node host against real peers on 127.0.0.1: a `ws` server process
- * killed and restarted on the same port, servers that refuse in every way a server can
- * (accept and close at once, with any close code; drop TCP right after accepting; answer
- * 503 to the upgrade), a server that stops answering pings (half-open detection), and
- * stop() in each phase. Timing uses small policies (backoff base 100 ms, cap 1000 ms) so the
- * whole file runs in seconds; every wait is bounded.
+ * The supervisor against real peers on 127.0.0.1: a `ws` server process killed and
+ * restarted on the same port, servers that refuse in every way a server can (accept and
+ * close at once, with any close code; drop TCP right after accepting; answer 503 to the
+ * upgrade), a server that stops answering pings (half-open detection), and stop() in each
+ * phase. On both engines (tests/support/engines.ts): on the Node host, and the same compiled
+ * supervisor inside the XS engine, driven through hosts/xs/on-engine.ts, its callbacks
+ * stamped with the time they ran inside XS. Timing uses small policies (backoff base
+ * 100 ms, cap 1000 ms) so the whole file runs in seconds; every wait is bounded. State and
+ * statistics are read after a refresh() (on XS they change without an event: a pong, a
+ * refused attempt).
  *
  * "No tight loop" is asserted the way a server operator would see it: every gap between two
  * attempts is at least backoff.minMs, the backoff attempt numbers keep growing (a connection
@@ -15,18 +19,14 @@ import assert from "node:assert/strict";
 import { createServer, type Server, type Socket } from "node:net";
 import { performance } from "node:perf_hooks";
 import { WebSocketServer, type WebSocket as ServerSocket } from "ws";
-import { createNodeHost } from "../../hosts/node/host.js";
+import { createJsonLog, createNodeHost } from "../../hosts/node/host.js";
+import { createSupervisorOn, type EngineSupervisor, type EngineSupervisorOptions } from "../../hosts/xs/on-engine.js";
 import type { BackoffPolicy } from "../../src/backoff.js";
 import { ErrorCode, HandshakeError } from "../../src/errors.js";
-import type { NetHost } from "../../src/host.js";
-import {
-  ConnectionSupervisor,
-  SupervisorState,
-  type HeartbeatOptions,
-  type SupervisorOptions,
-} from "../../src/supervisor.js";
-import { WebSocketClient, type CloseEvent } from "../../src/websocket.js";
+import { SupervisorState, type HeartbeatOptions } from "../../src/supervisor.js";
+import type { CloseEvent } from "../../src/websocket.js";
 import { Child } from "../support/child-process.js";
+import { ENGINES, useEngine, type EngineName } from "../support/engines.js";
 import { closedPort, delay, listenLoopback, until, within } from "../support/wait.js";
 
 /** Small numbers so recovery happens within a test's few seconds. */
@@ -61,24 +61,28 @@ async function stopChild(child: Child | undefined): Promise<void> {
   await child.waitForExit(5_000, "the echo server to exit").catch(() => child.kill("SIGKILL"));
 }
 
-/** A supervisor on the real Node host with everything it reports recorded, timestamped. */
+/** A supervisor on a real host with everything it reports recorded, timestamped. */
 interface Run {
-  supervisor: ConnectionSupervisor;
-  /** performance.now() of each connection attempt (each client made). */
+  supervisor: EngineSupervisor;
+  /** performance.now() of each connection attempt (each client made; on XS, XS's clock: Node's). */
   attempts: number[];
   opens: number[];
   closes: Array<{ at: number; event: CloseEvent; retryInMs: number | undefined }>;
   messages: Array<string | Uint8Array>;
-  /** The host's log, parsed: one JSON object per line. */
+  /** The log as JSON lines, parsed: one JSON object per line. */
   log: Array<Record<string, unknown>>;
   logLines: string[];
 }
 
-const runs: ConnectionSupervisor[] = [];
+const runs: EngineSupervisor[] = [];
 
-function supervise(url: string, extra: Partial<SupervisorOptions> = {}): Run {
+async function supervise(engine: EngineName, url: string, extra: Partial<EngineSupervisorOptions> = {}): Promise<Run> {
   const logLines: string[] = [];
-  const host: NetHost = createNodeHost({ logStream: { write: (line: string) => logLines.push(line) }, logLevel: "info" });
+  const sink = { write: (line: string) => logLines.push(line) };
+  // Node: the Node host's own JSON-line log. XS: the supervisor's log events, made inside
+  // XS, written by the same JSON-line log (as the XS command lines print them).
+  const logging: Partial<EngineSupervisorOptions> =
+    engine === "node" ? { host: createNodeHost({ logStream: sink, logLevel: "info" }) } : { log: createJsonLog(sink, "info"), logLevel: "info" };
   const run: Run = {
     attempts: [],
     opens: [],
@@ -89,23 +93,31 @@ function supervise(url: string, extra: Partial<SupervisorOptions> = {}): Run {
       return logLines.map((line) => JSON.parse(line) as Record<string, unknown>);
     },
   } as unknown as Run;
-  run.supervisor = new ConnectionSupervisor({
+  run.supervisor = await createSupervisorOn(engine, {
     url,
-    host,
+    ...logging,
     backoff: BACKOFF,
-    // The real client, timed: each call is one connection attempt.
-    createClient: (options) => {
-      run.attempts.push(performance.now());
-      return new WebSocketClient(options);
-    },
-    onOpen: () => run.opens.push(performance.now()),
-    onClose: (event, retryInMs) => run.closes.push({ at: performance.now(), event, retryInMs }),
+    // Each client the supervisor makes is one connection attempt.
+    onAttempt: (at) => run.attempts.push(at),
+    onOpen: (_protocol, at) => run.opens.push(at),
+    onClose: (event, retryInMs, at) => run.closes.push({ at, event, retryInMs }),
     onMessage: (data) => run.messages.push(data),
     ...extra,
   });
   runs.push(run.supervisor);
-  run.supervisor.start();
+  await run.supervisor.start();
   return run;
+}
+
+/** until(), reading the supervisor's state and statistics afresh each time. */
+async function untilFresh(supervisor: EngineSupervisor, predicate: () => boolean, ms: number, what: string): Promise<void> {
+  const end = performance.now() + ms;
+  for (;;) {
+    await supervisor.refresh();
+    if (predicate()) return;
+    if (performance.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await delay(5);
+  }
 }
 
 /** Gaps between consecutive attempts, ms. */
@@ -134,17 +146,52 @@ function assertNoTightLoop(run: Run, windowMs: number): void {
   }
 }
 
-async function stopped(supervisor: ConnectionSupervisor, ms = 2_000): Promise<number> {
+/** How far off the next attempt must be for stopBetweenAttempts() to stop, ms. */
+const STOP_MARGIN_MS = 100;
+
+/**
+ * Waits for a moment when no attempt is under way (each has ended) and the next one is not
+ * due for STOP_MARGIN_MS: the supervisor is in backoff for a while yet.
+ */
+function betweenAttempts(run: Run): Promise<void> {
+  return until(
+    () => {
+      const last = run.closes.at(-1);
+      if (last === undefined || last.retryInMs === undefined || run.closes.length !== run.attempts.length) return false;
+      return last.at + last.retryInMs - performance.now() > STOP_MARGIN_MS;
+    },
+    3_000,
+    "a pause between two attempts",
+  );
+}
+
+/**
+ * Stops the supervisor between two attempts (betweenAttempts()), so that stop() abandons
+ * none: every attempt made has ended, and what the server saw is complete (an attempt
+ * abandoned under way may or may not have reached it). Resolves with the window, ms, from
+ * the first attempt to the stop.
+ */
+async function stopBetweenAttempts(run: Run): Promise<number> {
+  await betweenAttempts(run);
+  const window = performance.now() - run.attempts[0]!;
+  await stopped(run.supervisor);
+  return window;
+}
+
+/** stop(), until onStopped; resolves with how long that took, ms. */
+async function stopped(supervisor: EngineSupervisor, ms = 2_000): Promise<number> {
   const started = performance.now();
-  await within(new Promise<void>((resolve) => supervisor.stop(resolve)), ms, "onStopped");
+  await within(supervisor.stop(), ms, "onStopped");
   return performance.now() - started;
 }
 
-describe("ConnectionSupervisor against real servers (integration)", function () {
+for (const engine of ENGINES) describe(`ConnectionSupervisor against real servers (integration) [${engine}]`, function () {
   this.timeout(10_000);
+  useEngine(engine);
 
   afterEach(async function () {
     for (const supervisor of runs.splice(0)) {
+      await supervisor.refresh().catch(() => {});
       if (supervisor.state !== SupervisorState.STOPPED) await stopped(supervisor, 7_000).catch(() => {});
     }
   });
@@ -172,13 +219,14 @@ describe("ConnectionSupervisor against real servers (integration)", function () 
     });
 
     it("connects, carries messages and measures the heartbeat's round-trip time", async function () {
-      const run = supervise(url, { heartbeat: { intervalMs: 100, timeoutMs: 1_000 } });
+      const run = await supervise(engine, url, { heartbeat: { intervalMs: 100, timeoutMs: 1_000 } });
       await until(() => run.supervisor.state === SupervisorState.OPEN, 2_000, "open");
-      assert.equal(run.supervisor.send("hello"), true);
+      assert.equal(await run.supervisor.send("hello"), true);
       await until(() => run.messages.length === 1, 2_000, "the echo");
       assert.equal(run.messages[0], "hello");
+      await run.supervisor.refresh();
       assert.equal(run.supervisor.stats.lastRttMs, undefined, "no ping while frames arrive");
-      await until(() => run.supervisor.stats.lastRttMs !== undefined, 2_000, "a measured round trip");
+      await untilFresh(run.supervisor, () => run.supervisor.stats.lastRttMs !== undefined, 2_000, "a measured round trip");
       const rtt = run.supervisor.stats.lastRttMs!;
       assert.ok(Number.isFinite(rtt) && rtt > 0 && rtt < 1_000, `RTT ${rtt} ms`);
       assert.equal(run.supervisor.stats.heartbeatTimeouts, 0);
@@ -186,7 +234,7 @@ describe("ConnectionSupervisor against real servers (integration)", function () 
     });
 
     it("stop() while connected closes with 1001 at once, and attempts nothing more", async function () {
-      const run = supervise(url);
+      const run = await supervise(engine, url);
       await until(() => run.supervisor.state === SupervisorState.OPEN, 2_000, "open");
       const closed = new Promise<{ code: number; reason: string }>((resolve) =>
         connections[0]!.once("close", (code, reason) => resolve({ code, reason: reason.toString() })),
@@ -202,7 +250,7 @@ describe("ConnectionSupervisor against real servers (integration)", function () 
       await delay(400);
       assert.equal(run.attempts.length, 1, "no attempt after stop");
       assert.equal(connections.length, 1);
-      assert.equal(run.supervisor.send("late"), false);
+      assert.equal(await run.supervisor.send("late"), false);
     });
   });
 
@@ -210,7 +258,7 @@ describe("ConnectionSupervisor against real servers (integration)", function () 
     let server: Child | undefined = startEchoServer();
     try {
       const [, port] = await server.line(/^listening (\d+)$/, 5_000, "the echo server to listen");
-      const run = supervise(`ws://127.0.0.1:${port}/`, { heartbeat: { intervalMs: 200, timeoutMs: 500 } });
+      const run = await supervise(engine, `ws://127.0.0.1:${port}/`, { heartbeat: { intervalMs: 200, timeoutMs: 500 } });
       await until(() => run.opens.length === 1, 2_000, "the first connection");
 
       server.kill("SIGKILL");
@@ -219,13 +267,15 @@ describe("ConnectionSupervisor against real servers (integration)", function () 
       const lost = run.closes[0]!.event;
       assert.equal(lost.code, 1006);
       assert.equal(lost.error?.code, ErrorCode.CONNECTION_LOST);
-      assert.equal(run.supervisor.send("while down"), false);
+      assert.equal(await run.supervisor.send("while down"), false);
 
       // Down for 1.5 s: the device keeps trying (refused), backing off.
       await delay(1_500);
       const refusedAttempts = run.attempts.length - 1;
       assert.ok(refusedAttempts >= 2, `${refusedAttempts} attempts while down`);
       assert.ok(run.closes.slice(1).every((close) => close.event.error?.code === ErrorCode.CONNECT_FAILED));
+      await betweenAttempts(run);
+      await run.supervisor.refresh();
       assert.equal(run.supervisor.state, SupervisorState.BACKOFF);
 
       server = startEchoServer(Number(port));
@@ -234,9 +284,10 @@ describe("ConnectionSupervisor against real servers (integration)", function () 
       await until(() => run.opens.length === 2, BACKOFF.capMs + 1_500, "the device to reconnect");
       const back = run.opens[1]! - restartedAt;
       assert.ok(back <= BACKOFF.capMs + 500, `back ${back.toFixed(0)} ms after the restart (cap ${BACKOFF.capMs} ms)`);
+      await run.supervisor.refresh();
       assert.equal(run.supervisor.stats.reconnects, 1);
 
-      assert.equal(run.supervisor.send("after the restart"), true);
+      assert.equal(await run.supervisor.send("after the restart"), true);
       await until(() => run.messages.includes("after the restart"), 2_000, "the echo after the restart");
       assertNoTightLoop(run, performance.now() - run.attempts[0]!);
     } finally {
@@ -257,10 +308,9 @@ describe("ConnectionSupervisor against real servers (integration)", function () 
       });
       await new Promise<void>((resolve) => wss.once("listening", () => resolve()));
       try {
-        const run = supervise(`ws://127.0.0.1:${(wss.address() as { port: number }).port}/`);
+        const run = await supervise(engine, `ws://127.0.0.1:${(wss.address() as { port: number }).port}/`);
         await delay(WINDOW_MS);
-        run.supervisor.stop();
-        assertNoTightLoop(run, WINDOW_MS);
+        assertNoTightLoop(run, await stopBetweenAttempts(run));
         assert.equal(connections, run.attempts.length, "every attempt reached the server");
         assert.equal(run.opens.length, connections, "each one opened");
         const seen = run.closes.map((close) => close.event.code);
@@ -281,10 +331,9 @@ describe("ConnectionSupervisor against real servers (integration)", function () 
       });
       const port = await listenLoopback(server);
       try {
-        const run = supervise(`ws://127.0.0.1:${port}/`);
+        const run = await supervise(engine, `ws://127.0.0.1:${port}/`);
         await delay(WINDOW_MS);
-        run.supervisor.stop();
-        assertNoTightLoop(run, WINDOW_MS);
+        assertNoTightLoop(run, await stopBetweenAttempts(run));
         assert.equal(connections, run.attempts.length);
         assert.equal(run.opens.length, 0);
         assert.ok(run.closes.every((close) => close.event.code === 1006 && close.event.error !== undefined));
@@ -305,10 +354,9 @@ describe("ConnectionSupervisor against real servers (integration)", function () 
       });
       await new Promise<void>((resolve) => wss.once("listening", () => resolve()));
       try {
-        const run = supervise(`ws://127.0.0.1:${(wss.address() as { port: number }).port}/`);
+        const run = await supervise(engine, `ws://127.0.0.1:${(wss.address() as { port: number }).port}/`);
         await delay(WINDOW_MS);
-        run.supervisor.stop();
-        assertNoTightLoop(run, WINDOW_MS);
+        assertNoTightLoop(run, await stopBetweenAttempts(run));
         assert.equal(requests, run.attempts.length);
         for (const close of run.closes) {
           assert.ok(close.event.error instanceof HandshakeError, String(close.event.error));
@@ -321,10 +369,9 @@ describe("ConnectionSupervisor against real servers (integration)", function () 
     });
 
     it("nothing listening (connection refused)", async function () {
-      const run = supervise(`ws://127.0.0.1:${await closedPort()}/`);
+      const run = await supervise(engine, `ws://127.0.0.1:${await closedPort()}/`);
       await delay(1_000);
-      run.supervisor.stop();
-      assertNoTightLoop(run, 1_000);
+      assertNoTightLoop(run, await stopBetweenAttempts(run));
       assert.ok(run.closes.every((close) => close.event.error?.code === ErrorCode.CONNECT_FAILED));
     });
   });
@@ -341,7 +388,7 @@ describe("ConnectionSupervisor against real servers (integration)", function () 
     });
     await new Promise<void>((resolve) => wss.once("listening", () => resolve()));
     try {
-      const run = supervise(`ws://127.0.0.1:${(wss.address() as { port: number }).port}/`, { heartbeat });
+      const run = await supervise(engine, `ws://127.0.0.1:${(wss.address() as { port: number }).port}/`, { heartbeat });
       await until(() => run.opens.length === 1, 2_000, "open");
       await until(() => run.closes.length === 1, 2_000, "the heartbeat to declare the connection dead");
       const detectedAfter = run.closes[0]!.at - run.opens[0]!;
@@ -354,6 +401,7 @@ describe("ConnectionSupervisor against real servers (integration)", function () 
       assert.equal(event.code, 1006);
       assert.equal(event.error?.code, ErrorCode.HEARTBEAT_TIMEOUT);
       assert.match(event.error!.message, /300 ms/);
+      await run.supervisor.refresh();
       assert.equal(run.supervisor.stats.heartbeatTimeouts, 1);
       assert.equal(run.supervisor.stats.lastRttMs, undefined);
       const logged = run.log.find((entry) => entry.event === "ws_heartbeat_timeout");
@@ -368,8 +416,8 @@ describe("ConnectionSupervisor against real servers (integration)", function () 
   });
 
   it("stop() during the backoff wait ends at once, with no further attempt", async function () {
-    const run = supervise(`ws://127.0.0.1:${await closedPort()}/`, { backoff: { baseMs: 1_000, capMs: 1_000, minMs: 500 } });
-    await until(() => run.supervisor.state === SupervisorState.BACKOFF, 2_000, "the first refusal");
+    const run = await supervise(engine, `ws://127.0.0.1:${await closedPort()}/`, { backoff: { baseMs: 1_000, capMs: 1_000, minMs: 500 } });
+    await untilFresh(run.supervisor, () => run.supervisor.state === SupervisorState.BACKOFF, 2_000, "the first refusal");
     const took = await stopped(run.supervisor);
     assert.ok(took < 50, `stop took ${took.toFixed(0)} ms`);
     assert.equal(run.supervisor.state, SupervisorState.STOPPED);
@@ -377,10 +425,10 @@ describe("ConnectionSupervisor against real servers (integration)", function () 
     assert.equal(run.attempts.length, 1, "the pending retry was cancelled");
   });
 
-  it("logs one JSON line per event on the Node host", async function () {
-    const run = supervise(`ws://127.0.0.1:${await closedPort()}/`);
+  it("logs one JSON line per event", async function () {
+    const run = await supervise(engine, `ws://127.0.0.1:${await closedPort()}/`);
     await until(() => run.closes.length >= 2, 2_000, "two refusals");
-    run.supervisor.stop();
+    await stopped(run.supervisor);
     for (const line of run.logLines) {
       assert.ok(line.endsWith("\n") && line.indexOf("\n") === line.length - 1, `one line: ${JSON.stringify(line)}`);
     }

@@ -6,8 +6,10 @@
  * attempt, and the echo agent's --ca works from the command line.
  *
  * The cases are data (CASES) and the assertions about them live in one place (expectOutcome),
- * apart from how a connection is made (an Engine): the XS desktop host runs the same cases
- * by adding its engine to ENGINES once its bridge has TLS.
+ * apart from how a connection is made (an Engine). Each runs on both engines
+ * (tests/support/engines.ts): the client on the Node host, and the same compiled client
+ * inside the XS engine, whose TLS is done by the Node side of its bridge
+ * (hosts/xs/on-engine.ts createClientOn); so do the echo agent's and the device's tests.
  */
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
@@ -17,17 +19,19 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 import { createNodeHost } from "../../hosts/node/host.js";
+import { createClientOn, startDeviceOn, type EngineClient, type EngineDevice } from "../../hosts/xs/on-engine.js";
 import { start as startCompanion, type CompanionServer } from "../../server/companion.js";
 import { parseDeviceConfig } from "../../src/config.js";
 import { Device } from "../../src/device.js";
 import type { Limits } from "../../src/constants.js";
 import { ErrorCode, type ErrorCodeValue } from "../../src/errors.js";
-import type { DeviceHost, LogLevel } from "../../src/host.js";
+import type { LogLevel } from "../../src/host.js";
 import { MemoryStorage } from "../../src/memory-storage.js";
 import { ConnectionSupervisor } from "../../src/supervisor.js";
-import { WebSocketClient, type ClientTlsOptions, type CloseEvent } from "../../src/websocket.js";
+import type { ClientTlsOptions, CloseEvent } from "../../src/websocket.js";
 import { testCertificates, type TestCertificates } from "../support/certs.js";
 import { node, REPO_ROOT } from "../support/child-process.js";
+import { ENGINES as ENGINE_NAMES, engineArgs, useEngine, type EngineName } from "../support/engines.js";
 import { startTlsEchoServer, type TlsEchoServer } from "../support/tls-server.js";
 import { closedPort, deferred, listenLoopback, until, within } from "../support/wait.js";
 
@@ -43,7 +47,7 @@ interface Outcome {
 }
 
 interface Engine {
-  name: string;
+  name: EngineName;
   /**
    * Connects to `url`; once open, sends one text message and closes (1000) when its echo
    * comes back. Resolves with what happened once the client has closed.
@@ -53,31 +57,40 @@ interface Engine {
 
 const MESSAGE = "hello over TLS";
 
-const nodeEngine: Engine = {
-  name: "node",
-  attempt(url, tls, limits) {
-    const logs: Outcome["logs"] = [];
-    const host = { ...createNodeHost({ logLevel: "silent" }), log: (level: LogLevel, event: string) => void logs.push({ level, event }) };
-    let echoed: string | undefined;
-    const done = deferred<Outcome>();
-    const client = new WebSocketClient({
-      url,
-      host,
-      ...(tls ? { tls } : {}),
-      ...(limits ? { limits } : {}),
-      onOpen: () => client.send(MESSAGE),
-      onMessage: (data) => {
-        echoed = typeof data === "string" ? data : `<${data.length} bytes>`;
-        client.close(1000);
-      },
-      onClose: (close) => done.resolve({ echoed, close, logs }),
-    });
-    return within(done.promise, 15_000, `the client to close (${url})`);
-  },
-};
+/**
+ * The client on `name`: on Node, a WebSocketClient over the Node host; on XS, the same client
+ * in an XS worker (its callbacks and log events reach this side after the fact).
+ */
+function engineNamed(name: EngineName): Engine {
+  return {
+    name,
+    async attempt(url, tls, limits) {
+      const logs: Outcome["logs"] = [];
+      let echoed: string | undefined;
+      const done = deferred<Outcome>();
+      // The callbacks act on the client once createClientOn has given it.
+      const made = deferred<EngineClient>();
+      const act = (action: (client: EngineClient) => Promise<void>) => void made.promise.then(action).catch((error) => done.reject(error));
+      const client = await createClientOn(name, {
+        url,
+        ...(tls ? { tls } : {}),
+        ...(limits ? { limits } : {}),
+        log: (level: LogLevel, event: string) => void logs.push({ level, event }),
+        onOpen: () => act((c) => c.send(MESSAGE)),
+        onMessage: (data) => {
+          echoed = typeof data === "string" ? data : `<${data.length} bytes>`;
+          act((c) => c.close(1000));
+        },
+        onClose: (close) => done.resolve({ echoed, close, logs }),
+      });
+      made.resolve(client);
+      return within(done.promise, 15_000, `the client to close (${url}, ${name})`);
+    },
+  };
+}
 
-/** The engines the cases run on (hosts/xs adds "xs" when its bridge has TLS). */
-const ENGINES: readonly Engine[] = [nodeEngine];
+/** The engines the cases run on: Node and XS, unless ENGINES narrows them. */
+const ENGINES: readonly Engine[] = ENGINE_NAMES.map(engineNamed);
 
 // --- the cases, and what a user must see in each ------------------------------------------
 
@@ -208,6 +221,7 @@ describe("wss:// against real TLS servers on 127.0.0.1 (certificates made for th
 
   for (const engine of ENGINES) {
     describe(`on ${engine.name}`, function () {
+      useEngine(engine.name);
       let server: TlsEchoServer | undefined;
       afterEach(async function () {
         await server?.close();
@@ -255,6 +269,18 @@ describe("wss:// against real TLS servers on 127.0.0.1 (certificates made for th
         } finally {
           await new Promise<void>((resolve) => plain.close(() => resolve()));
         }
+      });
+
+      it("refuses a CA that is not PEM text when the client is made, in the TLS socket's words", async function () {
+        // On XS the TLS socket's TypeError is thrown by Node and rethrown inside XS.
+        server = await startTlsEchoServer(certs.good);
+        await assert.rejects(createClientOn(engine.name, { url: server.url, tls: { ca: "not a certificate" } }), (error: Error & { code?: string }) => {
+          assert.equal(error.name, "HandshakeError");
+          assert.equal(error.code, ErrorCode.CONNECT_FAILED);
+          assert.match(error.message, /^could not connect to 127\.0\.0\.1:\d+: tls\.ca must be PEM text \(-----BEGIN CERTIFICATE-----\.\.\.\) on the Node host$/);
+          return true;
+        });
+        assert.equal(server.requests, 0);
       });
 
       it("reports a refused TCP connection as a connection failure, not a TLS one", async function () {
@@ -306,65 +332,67 @@ describe("wss:// against real TLS servers on 127.0.0.1 (certificates made for th
     });
   });
 
-  describe("the echo agent's command line (hosts/node/echo-agent.ts)", function () {
-    let folder: string;
-    let server: TlsEchoServer;
+  for (const engine of ENGINE_NAMES) {
+    describe(`the echo agent's command line (hosts/node/echo-agent.ts) [${engine}]`, function () {
+      let folder: string;
+      let server: TlsEchoServer;
 
-    beforeEach(async function () {
-      folder = mkdtempSync(join(tmpdir(), "moorline-tls-"));
-      // The agent exits 0 once a connection that opened has closed: greet it, then close.
-      server = await startTlsEchoServer({
-        ...certs.good,
-        onConnection: (socket) => {
-          socket.on("message", () => socket.close(1000, "done"));
-          socket.send("echo this");
-        },
+      beforeEach(async function () {
+        folder = mkdtempSync(join(tmpdir(), "moorline-tls-"));
+        // The agent exits 0 once a connection that opened has closed: greet it, then close.
+        server = await startTlsEchoServer({
+          ...certs.good,
+          onConnection: (socket) => {
+            socket.on("message", () => socket.close(1000, "done"));
+            socket.send("echo this");
+          },
+        });
+      });
+      afterEach(async function () {
+        await server.close();
+        rmSync(folder, { recursive: true, force: true });
+      });
+
+      it("connects with --ca FILE and exits 0", async function () {
+        const caFile = join(folder, "ca.pem");
+        writeFileSync(caFile, certs.ca.cert);
+        const agent = node("dist/hosts/node/echo-agent.js", [...engineArgs(engine), "--ca", caFile, server.url]);
+        const exit = await agent.waitForExit(10_000, "the agent to finish");
+        assert.equal(exit.code, 0, agent.stderr);
+        assert.equal(server.requests, 1);
+      });
+
+      it("without --ca, exits 1 saying the certificate's CA is unknown", async function () {
+        const agent = node("dist/hosts/node/echo-agent.js", [...engineArgs(engine), server.url]);
+        const exit = await agent.waitForExit(10_000, "the agent to give up");
+        assert.equal(exit.code, 1);
+        assert.match(agent.stderr, /echo-agent: TLS connection to 127\.0\.0\.1:\d+ refused: certificate for 127\.0\.0\.1 is signed by an unknown CA/);
+        assert.equal(server.requests, 0);
+      });
+
+      it("with --insecure, connects and warns on stderr that nothing was verified", async function () {
+        const agent = node("dist/hosts/node/echo-agent.js", [...engineArgs(engine), "--insecure", server.url]);
+        const exit = await agent.waitForExit(10_000, "the agent to finish");
+        assert.equal(exit.code, 0, agent.stderr);
+        assert.match(agent.stderr, /"level":"warn","event":"tls_insecure".*certificate verification is OFF/);
+      });
+
+      it("refuses an unreadable --ca file or a bad --pin before connecting (exit 2)", async function () {
+        const missing = node("dist/hosts/node/echo-agent.js", [...engineArgs(engine), "--ca", join(folder, "nope.pem"), server.url]);
+        assert.equal((await missing.waitForExit(10_000)).code, 2);
+        assert.match(missing.stderr, /--ca: cannot read the CA file .*nope\.pem: no such file/);
+        const notPem = join(folder, "not.pem");
+        writeFileSync(notPem, "hello");
+        const garbage = node("dist/hosts/node/echo-agent.js", [...engineArgs(engine), "--ca", notPem, server.url]);
+        assert.equal((await garbage.waitForExit(10_000)).code, 2);
+        assert.match(garbage.stderr, /holds no PEM certificate/);
+        const pin = node("dist/hosts/node/echo-agent.js", [...engineArgs(engine), "--pin", "sha256/xyz", server.url]);
+        assert.equal((await pin.waitForExit(10_000)).code, 2);
+        assert.match(pin.stderr, /tls\.pins must be base64 SHA-256 digests/);
+        assert.equal(server.requests, 0);
       });
     });
-    afterEach(async function () {
-      await server.close();
-      rmSync(folder, { recursive: true, force: true });
-    });
-
-    it("connects with --ca FILE and exits 0", async function () {
-      const caFile = join(folder, "ca.pem");
-      writeFileSync(caFile, certs.ca.cert);
-      const agent = node("dist/hosts/node/echo-agent.js", ["--ca", caFile, server.url]);
-      const exit = await agent.waitForExit(10_000, "the agent to finish");
-      assert.equal(exit.code, 0, agent.stderr);
-      assert.equal(server.requests, 1);
-    });
-
-    it("without --ca, exits 1 saying the certificate's CA is unknown", async function () {
-      const agent = node("dist/hosts/node/echo-agent.js", [server.url]);
-      const exit = await agent.waitForExit(10_000, "the agent to give up");
-      assert.equal(exit.code, 1);
-      assert.match(agent.stderr, /echo-agent: TLS connection to 127\.0\.0\.1:\d+ refused: certificate for 127\.0\.0\.1 is signed by an unknown CA/);
-      assert.equal(server.requests, 0);
-    });
-
-    it("with --insecure, connects and warns on stderr that nothing was verified", async function () {
-      const agent = node("dist/hosts/node/echo-agent.js", ["--insecure", server.url]);
-      const exit = await agent.waitForExit(10_000, "the agent to finish");
-      assert.equal(exit.code, 0, agent.stderr);
-      assert.match(agent.stderr, /"level":"warn","event":"tls_insecure".*certificate verification is OFF/);
-    });
-
-    it("refuses an unreadable --ca file or a bad --pin before connecting (exit 2)", async function () {
-      const missing = node("dist/hosts/node/echo-agent.js", ["--ca", join(folder, "nope.pem"), server.url]);
-      assert.equal((await missing.waitForExit(10_000)).code, 2);
-      assert.match(missing.stderr, /--ca: cannot read the CA file .*nope\.pem: no such file/);
-      const notPem = join(folder, "not.pem");
-      writeFileSync(notPem, "hello");
-      const garbage = node("dist/hosts/node/echo-agent.js", ["--ca", notPem, server.url]);
-      assert.equal((await garbage.waitForExit(10_000)).code, 2);
-      assert.match(garbage.stderr, /holds no PEM certificate/);
-      const pin = node("dist/hosts/node/echo-agent.js", ["--pin", "sha256/xyz", server.url]);
-      assert.equal((await pin.waitForExit(10_000)).code, 2);
-      assert.match(pin.stderr, /tls\.pins must be base64 SHA-256 digests/);
-      assert.equal(server.requests, 0);
-    });
-  });
+  }
 });
 
 describe("the whole device (src/device.ts) over wss://, its TLS settings from the build config", function () {
@@ -380,45 +408,64 @@ describe("the whole device (src/device.ts) over wss://, its TLS settings from th
     await server.close();
   });
 
-  function device(raw: Record<string, unknown>) {
-    const logs: Array<{ event: string; fields: Record<string, unknown> }> = [];
-    const host: DeviceHost = {
-      ...createNodeHost({ logLevel: "silent" }),
-      wifi: undefined as never, // no network to join: the link is up at once
-      storage: new MemoryStorage(),
-      log: (_level, event, fields = {}) => void logs.push({ event, fields }),
-    };
-    const config = parseDeviceConfig({ url: server.url, deviceId: "tls-1", backoffBaseMs: 100, backoffCapMs: 300, ...raw });
-    return { device: new Device({ host, config }), logs };
+  /** The device on `engine` (simulated WiFi, 20 ms a step), started, with `raw` over its config. */
+  function device(engine: EngineName, deviceId: string, raw: Record<string, unknown>): Promise<EngineDevice> {
+    return startDeviceOn(engine, { url: server.url, config: { deviceId, backoffBaseMs: 100, backoffCapMs: 300, ...raw } });
   }
 
-  async function stop(d: Device): Promise<void> {
-    await within(new Promise<void>((resolve) => d.stop(resolve)), 8000, "the device to stop");
+  async function stop(d: EngineDevice): Promise<void> {
+    await within(d.stop(), 8000, "the device to stop");
   }
 
-  it("says hello over wss:// when given the server's CA (and the server's pin)", async function () {
-    const { device: d } = device({ ca: certs.ca.cert, pins: `${certs.otherCa.pin},${certs.goodPin}` });
-    d.start();
-    try {
-      const hello = await server.waitFor("hello", (e) => e.device === "tls-1", 8000);
-      assert.equal(hello.device, "tls-1");
-    } finally {
-      await stop(d);
-    }
-  });
+  for (const engine of ENGINE_NAMES) {
+    describe(`[${engine}]`, function () {
+      // A name of its own on each engine: the server's history holds the other's hello.
+      const id = `tls-${engine}`;
 
-  it("keeps retrying, with the error of the check that failed, when the pin is not the server's", async function () {
-    const { device: d, logs } = device({ ca: certs.ca.cert, pins: certs.otherCa.pin });
-    d.start();
-    try {
-      await until(() => logs.filter((l) => l.event === "ws_backoff").length >= 2, 8000, "two refused attempts");
-      const backoff = logs.find((l) => l.event === "ws_backoff")!;
-      assert.equal(backoff.fields.error, ErrorCode.TLS_PIN_MISMATCH);
-      assert.equal(d.supervisor.stats.connects, 0);
-    } finally {
-      await stop(d);
-    }
-  });
+      it("says hello over wss:// when given the server's CA (and the server's pin)", async function () {
+        const d = await device(engine, id, { ca: certs.ca.cert, pins: `${certs.otherCa.pin},${certs.goodPin}` });
+        try {
+          const hello = await server.waitFor("hello", (e) => e.device === id, 8000);
+          assert.equal(hello.device, id);
+          assert.equal(d.logs.filter((l) => l.event === "tls_insecure").length, 0);
+        } finally {
+          await stop(d);
+        }
+      });
+
+      it("keeps retrying, with the error of the check that failed, when the pin is not the server's", async function () {
+        const d = await device(engine, `${id}-pin`, { ca: certs.ca.cert, pins: certs.otherCa.pin });
+        try {
+          await until(() => d.logs.filter((l) => l.event === "ws_backoff").length >= 2, 8000, "two refused attempts");
+          const backoff = d.logs.find((l) => l.event === "ws_backoff")!;
+          assert.equal(backoff.fields.error, ErrorCode.TLS_PIN_MISMATCH);
+          assert.equal((await d.status()).supervisor.stats.connects, 0);
+        } finally {
+          await stop(d);
+        }
+      });
+
+      it("takes --ca FILE on its command line (hosts/node/device.ts) and says hello over wss://", async function () {
+        const folder = mkdtempSync(join(tmpdir(), "moorline-tls-device-"));
+        const caFile = join(folder, "ca.pem");
+        writeFileSync(caFile, certs.ca.cert);
+        const cliId = `${id}-cli`;
+        const child = node("dist/hosts/node/device.js", [
+          ...engineArgs(engine),
+          ...["--url", server.url, "--ca", caFile, "--no-wifi", "--device-id", cliId, "--storage", join(folder, "d.json")],
+        ]);
+        try {
+          await server.waitFor("hello", (e) => e.device === cliId, 10_000);
+          await child.line(/"event":"ws_open"/, 5000, "the device's ws_open line");
+        } finally {
+          child.kill("SIGTERM");
+          await child.waitForExit(8000);
+          rmSync(folder, { recursive: true, force: true });
+        }
+        assert.doesNotMatch(child.stdout, /tls_insecure/);
+      });
+    });
+  }
 
   it("refuses TLS settings for a ws:// URL when built, not at each attempt", function () {
     const host = { ...createNodeHost({ logLevel: "silent" }), wifi: undefined as never, storage: new MemoryStorage(), log: () => {} };

@@ -13,14 +13,8 @@
  */
 import { createHash } from "node:crypto";
 import net from "node:net";
-import { createNodeHost } from "../../hosts/node/host.js";
-import type { NetHost } from "../../src/host.js";
-import {
-  ReadyState,
-  WebSocketClient,
-  type CloseEvent,
-  type WebSocketClientOptions,
-} from "../../src/websocket.js";
+import { createClientOn, type EngineClient, type EngineClientOptions, type EngineName } from "../../hosts/xs/on-engine.js";
+import type { CloseEvent } from "../../src/websocket.js";
 
 /** RFC 6455 section 1.3. Kept here (not imported from src/) so the peer checks src/ independently. */
 export const WEBSOCKET_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
@@ -664,7 +658,8 @@ export class RawServer {
 
 /** The client plus everything it reported, for assertions. */
 export interface ClientRun {
-  client: WebSocketClient;
+  /** The client, on Node or inside XS (hosts/xs/on-engine.ts): its calls return promises. */
+  client: EngineClient;
   /** Protocols passed to onOpen, in order (at most one entry for a correct client). */
   opens: string[];
   /** Messages passed to onMessage, with the readyState at the time. */
@@ -679,23 +674,16 @@ export interface ClientRun {
   opened(timeoutMs?: number): Promise<string>;
 }
 
-/** The Node host without log output (failures are asserted, not printed). */
-export function quietHost(): NetHost {
-  return createNodeHost({ logLevel: "silent" });
-}
-
 /**
- * Starts a WebSocketClient on the Node host with recording callbacks. With `echo`, it
- * behaves as the echo agent: every message is sent back as it came (text as text,
- * binary as binary) while the connection is open.
+ * Starts a WebSocketClient on `engine` (on Node: the Node host, silent) with recording
+ * callbacks. With `echo`, it behaves as the echo agent: every message is sent back as it
+ * came (text as text, binary as binary) while the connection is open, from inside the
+ * engine's onMessage (on XS, inside XS), before the client reads the next frame.
  */
-export function startClient(
-  options: Omit<WebSocketClientOptions, "host"> & { host?: NetHost; echo?: boolean },
-): ClientRun {
+export async function startClient(engine: EngineName, options: EngineClientOptions): Promise<ClientRun> {
   const waiters = new Waiters();
-  const { echo, ...rest } = options;
   const run: ClientRun = {
-    client: undefined as unknown as WebSocketClient,
+    client: undefined as unknown as EngineClient,
     opens: [],
     messages: [],
     pings: [],
@@ -705,7 +693,7 @@ export function startClient(
       waiters.until(
         () => run.closes[0],
         timeoutMs,
-        () => `the client's onClose (readyState ${run.client.readyState})`,
+        () => `the client's onClose (readyState ${run.client?.readyState})`,
       ),
     opened: (timeoutMs = DEFAULT_WAIT_MS) =>
       waiters.until(
@@ -721,18 +709,19 @@ export function startClient(
         () => "the client's onOpen",
       ),
   };
-  run.client = new WebSocketClient({
-    host: rest.host ?? quietHost(),
+  const rest = options;
+  // On Node without a host: the Node host, silent (failures are asserted, not printed).
+  run.client = await createClientOn(engine, {
     ...rest,
     onOpen: (protocol) => {
       run.opens.push(protocol);
       waiters.notify();
       rest.onOpen?.(protocol);
     },
+    // On XS, readyState is the client's as the message was delivered inside XS.
     onMessage: (data) => {
       run.messages.push({ data, state: run.client.readyState });
       waiters.notify();
-      if (echo && run.client.readyState === ReadyState.OPEN) run.client.send(data);
       rest.onMessage?.(data);
     },
     onPing: (payload) => {

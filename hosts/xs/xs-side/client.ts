@@ -7,13 +7,23 @@
 import type { Limits } from "../../../src/constants.js";
 import { WebSocketError, type ErrorCodeValue } from "../../../src/errors.js";
 import type { LogLevel } from "../../../src/host.js";
-import { ReadyState, WebSocketClient, type CloseEvent } from "../../../src/websocket.js";
+import { ReadyState, WebSocketClient, type ClientTlsOptions, type CloseEvent } from "../../../src/websocket.js";
 import { powers } from "./bridge.js";
 import { createXsNetHost } from "./host.js";
 import { errorToJson, registerProgram, type Json } from "./programs.js";
 
+const LEVEL_RANK: Record<LogLevel, number> = { debug: 0, info: 1, warn: 2, error: 3 };
+
 registerProgram("client", (options, emit) => {
-  const host = createXsNetHost((options.logLevel as LogLevel | "silent" | undefined) ?? "silent");
+  const logLevel = (options.logLevel as LogLevel | "silent" | undefined) ?? "silent";
+  // logEvents: the log lines are this program's events, kept apart from other programs'.
+  const host = createXsNetHost(options.logEvents === true ? "silent" : logLevel);
+  if (options.logEvents === true && logLevel !== "silent") {
+    host.log = (level, name, fields) => {
+      if (LEVEL_RANK[level] < LEVEL_RANK[logLevel]) return;
+      emit({ event: "log", level, name, fields: JSON.parse(JSON.stringify(fields ?? {}, jsonSafe)) as Json });
+    };
+  }
   let client: WebSocketClient | undefined;
   const state = (): Record<string, Json> =>
     client
@@ -28,6 +38,7 @@ registerProgram("client", (options, emit) => {
     ...(options.protocols !== undefined ? { protocols: options.protocols as string[] } : {}),
     ...(options.headers !== undefined ? { headers: options.headers as Record<string, string> } : {}),
     ...(options.limits !== undefined ? { limits: options.limits as unknown as Partial<Limits> } : {}),
+    ...(options.tls !== undefined ? { tls: options.tls as unknown as ClientTlsOptions } : {}),
     onOpen: (protocol) => send("open", { protocol }),
     onMessage: (data) => {
       if (typeof data === "string") send("message", { binary: false }, powers.encode(data));
@@ -84,3 +95,14 @@ registerProgram("client", (options, emit) => {
     state,
   };
 });
+
+/** What JSON cannot show, as the Node host's log shows it. */
+function jsonSafe(_key: string, value: unknown): unknown {
+  if (value instanceof Uint8Array) return `<${value.length} bytes>`;
+  if (typeof value === "bigint") return value.toString();
+  if (value instanceof Error) {
+    const code = (value as { code?: unknown }).code;
+    return code === undefined ? { name: value.name, message: value.message } : { name: value.name, code, message: value.message };
+  }
+  return value;
+}

@@ -2,6 +2,7 @@
 import { startEchoAgent, type EchoAgent } from "../../../src/echo-agent.js";
 import type { Limits } from "../../../src/constants.js";
 import type { LogLevel } from "../../../src/host.js";
+import type { ClientTlsOptions } from "../../../src/websocket.js";
 import { createXsNetHost } from "./host.js";
 import { registerProgram, type Json } from "./programs.js";
 
@@ -11,6 +12,7 @@ registerProgram("echo-agent", (options, emit) => {
     url: options.url as string,
     host,
     ...(options.limits ? { limits: options.limits as unknown as Partial<Limits> } : {}),
+    ...(options.tls ? { tls: options.tls as unknown as ClientTlsOptions } : {}),
     onExit: (code, reason) => emit({ event: "exit", code, reason }),
   });
   return {

@@ -8,9 +8,14 @@
  *   one delivered chunk, since Node sends the next only once XS has read everything); writes
  *   and close are posts, bounded here by the space the last onWritable reported, as the
  *   ECMA-419 contract says.
+ * - TLS (wss://) is done by Node, on its side of the bridge: an XsTlsSocket is an XS TCP
+ *   socket whose Node socket is a NodeTlsSocket (hosts/node/tls.ts). The TlsOptions cross
+ *   when it opens; which check failed crosses back as onError's code. XS never sees a byte
+ *   of a connection that failed a check, as the client on Node does not.
  * - Timers: set and clear are posts; Node's timer firing is a delivery; now() is local.
  * - Random bytes come from Node's crypto, 256 at a time.
  * - SHA-1 is src/sha1.ts (the portable one), run by XS.
+ * - UTF-8 is XS's TextEncoder/TextDecoder (xsUtf8); validation is src/utf8.ts, run by XS.
  * - The log goes to Node, which prints the same JSON lines as the Node host.
  */
 import type {
@@ -23,13 +28,16 @@ import type {
   TcpSocket,
   TcpSocketOptions,
   TimerId,
+  TlsErrorCodeValue,
   Timers,
   WifiDisconnectReason,
   WifiDriver,
   WifiNetwork,
   WifiNotification,
+  Utf8Codec,
 } from "../../../src/host.js";
 import { checkStorageName, checkStorageValue } from "../../../src/memory-storage.js";
+import { encodeUtf8 } from "../../../src/utf8.js";
 import { call, defer, now, onDelivery, post, postId, powers } from "./bridge.js";
 import { Command, Delivery, LOG_LEVELS, Post, WIFI_NOTIFICATIONS, WIFI_REASONS, type Reader } from "./protocol.js";
 
@@ -54,13 +62,15 @@ export class XsTcpSocket implements TcpSocket {
   /** The connection ended; onError is due or done. */
   private lost = false;
   private pendingError: string | undefined;
+  private pendingCode: TlsErrorCodeValue | undefined;
   private errorReported = false;
   /** Space the caller may assume: last reported, minus what it wrote since. */
   private promised = 0;
   /** Node may deliver bytes (XS has read all it was given). */
   private wanted = true;
 
-  constructor(options: TcpSocketOptions) {
+  /** `secure` is XsTlsSocket's: open a NodeTlsSocket with `options.tls`. */
+  constructor(options: TcpSocketOptions, secure = false) {
     const { host, port } = options;
     if (typeof host !== "string" || host === "") {
       throw new TypeError(`TCP host must be a non-empty string, got ${String(host)}`);
@@ -70,14 +80,27 @@ export class XsTcpSocket implements TcpSocket {
     }
     this.options = options;
     this.id = ++lastSocketId;
-    sockets.set(this.id, this);
     const hostBytes = powers.encode(host);
-    post(Post.TCP_OPEN, (writer) => {
-      writer.u32(this.id);
-      writer.u16(port);
-      writer.u8(options.nodelay ? 1 : 0);
-      writer.bytes(hostBytes);
-    });
+    if (secure) {
+      // Plain data crosses as JSON (the CA is PEM text). A missing or bad tls option is
+      // refused by NodeTlsSocket's own checks, whose TypeError call() rethrows here.
+      const tlsJson = powers.encode(JSON.stringify(options.tls ?? null));
+      call(Command.TLS_OPEN, (writer) => {
+        writer.u32(this.id);
+        writer.u16(port);
+        writer.u8(options.nodelay ? 1 : 0);
+        writer.prefixed(hostBytes);
+        writer.bytes(tlsJson);
+      });
+    } else {
+      post(Post.TCP_OPEN, (writer) => {
+        writer.u32(this.id);
+        writer.u16(port);
+        writer.u8(options.nodelay ? 1 : 0);
+        writer.bytes(hostBytes);
+      });
+    }
+    sockets.set(this.id, this);
   }
 
   read(count?: number): Uint8Array | undefined {
@@ -163,11 +186,12 @@ export class XsTcpSocket implements TcpSocket {
     this.options.onWritable?.(count);
   }
 
-  /** @internal The connection failed or ended. */
-  failed(message: string): void {
+  /** @internal The connection failed or ended (`code`: which TLS check failed). */
+  failed(message: string, code?: TlsErrorCodeValue): void {
     if (this.closed || this.lost) return;
     this.lost = true;
     this.pendingError = message;
+    this.pendingCode = code;
     if (this.queued === 0) this.reportError();
   }
 
@@ -177,7 +201,20 @@ export class XsTcpSocket implements TcpSocket {
     this.queue = [];
     this.queued = 0;
     sockets.delete(this.id);
-    this.options.onError?.(this.pendingError);
+    if (this.pendingCode === undefined) this.options.onError?.(this.pendingError);
+    else this.options.onError?.(this.pendingError, this.pendingCode);
+  }
+}
+
+/**
+ * A TLS connection (wss://): XsTcpSocket's contract, with the TLS done by Node's
+ * NodeTlsSocket, so the same checks with the same messages and codes as on the Node host.
+ * The first onWritable means "TLS established and verified"; a failed check is onError's
+ * TlsErrorCode. Opening costs one synchronous crossing (the options are checked by then).
+ */
+export class XsTlsSocket extends XsTcpSocket {
+  constructor(options: TcpSocketOptions) {
+    super(options, true);
   }
 }
 
@@ -193,8 +230,9 @@ onDelivery(Delivery.TCP_WRITABLE, (reader) => {
 });
 onDelivery(Delivery.TCP_ERROR, (reader) => {
   const socket = sockets.get(reader.u32());
+  const code = powers.decode(reader.prefixed());
   const message = powers.decode(reader.rest());
-  socket?.failed(message);
+  socket?.failed(message, code === "" ? undefined : (code as TlsErrorCodeValue));
 });
 
 // --- timers -----------------------------------------------------------------------------
@@ -387,11 +425,33 @@ onDelivery(Delivery.WIFI, (reader: Reader) => {
   else listener(notification, WIFI_REASONS[reasonIndex - 1]);
 });
 
+// --- UTF-8 ------------------------------------------------------------------------------
+
+/** Any UTF-16 surrogate, paired or lone (XS's regular expressions see code units). */
+const SURROGATE = /[\uD800-\uDFFF]/;
+
+/**
+ * XS's own TextEncoder/TextDecoder (through the engine's powers) for the client's text
+ * frames, validated by src/utf8.ts. Two differences from the Utf8Codec contract are made up
+ * here: XS's encoder writes a lone surrogate as its 3-byte form (ED A0 80, not UTF-8), so a
+ * string with any surrogate, rare in JSON, takes the portable encoder (the regular
+ * expression runs in C); its decoder drops a leading byte order mark, which is put back.
+ */
+export const xsUtf8: Utf8Codec = {
+  encode(text: string): Uint8Array {
+    return SURROGATE.test(text) ? encodeUtf8(text) : powers.encode(text);
+  },
+  decode(bytes: Uint8Array): string {
+    const text = powers.decode(bytes);
+    return bytes.length >= 3 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? "\uFEFF" + text : text;
+  },
+};
+
 // --- hosts ------------------------------------------------------------------------------
 
-/** The NetHost inside XS. */
+/** The NetHost inside XS: TCP (ws://) and TLS (wss://) sockets, both Node's. */
 export function createXsNetHost(logLevel: LogLevel | "silent"): NetHost {
-  const host: NetHost = { tcp: XsTcpSocket, timers: xsTimers, random: xsRandom };
+  const host: NetHost = { tcp: XsTcpSocket, tls: XsTlsSocket, timers: xsTimers, random: xsRandom, utf8: xsUtf8 };
   const log = createXsLog(logLevel);
   if (log) host.log = log;
   return host;

@@ -31,7 +31,10 @@ export const Delivery = {
   TCP_READABLE: 1,
   /** socket id u32 | count u32: `count` bytes may be written (first one: connected). */
   TCP_WRITABLE: 2,
-  /** socket id u32 | message (the rest): the connection failed or ended. */
+  /**
+   * socket id u32 | code (u32-prefixed; a TlsErrorCode, empty when none) | message (the
+   * rest): the connection failed or ended.
+   */
   TCP_ERROR: 3,
   /** timer id u32: a timer is due. */
   TIMER: 4,
@@ -85,6 +88,13 @@ export const Command = {
   WIFI_DISCONNECT: 38,
   /** nothing -> rssi f64 (NaN: unknown) | address (the rest, "" when none). */
   WIFI_STATUS: 39,
+  /**
+   * socket id u32 | port u16 | nodelay u8 | host (u32-prefixed) | JSON TlsOptions (the rest)
+   * -> nothing: opens a TLS socket (NodeTlsSocket). A call, not a post, so that a TlsOptions
+   * Node refuses throws inside XS, from the constructor, as NodeTlsSocket's does on Node.
+   * Its events are the TCP socket's (TCP_READABLE, TCP_WRITABLE, TCP_ERROR with the code).
+   */
+  TLS_OPEN: 40,
 } as const;
 
 export const ANSWER_OK = 0;

@@ -42,6 +42,7 @@ registerProgram("supervisor", (options, emit) => {
   if (options.protocols !== undefined) client.protocols = options.protocols;
   if (options.headers !== undefined) client.headers = options.headers;
   if (options.limits !== undefined) client.limits = options.limits as unknown as Partial<Limits>;
+  if (options.tls !== undefined) client.tls = options.tls;
 
   const supervisor: ConnectionSupervisor = new ConnectionSupervisor({
     url: options.url as string,
