@@ -94,6 +94,25 @@ for (const engine of ENGINES) {
       assert.equal(session.client.readyState, ReadyState.CLOSED);
     });
 
+    it("sends a lone surrogate as U+FFFD and keeps a leading byte-order mark, byte for byte", async function () {
+      // The engines' native codecs differ here (XS's TextEncoder writes a lone surrogate as
+      // ED A0 80, which is not UTF-8; its TextDecoder drops a leading BOM): the host's codec
+      // must give what the portable one gives.
+      const received = deferred<Buffer>();
+      onConnection = (socket) =>
+        socket.on("message", (data) => {
+          received.resolve(asBytes(data));
+          socket.send(Buffer.from([0xef, 0xbb, 0xbf, 0x68, 0x69]), { binary: false });
+        });
+      const session = await connect(engine, { url });
+      await within(session.opened, 2000, "open");
+      await session.client.send("a\ud800b");
+      assert.deepEqual([...(await within(received.promise, 2000, "the text"))], [0x61, 0xef, 0xbf, 0xbd, 0x62]);
+      await until(() => session.messages.length === 1, 2000, "the server's text");
+      assert.equal(session.messages[0], "\ufeffhi");
+      await session.client.close();
+    });
+
     it("sends a fragmented message that the server receives as one", async function () {
       const received = deferred<string>();
       onConnection = (socket) => socket.on("message", (data) => received.resolve(asBytes(data).toString("utf8")));
