@@ -87,6 +87,10 @@ export function issueCertificate(request: CertificateRequest): Issued {
   ];
   if (issuerCert) {
     extensions.push({ name: "authorityKeyIdentifier", keyIdentifier: issuerCert.generateSubjectKeyIdentifier().getBytes() });
+  } else if (request.ca) {
+    // A root's own key id (RFC 5280 section 4.2.1.1 allows it): Moddable's TLS (SDK 8.2.3)
+    // fails on a chain that ends with a root without one.
+    extensions.push({ name: "authorityKeyIdentifier", keyIdentifier: true });
   }
   if (!request.ca) {
     extensions.push({ name: "extKeyUsage", serverAuth: true });
@@ -123,9 +127,11 @@ export interface LocalTls {
 
 /**
  * Makes sure `folder` holds a local CA (ca.pem, ca-key.pem) and a server certificate it
- * signed for 127.0.0.1, ::1 and localhost (server.pem, server-key.pem). What is there is
- * kept; a missing CA is made (and the server certificate with it); a server certificate
- * that is missing, expires within a day, or was not signed by this CA is issued anew.
+ * signed for 127.0.0.1, ::1 and localhost (server.pem, server-key.pem). server.pem holds the
+ * chain, the server certificate then the CA's: Moddable's TLS (SDK 8.2.3) refuses a server
+ * that sends its certificate alone. What is there is kept; a missing CA is made (and the
+ * server certificate with it); a server certificate that is missing, expires within a day,
+ * was not signed by this CA, or is not followed by it, is issued anew.
  * Throws, naming the file, when a file cannot be read or written.
  */
 export function ensureLocalTls(folder: string = DEFAULT_TLS_DIR): LocalTls {
@@ -155,18 +161,19 @@ export function ensureLocalTls(folder: string = DEFAULT_TLS_DIR): LocalTls {
   if (!usable) {
     const server = issueCertificate({ commonName: "moorline companion server", names: LOCAL_SERVER_NAMES, issuer: ca });
     writePrivate(files.keyPath, server.key);
-    writeFileSync(files.certPath, server.cert);
+    writeFileSync(files.certPath, server.cert + ca.cert);
     created.push(files.certPath, files.keyPath);
   }
   return { ...files, created };
 }
 
-/** Signed by `caPem`, and not within a day of expiring. */
+/** Signed by `caPem`, followed by it (the chain), and not within a day of expiring. */
 function serverCertificateUsable(certPem: string, caPem: string): boolean {
   try {
     const cert = new X509Certificate(certPem);
     const ca = new X509Certificate(caPem);
-    return cert.checkIssued(ca) && cert.verify(ca.publicKey) && new Date(cert.validTo).getTime() - Date.now() > RENEW_BEFORE_MS;
+    const chained = certPem.replace(/\r\n/g, "\n").trimEnd().endsWith(caPem.replace(/\r\n/g, "\n").trimEnd());
+    return chained && cert.checkIssued(ca) && cert.verify(ca.publicKey) && new Date(cert.validTo).getTime() - Date.now() > RENEW_BEFORE_MS;
   } catch {
     return false; // not a certificate: make a new one
   }

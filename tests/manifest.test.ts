@@ -58,8 +58,10 @@ describe("manifest.json (the firmware's build for mcconfig)", function () {
   it("maps only modules that exist", function () {
     for (const [name, source] of Object.entries(manifest.modules)) {
       if (name === "*") continue;
-      assert.equal(typeof source, "string");
-      assert.ok(existsSync(join(REPO_ROOT, (source as string) + ".ts")), `${name}: ${source as string}.ts does not exist`);
+      // The SDK's modules ($(MODDABLE)/...) are checked by mcconfig; ours are sources or declarations.
+      for (const path of (Array.isArray(source) ? source : [source]).filter((path) => path.startsWith("./"))) {
+        assert.ok(existsSync(join(REPO_ROOT, path + ".ts")) || existsSync(join(REPO_ROOT, path + ".d.ts")), `${name}: ${path}.ts does not exist`);
+      }
     }
   });
 
@@ -85,6 +87,26 @@ describe("manifest.json (the firmware's build for mcconfig)", function () {
       assert.doesNotThrow(() => parseDeviceConfig(config), platform);
       assert.notEqual(config.ssid, "", `${platform}: the simulator's WiFi needs an ssid to join`);
     }
+  });
+
+  it("includes Moddable's TLS and maps embedded:io/socket/tcp/tls to the SDK's socket, with our declaration for tsc", function () {
+    assert.ok(manifest.include.includes("$(MODDABLE)/modules/crypt/tls_419.json"), "the TLS 1.2 session and its crypto, for every platform");
+    const tls = manifest.modules["embedded:io/socket/tcp/tls"];
+    assert.deepEqual(tls, ["$(MODDABLE)/examples/io/tcp/tlssocket/tlssocket", "./hosts/moddable/tls-socket"]);
+    assert.ok(manifest.preload.includes("embedded:io/socket/tcp/tls"));
+    // hosts/moddable/tsconfig.json resolves the specifier to the same declaration.
+    const tsconfig = JSON.parse(readFileSync(join(REPO_ROOT, "hosts", "moddable", "tsconfig.json"), "utf8")) as { compilerOptions: { paths: Record<string, string[]> } };
+    assert.deepEqual(tsconfig.compilerOptions.paths["embedded:io/socket/tcp/tls"], ["./tls-socket.d.ts"]);
+  });
+
+  it("builds the certificates in certs/ into the firmware as resources (the CA named by config.ca)", function () {
+    const resources = (manifest as unknown as { resources: Record<string, string[]> }).resources;
+    assert.deepEqual(resources["*"], ["./certs/*"]);
+    // mcconfig stops on a resources folder that does not exist; it skips names starting with ".".
+    assert.ok(existsSync(join(REPO_ROOT, "certs")), "certs/ is in the repository");
+    const files = readdirSync(join(REPO_ROOT, "certs"));
+    assert.ok(files.some((name) => name.startsWith(".")), "a dotfile keeps certs/ in git");
+    assert.equal(manifest.config.ca, "", "no CA by default: a ws:// build needs none");
   });
 
   it("type-checks with noEmitOnError, so a second mcconfig -m cannot link code that failed", function () {
@@ -120,7 +142,7 @@ describe("manifest.json (the firmware's build for mcconfig)", function () {
 
   it("reaches the whole device from its entry", function () {
     // A sanity check of the import walk itself.
-    for (const module of ["src/device", "src/websocket", "src/config", "hosts/moddable/host", "hosts/moddable/tcp"]) {
+    for (const module of ["src/device", "src/websocket", "src/config", "hosts/moddable/host", "hosts/moddable/tcp", "hosts/moddable/tls", "hosts/moddable/tls-handshake"]) {
       assert.ok(modules.has(module), `${module} (from ${relative(REPO_ROOT, join(REPO_ROOT, entry))})`);
     }
   });

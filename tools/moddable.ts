@@ -14,6 +14,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, statSync } from "node:fs";
 import { basename, delimiter, dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { caResourceName } from "../hosts/moddable/tls.js";
 import { parseDeviceConfig } from "../src/config.js";
 
 export const USAGE = `Usage: npm run <command> -- [options] [key=value ...] [-- extra arguments]
@@ -45,7 +46,8 @@ Options:
   --release         flash: release build (no -d)
   --headless        sim: run mcsim without xsbug, log on stdout (Linux)
   --seconds N       sim --headless: stop the simulator after N seconds
-  key=value         any other config key, e.g. telemetryIntervalMs=5000 logLevel=debug
+  key=value         any other config key, e.g. telemetryIntervalMs=5000 logLevel=debug;
+                    for wss://, ca=NAME trusts the CA in certs/NAME.der (DER, built in)
   -- ...            the rest goes to mcconfig (or esptool) as is, e.g. -- -i
   -h, --help        this text
 
@@ -352,9 +354,29 @@ export interface Plan {
   simulate?: { argv: string[]; env: Record<string, string | undefined>; seconds: number | undefined };
 }
 
+/** Where the firmware's certificate resources are (manifest.json's resources). */
+export const CERTS_FOLDER = "certs";
+
+/**
+ * A build with `ca=NAME` needs certs/NAME.der in the project: the firmware would refuse to
+ * start without it, so say it before a long build, and how to make it from a PEM file.
+ */
+function checkCaResource(options: Options, root: string): void {
+  const ca = options.config.find(([key]) => key === "ca")?.[1];
+  if (ca === undefined || ca === "") return;
+  const name = caResourceName(ca);
+  if (existsSync(join(root, CERTS_FOLDER, name))) return;
+  const pem = join(CERTS_FOLDER, name.replace(/\.der$/i, ".pem"));
+  throw new UsageError(
+    `ca=${ca} names ${CERTS_FOLDER}/${name}, which is not in ${root}: the firmware trusts a CA built into it, in DER.\n` +
+      `  openssl x509 -in ${existsSync(join(root, pem)) ? pem : "your-ca.pem"} -outform der -out ${CERTS_FOLDER}/${name}`,
+  );
+}
+
 /** What a command will run, with every prerequisite checked first. */
 export function plan(options: Options, env: Env, root: string): Plan {
   const notes: string[] = [];
+  checkCaResource(options, root);
   const hasSsid = options.config.some(([key, value]) => key === "ssid" && value !== "");
   switch (options.command) {
     case "check:moddable": {

@@ -5,9 +5,11 @@
  * classes, and the manifest (not a runtime `if`) picks each module's platform implementation.
  *
  *   TCP       embedded:io/socket/tcp (ECMA-419), names resolved with Net.resolve  -> tcp.ts
+ *   TLS       embedded:io/socket/tcp/tls (ECMA-419, the SDK's TLS 1.2) over that TCP,
+ *             the CA a certificate resource, SHA-256 for pins                     -> tls.ts
  *   timers    timer, and Time.ticks for the clock                                 -> timers.ts
  *   random    native: the platform's CSPRNG                                       -> random.ts
- *   SHA-1     crypt's Digest("SHA1") (native)
+ *   SHA-1     crypt's Digest("SHA1") (native); SHA-256 for pins likewise
  *   WiFi      wifi (legacy; the only one with a simulator), Net.get for RSSI/IP    -> wifi.ts
  *   storage   preference (NVS on the ESP32, a JSON file in the simulator)         -> storage.ts
  *   log       trace(), one JSON line per event                                    -> log.ts
@@ -15,9 +17,11 @@
  */
 import { Digest } from "crypt";
 import TCP from "embedded:io/socket/tcp";
+import TLS from "embedded:io/socket/tcp/tls";
 import Instrumentation from "instrumentation";
 import Net from "net";
 import Preference from "preference";
+import Resource from "Resource";
 import Time from "time";
 import Timer from "timer";
 import WiFi from "wifi";
@@ -27,6 +31,7 @@ import { moddableRandom } from "./random.js";
 import { PreferenceStorage } from "./storage.js";
 import { createTcpSocketClass, type Ecma419TcpConstructor } from "./tcp.js";
 import { createTimers, type TimerApi } from "./timers.js";
+import { createTlsSocketClass, type Ecma419TlsConstructor } from "./tls.js";
 import { ModdableWifi, type WifiApi } from "./wifi.js";
 
 /** SHA-1 with the SDK's native digest (the opening handshake's Sec-WebSocket-Accept). */
@@ -37,6 +42,22 @@ export const moddableSha1: Sha1 = (bytes: Uint8Array): Uint8Array => {
   digest.write((whole ? bytes : bytes.slice()).buffer as ArrayBuffer);
   return new Uint8Array(digest.close());
 };
+
+/** SHA-256 with the SDK's native digest (the SubjectPublicKeyInfo of a pinned key). */
+export const moddableSha256 = (bytes: Uint8Array): Uint8Array => {
+  const digest = new Digest("SHA256");
+  const whole = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength;
+  digest.write((whole ? bytes : bytes.slice()).buffer as ArrayBuffer);
+  return new Uint8Array(digest.close());
+};
+
+/**
+ * A resource built into the firmware (the manifest's `resources`; certs/ holds the CAs), or
+ * undefined when there is none by that name. A Resource is a read-only buffer in flash.
+ */
+export function moddableResource(name: string): ArrayBuffer | undefined {
+  return Resource.exists(name) ? (new Resource(name) as unknown as ArrayBuffer) : undefined;
+}
 
 /**
  * Free heap in bytes: the SDK's "System Free Memory" instrument (esp_get_free_heap_size() on
@@ -61,10 +82,16 @@ export interface ModdableHostOptions {
 export function createModdableHost(options: ModdableHostOptions = {}): DeviceHost {
   const timers = createTimers(Timer as unknown as TimerApi, () => Time.ticks);
   const log = createTraceLog({ print: (line) => trace(line), minLevel: options.logLevel ?? "info" });
+  const resolve = (name: string, callback: (name: string, address?: string) => void): void => Net.resolve(name, callback);
   return {
-    tcp: createTcpSocketClass({
+    tcp: createTcpSocketClass({ TCP: TCP as unknown as Ecma419TcpConstructor, resolve }),
+    tls: createTlsSocketClass({
+      TLS: TLS as unknown as Ecma419TlsConstructor,
       TCP: TCP as unknown as Ecma419TcpConstructor,
-      resolve: (name, callback) => Net.resolve(name, callback),
+      resolve,
+      resource: moddableResource,
+      sha256: moddableSha256,
+      now: () => Date.now(),
     }),
     timers,
     random: moddableRandom,

@@ -10,14 +10,16 @@
  * A configuration that does not parse is reported once, as a JSON log line naming the key
  * ({"level":"error","event":"config_invalid","error":{"code":"ERR_INVALID_OPTION",...}}), and
  * the device stays idle: a build with a typo in its URL is fixed by rebuilding, not by
- * reconnecting forever.
+ * reconnecting forever. So is a `ca` that names no certificate resource in the firmware.
  */
 import config from "mc/config";
 import { parseDeviceConfig, type DeviceConfig } from "../../src/config.js";
 import { Device } from "../../src/device.js";
+import { invalidOption } from "../../src/errors.js";
 import type { LogLevel } from "../../src/host.js";
-import { createModdableHost } from "./host.js";
+import { createModdableHost, moddableResource } from "./host.js";
 import { createTraceLog } from "./log.js";
+import { loadCa } from "./tls.js";
 
 const LOG_LEVELS: readonly string[] = ["debug", "info", "warn", "error"];
 
@@ -33,6 +35,15 @@ export default function main(): void {
   let deviceConfig: DeviceConfig;
   try {
     deviceConfig = parseDeviceConfig(raw);
+    // On Moddable the CA is a resource built into the firmware: check it is there, and a
+    // DER certificate, before the first connection.
+    if (deviceConfig.ca !== "") {
+      try {
+        loadCa(deviceConfig.ca, moddableResource);
+      } catch (error) {
+        throw invalidOption("config.ca", `the name of a certificate resource (${(error as Error).message})`, deviceConfig.ca);
+      }
+    }
   } catch (error) {
     // Before the host exists (its WiFi listener is made once): a log of our own.
     const log = createTraceLog({ print: (line) => trace(line) });

@@ -124,3 +124,12 @@ declare module "embedded:io/socket/tcp" {
     close(): void;
   }
 }
+
+declare module "Resource" {
+  /** A read-only buffer built into the firmware (the manifest's resources). */
+  export default class Resource {
+    constructor(name: string);
+    static exists(name: string): boolean;
+    readonly byteLength: number;
+  }
+}

@@ -16,10 +16,8 @@
  *   and only once every received byte has been read: both as src/host.ts expects.
  * - Its callbacks are called with the SDK socket as `this`; ours are arrow functions.
  *
- * wss:// (a later issue): src/ asks `NetHost.tls` for its TLS sockets, with the same
- * interface; on Moddable that will be a class built like this one over
- * `embedded:io/socket/tcp/tls` (manifest $(MODDABLE)/modules/crypt/tls_419.json), given the
- * server name for SNI and the certificate checks.
+ * wss:// goes through tls.ts, a class built like this one over the SDK's
+ * `embedded:io/socket/tcp/tls`, which opens its TCP connection with this module's SDK class.
  *
  * Portable on purpose: the SDK classes are passed in (host.ts gives them), so the adapter is
  * tested on Node against a fake that behaves like the SDK's socket.
@@ -40,8 +38,12 @@ export interface Ecma419TcpOptions {
 
 /** The SDK's ECMA-419 TCP socket, as far as this adapter uses it. */
 export interface Ecma419Tcp {
-  /** `count` bytes (1..buffered; more throws), or all buffered when omitted; undefined when none. */
-  read(count?: number): ArrayBuffer | number | undefined;
+  /**
+   * `count` bytes (1..buffered; more throws), or all buffered when omitted; undefined when
+   * none. Given a Uint8Array, fills it whole (its length must not exceed what is buffered)
+   * and returns the count (the TLS session reads so).
+   */
+  read(count?: number | Uint8Array): ArrayBuffer | number | undefined;
   write(bytes: Uint8Array): unknown;
   close(): void;
 }
@@ -65,6 +67,17 @@ export function isAddressLiteral(host: string): boolean {
   return IPV4_LITERAL.test(host) || host.indexOf(":") >= 0;
 }
 
+/** Throws for an empty host or a port out of range, as the Node host does. */
+export function checkEndpoint(options: Pick<TcpSocketOptions, "host" | "port">): void {
+  const { host, port } = options;
+  if (typeof host !== "string" || host === "") {
+    throw new TypeError(`TCP host must be a non-empty string, got ${String(host)}`);
+  }
+  if (!Number.isInteger(port) || port < 1 || port > 65535) {
+    throw new RangeError(`TCP port must be an integer 1..65535, got ${String(port)}`);
+  }
+}
+
 /**
  * The TcpSocketConstructor for src/ over the SDK's TCP class and resolver. Bad arguments
  * (empty host, port out of range) throw from the constructor, as the Node host does; so does
@@ -84,13 +97,8 @@ export function createTcpSocketClass(dependencies: ModdableTcpDependencies): Tcp
     private done = false;
 
     constructor(options: TcpSocketOptions) {
+      checkEndpoint(options);
       const { host, port } = options;
-      if (typeof host !== "string" || host === "") {
-        throw new TypeError(`TCP host must be a non-empty string, got ${String(host)}`);
-      }
-      if (!Number.isInteger(port) || port < 1 || port > 65535) {
-        throw new RangeError(`TCP port must be an integer 1..65535, got ${String(port)}`);
-      }
       this.options = options;
       if (isAddressLiteral(host)) {
         this.open(host);
@@ -180,6 +188,6 @@ export function createTcpSocketClass(dependencies: ModdableTcpDependencies): Tcp
   };
 }
 
-function messageOf(error: unknown): string {
+export function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }

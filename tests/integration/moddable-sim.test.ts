@@ -10,12 +10,22 @@
  * The simulator keeps settings in $TMP/modpreferences.json (the SDK's config.file.root), shared
  * by every simulated app: the test sets the telemetry interval to 1 s to see telemetry soon,
  * and puts back the manifest's 10 s at the end.
+ *
+ * The wss:// case builds a scratch copy of the firmware (MOORLINE_ROOT) with a CA made for
+ * the run in its certs/, and runs it against servers with every kind of certificate, in turn,
+ * on one port: the device connects through Moddable's TLS, then is refused by each bad
+ * server with its own error code, backing off, and comes back to a good one.
  */
 import assert from "node:assert/strict";
+import { cpSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseLogLine } from "../../hosts/node/log-format.js";
 import { start, type CompanionEvent, type CompanionServer } from "../../server/companion.js";
-import { node, REPO_ROOT, type Child } from "../support/child-process.js";
+import { issueCertificate, type Issued } from "../../server/certificates.js";
+import { testCertificates } from "../support/certs.js";
+import { Child, node, REPO_ROOT } from "../support/child-process.js";
+import { der } from "../support/tls-records.js";
 import { within } from "../support/wait.js";
 
 function event<E extends CompanionEvent["event"]>(
@@ -103,5 +113,82 @@ describe("the firmware in Moddable's simulator (needs the Moddable SDK)", functi
     const lines = sim.stdout.split("\n").filter((line) => line.startsWith("{"));
     assert.ok(lines.length > 10);
     for (const line of lines) assert.ok(parseLogLine(line), line);
+  });
+  it("over wss://, trusts the CA built into it, and refuses every bad certificate with its own error (Moddable's TLS)", async function () {
+    const certs = testCertificates();
+    const local = ["127.0.0.1", "::1", "localhost"];
+    // A server certificate, then its CA: Moddable's TLS needs the chain.
+    const chain = (issued: Issued, ca: Issued = certs.ca) => ({ cert: issued.cert + ca.cert, key: issued.key });
+    const otherKey = issueCertificate({ commonName: "127.0.0.1", names: local, issuer: certs.ca });
+
+    // A scratch copy of what mcconfig builds, with the run's CA as certs/test-ca.der. Its
+    // folder's name is the build's name under $MODDABLE/build: the same on every run.
+    const scratch = mkdtempSync(join(tmpdir(), "moorline-wss-"));
+    const root = join(scratch, "moorline-wss");
+    try {
+      mkdirSync(root);
+      for (const entry of ["manifest.json", "src", "hosts", "certs"]) cpSync(join(REPO_ROOT, entry), join(root, entry), { recursive: true });
+      symlinkSync(join(REPO_ROOT, "node_modules"), join(root, "node_modules"));
+      writeFileSync(join(root, "certs", "test-ca.der"), der(certs.ca.cert));
+
+      server = await start({ port: 0, tls: chain(certs.good) });
+      const port = server.port;
+      sim = new Child(
+        process.execPath,
+        [
+          join(REPO_ROOT, "dist", "tools", "moddable.js"),
+          "sim",
+          "--headless",
+          `url=wss://127.0.0.1:${port}/`,
+          "deviceId=mcsim-wss",
+          "ca=test-ca",
+          `pins=${certs.goodPin},${"A".repeat(43)}=`,
+          "backoffBaseMs=200",
+          "backoffCapMs=2000",
+        ],
+        { env: { ...process.env, MOORLINE_ROOT: root } },
+      );
+
+      const hello = await event(server, "hello", () => true, 180_000); // includes the build
+      assert.equal(hello.device, "mcsim-wss");
+      const [echo] = server.execute("echo over TLS");
+      const reply = await event(server, "reply", (e) => e.id === echo!.id, 10_000);
+      assert.deepEqual(reply.result, { payload: "over TLS" });
+      const telemetry = await event(server, "telemetry", () => true, 30_000);
+      assert.ok((telemetry.acked as number) >= 1);
+
+      // Each bad server in turn on the same port: refused with its code, nothing sent to it.
+      const refusals: Array<[string, { cert: string; key: string }, string, RegExp]> = [
+        ["an unknown CA", chain(certs.unknownCa, certs.otherCa), "ERR_TLS_UNKNOWN_CA", /certificate for 127\.0\.0\.1 is signed by an unknown CA \(issuer CN=some other CA/],
+        ["another name", chain(certs.wrongHost), "ERR_TLS_HOSTNAME_MISMATCH", /not valid for 127\.0\.0\.1: it names DNS:other\.example, IP:127\.0\.0\.2/],
+        ["an expired certificate", chain(certs.expired), "ERR_TLS_CERT_EXPIRED", /certificate for 127\.0\.0\.1 expired on /],
+        ["a self-signed certificate", { cert: certs.selfSigned.cert, key: certs.selfSigned.key }, "ERR_TLS_SELF_SIGNED", /is self-signed/],
+        ["a key that is not pinned", chain(otherKey), "ERR_TLS_PIN_MISMATCH", new RegExp(`\\(pin ${otherKey.pin.replace(/[+/]/g, "\\$&")}\\) is not one of the pinned keys \\(2 given\\)`)],
+      ];
+      for (const [what, tls, code, message] of refusals) {
+        await server.close();
+        server = await start({ port, tls });
+        const [, reason] = await sim.line(new RegExp(`"event":"ws_backoff".*"reason":"([^"]*)","error":"${code}"`), 20_000, `the device to refuse ${what}`);
+        assert.match(reason!, message, what);
+        assert.equal(server.history.filter((e) => e.event === "connect").length, 0, `${what}: no WebSocket request reached the server`);
+      }
+
+      // A good server again: the device, backing off all along, connects (the same boot).
+      await server.close();
+      server = await start({ port, tls: chain(certs.good) });
+      const again = await event(server, "hello", () => true, 20_000);
+      assert.equal(again.boot, hello.boot, "the same boot: refused connections never restarted the device");
+
+      const lines = sim.stdout.split("\n").filter((line) => line.startsWith("{"));
+      for (const line of lines) assert.ok(parseLogLine(line), line);
+      assert.doesNotMatch(sim.stdout, /XS abort/, "no SDK exception escaped");
+    } finally {
+      if (sim) {
+        sim.kill("SIGTERM");
+        await sim.exited;
+        sim = undefined;
+      }
+      rmSync(scratch, { recursive: true, force: true });
+    }
   });
 });

@@ -8,6 +8,7 @@ import { createHash, X509Certificate } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, statSync, unlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { readCertificate } from "../../hosts/moddable/tls-handshake.js";
 
 import {
   createCertificateAuthority,
@@ -23,8 +24,13 @@ describe("certificates (server/certificates.ts)", function () {
   this.timeout(20_000);
 
   describe("issueCertificate", function () {
-    const ca = createCertificateAuthority("test CA");
-    const server = issueCertificate({ commonName: "device server", names: ["127.0.0.1", "localhost", "::1"], issuer: ca });
+    // Made when these tests run, not when the file loads: the validity test compares with now.
+    let ca: ReturnType<typeof createCertificateAuthority>;
+    let server: ReturnType<typeof issueCertificate>;
+    before(function () {
+      ca = createCertificateAuthority("test CA");
+      server = issueCertificate({ commonName: "device server", names: ["127.0.0.1", "localhost", "::1"], issuer: ca });
+    });
 
     it("makes a CA certificate that may sign others", function () {
       const cert = new X509Certificate(ca.cert);
@@ -32,6 +38,14 @@ describe("certificates (server/certificates.ts)", function () {
       assert.match(cert.subject, /CN=test CA/);
       assert.equal(cert.subject, cert.issuer, "self-signed");
       assert.ok(cert.verify(cert.publicKey));
+    });
+
+    it("names the CA's own key as its authority key (Moddable's TLS fails on a root without one)", function () {
+      const facts = readCertificate(new Uint8Array(new X509Certificate(ca.cert).raw));
+      assert.ok(facts.keyId && facts.keyId.length === 20);
+      assert.deepEqual(facts.authorityKeyId, facts.keyId);
+      const leaf = readCertificate(new Uint8Array(new X509Certificate(server.cert).raw));
+      assert.deepEqual(leaf.authorityKeyId, facts.keyId, "the server certificate names the CA's key");
     });
 
     it("makes a server certificate for the names and addresses asked, signed by the CA", function () {
@@ -101,6 +115,16 @@ describe("certificates (server/certificates.ts)", function () {
       }
     });
 
+    it("writes the chain to server.pem, the server certificate then the CA's (Moddable's TLS needs it)", function () {
+      const tls = ensureLocalTls(folder);
+      const ca = readFileSync(tls.caPath, "utf8");
+      const chain = readFileSync(tls.certPath, "utf8");
+      const pems = chain.match(/-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g) ?? [];
+      assert.equal(pems.length, 2);
+      assert.ok(new X509Certificate(pems[0]!).checkIssued(new X509Certificate(ca)));
+      assert.equal(new X509Certificate(pems[1]!).fingerprint256, new X509Certificate(ca).fingerprint256);
+    });
+
     it("keeps what is there on later starts", function () {
       const first = ensureLocalTls(folder);
       const before = readFileSync(first.certPath, "utf8");
@@ -118,8 +142,12 @@ describe("certificates (server/certificates.ts)", function () {
 
       const authority = { cert: ca, key: readFileSync(tls.caKeyPath, "utf8") };
       const expiring = issueCertificate({ commonName: "x", issuer: authority, notAfter: new Date(Date.now() + 3_600_000) });
-      writeFileSync(tls.certPath, expiring.cert);
+      writeFileSync(tls.certPath, expiring.cert + ca);
       assert.deepEqual(ensureLocalTls(folder).created.sort(), [tls.certPath, tls.keyPath].sort(), "expiring within a day");
+
+      const alone = issueCertificate({ commonName: "127.0.0.1", names: LOCAL_SERVER_NAMES, issuer: authority });
+      writeFileSync(tls.certPath, alone.cert);
+      assert.deepEqual(ensureLocalTls(folder).created.sort(), [tls.certPath, tls.keyPath].sort(), "without the CA after it (a server.pem from before the chain)");
 
       writeFileSync(tls.certPath, issueCertificate({ commonName: "127.0.0.1", issuer: createCertificateAuthority("another") }).cert);
       assert.deepEqual(ensureLocalTls(folder).created.sort(), [tls.certPath, tls.keyPath].sort(), "signed by another CA");

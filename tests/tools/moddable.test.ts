@@ -325,6 +325,14 @@ describe("SDK wrappers (tools/moddable.ts)", function () {
       );
     });
 
+    it("passes ca=NAME to mcconfig when certs/NAME.der is in the project", function () {
+      mkdirSync(join(world.root, "certs"));
+      writeFileSync(join(world.root, "certs", "home-ca.der"), Uint8Array.of(0x30));
+      const run = world.run(["build:esp32", "--url", "wss://10.0.0.2:8443/", "ca=home-ca"], world.ready());
+      assert.equal(run.status, 0, run.stderr);
+      assert.deepEqual(run.calls[0]!.argv.slice(-2), ["url=wss://10.0.0.2:8443/", "ca=home-ca"]);
+    });
+
     it("exits with mcconfig's status when the build fails, running nothing after it", function () {
       const run = world.run(["check:moddable"], { PATH: world.bin, MODDABLE: world.moddable, FAKE_EXIT: "3" });
       assert.equal(run.status, 3);
@@ -353,6 +361,16 @@ describe("SDK wrappers (tools/moddable.ts)", function () {
         assert.deepEqual(run.calls, []);
       });
     }
+
+    it("refuses ca=NAME when certs/NAME.der is not in the project, saying how to convert a PEM CA", function () {
+      mkdirSync(join(world.root, "certs"));
+      writeFileSync(join(world.root, "certs", "home-ca.pem"), "-----BEGIN CERTIFICATE-----\n");
+      const run = world.run(["build:esp32", "--url", "wss://10.0.0.2:8443/", "ca=home-ca"], world.ready());
+      assert.equal(run.status, 2);
+      assert.match(run.stderr, /ca=home-ca names certs\/home-ca\.der, which is not in /);
+      assert.match(run.stderr, /openssl x509 -in certs\/home-ca\.pem -outform der -out certs\/home-ca\.der/);
+      assert.deepEqual(run.calls, []);
+    });
 
     it("never shows the password in an error", function () {
       const run = world.run(["build:esp32", "--password", "x".repeat(65)], world.ready());
