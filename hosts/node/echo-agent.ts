@@ -190,25 +190,12 @@ function main(argv: readonly string[]): void {
       },
     });
   } catch (error) {
-    if (
-      error instanceof WebSocketError &&
-      (error.code === ErrorCode.INVALID_URL || error.code === ErrorCode.INVALID_OPTION)
-    ) {
-      usageFailure(error.message);
-      return;
-    }
-    throw error;
+    if (!isUsageError(error)) throw error;
+    usageFailure(error.message);
+    return;
   }
 
-  // Ctrl-C or a supervisor's SIGTERM: close properly (1001 going away); twice: now.
-  let stopping = false;
-  const stop = (signal: NodeJS.Signals) => {
-    if (stopping) process.exit(128 + (signal === "SIGINT" ? 2 : 15));
-    stopping = true;
-    agent.stop();
-  };
-  process.on("SIGINT", stop);
-  process.on("SIGTERM", stop);
+  stopOnSignals(() => agent.stop());
 }
 
 /** The same agent inside XS (hosts/xs): same output, same exit codes. */
@@ -224,29 +211,40 @@ async function mainInXs(args: AgentArguments): Promise<void> {
       logLevel: args.verbose ? "debug" : args.tls?.insecure ? "warn" : "silent",
     });
   } catch (error) {
-    if (
-      error instanceof WebSocketError &&
-      (error.code === ErrorCode.INVALID_URL || error.code === ErrorCode.INVALID_OPTION)
-    ) {
-      usageFailure(error.message);
-      return;
-    }
-    throw error;
+    if (!isUsageError(error)) throw error;
+    usageFailure(error.message);
+    return;
   }
-  let stopping = false;
-  const stop = (signal: NodeJS.Signals) => {
-    if (stopping) process.exit(128 + (signal === "SIGINT" ? 2 : 15));
-    stopping = true;
-    agent.stop();
-  };
-  process.on("SIGINT", stop);
-  process.on("SIGTERM", stop);
+  const forget = stopOnSignals(() => agent.stop());
   const { code, reason } = await agent.exited;
   if (code !== 0) process.stderr.write(`echo-agent: ${reason}\n`);
   process.exitCode = code;
   setTimeout(() => process.exit(code), EXIT_GRACE_MS).unref();
-  process.off("SIGINT", stop);
-  process.off("SIGTERM", stop);
+  forget();
+}
+
+/** A bad URL or option the client refused: the user's mistake, exit 2. */
+function isUsageError(error: unknown): error is WebSocketError {
+  return error instanceof WebSocketError && (error.code === ErrorCode.INVALID_URL || error.code === ErrorCode.INVALID_OPTION);
+}
+
+/**
+ * Ctrl-C or a supervisor's SIGTERM: close properly (1001 going away); a second one exits at
+ * once. Returns a function that removes the handlers.
+ */
+function stopOnSignals(stopAgent: () => void): () => void {
+  let stopping = false;
+  const stop = (signal: NodeJS.Signals) => {
+    if (stopping) process.exit(128 + (signal === "SIGINT" ? 2 : 15));
+    stopping = true;
+    stopAgent();
+  };
+  process.on("SIGINT", stop);
+  process.on("SIGTERM", stop);
+  return () => {
+    process.off("SIGINT", stop);
+    process.off("SIGTERM", stop);
+  };
 }
 
 function usageFailure(message: string): void {
