@@ -10,6 +10,7 @@
  * its own way (explain()) and fail the connection itself (fail()).
  */
 import type { Socket } from "node:net";
+import { takeBytes } from "../../src/byte-queue.js";
 import type { TcpSocket, TcpSocketOptions, TlsErrorCodeValue } from "../../src/host.js";
 
 /**
@@ -118,25 +119,7 @@ export abstract class NodeStreamSocket implements TcpSocket {
     if (this.closed || this.queued === 0) return undefined;
     const wanted = count === undefined ? this.queued : Math.min(Math.floor(count), this.queued);
     if (!(wanted > 0)) return undefined;
-    let out: Uint8Array;
-    const first = this.queue[0]!;
-    if (first.length >= wanted) {
-      // The common case, a reader taking whole chunks: no copy.
-      out = first.subarray(0, wanted);
-      if (first.length === wanted) this.queue.shift();
-      else this.queue[0] = first.subarray(wanted);
-    } else {
-      out = new Uint8Array(wanted);
-      let offset = 0;
-      while (offset < wanted) {
-        const chunk = this.queue[0]!;
-        const take = Math.min(chunk.length, wanted - offset);
-        out.set(chunk.subarray(0, take), offset);
-        offset += take;
-        if (take === chunk.length) this.queue.shift();
-        else this.queue[0] = chunk.subarray(take);
-      }
-    }
+    const out = takeBytes(this.queue, wanted);
     this.queued -= wanted;
     if (this.paused && this.queued < this.readHighWater) {
       this.paused = false;

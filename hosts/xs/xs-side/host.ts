@@ -36,6 +36,7 @@ import type {
   WifiNotification,
   Utf8Codec,
 } from "../../../src/host.js";
+import { takeBytes } from "../../../src/byte-queue.js";
 import { checkStorageName, checkStorageValue } from "../../../src/memory-storage.js";
 import { encodeUtf8 } from "../../../src/utf8.js";
 import { call, defer, now, onDelivery, post, postId, powers } from "./bridge.js";
@@ -107,24 +108,7 @@ export class XsTcpSocket implements TcpSocket {
     if (this.closed || this.queued === 0) return undefined;
     const wanted = count === undefined ? this.queued : Math.min(Math.floor(count), this.queued);
     if (!(wanted > 0)) return undefined;
-    let out: Uint8Array;
-    const first = this.queue[0]!;
-    if (first.length >= wanted) {
-      out = first.subarray(0, wanted);
-      if (first.length === wanted) this.queue.shift();
-      else this.queue[0] = first.subarray(wanted);
-    } else {
-      out = new Uint8Array(wanted);
-      let offset = 0;
-      while (offset < wanted) {
-        const chunk = this.queue[0]!;
-        const take = Math.min(chunk.length, wanted - offset);
-        out.set(chunk.subarray(0, take), offset);
-        offset += take;
-        if (take === chunk.length) this.queue.shift();
-        else this.queue[0] = chunk.subarray(take);
-      }
-    }
+    const out = takeBytes(this.queue, wanted);
     this.queued -= wanted;
     if (this.queued === 0) {
       if (this.pendingError !== undefined) {
