@@ -1,5 +1,5 @@
 /**
- * The Node driver: runs a DriverSpec (bench/tasks.ts) with our client (src/websocket.ts over
+ * The Node driver: runs a DriverSpec (bench/tasks.ts) with our client (src/websocket/client.ts over
  * the Node host) or the `ws` package's client, in a process of its own, and prints one
  * TaskResult per line on stdout.
  *
@@ -12,8 +12,8 @@
 import { performance } from "node:perf_hooks";
 import WebSocket from "ws";
 import { createNodeHost } from "../hosts/node/host.js";
-import type { NetHost } from "../src/host.js";
-import { WebSocketClient } from "../src/websocket.js";
+import type { NetHost } from "../src/shared/host.js";
+import { WebSocketClient } from "../src/websocket/client.js";
 import { binaryPayload, textPayload, type ClientName, type DriverSpec, type Kind, type Task, type TaskResult } from "./tasks.js";
 
 const MiB = 1024 * 1024;

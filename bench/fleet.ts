@@ -1,6 +1,6 @@
 /**
  * The fleet run: many simulated devices in this one process, each the whole firmware
- * (src/device.ts: supervisor, heartbeat, JSON loop, telemetry outbox) over the Node host,
+ * (src/device/device.ts: supervisor, heartbeat, JSON loop, telemetry outbox) over the Node host,
  * each sending a telemetry record every second to the bench's server (echo-server.ts in
  * ack mode, another process), which acknowledges it. RTT is one record's time from being
  * recorded (and sent) to its ack arriving, seen by the device.
@@ -13,10 +13,10 @@
 import { monitorEventLoopDelay, performance, PerformanceObserver } from "node:perf_hooks";
 import { createNodeHost } from "../hosts/node/host.js";
 import { SimWifi } from "../hosts/node/sim-wifi.js";
-import { parseDeviceConfig } from "../src/config.js";
-import { Device } from "../src/device.js";
-import type { Log } from "../src/host.js";
-import { MemoryStorage } from "../src/memory-storage.js";
+import { parseDeviceConfig } from "../src/device/config.js";
+import { Device } from "../src/device/device.js";
+import type { Log } from "../src/shared/host.js";
+import { MemoryStorage } from "../src/shared/memory-storage.js";
 import { quantile } from "./stats.js";
 
 export interface FleetSpec {

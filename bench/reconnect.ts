@@ -1,5 +1,5 @@
 /**
- * Time to reconnect after a server restart: a device (the whole firmware, src/device.ts, on
+ * Time to reconnect after a server restart: a device (the whole firmware, src/device/device.ts, on
  * Node or inside XS) is connected to the bench's server; the server process is killed, stays
  * down `downMs`, and a new one listens on the same port. The figure is the new server's time
  * from listening to the device's first message (its hello), measured inside the server.

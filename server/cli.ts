@@ -13,7 +13,7 @@ import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { clearLine, createInterface, cursorTo, type Interface } from "node:readline";
 import { parseArgs } from "node:util";
-import { isValidCloseCode } from "../src/constants.js";
+import { isValidCloseCode } from "../src/websocket/constants.js";
 import { COMMAND_HELP } from "./commands.js";
 import {
   CompanionServer,

@@ -4,7 +4,7 @@
  * one grammar. A line the grammar refuses throws CommandError naming what is wrong; the
  * terminal prints it and carries on.
  */
-import { isValidCloseCode, MAX_CLOSE_REASON_BYTES } from "../src/constants.js";
+import { isValidCloseCode, MAX_CLOSE_REASON_BYTES } from "../src/websocket/constants.js";
 
 export class CommandError extends Error {
   constructor(message: string) {

@@ -20,7 +20,7 @@ import type { AddressInfo } from "node:net";
 import { performance } from "node:perf_hooks";
 import type { Duplex } from "node:stream";
 import { WebSocket, WebSocketServer, type RawData } from "ws";
-import { isValidCloseCode } from "../src/constants.js";
+import { isValidCloseCode } from "../src/websocket/constants.js";
 import {
   checkCloseReason,
   COMMAND_HELP,
@@ -38,7 +38,7 @@ export type { CompanionEvent, CompanionEventName, DeviceInfo } from "./events.js
 export { DEFAULT_MAX_BOOTS } from "./telemetry.js";
 
 export const DEFAULT_HOST = "127.0.0.1";
-/** The port `npm run server` listens on without --port; the device connects to it by default (src/config.ts). */
+/** The port `npm run server` listens on without --port; the device connects to it by default (src/device/config.ts). */
 export const DEFAULT_PORT = 8080;
 /**
  * Largest message accepted from a device, bytes; a larger one is failed with 1009 by `ws`.

@@ -2,13 +2,13 @@
  * manifest.json, checked without the Moddable SDK: what CI can know about the firmware's
  * build. Every module the firmware imports (followed from its entry, hosts/moddable/main.ts)
  * must be mapped and preloaded, or the chip fails at boot with "module not found"; the config
- * it ships must parse with src/config.ts; the platforms and TypeScript options must be the
+ * it ships must parse with src/device/config.ts; the platforms and TypeScript options must be the
  * ones the SDK's pitfalls ask for. (With the SDK, `npm run check:moddable` builds it.)
  */
 import assert from "node:assert/strict";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { dirname, join, normalize, relative } from "node:path";
-import { DEFAULT_DEVICE_CONFIG, parseDeviceConfig } from "../src/config.js";
+import { DEFAULT_DEVICE_CONFIG, parseDeviceConfig } from "../src/device/config.js";
 import { REPO_ROOT } from "./support/child-process.js";
 
 interface Manifest {
@@ -79,7 +79,7 @@ describe("manifest.json (the firmware's build for mcconfig)", function () {
     }
   });
 
-  it("ships a config that src/config.ts accepts, with every key it knows", function () {
+  it("ships a config that src/device/config.ts accepts, with every key it knows", function () {
     for (const key of Object.keys(DEFAULT_DEVICE_CONFIG)) assert.ok(key in manifest.config, `config.${key} is missing`);
     assert.doesNotThrow(() => parseDeviceConfig(manifest.config));
     for (const platform of ["lin", "mac", "win"]) {
@@ -142,7 +142,7 @@ describe("manifest.json (the firmware's build for mcconfig)", function () {
 
   it("reaches the whole device from its entry", function () {
     // A sanity check of the import walk itself.
-    for (const module of ["src/device", "src/websocket", "src/config", "hosts/moddable/host", "hosts/moddable/tcp", "hosts/moddable/tls", "hosts/moddable/tls-handshake"]) {
+    for (const module of ["src/device/device", "src/websocket/client", "src/device/config", "hosts/moddable/host", "hosts/moddable/tcp", "hosts/moddable/tls", "hosts/moddable/tls-handshake"]) {
       assert.ok(modules.has(module), `${module} (from ${relative(REPO_ROOT, join(REPO_ROOT, entry))})`);
     }
   });

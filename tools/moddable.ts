@@ -15,7 +15,7 @@ import { existsSync, statSync } from "node:fs";
 import { basename, delimiter, dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { caResourceName } from "../hosts/moddable/tls.js";
-import { parseDeviceConfig } from "../src/config.js";
+import { parseDeviceConfig } from "../src/device/config.js";
 
 export const USAGE = `Usage: npm run <command> -- [options] [key=value ...] [-- extra arguments]
 
@@ -101,7 +101,7 @@ type Env = Readonly<Record<string, string | undefined>>;
 
 /**
  * The command line, validated: unknown options, missing values and config values that the
- * firmware would refuse at boot (src/config.ts) are reported here, before a long build.
+ * firmware would refuse at boot (src/device/config.ts) are reported here, before a long build.
  */
 export function parseArguments(argv: readonly string[], env: Env): Options {
   const [command, ...rest] = argv;

@@ -1,6 +1,6 @@
 /**
  * The DeviceHost on Moddable (the ESP32 and Moddable's simulator): every interface of
- * src/host.ts over the SDK's modules. The adapters are portable and tested on Node
+ * src/shared/host.ts over the SDK's modules. The adapters are portable and tested on Node
  * (tcp.ts, timers.ts, wifi.ts, storage.ts, log.ts); this module only hands them the SDK's
  * classes, and the manifest (not a runtime `if`) picks each module's platform implementation.
  *
@@ -25,7 +25,7 @@ import Resource from "Resource";
 import Time from "time";
 import Timer from "timer";
 import WiFi from "wifi";
-import type { DeviceHost, LogLevel, Sha1 } from "../../src/host.js";
+import type { DeviceHost, LogLevel, Sha1 } from "../../src/shared/host.js";
 import { createTraceLog } from "./log.js";
 import { moddableRandom } from "./random.js";
 import { PreferenceStorage } from "./storage.js";

@@ -13,7 +13,7 @@
  * Portable on purpose: the print function and the clock are passed in (main.ts gives trace
  * and Date), so the format is tested on Node against createJsonLog itself.
  */
-import type { Log, LogLevel } from "../../src/host.js";
+import type { Log, LogLevel } from "../../src/shared/host.js";
 
 const LEVEL_RANK: Readonly<Record<LogLevel, number>> = { debug: 10, info: 20, warn: 30, error: 40 };
 

@@ -1,7 +1,7 @@
 /**
  * The firmware's entry on Moddable (the manifest's `creation.main`): reads the build
  * configuration (`mc/config`: the manifest's `config`, overridden by `mcconfig ... key=value`,
- * whose values arrive as strings), validates it with src/config.ts, builds the DeviceHost and
+ * whose values arrive as strings), validates it with src/device/config.ts, builds the DeviceHost and
  * starts the device.
  *
  * The module only exports a function, which the runtime calls once its setup phase is done:
@@ -13,10 +13,10 @@
  * reconnecting forever. So is a `ca` that names no certificate resource in the firmware.
  */
 import config from "mc/config";
-import { parseDeviceConfig, type DeviceConfig } from "../../src/config.js";
-import { Device } from "../../src/device.js";
-import { invalidOption } from "../../src/errors.js";
-import type { LogLevel } from "../../src/host.js";
+import { parseDeviceConfig, type DeviceConfig } from "../../src/device/config.js";
+import { Device } from "../../src/device/device.js";
+import { invalidOption } from "../../src/websocket/errors.js";
+import type { LogLevel } from "../../src/shared/host.js";
 import { createModdableHost, moddableResource } from "./host.js";
 import { createTraceLog } from "./log.js";
 import { loadCa } from "./tls.js";

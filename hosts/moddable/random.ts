@@ -8,7 +8,7 @@
  * platform's generator: the ESP32's hardware RNG, getrandom() on Linux, arc4random_buf() on
  * macOS, rand_s() on Windows.
  */
-import type { RandomSource } from "../../src/host.js";
+import type { RandomSource } from "../../src/shared/host.js";
 
 /** Fills an ArrayBuffer or typed array in place (hosts/moddable/random.c). */
 const fill: (into: Uint8Array) => void = native("xs_moorline_random_fill");

@@ -11,8 +11,8 @@
  * Portable on purpose: the Preference object is passed in (host.ts gives the SDK's), so it
  * is tested on Node.
  */
-import type { Storage } from "../../src/host.js";
-import { checkStorageName, checkStorageValue } from "../../src/memory-storage.js";
+import type { Storage } from "../../src/shared/host.js";
+import { checkStorageName, checkStorageValue } from "../../src/shared/memory-storage.js";
 
 /** Moddable's Preference (`import Preference from "preference"`), as far as used here. */
 export interface PreferenceApi {

@@ -13,7 +13,7 @@
  *   tcp_sndbuf, about 5.7 KB on the ESP32): the WebSocket client keeps within it, as the
  *   TcpSocket contract says.
  * - onWritable's first call means "connected"; onError also reports the peer's orderly close,
- *   and only once every received byte has been read: both as src/host.ts expects.
+ *   and only once every received byte has been read: both as src/shared/host.ts expects.
  * - Its callbacks are called with the SDK socket as `this`; ours are arrow functions.
  *
  * wss:// goes through tls.ts, a class built like this one over the SDK's
@@ -22,7 +22,7 @@
  * Portable on purpose: the SDK classes are passed in (host.ts gives them), so the adapter is
  * tested on Node against a fake that behaves like the SDK's socket.
  */
-import type { TcpSocket, TcpSocketConstructor, TcpSocketOptions } from "../../src/host.js";
+import type { TcpSocket, TcpSocketConstructor, TcpSocketOptions } from "../../src/shared/host.js";
 
 /** Options of the SDK's ECMA-419 TCP constructor that this adapter uses. */
 export interface Ecma419TcpOptions {

@@ -11,7 +11,7 @@
  * Portable on purpose: the Timer and tick source are passed in (host.ts gives the SDK's), so
  * the unwrapping is tested on Node.
  */
-import type { TimerId, Timers } from "../../src/host.js";
+import type { TimerId, Timers } from "../../src/shared/host.js";
 
 /** The part of Moddable's Timer class used here (`import Timer from "timer"`). */
 export interface TimerApi {

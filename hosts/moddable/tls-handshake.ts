@@ -22,7 +22,7 @@
  * bytes, and stops looking at the first record after the server's ChangeCipherSpec (from
  * there on everything is encrypted).
  */
-import { TlsErrorCode, type TlsErrorCodeValue } from "../../src/host.js";
+import { TlsErrorCode, type TlsErrorCodeValue } from "../../src/shared/host.js";
 
 /** RFC 5246 section 6.2.1: record content types. */
 const CHANGE_CIPHER_SPEC = 20;

@@ -51,8 +51,8 @@
  * Portable on purpose: the SDK classes are passed in (host.ts gives them) and the adapter is
  * tested on Node against fakes that behave like them (tests/hosts/moddable/tls.test.ts).
  */
-import { encodeBase64 } from "../../src/base64.js";
-import { TlsErrorCode, type TcpSocket, type TcpSocketConstructor, type TcpSocketOptions, type TlsErrorCodeValue, type TlsOptions } from "../../src/host.js";
+import { encodeBase64 } from "../../src/websocket/base64.js";
+import { TlsErrorCode, type TcpSocket, type TcpSocketConstructor, type TcpSocketOptions, type TlsErrorCodeValue, type TlsOptions } from "../../src/shared/host.js";
 import { checkEndpoint, isAddressLiteral, messageOf, type Ecma419Tcp, type Ecma419TcpConstructor, type Resolve } from "./tcp.js";
 import {
   alertName,

@@ -7,7 +7,7 @@
  * access-point mode) mean nothing to a station and are dropped. On the ESP32 a "disconnect"
  * carries a code: -1 when the access point rejected the password (a 4-way handshake or MIC
  * failure), which becomes "wrong_password"; any other code says nothing certain, so no reason
- * is given and src/wifi.ts tells "ap_not_found" from "link_lost" by whether it had associated.
+ * is given and src/device/wifi.ts tells "ap_not_found" from "link_lost" by whether it had associated.
  * Moddable's simulator always joins, except with the password "invalid!", which it answers
  * with a plain "disconnect" (so the manager reports ap_not_found there).
  *
@@ -22,7 +22,7 @@
  * Portable on purpose: the SDK's WiFi class and Net.get are passed in (host.ts gives them),
  * so the mapping is tested on Node.
  */
-import type { WifiDisconnectReason, WifiDriver, WifiNetwork, WifiNotification } from "../../src/host.js";
+import type { WifiDisconnectReason, WifiDriver, WifiNetwork, WifiNotification } from "../../src/shared/host.js";
 
 /** What the SDK passes to a WiFi listener: a message, and on the ESP32 a code with "disconnect". */
 export type WifiListener = (message: string, code?: number) => void;

@@ -3,7 +3,7 @@
  * storage. Used by the device command line and the tests that run the whole device.
  */
 import { getHeapStatistics } from "node:v8";
-import type { DeviceHost, LogLevel } from "../../src/host.js";
+import type { DeviceHost, LogLevel } from "../../src/shared/host.js";
 import { FileStorage } from "./file-storage.js";
 import { createJsonLog, createNodeHost } from "./host.js";
 import { SimWifi } from "./sim-wifi.js";

@@ -4,14 +4,14 @@
  *   node dist/hosts/node/device.js [options]
  *   npm run device -- --url ws://127.0.0.1:8080/
  *
- * Runs the firmware's Device (src/device.ts) over the Node host, a simulated WiFi and a
+ * Runs the firmware's Device (src/device/device.ts) over the Node host, a simulated WiFi and a
  * JSON file for storage, printing one JSON log line per event on stdout, as the ESP32's
  * serial port would.
  */
 import { parseArgs } from "node:util";
-import { parseDeviceConfig, type DeviceConfig } from "../../src/config.js";
-import { Device } from "../../src/device.js";
-import type { LogLevel } from "../../src/host.js";
+import { parseDeviceConfig, type DeviceConfig } from "../../src/device/config.js";
+import { Device } from "../../src/device/device.js";
+import type { LogLevel } from "../../src/shared/host.js";
 import { createNodeDeviceHost, SIM_NETWORK } from "./device-host.js";
 import { readCaFile } from "./tls.js";
 

@@ -9,10 +9,10 @@
  * 2 for bad arguments. See docs/echo-agent.md.
  */
 import { parseArgs } from "node:util";
-import { MAX_LIMIT_BYTES, MAX_TIMEOUT_MS, type Limits } from "../../src/constants.js";
-import { AUTOBAHN_LIMITS, startEchoAgent, type EchoAgent } from "../../src/echo-agent.js";
-import { ErrorCode, WebSocketError } from "../../src/errors.js";
-import type { ClientTlsOptions } from "../../src/websocket.js";
+import { MAX_LIMIT_BYTES, MAX_TIMEOUT_MS, type Limits } from "../../src/websocket/constants.js";
+import { AUTOBAHN_LIMITS, startEchoAgent, type EchoAgent } from "../../src/websocket/echo-agent.js";
+import { ErrorCode, WebSocketError } from "../../src/websocket/errors.js";
+import type { ClientTlsOptions } from "../../src/websocket/client.js";
 import { createNodeHost } from "./host.js";
 import { readCaFile } from "./tls.js";
 

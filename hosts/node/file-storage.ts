@@ -1,6 +1,6 @@
 /**
  * Storage over one JSON file for the desktop simulator, with the limits of the ESP32's NVS
- * (checks shared with src/memory-storage.ts), so what would fail on the chip fails here too.
+ * (checks shared with src/shared/memory-storage.ts), so what would fail on the chip fails here too.
  *
  * The file holds {"domain": {"key": "value"}}. It is read once, at construction, and written
  * whole on every change: write a temporary file beside it, flush it to disk, rename it over
@@ -10,8 +10,8 @@
  */
 import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
-import type { Log, Storage } from "../../src/host.js";
-import { checkStorageName, checkStorageValue } from "../../src/memory-storage.js";
+import type { Log, Storage } from "../../src/shared/host.js";
+import { checkStorageName, checkStorageValue } from "../../src/shared/memory-storage.js";
 
 export interface FileStorageOptions {
   /** Where a corrupt file is reported (once, when it is read). */

@@ -1,5 +1,5 @@
 /**
- * The Node.js host: the interfaces of src/host.ts over Node's `net`, `tls`, timers,
+ * The Node.js host: the interfaces of src/shared/host.ts over Node's `net`, `tls`, timers,
  * `perf_hooks` and `crypto`. It is the desktop simulator the firmware runs on for development and most
  * tests, so it keeps the ECMA-419 socket's contract as strictly as the chip does: writes are
  * bounded by the space reported through onWritable (the client's own bounded queue holds
@@ -18,7 +18,7 @@ import type {
   TimerId,
   Timers,
   Utf8Codec,
-} from "../../src/host.js";
+} from "../../src/shared/host.js";
 import { checkAddress, NodeStreamSocket, type NodeTcpTuning } from "./socket.js";
 import { NodeTlsSocket } from "./tls.js";
 
@@ -79,7 +79,7 @@ export const nodeSha1: Sha1 = (bytes: Uint8Array): Uint8Array => {
 
 /**
  * Node's UTF-8: the client's text frames are encoded and decoded natively, validated by
- * src/utf8.ts. Encoding goes through Buffer.from (a lone surrogate becomes U+FFFD, as
+ * src/websocket/utf8.ts. Encoding goes through Buffer.from (a lone surrogate becomes U+FFFD, as
  * TextEncoder does): measured on Node 20, 120 ns for 64 bytes against TextEncoder's 420 ns
  * (the same for 16 KiB). Decoding is TextDecoder's, keeping a leading U+FEFF (ignoreBOM):
  * 73 ns for 64 bytes, 1.6 us for 16 KiB, against 1.4 us and 88 us in portable code.

@@ -22,7 +22,7 @@ import type {
   WifiDriver,
   WifiNetwork,
   WifiNotification,
-} from "../../src/host.js";
+} from "../../src/shared/host.js";
 
 export interface SimAccessPoint {
   ssid: string;

@@ -10,8 +10,8 @@
  * its own way (explain()) and fail the connection itself (fail()).
  */
 import type { Socket } from "node:net";
-import { takeBytes } from "../../src/byte-queue.js";
-import type { TcpSocket, TcpSocketOptions, TlsErrorCodeValue } from "../../src/host.js";
+import { takeBytes } from "../../src/shared/byte-queue.js";
+import type { TcpSocket, TcpSocketOptions, TlsErrorCodeValue } from "../../src/shared/host.js";
 
 /**
  * Bytes the socket accepts before write() refuses, counting bytes Node has not yet handed

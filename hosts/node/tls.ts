@@ -29,7 +29,7 @@ import { createHash, X509Certificate } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { isIP } from "node:net";
 import { checkServerIdentity, connect, type ConnectionOptions, type PeerCertificate, type TLSSocket } from "node:tls";
-import { TlsErrorCode, type TcpSocketOptions, type TlsOptions } from "../../src/host.js";
+import { TlsErrorCode, type TcpSocketOptions, type TlsOptions } from "../../src/shared/host.js";
 import { checkAddress, NodeStreamSocket, type NodeTcpTuning, type SocketEnding, type SocketFailure } from "./socket.js";
 
 /**

@@ -22,9 +22,9 @@ import { SourceMap } from "node:module";
 import { dirname, join, relative, resolve } from "node:path";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
-import { ErrorCode, HandshakeError, WebSocketError, type ErrorCodeValue } from "../../src/errors.js";
-import type { Log, LogLevel, Storage, TcpSocket, TlsErrorCodeValue, TlsOptions } from "../../src/host.js";
-import { MemoryStorage } from "../../src/memory-storage.js";
+import { ErrorCode, HandshakeError, WebSocketError, type ErrorCodeValue } from "../../src/websocket/errors.js";
+import type { Log, LogLevel, Storage, TcpSocket, TlsErrorCodeValue, TlsOptions } from "../../src/shared/host.js";
+import { MemoryStorage } from "../../src/shared/memory-storage.js";
 import { SIM_NETWORK } from "../node/device-host.js";
 import { createJsonLog, NodeTcpSocket, NodeTlsSocket, type NodeTcpTuning } from "../node/host.js";
 import { SimWifi, type SimWifiOptions } from "../node/sim-wifi.js";
@@ -120,9 +120,9 @@ const BOOTSTRAP = `(() => {
 const sourceMaps = new Map<string, { map: SourceMap; lines: string[] } | null>();
 
 /**
- * The XS stack with each frame's compiled position (dist/src/url.js:196; XS gives lines, not
+ * The XS stack with each frame's compiled position (dist/src/websocket/url.js:196; XS gives lines, not
  * columns) followed by its TypeScript source position from tsc's source map
- * (dist/src/url.js:196 = src/url.ts:231).
+ * (dist/src/websocket/url.js:196 = src/websocket/url.ts:231).
  */
 export function mapXsStack(stack: string): string {
   return stack.replace(/\(dist\/([^():]+\.js):(\d+)\)/g, (whole, file: string, lineText: string) => {

@@ -14,19 +14,19 @@
  * notification too); a getter shows the state as of the last event or call (refresh()
  * fetches it).
  */
-import type { BackoffPolicy } from "../../src/backoff.js";
-import type { Limits } from "../../src/constants.js";
-import { parseDeviceConfig } from "../../src/config.js";
-import { Device } from "../../src/device.js";
-import { WebSocketError } from "../../src/errors.js";
-import type { Log, LogLevel, NetHost, Storage } from "../../src/host.js";
-import { MemoryStorage } from "../../src/memory-storage.js";
+import type { BackoffPolicy } from "../../src/device/backoff.js";
+import type { Limits } from "../../src/websocket/constants.js";
+import { parseDeviceConfig } from "../../src/device/config.js";
+import { Device } from "../../src/device/device.js";
+import { WebSocketError } from "../../src/websocket/errors.js";
+import type { Log, LogLevel, NetHost, Storage } from "../../src/shared/host.js";
+import { MemoryStorage } from "../../src/shared/memory-storage.js";
 import {
   ConnectionSupervisor,
   type HeartbeatOptions,
   type SupervisorStats,
   type SupervisorStateValue,
-} from "../../src/supervisor.js";
+} from "../../src/device/supervisor.js";
 import {
   ReadyState,
   WebSocketClient,
@@ -35,7 +35,7 @@ import {
   type ReadyStateValue,
   type SendOptions,
   type WebSocketClientOptions,
-} from "../../src/websocket.js";
+} from "../../src/websocket/client.js";
 import { SIM_NETWORK } from "../node/device-host.js";
 import { createNodeHost, type NodeTcpTuning } from "../node/host.js";
 import { SimWifi, type SimAccessPoint, type SimWifiOptions } from "../node/sim-wifi.js";
@@ -327,7 +327,7 @@ export interface EngineDevice {
   readonly storage: Storage;
   /** Every log event, all levels, in order. */
   readonly logs: LogLine[];
-  /** Supervisor state and stats, app counters, WiFi: as src/device.ts knows them. */
+  /** Supervisor state and stats, app counters, WiFi: as src/device/device.ts knows them. */
   status(): Promise<DeviceStatus>;
   /** Stops the device (1001); resolves when it has stopped (and, on XS, its worker ended). */
   stop(): Promise<void>;
@@ -337,7 +337,7 @@ export interface EngineDevice {
 
 const FAST_WIFI = { connectDelayMs: 20, gotIPDelayMs: 20, failDelayMs: 20 };
 
-/** Starts a device (src/device.ts) on `engine`, connecting to `options.url`. */
+/** Starts a device (src/device/device.ts) on `engine`, connecting to `options.url`. */
 export async function startDeviceOn(engine: EngineName, options: EngineDeviceOptions): Promise<EngineDevice> {
   const logs: LogLine[] = [];
   const log: Log = (level, event, fields = {}) => logs.push({ level, event, fields });

@@ -2,11 +2,11 @@
  * The echo agent and the device run inside XS, with the same behaviour as on the Node host:
  * what hosts/node/echo-agent.ts and hosts/node/device.ts start for `--engine xs`.
  */
-import type { Limits } from "../../src/constants.js";
-import type { DeviceConfig } from "../../src/config.js";
-import { EXIT_NOT_OPENED } from "../../src/echo-agent.js";
-import type { LogLevel, Storage } from "../../src/host.js";
-import type { ClientTlsOptions } from "../../src/websocket.js";
+import type { Limits } from "../../src/websocket/constants.js";
+import type { DeviceConfig } from "../../src/device/config.js";
+import { EXIT_NOT_OPENED } from "../../src/websocket/echo-agent.js";
+import type { LogLevel, Storage } from "../../src/shared/host.js";
+import type { ClientTlsOptions } from "../../src/websocket/client.js";
 import type { SimWifi, SimWifiOptions } from "../node/sim-wifi.js";
 import { createJsonLog, type LineSink } from "../node/host.js";
 import { bounded, XsEngine, type XsEngineOptions } from "./engine.js";
@@ -108,7 +108,7 @@ export interface DeviceStatus {
   wifi: { state: string; ssid: string | null } | null;
 }
 
-/** Starts the device (src/device.ts) inside XS over Node's TCP, timers, storage and SimWifi. */
+/** Starts the device (src/device/device.ts) inside XS over Node's TCP, timers, storage and SimWifi. */
 export async function runDeviceInXs(options: DeviceInXsOptions): Promise<DeviceInXs> {
   const engine = await XsEngine.start({
     ...options.engine,

@@ -1,11 +1,11 @@
 /**
- * The whole device (src/device.ts: WiFi, supervisor, JSON loop) against real servers: the
+ * The whole device (src/device/device.ts: WiFi, supervisor, JSON loop) against real servers: the
  * companion server in this process and as a child process that is killed and restarted,
  * `npm start`'s script, and Python's asyncio `websockets` echo server.
  *
  * Every test runs on both engines (tests/support/engines.ts): the device on the Node host,
  * and the same compiled device inside the XS engine (hosts/xs/on-engine.ts startDeviceOn;
- * the command lines with --engine xs). Its state is read with status(), as src/device.ts
+ * the command lines with --engine xs). Its state is read with status(), as src/device/device.ts
  * knows it.
  */
 import assert from "node:assert/strict";

@@ -1,7 +1,7 @@
 /**
  * Secrets stay secret: the WiFi password and the auth token never appear in the device's
  * log, in what it sends a server (status and config replies included), or in an error
- * message, whatever goes wrong. The whole device (src/device.ts) runs on the Node host with
+ * message, whatever goes wrong. The whole device (src/device/device.ts) runs on the Node host with
  * a distinctive password and token, meets every failure a field device meets (a wrong WiFi
  * password, no server, a server refusing the token, one reflecting it back, a certificate
  * from an unknown CA) and a working companion server that asks for status and config; then
@@ -22,10 +22,10 @@ import { WebSocketServer } from "ws";
 import { createJsonLog, createNodeHost } from "../../hosts/node/host.js";
 import { SimWifi } from "../../hosts/node/sim-wifi.js";
 import { start, type CompanionServer } from "../../server/companion.js";
-import { parseDeviceConfig } from "../../src/config.js";
-import { Device } from "../../src/device.js";
-import type { DeviceHost } from "../../src/host.js";
-import { MemoryStorage } from "../../src/memory-storage.js";
+import { parseDeviceConfig } from "../../src/device/config.js";
+import { Device } from "../../src/device/device.js";
+import type { DeviceHost } from "../../src/shared/host.js";
+import { MemoryStorage } from "../../src/shared/memory-storage.js";
 import { testCertificates } from "../support/certs.js";
 import { node } from "../support/child-process.js";
 import { ENGINES, engineArgs } from "../support/engines.js";

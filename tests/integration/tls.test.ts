@@ -21,14 +21,14 @@ import { join } from "node:path";
 import { createNodeHost } from "../../hosts/node/host.js";
 import { createClientOn, startDeviceOn, type EngineClient, type EngineDevice } from "../../hosts/xs/on-engine.js";
 import { start as startCompanion, type CompanionServer } from "../../server/companion.js";
-import { parseDeviceConfig } from "../../src/config.js";
-import { Device } from "../../src/device.js";
-import type { Limits } from "../../src/constants.js";
-import { ErrorCode, type ErrorCodeValue } from "../../src/errors.js";
-import type { LogLevel } from "../../src/host.js";
-import { MemoryStorage } from "../../src/memory-storage.js";
-import { ConnectionSupervisor } from "../../src/supervisor.js";
-import type { ClientTlsOptions, CloseEvent } from "../../src/websocket.js";
+import { parseDeviceConfig } from "../../src/device/config.js";
+import { Device } from "../../src/device/device.js";
+import type { Limits } from "../../src/websocket/constants.js";
+import { ErrorCode, type ErrorCodeValue } from "../../src/websocket/errors.js";
+import type { LogLevel } from "../../src/shared/host.js";
+import { MemoryStorage } from "../../src/shared/memory-storage.js";
+import { ConnectionSupervisor } from "../../src/device/supervisor.js";
+import type { ClientTlsOptions, CloseEvent } from "../../src/websocket/client.js";
 import { testCertificates, type TestCertificates } from "../support/certs.js";
 import { node, REPO_ROOT } from "../support/child-process.js";
 import { ENGINES as ENGINE_NAMES, engineArgs, useEngine, type EngineName } from "../support/engines.js";
@@ -395,7 +395,7 @@ describe("wss:// against real TLS servers on 127.0.0.1 (certificates made for th
   }
 });
 
-describe("the whole device (src/device.ts) over wss://, its TLS settings from the build config", function () {
+describe("the whole device (src/device/device.ts) over wss://, its TLS settings from the build config", function () {
   this.timeout(20_000);
   let certs: TestCertificates;
   let server: CompanionServer;

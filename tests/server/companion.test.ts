@@ -11,7 +11,7 @@ import { request as httpRequest } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createNodeHost } from "../../hosts/node/host.js";
-import { WebSocketClient } from "../../src/websocket.js";
+import { WebSocketClient } from "../../src/websocket/client.js";
 import { CommandError, CompanionServer, GARBAGE_DEPTH, start, type CompanionOptions } from "../../server/companion.js";
 import { node, type Child } from "../support/child-process.js";
 import { delay, within } from "../support/wait.js";

@@ -3,7 +3,7 @@
  * the test plays the server by reading what the client wrote and pushing bytes back.
  * Integration tests use real sockets instead (hosts/node).
  */
-import type { TcpSocket, TcpSocketConstructor, TcpSocketOptions } from "../../src/host.js";
+import type { TcpSocket, TcpSocketConstructor, TcpSocketOptions } from "../../src/shared/host.js";
 
 export class FakeTcpSocket implements TcpSocket {
   readonly options: TcpSocketOptions;

@@ -1,6 +1,6 @@
 /**
  * A tiny, deliberately literal WebSocket frame builder for tests (RFC 6455 section 5.2),
- * written independently of src/sender.ts so tests do not check the code with itself.
+ * written independently of src/websocket/sender.ts so tests do not check the code with itself.
  * It builds what a server sends (unmasked by default), and can also build what a server
  * must not send: reserved bits, reserved opcodes, masked frames, non-minimal or lying
  * lengths.

@@ -14,7 +14,7 @@
 import { createHash } from "node:crypto";
 import net from "node:net";
 import { createClientOn, type EngineClient, type EngineClientOptions, type EngineName } from "../../hosts/xs/on-engine.js";
-import type { CloseEvent } from "../../src/websocket.js";
+import type { CloseEvent } from "../../src/websocket/client.js";
 
 /** RFC 6455 section 1.3. Kept here (not imported from src/) so the peer checks src/ independently. */
 export const WEBSOCKET_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";

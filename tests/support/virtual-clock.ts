@@ -2,7 +2,7 @@
  * A virtual clock implementing the Timers host interface: time moves only when a test
  * calls advance(), so deadlines and backoff are tested exactly and instantly.
  */
-import type { TimerId, Timers } from "../../src/host.js";
+import type { TimerId, Timers } from "../../src/shared/host.js";
 
 interface Pending {
   id: number;

@@ -4,10 +4,10 @@
  * every event and every call result carries the client's state (readyState,
  * bufferedAmount, protocol), which Node caches for its synchronous getters.
  */
-import type { Limits } from "../../../src/constants.js";
-import { WebSocketError, type ErrorCodeValue } from "../../../src/errors.js";
-import type { LogLevel } from "../../../src/host.js";
-import { ReadyState, WebSocketClient, type ClientTlsOptions, type CloseEvent } from "../../../src/websocket.js";
+import type { Limits } from "../../../src/websocket/constants.js";
+import { WebSocketError, type ErrorCodeValue } from "../../../src/websocket/errors.js";
+import type { LogLevel } from "../../../src/shared/host.js";
+import { ReadyState, WebSocketClient, type ClientTlsOptions, type CloseEvent } from "../../../src/websocket/client.js";
 import { powers } from "./bridge.js";
 import { createXsNetHost } from "./host.js";
 import { errorToJson, registerProgram, type Json } from "./programs.js";

@@ -1,7 +1,7 @@
-/** The device (src/device.ts) as a program inside XS, over the XS DeviceHost. */
-import { parseDeviceConfig } from "../../../src/config.js";
-import { Device } from "../../../src/device.js";
-import type { LogLevel } from "../../../src/host.js";
+/** The device (src/device/device.ts) as a program inside XS, over the XS DeviceHost. */
+import { parseDeviceConfig } from "../../../src/device/config.js";
+import { Device } from "../../../src/device/device.js";
+import type { LogLevel } from "../../../src/shared/host.js";
 import { createXsDeviceHost } from "./host.js";
 import { registerProgram, type Json } from "./programs.js";
 

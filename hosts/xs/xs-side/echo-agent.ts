@@ -1,8 +1,8 @@
-/** The echo agent (src/echo-agent.ts) as a program inside XS. */
-import { startEchoAgent, type EchoAgent } from "../../../src/echo-agent.js";
-import type { Limits } from "../../../src/constants.js";
-import type { LogLevel } from "../../../src/host.js";
-import type { ClientTlsOptions } from "../../../src/websocket.js";
+/** The echo agent (src/websocket/echo-agent.ts) as a program inside XS. */
+import { startEchoAgent, type EchoAgent } from "../../../src/websocket/echo-agent.js";
+import type { Limits } from "../../../src/websocket/constants.js";
+import type { LogLevel } from "../../../src/shared/host.js";
+import type { ClientTlsOptions } from "../../../src/websocket/client.js";
 import { createXsNetHost } from "./host.js";
 import { registerProgram, type Json } from "./programs.js";
 

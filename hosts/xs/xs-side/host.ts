@@ -1,5 +1,5 @@
 /**
- * The XS side of the desktop XS host: src/host.ts's interfaces inside the XS engine, each
+ * The XS side of the desktop XS host: src/shared/host.ts's interfaces inside the XS engine, each
  * served by Node across the command channel (bridge.ts). Sockets, timers, WiFi and storage
  * live in Node (the same implementations the Node host uses); XS keeps just enough state to
  * keep each interface's contract locally, so the common operations cost no extra crossing:
@@ -14,8 +14,8 @@
  *   of a connection that failed a check, as the client on Node does not.
  * - Timers: set and clear are posts; Node's timer firing is a delivery; now() is local.
  * - Random bytes come from Node's crypto, 256 at a time.
- * - SHA-1 is src/sha1.ts (the portable one), run by XS.
- * - UTF-8 is XS's TextEncoder/TextDecoder (xsUtf8); validation is src/utf8.ts, run by XS.
+ * - SHA-1 is src/websocket/sha1.ts (the portable one), run by XS.
+ * - UTF-8 is XS's TextEncoder/TextDecoder (xsUtf8); validation is src/websocket/utf8.ts, run by XS.
  * - The log goes to Node, which prints the same JSON lines as the Node host.
  */
 import type {
@@ -35,10 +35,10 @@ import type {
   WifiNetwork,
   WifiNotification,
   Utf8Codec,
-} from "../../../src/host.js";
-import { takeBytes } from "../../../src/byte-queue.js";
-import { checkStorageName, checkStorageValue } from "../../../src/memory-storage.js";
-import { encodeUtf8 } from "../../../src/utf8.js";
+} from "../../../src/shared/host.js";
+import { takeBytes } from "../../../src/shared/byte-queue.js";
+import { checkStorageName, checkStorageValue } from "../../../src/shared/memory-storage.js";
+import { encodeUtf8 } from "../../../src/websocket/utf8.js";
 import { call, defer, now, onDelivery, post, postId, powers } from "./bridge.js";
 import { Command, Delivery, LOG_LEVELS, Post, WIFI_NOTIFICATIONS, WIFI_REASONS, type Reader } from "./protocol.js";
 
@@ -330,7 +330,7 @@ export function createXsLog(minLevel: LogLevel | "silent"): Log | undefined {
 
 /**
  * Node's storage (a FileStorage or a MemoryStorage). The NVS limits are checked here first,
- * with src/memory-storage.ts's checks, so a bad name throws the same WebSocketError
+ * with src/shared/memory-storage.ts's checks, so a bad name throws the same WebSocketError
  * (ERR_INVALID_ARGUMENT) as on the other hosts; Node's own failures (a full disk) come back
  * as an Error with Node's message.
  */
@@ -416,7 +416,7 @@ const SURROGATE = /[\uD800-\uDFFF]/;
 
 /**
  * XS's own TextEncoder/TextDecoder (through the engine's powers) for the client's text
- * frames, validated by src/utf8.ts. Two differences from the Utf8Codec contract are made up
+ * frames, validated by src/websocket/utf8.ts. Two differences from the Utf8Codec contract are made up
  * here: XS's encoder writes a lone surrogate as its 3-byte form (ED A0 80, not UTF-8), so a
  * string with any surrogate, rare in JSON, takes the portable encoder (the regular
  * expression runs in C); its decoder drops a leading byte order mark, which is put back.

@@ -2,7 +2,7 @@
  * A probe of the bridge for tests (tests/hosts/xs/): each host interface inside XS, called
  * one operation at a time from Node, its callbacks reported as events.
  */
-import type { TcpSocket } from "../../../src/host.js";
+import type { TcpSocket } from "../../../src/shared/host.js";
 import { now } from "./bridge.js";
 import { openSockets, pendingTimers, xsRandom, xsStorage, xsTimers, xsWifi, XsTcpSocket } from "./host.js";
 import { registerProgram, type Json } from "./programs.js";

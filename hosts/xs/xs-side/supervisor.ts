@@ -1,15 +1,15 @@
 /**
- * The connection supervisor (src/supervisor.ts) inside XS, driven from Node for tests
+ * The connection supervisor (src/device/supervisor.ts) inside XS, driven from Node for tests
  * (hosts/xs/on-engine.ts createSupervisorOn). Each callback becomes an event stamped with
  * `at`, the XS clock (Node's performance.now() timeline), so a test measures gaps as it
  * would on Node; each connection attempt is an "attempt" event; the log lines are events
  * of this program too, so several programs in one worker keep their logs apart.
  */
-import type { BackoffPolicy } from "../../../src/backoff.js";
-import type { Limits } from "../../../src/constants.js";
-import type { Log, LogLevel } from "../../../src/host.js";
-import { ConnectionSupervisor, type HeartbeatOptions } from "../../../src/supervisor.js";
-import { WebSocketClient, type CloseEvent } from "../../../src/websocket.js";
+import type { BackoffPolicy } from "../../../src/device/backoff.js";
+import type { Limits } from "../../../src/websocket/constants.js";
+import type { Log, LogLevel } from "../../../src/shared/host.js";
+import { ConnectionSupervisor, type HeartbeatOptions } from "../../../src/device/supervisor.js";
+import { WebSocketClient, type CloseEvent } from "../../../src/websocket/client.js";
 import { now, powers } from "./bridge.js";
 import { createXsNetHost } from "./host.js";
 import { errorToJson, registerProgram, type Json } from "./programs.js";

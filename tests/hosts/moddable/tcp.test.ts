@@ -5,7 +5,7 @@
  * callbacks with the SDK socket as `this`. Host names go through Net.resolve first.
  */
 import assert from "node:assert/strict";
-import type { TcpSocket, TcpSocketOptions } from "../../../src/host.js";
+import type { TcpSocket, TcpSocketOptions } from "../../../src/shared/host.js";
 import {
   createTcpSocketClass,
   isAddressLiteral,

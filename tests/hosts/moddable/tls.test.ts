@@ -9,7 +9,7 @@
  */
 import assert from "node:assert/strict";
 import { createHash, X509Certificate } from "node:crypto";
-import type { TcpSocket, TcpSocketOptions, TlsOptions } from "../../../src/host.js";
+import type { TcpSocket, TcpSocketOptions, TlsOptions } from "../../../src/shared/host.js";
 import type { Ecma419Tcp, Ecma419TcpOptions, Resolve } from "../../../hosts/moddable/tcp.js";
 import {
   caResourceName,

@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { ESP32_WRONG_PASSWORD, ModdableWifi, type NetGet, type WifiApi, type WifiListener } from "../../../hosts/moddable/wifi.js";
-import type { WifiDisconnectReason, WifiNotification } from "../../../src/host.js";
+import type { WifiDisconnectReason, WifiNotification } from "../../../src/shared/host.js";
 
 function fakeSdk(net: Partial<Record<"RSSI" | "IP", unknown>> = { RSSI: -61, IP: "192.168.1.23" }) {
   const calls: string[] = [];

@@ -8,8 +8,8 @@ import assert from "node:assert/strict";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { Log } from "../../../src/host.js";
-import { loadNetworks, saveNetwork } from "../../../src/wifi.js";
+import type { Log } from "../../../src/shared/host.js";
+import { loadNetworks, saveNetwork } from "../../../src/device/wifi.js";
 import { FileStorage } from "../../../hosts/node/file-storage.js";
 
 describe("FileStorage", () => {

@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { createServer, type Server, type Socket } from "node:net";
-import type { TcpSocketOptions } from "../../../src/host.js";
+import type { TcpSocketOptions } from "../../../src/shared/host.js";
 import {
   createJsonLog,
   createNodeHost,
@@ -17,7 +17,7 @@ import {
   READ_HIGH_WATER_BYTES,
   WRITE_HIGH_WATER_BYTES,
 } from "../../../hosts/node/host.js";
-import { decodeUtf8, encodeUtf8 } from "../../../src/utf8.js";
+import { decodeUtf8, encodeUtf8 } from "../../../src/websocket/utf8.js";
 import { closedPort, deferred, delay, listenLoopback, until, within } from "../../support/wait.js";
 
 const text = (bytes: Uint8Array | undefined): string | undefined =>

@@ -5,7 +5,7 @@
  * both back), on a virtual clock and on Node's real timers.
  */
 import assert from "node:assert/strict";
-import type { WifiDisconnectReason, WifiNotification } from "../../../src/host.js";
+import type { WifiDisconnectReason, WifiNotification } from "../../../src/shared/host.js";
 import { nodeTimers } from "../../../hosts/node/host.js";
 import { SIM_WIFI_DEFAULTS, SimWifi, type SimWifiOptions } from "../../../hosts/node/sim-wifi.js";
 import { VirtualClock } from "../../support/virtual-clock.js";

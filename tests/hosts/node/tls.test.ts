@@ -14,7 +14,7 @@ import { createSecureContext, createServer, type SecureContext, type Server, typ
 
 import { createNodeHost, NodeTlsSocket, WRITE_HIGH_WATER_BYTES } from "../../../hosts/node/host.js";
 import { readCaFile, spkiPin } from "../../../hosts/node/tls.js";
-import { TlsErrorCode, type TcpSocketOptions, type TlsErrorCodeValue, type TlsOptions } from "../../../src/host.js";
+import { TlsErrorCode, type TcpSocketOptions, type TlsErrorCodeValue, type TlsOptions } from "../../../src/shared/host.js";
 import { testCertificates, type TestCertificates } from "../../support/certs.js";
 import { closedPort, deferred, delay, listenLoopback, until, within } from "../../support/wait.js";
 

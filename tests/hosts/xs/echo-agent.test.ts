@@ -1,5 +1,5 @@
 /**
- * `echo-agent --engine xs`: the echo agent (src/echo-agent.ts) running inside the XS engine,
+ * `echo-agent --engine xs`: the echo agent (src/websocket/echo-agent.ts) running inside the XS engine,
  * as a real child process against a real `ws` server on 127.0.0.1, with the Node agent's
  * output and exit codes: 0 opened then closed, 1 never opened, 2 bad arguments.
  */

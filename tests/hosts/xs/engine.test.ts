@@ -1,14 +1,14 @@
 /**
  * The XS host's bridge (hosts/xs/engine.ts and hosts/xs/xs-side/): each interface of
- * src/host.ts inside the real XS engine, served by Node, checked through the probe program
+ * src/shared/host.ts inside the real XS engine, served by Node, checked through the probe program
  * against real sockets on 127.0.0.1, Node's timers, crypto, storage and SimWifi; and how
  * failures inside XS show on Node (the XS error with its stack, never a hang).
  */
 import assert from "node:assert/strict";
 import { createServer, type Server, type Socket } from "node:net";
 import { performance } from "node:perf_hooks";
-import { ErrorCode, WebSocketError } from "../../../src/errors.js";
-import { MemoryStorage } from "../../../src/memory-storage.js";
+import { ErrorCode, WebSocketError } from "../../../src/websocket/errors.js";
+import { MemoryStorage } from "../../../src/shared/memory-storage.js";
 import { XsEngine, XsError } from "../../../hosts/xs/engine.js";
 import { XsnapWorkerError } from "../../../hosts/xs/xsnap-worker.js";
 import { closedPort, deferred, listenLoopback, until, within } from "../../support/wait.js";

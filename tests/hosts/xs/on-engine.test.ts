@@ -5,8 +5,8 @@
  */
 import assert from "node:assert/strict";
 import { WebSocketServer, type RawData, type WebSocket as ServerSocket } from "ws";
-import { ErrorCode, WebSocketError } from "../../../src/errors.js";
-import { ReadyState, type CloseEvent } from "../../../src/websocket.js";
+import { ErrorCode, WebSocketError } from "../../../src/websocket/errors.js";
+import { ReadyState, type CloseEvent } from "../../../src/websocket/client.js";
 import { start, type CompanionEvent, type CompanionServer } from "../../../server/companion.js";
 import {
   closeSharedXsEngine,

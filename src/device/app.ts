@@ -1,0 +1,808 @@
+/**
+ * The device's JSON processing loop: everything docs/protocol.md says the device does with
+ * the messages it receives, plus the hello on connect and the periodic telemetry.
+ *
+ * It does no I/O of its own: the composition gives it `send` (the connection supervisor's
+ * send, which returns false when nothing is connected or the send buffer is full), tells it
+ * about the connection with connected()/disconnected(), and hands it every message with
+ * receive(). Time comes from the injected Timers.
+ *
+ * Robustness, in short:
+ * - receive() never throws and never blocks: bad input gets an error, and the loop goes on.
+ * - Input is bounded before it is parsed (src/shared/json.ts): size, then nesting depth.
+ * - The device never answers a `reply`, an `error`, a `hello` or a `telemetry` (its own
+ *   messages coming back from an echo server), so two peers cannot loop on each other.
+ * - Asynchronous handlers are bounded in number (maxPendingRequests) and in time
+ *   (handlerTimeoutMs); every request gets exactly one reply.
+ * - Telemetry goes through a bounded outbox (src/device/outbox.ts) and is delivered at least once.
+ * - Logs carry names, codes, ids and sizes, never a message payload or a setting's string.
+ */
+import {
+  describe,
+  invalidArgument,
+  invalidOption,
+  RequestError,
+  RequestErrorCode,
+  requestError,
+} from "../websocket/errors.js";
+import type { Log, TimerId, Timers } from "../shared/host.js";
+import { clip, parseJson } from "../shared/json.js";
+import { Outbox, type OutboxEntry } from "./outbox.js";
+import type { Settings } from "./settings.js";
+import { utf8Length } from "../websocket/utf8.js";
+
+export { RequestError, RequestErrorCode, requestError } from "../websocket/errors.js";
+
+export interface DeviceIdentity {
+  /** Names the device to the server (hello.device). */
+  deviceId: string;
+  /** Firmware version (hello.firmware). */
+  firmware: string;
+  /** Random per boot: (boot, seq) names a telemetry record across reboots. */
+  bootId: string;
+}
+
+export interface AppLimits {
+  /** Longest text message accepted, UTF-8 bytes; longer gets too_large. */
+  maxJsonBytes: number;
+  /** Deepest nesting accepted; deeper gets too_deep. At most MAX_JSON_DEPTH. */
+  maxJsonDepth: number;
+  /** Telemetry records held until acknowledged. */
+  outboxEntries: number;
+  /** UTF-8 bytes of telemetry held until acknowledged. */
+  outboxBytes: number;
+  /** Asynchronous requests under way at once; one more gets busy. */
+  maxPendingRequests: number;
+  /** Longest an asynchronous handler may take, ms; then handler_timeout. */
+  handlerTimeoutMs: number;
+  /**
+   * Longest reply sent, UTF-8 bytes; a handler result that makes a longer one is answered
+   * with too_large instead. The default leaves room in the WebSocket client's 16 KiB send
+   * buffer for telemetry and frame headers.
+   */
+  maxReplyBytes: number;
+}
+
+export const DEFAULT_APP_LIMITS: Readonly<AppLimits> = {
+  maxJsonBytes: 8192,
+  maxJsonDepth: 16,
+  outboxEntries: 64,
+  outboxBytes: 16 * 1024,
+  maxPendingRequests: 8,
+  handlerTimeoutMs: 10_000,
+  maxReplyBytes: 12 * 1024,
+};
+
+/**
+ * JSON.parse and JSON.stringify recurse once per level on XS; an ESP32 task's native stack
+ * allows some tens of levels safely, so maxJsonDepth may not be raised beyond this.
+ */
+export const MAX_JSON_DEPTH = 64;
+/** Longest string id accepted, characters (docs/protocol.md). */
+export const MAX_ID_CHARS = 64;
+/** Longest handler type registrable, characters. */
+export const MAX_TYPE_CHARS = 64;
+
+/** Types the device answers itself; a user handler may not replace them. */
+export const BUILT_IN_TYPES: readonly string[] = ["echo", "ping", "status", "config"];
+/**
+ * Types the device sends. One arriving is the device's own message coming back (from an
+ * echo server): it is counted and ignored, never answered.
+ */
+export const DEVICE_MESSAGE_TYPES: readonly string[] = ["hello", "telemetry", "reply", "error"];
+/** The one notification the device acts on. */
+const ACK = "ack";
+
+/** Longest human message in an error sent to the peer, characters. */
+const MAX_ERROR_MESSAGE_CHARS = 200;
+/** Longest text (a type, an error's message) put in a log line, characters. */
+const MAX_LOG_CHARS = 60;
+
+export interface RequestContext {
+  /** The request's id, as received. */
+  id: string | number;
+  /** The request's type. */
+  type: string;
+  /** The host's monotonic clock, ms. */
+  now(): number;
+}
+
+export interface RequestHandler<P = unknown, R = unknown> {
+  /**
+   * Reads the handler's fields from the request (the whole message, `type` and `id`
+   * included) and returns what handle() gets. Throws requestError("bad_request", ...) for a
+   * bad field; any other exception is answered with handler_failed. Without parse, handle()
+   * gets the message itself.
+   */
+  parse?(message: Readonly<Record<string, unknown>>): P;
+  /**
+   * Answers the request: the result (any JSON value; undefined is sent as null) or a Promise
+   * of it. Throwing (or rejecting with) a RequestError replies with its code; anything else
+   * replies handler_failed.
+   */
+  handle(params: P, context: RequestContext): R | Promise<R>;
+}
+
+/** Types a handler: `defineHandler({parse(m) {...}, handle(p) {...}})` infers P and R. */
+export function defineHandler<P, R>(handler: RequestHandler<P, R>): RequestHandler<P, R> {
+  return handler;
+}
+
+export interface DeviceAppOptions {
+  identity: DeviceIdentity;
+  timers: Timers;
+  log?: Log;
+  /**
+   * Sends a text message on the current connection; false when it could not (no connection,
+   * send buffer full). Should not throw; if it does, that counts as false.
+   */
+  send(text: string): boolean;
+  /**
+   * Sends a binary message (used to echo binary messages back). Without it a binary message
+   * is counted as a dropped reply and logged.
+   */
+  sendBinary?(bytes: Uint8Array): boolean;
+  /** Must have an integer telemetryIntervalMs (DEVICE_SETTINGS does). */
+  settings: Settings;
+  /** Fields added to the status result (rssi, reconnects, lastRttMs, wifi, link state...). */
+  status?(): Record<string, unknown>;
+  /**
+   * The `data` of each telemetry record. Default: freeMemory (when known) and the fields of
+   * status().
+   */
+  readTelemetry?(): Record<string, unknown>;
+  /** Free heap, bytes, when the platform knows it. */
+  freeMemory?(): number | undefined;
+  /** User handlers, as if given to register() one by one. */
+  handlers?: Record<string, RequestHandler>;
+  limits?: Partial<AppLimits>;
+  /**
+   * Extra capabilities announced in hello, after the handler types (which are always
+   * announced): features that are not request types.
+   */
+  capabilities?: string[];
+}
+
+export interface AppCounters {
+  /** Messages received (text and binary, good and bad). */
+  messagesIn: number;
+  /** Messages send() accepted. */
+  messagesOut: number;
+  /** Messages lost without delivery: outboxDropped + repliesDropped. */
+  dropped: number;
+  /** Error replies and error messages send() accepted. */
+  errorsSent: number;
+  /** Replies, error messages and echoes that send() refused. */
+  repliesDropped: number;
+  /** Telemetry records held, awaiting an ack. */
+  outboxSize: number;
+  /** Sequence number of the last telemetry record made; 0 before the first. */
+  telemetrySeq: number;
+  /** Telemetry records dropped by the outbox's drop policy. */
+  outboxDropped: number;
+  /** Messages of the device's own types, and acks of another boot, ignored. */
+  ignored: number;
+  /** Asynchronous requests under way. */
+  pending: number;
+  /** Handler results that arrived after their timeout (or after stop()) and were dropped. */
+  lateResults: number;
+}
+
+interface PendingRequest {
+  timer: TimerId;
+}
+
+const hasOwn = (object: object, key: string): boolean => Object.prototype.hasOwnProperty.call(object, key);
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === "object" && !Array.isArray(value);
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (
+    value !== null &&
+    (typeof value === "object" || typeof value === "function") &&
+    typeof (value as { then?: unknown }).then === "function"
+  );
+}
+
+/** Docs/protocol.md: a string of 1..64 characters, or an integer. */
+function isValidId(id: unknown): id is string | number {
+  if (typeof id === "string") return id.length >= 1 && id.length <= MAX_ID_CHARS;
+  return typeof id === "number" && Number.isSafeInteger(id);
+}
+
+/** UTF-8 length of `text` is over `max` (counted only when the cheap bounds cannot tell). */
+function utf8Over(text: string, max: number): boolean {
+  if (text.length > max) return true;
+  if (text.length * 3 <= max) return false;
+  return utf8Length(text) > max;
+}
+
+function errorText(error: unknown): string {
+  if (error instanceof Error) return error.message;
+  try {
+    return String(error);
+  } catch {
+    return "unprintable error";
+  }
+}
+
+export class DeviceApp {
+  private readonly identity: DeviceIdentity;
+  private readonly timers: Timers;
+  private readonly log: Log;
+  private readonly options: DeviceAppOptions;
+  private readonly settings: Settings;
+  private readonly limits: AppLimits;
+  private readonly handlers = new Map<string, RequestHandler>();
+  private readonly outbox: Outbox;
+  private readonly startedAt: number;
+  private readonly pending = new Map<number, PendingRequest>();
+  private nextPendingToken = 1;
+  private running = false;
+  private isConnected = false;
+  private telemetryTimer: TimerId | undefined;
+  private unsubscribeSettings: (() => void) | undefined;
+  private readonly counts = {
+    messagesIn: 0,
+    messagesOut: 0,
+    errorsSent: 0,
+    repliesDropped: 0,
+    ignored: 0,
+    lateResults: 0,
+  };
+
+  constructor(options: DeviceAppOptions) {
+    if (options === null || typeof options !== "object") throw invalidOption("options", "an object", options);
+    const identity = options.identity;
+    if (identity === null || typeof identity !== "object") throw invalidOption("identity", "an object", identity);
+    for (const field of ["deviceId", "firmware", "bootId"] as const) {
+      const value = identity[field];
+      if (typeof value !== "string" || value.length === 0 || value.length > MAX_ID_CHARS) {
+        throw invalidOption(`identity.${field}`, `a string of 1 to ${MAX_ID_CHARS} characters`, value);
+      }
+    }
+    if (typeof options.send !== "function") throw invalidOption("send", "a function", options.send);
+    if (options.timers === null || typeof options.timers !== "object") {
+      throw invalidOption("timers", "a Timers object", options.timers);
+    }
+    const intervalSpec = options.settings?.spec?.("telemetryIntervalMs");
+    if (intervalSpec === undefined || intervalSpec.type !== "integer") {
+      throw invalidOption("settings", "a Settings with an integer telemetryIntervalMs", options.settings);
+    }
+    this.options = options;
+    this.identity = { deviceId: identity.deviceId, firmware: identity.firmware, bootId: identity.bootId };
+    this.timers = options.timers;
+    this.settings = options.settings;
+    this.log = options.log ?? (() => {});
+    this.limits = resolveLimits(options.limits);
+    this.outbox = new Outbox({
+      maxEntries: this.limits.outboxEntries,
+      maxBytes: this.limits.outboxBytes,
+      onDrop: (entry) => this.note("warn", "outbox_drop", { seq: entry.seq, bytes: entry.bytes }),
+    });
+    this.startedAt = this.timers.now();
+    this.installBuiltIns();
+    if (options.handlers !== undefined) {
+      for (const type of Object.keys(options.handlers)) this.register(type, options.handlers[type]);
+    }
+  }
+
+  /** Starts telemetry: a record every telemetryIntervalMs, following changes of the setting. */
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.unsubscribeSettings = this.settings.onChange((key) => {
+      // A new interval takes effect at once: the next record comes one new interval from now.
+      if (key === "telemetryIntervalMs" && this.running) this.armTelemetry();
+    });
+    this.armTelemetry();
+    this.note("info", "app_started", { telemetryIntervalMs: this.telemetryIntervalMs() });
+  }
+
+  /**
+   * Stops telemetry and clears every timer. Asynchronous requests under way are abandoned:
+   * their results, should they come, are dropped and logged.
+   */
+  stop(): void {
+    this.running = false;
+    if (this.telemetryTimer !== undefined) this.timers.clear(this.telemetryTimer);
+    this.telemetryTimer = undefined;
+    if (this.unsubscribeSettings) this.unsubscribeSettings();
+    this.unsubscribeSettings = undefined;
+    const abandoned = this.pending.size;
+    for (const request of this.pending.values()) this.timers.clear(request.timer);
+    this.pending.clear();
+    this.note("info", "app_stopped", { abandonedRequests: abandoned });
+  }
+
+  /** A connection opened: hello, then every unacknowledged telemetry record, oldest first. */
+  connected(): void {
+    this.isConnected = true;
+    this.outbox.resetSent();
+    this.note("info", "app_connected", { unacked: this.outbox.size });
+    const hello = JSON.stringify({
+      type: "hello",
+      device: this.identity.deviceId,
+      firmware: this.identity.firmware,
+      boot: this.identity.bootId,
+      capabilities: this.capabilities(),
+    });
+    if (!this.sendNow(hello)) this.note("warn", "hello_not_sent", {});
+    this.flushOutbox();
+  }
+
+  /** The connection ended: telemetry is kept for the next one. */
+  disconnected(): void {
+    this.isConnected = false;
+    this.outbox.resetSent();
+    this.note("info", "app_disconnected", { unacked: this.outbox.size });
+  }
+
+  /** One message from the server. Never throws. */
+  receive(data: string | Uint8Array): void {
+    this.counts.messagesIn++;
+    try {
+      this.dispatch(data);
+    } catch (error) {
+      // Only a bug of ours (or a throwing log) gets here; the loop goes on.
+      this.note("error", "app_internal_error", { error: clip(errorText(error), MAX_LOG_CHARS) });
+    }
+  }
+
+  /**
+   * Adds a handler for requests of `type`. Throws (ERR_INVALID_ARGUMENT) for a built-in or
+   * protocol type, a type already registered, or a handler without handle().
+   */
+  register(type: string, handler: RequestHandler): void {
+    if (typeof type !== "string" || type.length === 0 || type.length > MAX_TYPE_CHARS) {
+      throw invalidArgument(`a handler type must be a string of 1 to ${MAX_TYPE_CHARS} characters, got ${describe(type)}`);
+    }
+    if (BUILT_IN_TYPES.includes(type)) {
+      throw invalidArgument(`type ${describe(type)} is built in: a user handler cannot replace it`);
+    }
+    if (DEVICE_MESSAGE_TYPES.includes(type) || type === ACK) {
+      throw invalidArgument(`type ${describe(type)} is a protocol message, not a request type`);
+    }
+    if (this.handlers.has(type)) {
+      throw invalidArgument(`a handler for type ${describe(type)} is already registered`);
+    }
+    if (handler === null || typeof handler !== "object" || typeof handler.handle !== "function") {
+      throw invalidArgument(`the handler for ${describe(type)} must be an object with a handle() method`);
+    }
+    if (handler.parse !== undefined && typeof handler.parse !== "function") {
+      throw invalidArgument(`the parse of the handler for ${describe(type)} must be a function`);
+    }
+    this.handlers.set(type, handler);
+  }
+
+  get counters(): Readonly<AppCounters> {
+    return {
+      messagesIn: this.counts.messagesIn,
+      messagesOut: this.counts.messagesOut,
+      dropped: this.outbox.dropped + this.counts.repliesDropped,
+      errorsSent: this.counts.errorsSent,
+      repliesDropped: this.counts.repliesDropped,
+      outboxSize: this.outbox.size,
+      telemetrySeq: this.outbox.lastSequence,
+      outboxDropped: this.outbox.dropped,
+      ignored: this.counts.ignored,
+      pending: this.pending.size,
+      lateResults: this.counts.lateResults,
+    };
+  }
+
+  /** Whole milliseconds since this app was constructed (hosts' clocks may have fractions). */
+  uptimeMs(): number {
+    return Math.floor(this.timers.now() - this.startedAt);
+  }
+
+  // -------------------------------------------------------------------------------------
+  // Receiving.
+
+  private dispatch(data: string | Uint8Array): void {
+    if (data instanceof Uint8Array) {
+      this.echoBinary(data);
+      return;
+    }
+    const parsed = parseJson(data, { maxBytes: this.limits.maxJsonBytes, maxDepth: this.limits.maxJsonDepth });
+    if (!parsed.ok) {
+      this.badInput(parsed.code, parsed.message);
+      return;
+    }
+    const message = parsed.value;
+    if (!isRecord(message) || typeof message.type !== "string") {
+      // Not our envelope: the classic echo, the original text unchanged.
+      this.note("debug", "app_echo", { bytes: data.length });
+      this.sendReply(data, "echo");
+      return;
+    }
+    const type = message.type;
+    if (type === ACK) {
+      this.acknowledge(message);
+      return;
+    }
+    if (DEVICE_MESSAGE_TYPES.includes(type)) {
+      // Our own message coming back, id or not: answering it could start a loop.
+      this.counts.ignored++;
+      this.note("debug", "app_ignored", { type });
+      return;
+    }
+    if (!hasOwn(message, "id")) {
+      if (this.handlers.has(type)) {
+        this.badInput(RequestErrorCode.BAD_REQUEST, `request ${describe(type)} has no id`);
+      } else {
+        this.badInput(RequestErrorCode.UNKNOWN_TYPE, `no handler for type ${describe(type)}`);
+      }
+      return;
+    }
+    const id = message.id;
+    if (!isValidId(id)) {
+      this.badInput(
+        RequestErrorCode.BAD_REQUEST,
+        `id must be a string of 1 to ${MAX_ID_CHARS} characters or an integer, got ${describe(id)}`,
+      );
+      return;
+    }
+    this.request(type, id, message);
+  }
+
+  private request(type: string, id: string | number, message: Record<string, unknown>): void {
+    this.note("info", "app_request", { type: clip(type, MAX_LOG_CHARS), id });
+    const handler = this.handlers.get(type);
+    if (handler === undefined) {
+      this.replyError(id, RequestErrorCode.UNKNOWN_TYPE, `no handler for type ${describe(type)}`);
+      return;
+    }
+    // Built-ins answer at once and stay available (status shows why the device is busy).
+    if (!BUILT_IN_TYPES.includes(type) && this.pending.size >= this.limits.maxPendingRequests) {
+      this.note("warn", "app_busy", { type: clip(type, MAX_LOG_CHARS), id, pending: this.pending.size });
+      this.replyError(
+        id,
+        RequestErrorCode.BUSY,
+        `${this.pending.size} requests are already under way (maxPendingRequests); try again later`,
+      );
+      return;
+    }
+    let result: unknown;
+    try {
+      const params = handler.parse ? handler.parse(message) : message;
+      result = handler.handle(params, { id, type, now: () => this.timers.now() });
+    } catch (error) {
+      this.replyFailure(type, id, error);
+      return;
+    }
+    if (isThenable(result)) {
+      this.awaitResult(type, id, result);
+    } else {
+      this.replyResult(type, id, result);
+    }
+  }
+
+  private awaitResult(type: string, id: string | number, result: PromiseLike<unknown>): void {
+    const token = this.nextPendingToken++;
+    const timeoutMs = this.limits.handlerTimeoutMs;
+    const timer = this.timers.set(() => {
+      if (!this.pending.delete(token)) return;
+      this.note("warn", "handler_timeout", { type: clip(type, MAX_LOG_CHARS), id, timeoutMs });
+      this.replyError(
+        id,
+        RequestErrorCode.HANDLER_TIMEOUT,
+        `handler for type ${describe(type)} did not answer within ${timeoutMs} ms`,
+      );
+    }, timeoutMs);
+    this.pending.set(token, { timer });
+    const settle = (ok: boolean, value: unknown): void => {
+      try {
+        const request = this.pending.get(token);
+        if (request === undefined) {
+          this.counts.lateResults++;
+          this.note("warn", "app_late_result", { type: clip(type, MAX_LOG_CHARS), id, ok });
+          return;
+        }
+        this.timers.clear(request.timer);
+        this.pending.delete(token);
+        if (ok) this.replyResult(type, id, value);
+        else this.replyFailure(type, id, value);
+      } catch (error) {
+        this.note("error", "app_internal_error", { error: clip(errorText(error), MAX_LOG_CHARS) });
+      }
+    };
+    // Promise.resolve adopts any thenable; a `then` that throws becomes a rejection.
+    Promise.resolve(result).then(
+      (value) => settle(true, value),
+      (error: unknown) => settle(false, error),
+    );
+  }
+
+  private acknowledge(message: Record<string, unknown>): void {
+    const { boot, seq } = message;
+    if (typeof boot !== "string" || typeof seq !== "number" || !Number.isSafeInteger(seq) || seq < 0) {
+      this.badInput(RequestErrorCode.BAD_REQUEST, 'ack needs "boot" (a string) and "seq" (an integer >= 0)');
+      return;
+    }
+    if (boot !== this.identity.bootId) {
+      // An ack meant for an earlier boot of this device (its records died with it).
+      this.counts.ignored++;
+      this.note("info", "ack_other_boot", { seq });
+      return;
+    }
+    const removed = this.outbox.ack(seq);
+    this.note("info", "telemetry_acked", { seq, removed, unacked: this.outbox.size });
+  }
+
+  // -------------------------------------------------------------------------------------
+  // Answering.
+
+  private replyResult(type: string, id: string | number, result: unknown): void {
+    let text: string;
+    try {
+      text = JSON.stringify({ type: "reply", id, result: result === undefined ? null : result });
+    } catch (error) {
+      this.note("error", "handler_failed", {
+        type: clip(type, MAX_LOG_CHARS),
+        id,
+        error: `result is not JSON: ${clip(errorText(error), MAX_LOG_CHARS)}`,
+      });
+      this.replyError(id, RequestErrorCode.HANDLER_FAILED, `the result of ${describe(type)} is not JSON`);
+      return;
+    }
+    if (utf8Over(text, this.limits.maxReplyBytes)) {
+      this.note("warn", "reply_too_large", { type: clip(type, MAX_LOG_CHARS), id, bytes: text.length });
+      this.replyError(
+        id,
+        RequestErrorCode.TOO_LARGE,
+        `the reply to ${describe(type)} would exceed maxReplyBytes (${this.limits.maxReplyBytes} bytes)`,
+      );
+      return;
+    }
+    this.sendReply(text, "reply");
+  }
+
+  private replyFailure(type: string, id: string | number, error: unknown): void {
+    if (error instanceof RequestError) {
+      this.note("info", "app_request_refused", { type: clip(type, MAX_LOG_CHARS), id, code: error.code });
+      this.replyError(id, error.code, error.message);
+      return;
+    }
+    const reason = errorText(error);
+    this.note("error", "handler_failed", { type: clip(type, MAX_LOG_CHARS), id, error: clip(reason, MAX_LOG_CHARS) });
+    this.replyError(id, RequestErrorCode.HANDLER_FAILED, `handler for type ${describe(type)} failed: ${reason}`);
+  }
+
+  private replyError(id: string | number, code: string, message: string): void {
+    const text = JSON.stringify({
+      type: "reply",
+      id,
+      error: { code: clip(String(code), MAX_LOG_CHARS), message: clip(message, MAX_ERROR_MESSAGE_CHARS) },
+    });
+    if (this.sendReply(text, "reply")) this.counts.errorsSent++;
+  }
+
+  /** Input that cannot be answered as a request: an `error` message (no id). */
+  private badInput(code: string, message: string): void {
+    this.note("warn", "app_bad_input", { code });
+    const text = JSON.stringify({ type: "error", error: { code, message: clip(message, MAX_ERROR_MESSAGE_CHARS) } });
+    if (this.sendReply(text, "error")) this.counts.errorsSent++;
+  }
+
+  private echoBinary(bytes: Uint8Array): void {
+    this.note("debug", "app_echo", { bytes: bytes.length, binary: true });
+    let ok = false;
+    if (this.options.sendBinary) {
+      try {
+        ok = this.options.sendBinary(bytes) === true;
+      } catch (error) {
+        this.note("warn", "app_send_failed", { kind: "binary", error: clip(errorText(error), MAX_LOG_CHARS) });
+      }
+    }
+    if (ok) {
+      this.counts.messagesOut++;
+    } else {
+      this.counts.repliesDropped++;
+      this.note("warn", "reply_dropped", { kind: "binary", bytes: bytes.length });
+    }
+  }
+
+  /** Sends a reply, an error message or an echo: not retried, so a refusal is a drop. */
+  private sendReply(text: string, kind: string): boolean {
+    if (this.sendNow(text)) return true;
+    this.counts.repliesDropped++;
+    this.note("warn", "reply_dropped", { kind, bytes: text.length });
+    return false;
+  }
+
+  private sendNow(text: string): boolean {
+    let ok = false;
+    try {
+      ok = this.options.send(text) === true;
+    } catch (error) {
+      this.note("warn", "app_send_failed", { error: clip(errorText(error), MAX_LOG_CHARS) });
+    }
+    if (ok) this.counts.messagesOut++;
+    return ok;
+  }
+
+  // -------------------------------------------------------------------------------------
+  // Telemetry.
+
+  private telemetryIntervalMs(): number {
+    return this.settings.get("telemetryIntervalMs") as number;
+  }
+
+  private armTelemetry(): void {
+    if (this.telemetryTimer !== undefined) this.timers.clear(this.telemetryTimer);
+    this.telemetryTimer = this.timers.set(() => this.telemetryTick(), this.telemetryIntervalMs());
+  }
+
+  private telemetryTick(): void {
+    this.telemetryTimer = undefined;
+    // Re-armed first, so that nothing below can end telemetry.
+    this.armTelemetry();
+    try {
+      const data = this.telemetryData();
+      const uptimeMs = this.uptimeMs();
+      const boot = this.identity.bootId;
+      const seq = this.outbox.add((seq) => JSON.stringify({ type: "telemetry", boot, seq, uptimeMs, data }));
+      this.note("debug", "telemetry_recorded", { seq, unacked: this.outbox.size });
+    } catch (error) {
+      this.note("error", "telemetry_failed", { error: clip(errorText(error), MAX_LOG_CHARS) });
+    }
+    this.flushOutbox();
+  }
+
+  private telemetryData(): Record<string, unknown> {
+    if (this.options.readTelemetry) return this.options.readTelemetry();
+    const data: Record<string, unknown> = {};
+    const free = this.freeMemory();
+    if (free !== undefined) data.freeMemory = free;
+    const extra = this.options.status ? this.options.status() : undefined;
+    if (extra) {
+      for (const key of Object.keys(extra)) if (!hasOwn(data, key)) data[key] = extra[key];
+    }
+    return data;
+  }
+
+  /** Sends every record not yet sent on this connection, oldest first, until send() refuses. */
+  private flushOutbox(): void {
+    if (!this.isConnected) return;
+    for (;;) {
+      const entry: OutboxEntry | undefined = this.outbox.nextUnsent();
+      if (entry === undefined) return;
+      if (!this.sendNow(entry.text)) {
+        // Kept: retried at the next tick or the next connection.
+        this.note("debug", "telemetry_deferred", { seq: entry.seq });
+        return;
+      }
+      this.outbox.markSent(entry);
+    }
+  }
+
+  // -------------------------------------------------------------------------------------
+  // Built-in handlers.
+
+  private installBuiltIns(): void {
+    this.handlers.set(
+      "echo",
+      defineHandler({
+        parse(message) {
+          if (!hasOwn(message, "payload")) {
+            throw requestError(RequestErrorCode.BAD_REQUEST, 'echo needs a "payload" (any JSON value)');
+          }
+          return message.payload;
+        },
+        handle: (payload) => ({ payload }),
+      }),
+    );
+    this.handlers.set(
+      "ping",
+      defineHandler({ handle: () => ({ pong: true, uptimeMs: this.uptimeMs() }) }),
+    );
+    this.handlers.set("status", defineHandler({ handle: () => this.statusResult() }));
+    this.handlers.set(
+      "config",
+      defineHandler({
+        parse(message): { action: "get" | "set"; key: string | undefined; value: unknown } {
+          const action = message.action;
+          if (action !== "get" && action !== "set") {
+            throw requestError(RequestErrorCode.BAD_REQUEST, 'config needs "action": "get" or "set"');
+          }
+          const key = message.key;
+          if (key !== undefined && typeof key !== "string") {
+            throw requestError(RequestErrorCode.BAD_REQUEST, `config "key" must be a string, got ${describe(key)}`);
+          }
+          if (action === "set") {
+            if (key === undefined) throw requestError(RequestErrorCode.BAD_REQUEST, 'config set needs a "key"');
+            if (!hasOwn(message, "value")) {
+              throw requestError(RequestErrorCode.BAD_REQUEST, 'config set needs a "value"');
+            }
+          }
+          return { action, key, value: message.value };
+        },
+        handle: ({ action, key, value }) => {
+          if (action === "get") {
+            if (key === undefined) return this.settings.all();
+            return { [key]: this.settings.get(key) };
+          }
+          return { [key as string]: this.settings.set(key as string, value) };
+        },
+      }),
+    );
+  }
+
+  private statusResult(): Record<string, unknown> {
+    const counters = this.counters;
+    const result: Record<string, unknown> = { uptimeMs: this.uptimeMs() };
+    const free = this.freeMemory();
+    if (free !== undefined) result.freeMemory = free;
+    result.messagesIn = counters.messagesIn;
+    result.messagesOut = counters.messagesOut;
+    result.dropped = counters.dropped;
+    result.errorsSent = counters.errorsSent;
+    result.ignored = counters.ignored;
+    result.pending = counters.pending;
+    result.outbox = { size: this.outbox.size, bytes: this.outbox.bytes, dropped: this.outbox.dropped };
+    result.telemetrySeq = counters.telemetrySeq;
+    result.boot = this.identity.bootId;
+    // The composition's fields (rssi, reconnects, lastRttMs, wifi, link) do not override ours.
+    const extra = this.options.status ? this.options.status() : undefined;
+    if (extra) {
+      for (const key of Object.keys(extra)) if (!hasOwn(result, key)) result[key] = extra[key];
+    }
+    return result;
+  }
+
+  private freeMemory(): number | undefined {
+    if (!this.options.freeMemory) return undefined;
+    try {
+      const free = this.options.freeMemory();
+      return typeof free === "number" && Number.isFinite(free) ? free : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Handler types, then options.capabilities not already among them. */
+  private capabilities(): string[] {
+    const list = Array.from(this.handlers.keys());
+    for (const extra of this.options.capabilities ?? []) {
+      if (typeof extra === "string" && !list.includes(extra)) list.push(extra);
+    }
+    return list;
+  }
+
+  /** Logs, never letting a failing log break the loop. */
+  private note(level: "debug" | "info" | "warn" | "error", event: string, fields: Record<string, unknown>): void {
+    try {
+      this.log(level, event, fields);
+    } catch {
+      // A log that throws must not take the device down.
+    }
+  }
+}
+
+function resolveLimits(partial: Partial<AppLimits> | undefined): AppLimits {
+  const limits: AppLimits = { ...DEFAULT_APP_LIMITS };
+  if (partial === undefined) return limits;
+  if (partial === null || typeof partial !== "object") throw invalidOption("limits", "an object", partial);
+  const bounds: Record<keyof AppLimits, [number, number]> = {
+    maxJsonBytes: [16, 0x7fffffff],
+    maxJsonDepth: [1, MAX_JSON_DEPTH],
+    outboxEntries: [1, 100_000],
+    outboxBytes: [64, 0x7fffffff],
+    maxPendingRequests: [1, 1000],
+    handlerTimeoutMs: [1, 86_400_000],
+    maxReplyBytes: [64, 0x7fffffff],
+  };
+  for (const name of Object.keys(bounds) as (keyof AppLimits)[]) {
+    const value = partial[name];
+    if (value === undefined) continue;
+    const [min, max] = bounds[name];
+    if (typeof value !== "number" || !Number.isInteger(value) || value < min || value > max) {
+      throw invalidOption(`limits.${name}`, `an integer from ${min} to ${max}`, value);
+    }
+    limits[name] = value;
+  }
+  return limits;
+}

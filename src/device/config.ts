@@ -1,0 +1,187 @@
+/**
+ * The device's build configuration: what `mcconfig ... key=value` (or the manifest's
+ * `config` section, or the desktop command line) gives. Values given on the mcconfig command
+ * line arrive as strings, so every number is parsed and every value is validated here, once,
+ * with an error naming the key: a bad build is reported at boot, not retried forever.
+ */
+import { DEFAULT_BACKOFF } from "./backoff.js";
+import { MAX_LIMIT_BYTES, MAX_TIMEOUT_MS } from "../websocket/constants.js";
+import { invalidOption } from "../websocket/errors.js";
+import { DEFAULT_HEARTBEAT, DEFAULT_STABLE_MS } from "./supervisor.js";
+import { parseWebSocketUrl } from "../websocket/url.js";
+import { TLS_PIN } from "../websocket/client.js";
+
+export interface DeviceConfig {
+  /** The server, ws:// or wss://. */
+  url: string;
+  /** Names this device to the server (hello). */
+  deviceId: string;
+  /** WiFi network from the build; more may be saved in storage. Empty: none. */
+  ssid: string;
+  password: string;
+  /** Sent as "Authorization: Bearer <token>" in the handshake when not empty. */
+  authToken: string;
+  /** Initial telemetry interval (a setting the server can change), ms. */
+  telemetryIntervalMs: number;
+  /** Heartbeat: ping after this much silence, ms; 0 turns liveness checks off. */
+  heartbeatIntervalMs: number;
+  /** Heartbeat: the connection is dead when nothing arrives this long after a ping, ms. */
+  heartbeatTimeoutMs: number;
+  /** Reconnect backoff (full jitter) bounds, ms. */
+  backoffBaseMs: number;
+  backoffCapMs: number;
+  /** A connection that stays up this long resets the backoff, ms. */
+  stableMs: number;
+  /** Largest message accepted from the server, bytes. */
+  maxMessageBytes: number;
+  /**
+   * wss:// only: the CA the server's certificate must chain to: PEM text on the desktop
+   * hosts (the device CLI's --ca FILE reads it), the name of a certificate resource on
+   * Moddable. Empty: the host's default trust store.
+   */
+  ca: string;
+  /**
+   * wss:// only: base64 SHA-256 digests of the server's SubjectPublicKeyInfo; when given,
+   * the server's key must be one of them. mcconfig passes them comma-separated.
+   */
+  pins: readonly string[];
+  /** wss:// only: no certificate verification at all (logged as a warning at every connect). */
+  insecure: boolean;
+}
+
+export const DEFAULT_DEVICE_CONFIG: Readonly<DeviceConfig> = {
+  url: "ws://127.0.0.1:8080/",
+  deviceId: "device",
+  ssid: "",
+  password: "",
+  authToken: "",
+  telemetryIntervalMs: 10_000,
+  heartbeatIntervalMs: DEFAULT_HEARTBEAT.intervalMs,
+  heartbeatTimeoutMs: DEFAULT_HEARTBEAT.timeoutMs,
+  backoffBaseMs: DEFAULT_BACKOFF.baseMs,
+  backoffCapMs: DEFAULT_BACKOFF.capMs,
+  stableMs: DEFAULT_STABLE_MS,
+  maxMessageBytes: 16 * 1024,
+  ca: "",
+  pins: [],
+  insecure: false,
+};
+
+/** A CA bundle on the desktop may hold a system's whole trust store (about 200 KB). */
+const MAX_CA_LENGTH = 512 * 1024;
+/** Pins a device keeps: the current key and a few backups (RFC 7469 section 4.3). */
+const MAX_PINS = 8;
+
+/** Integer keys and their ranges. */
+const INTEGERS: Readonly<Record<string, readonly [number, number]>> = {
+  telemetryIntervalMs: [1_000, MAX_TIMEOUT_MS],
+  heartbeatIntervalMs: [0, MAX_TIMEOUT_MS],
+  heartbeatTimeoutMs: [1, MAX_TIMEOUT_MS],
+  backoffBaseMs: [1, MAX_TIMEOUT_MS],
+  backoffCapMs: [1, MAX_TIMEOUT_MS],
+  stableMs: [0, MAX_TIMEOUT_MS],
+  maxMessageBytes: [125, MAX_LIMIT_BYTES],
+};
+
+/** A device id: what a server logs and keys on; printable ASCII without spaces. */
+const DEVICE_ID = /^[A-Za-z0-9._:-]{1,64}$/;
+
+function readInteger(key: string, value: unknown): number {
+  const [min, max] = INTEGERS[key]!;
+  // mcconfig passes "5000"; accept plain decimal strings only ("5e3", " 5", "0x10" are typos).
+  const number = typeof value === "string" && /^[0-9]+$/.test(value) ? Number(value) : value;
+  if (typeof number !== "number" || !Number.isInteger(number) || number < min || number > max) {
+    throw invalidOption(`config.${key}`, `an integer from ${min} to ${max}`, value);
+  }
+  return number;
+}
+
+function readString(key: string, value: unknown, maxLength: number): string {
+  if (typeof value !== "string" || value.length > maxLength) {
+    throw invalidOption(`config.${key}`, `a string of at most ${maxLength} characters`, key === "password" || key === "authToken" ? "(hidden)" : value);
+  }
+  return value;
+}
+
+/**
+ * Merges `raw` over DEFAULT_DEVICE_CONFIG and validates it. Keys it does not know are
+ * ignored (the Moddable config object holds the SDK's own keys too). Secrets never appear in
+ * the errors.
+ */
+export function parseDeviceConfig(raw: Readonly<Record<string, unknown>>): DeviceConfig {
+  const config: DeviceConfig = { ...DEFAULT_DEVICE_CONFIG };
+  const given = (key: keyof DeviceConfig): unknown => {
+    const value = raw[key];
+    return value === undefined || value === null ? undefined : value;
+  };
+  for (const key of Object.keys(INTEGERS) as Array<keyof DeviceConfig>) {
+    const value = given(key);
+    if (value !== undefined) (config as unknown as Record<string, number>)[key] = readInteger(key, value);
+  }
+  const url = given("url");
+  if (url !== undefined) config.url = readString("url", url, 512);
+  parseWebSocketUrl(config.url); // throws ERR_INVALID_URL naming what is wrong
+  const deviceId = given("deviceId");
+  if (deviceId !== undefined) {
+    if (typeof deviceId !== "string" || !DEVICE_ID.test(deviceId)) {
+      throw invalidOption("config.deviceId", "1 to 64 letters, digits or ._:-", deviceId);
+    }
+    config.deviceId = deviceId;
+  }
+  // 802.11: an SSID is at most 32 bytes, a WPA2 passphrase at most 63 characters (64 hex).
+  const ssid = given("ssid");
+  if (ssid !== undefined) config.ssid = readString("ssid", ssid, 32);
+  const password = given("password");
+  if (password !== undefined) config.password = readString("password", password, 64);
+  const authToken = given("authToken");
+  if (authToken !== undefined) config.authToken = readString("authToken", authToken, 1024);
+  readTls(config, given);
+  if (config.backoffBaseMs > config.backoffCapMs) {
+    throw invalidOption("config.backoffBaseMs", `at most config.backoffCapMs (${config.backoffCapMs})`, config.backoffBaseMs);
+  }
+  return config;
+}
+
+/** The TLS keys: validated here, and refused for a ws:// URL, where they could do nothing. */
+function readTls(config: DeviceConfig, given: (key: keyof DeviceConfig) => unknown): void {
+  const ca = given("ca");
+  if (ca !== undefined) {
+    // PEM text is long: name the problem, never quote it.
+    if (typeof ca !== "string" || ca.length > MAX_CA_LENGTH) {
+      throw invalidOption("config.ca", `PEM text or a resource name, at most ${MAX_CA_LENGTH} characters`, typeof ca === "string" ? `${ca.length} characters` : ca);
+    }
+    config.ca = ca;
+  }
+  const pins = given("pins");
+  if (pins !== undefined) config.pins = readPins(pins);
+  const insecure = given("insecure");
+  if (insecure !== undefined) {
+    if (insecure !== true && insecure !== false && insecure !== "true" && insecure !== "false") {
+      throw invalidOption("config.insecure", '"true" or "false"', insecure);
+    }
+    config.insecure = insecure === true || insecure === "true";
+  }
+  if (config.insecure && config.pins.length > 0) {
+    throw invalidOption("config.insecure", "false when config.pins are given (a pin is a check)", true);
+  }
+  if (!parseWebSocketUrl(config.url).secure) {
+    const set = config.ca !== "" ? "ca" : config.pins.length > 0 ? "pins" : config.insecure ? "insecure" : undefined;
+    if (set !== undefined) {
+      throw invalidOption(`config.${set}`, `absent for a ws:// URL (TLS settings need a wss:// url, got ${config.url})`, set === "ca" ? "a CA" : set === "pins" ? "pins" : true);
+    }
+  }
+}
+
+/** "pin1,pin2" (mcconfig) or ["pin1", "pin2"] (the manifest's JSON); "" for none. */
+function readPins(value: unknown): string[] {
+  const list = typeof value === "string" ? (value.trim() === "" ? [] : value.split(",").map((pin) => pin.trim())) : value;
+  if (!Array.isArray(list) || list.length > MAX_PINS) {
+    throw invalidOption("config.pins", `up to ${MAX_PINS} comma-separated pins`, value);
+  }
+  for (const pin of list) {
+    if (typeof pin !== "string" || !TLS_PIN.test(pin)) {
+      throw invalidOption("config.pins", "base64 SHA-256 digests (44 characters ending in =), comma-separated", pin);
+    }
+  }
+  return list as string[];
+}

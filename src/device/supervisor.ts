@@ -1,0 +1,727 @@
+/**
+ * The connection supervisor: keeps one WebSocket connection up forever. Reconnects with
+ * exponential backoff and full jitter (src/device/backoff.ts), resets the backoff once a connection
+ * has stayed up for stableMs, reconnects at once when the network comes back, and detects a
+ * dead peer (half-open TCP) with pings: if neither a pong nor any other frame arrives within
+ * heartbeat.timeoutMs of a ping, the connection is terminated and replaced.
+ *
+ * Lifecycle (SupervisorState):
+ *
+ *   STOPPED     --start()-->              CONNECTING (or WAITING_FOR_NETWORK when it is down)
+ *   CONNECTING  --handshake done-->       OPEN
+ *   CONNECTING  --attempt failed-->       BACKOFF
+ *   OPEN        --connection ended-->     BACKOFF (the heartbeat ends a silent one)
+ *   BACKOFF     --delay over-->           CONNECTING
+ *   any running --setNetwork(false)-->    WAITING_FOR_NETWORK (the connection terminated)
+ *   WAITING_FOR_NETWORK --setNetwork(true)--> CONNECTING, at once
+ *   OPEN        --stop()-->               STOPPING --closed--> STOPPED
+ *   any other   --stop()-->               STOPPED, at once
+ *
+ * Never a tight loop: every ended connection or failed attempt, whatever the server did
+ * (refused, answered 503, accepted and closed at once, closed with 1000), is followed by a
+ * backoff delay of at least backoff.minMs, and the delays grow until a connection has
+ * stayed open for stableMs. Only the network coming back skips the wait.
+ *
+ * One timer at most at any moment (the backoff wait, or while open the next of: the
+ * stable-period mark, the periodic ping, the ping's deadline): an ESP32 has few to spare, and
+ * one timer per connection cannot leak.
+ *
+ * Callbacks: the application's onOpen and onMessage run inside the client's callbacks, so
+ * one that throws fails that connection with 1011 (the client's rule) and the supervisor
+ * reconnects. onState, onClose and stop()'s onStopped are the supervisor's own: a throw
+ * there is logged (supervisor_callback_failed) and the supervisor carries on. Callbacks may
+ * call stop(), setNetwork() and send(): the supervisor's state is settled before any runs.
+ */
+import { backoffDelay, randomUnit, resolveBackoff, type BackoffPolicy } from "./backoff.js";
+import { CloseCode, MAX_TIMEOUT_MS } from "../websocket/constants.js";
+import { ErrorCode, WebSocketError, invalidArgument, invalidOption, invalidState } from "../websocket/errors.js";
+import { validateHeaders, validateProtocols } from "../websocket/handshake.js";
+import type { LogLevel, NetHost, TimerId } from "../shared/host.js";
+import { resolveLimits, validateCallbacks, validateHost } from "../shared/options.js";
+import { parseWebSocketUrl, type WebSocketUrl } from "../websocket/url.js";
+import { resolveTls, WebSocketClient, type CloseEvent, type WebSocketClientOptions } from "../websocket/client.js";
+
+export const SupervisorState = {
+  /** Not started, or stopped. */
+  STOPPED: "stopped",
+  /** Started, but the network is down: nothing is attempted. */
+  WAITING_FOR_NETWORK: "waiting_for_network",
+  /** A connection attempt is under way. */
+  CONNECTING: "connecting",
+  /** Connected. */
+  OPEN: "open",
+  /** Waiting out a backoff delay before the next attempt. */
+  BACKOFF: "backoff",
+  /** stop() was called while a connection was open: closing it. */
+  STOPPING: "stopping",
+} as const;
+export type SupervisorStateValue = (typeof SupervisorState)[keyof typeof SupervisorState];
+
+export interface HeartbeatOptions {
+  /**
+   * A ping goes out this often while connected, ms (default 20000): periodic rather than
+   * after silence, so the round-trip time stays fresh even on a busy connection.
+   */
+  intervalMs: number;
+  /** The connection is declared dead when nothing arrives this long after a ping, ms (default 10000). */
+  timeoutMs: number;
+}
+
+export const DEFAULT_HEARTBEAT: Readonly<HeartbeatOptions> = { intervalMs: 20_000, timeoutMs: 10_000 };
+/** A connection that stays open this long resets the backoff, ms. */
+export const DEFAULT_STABLE_MS = 30_000;
+
+/** What the supervisor needs of a client: the WebSocketClient API (a fake in unit tests). */
+export type ClientLike = Pick<
+  WebSocketClient,
+  "send" | "ping" | "close" | "terminate" | "readyState" | "bufferedAmount"
+>;
+export type ClientFactory = (options: WebSocketClientOptions) => ClientLike;
+
+export interface SupervisorOptions {
+  url: string;
+  host: NetHost;
+  /** Passed to each WebSocketClient: protocols, headers, limits. */
+  client?: Pick<WebSocketClientOptions, "protocols" | "headers" | "limits" | "tls">;
+  backoff?: Partial<BackoffPolicy>;
+  stableMs?: number;
+  /** false turns liveness checks off (default on). */
+  heartbeat?: Partial<HeartbeatOptions> | false;
+  /** Whether the network is up at start (default true); see setNetwork(). */
+  networkUp?: boolean;
+  /** Makes clients; defaults to `new WebSocketClient(options)`. */
+  createClient?: ClientFactory;
+  /** A connection opened (after the handshake). */
+  onOpen?: (protocol: string) => void;
+  /** A message arrived on the current connection. */
+  onMessage?: (data: string | Uint8Array) => void;
+  /**
+   * A connection (or attempt) ended. `retryInMs` is the delay before the next attempt, or
+   * undefined when none is scheduled (stopped, or waiting for the network).
+   */
+  onClose?: (event: CloseEvent, retryInMs: number | undefined) => void;
+  /** The supervisor's state changed. */
+  onState?: (state: SupervisorStateValue) => void;
+}
+
+export interface SupervisorStats {
+  /** Connections that opened, in total. */
+  connects: number;
+  /** Connections that opened after the first. */
+  reconnects: number;
+  /**
+   * Attempts that failed since the last stable connection. A connection that ended before
+   * stableMs counts as failed (a server that accepts and closes at once is failing); one
+   * ended by setNetwork(false) does not. It is the exponent of the next backoff delay.
+   */
+  consecutiveFailures: number;
+  /** Round-trip time of the last answered heartbeat ping, ms; undefined before any. */
+  lastRttMs: number | undefined;
+  /** Code and reason of the last close. */
+  lastClose: { code: number; reason: string } | undefined;
+  /** Connections declared dead by the heartbeat. */
+  heartbeatTimeouts: number;
+}
+
+const CALLBACKS = ["createClient", "onOpen", "onMessage", "onClose", "onState"] as const;
+const OPTION_NAMES = [
+  "url",
+  "host",
+  "client",
+  "backoff",
+  "stableMs",
+  "heartbeat",
+  "networkUp",
+  ...CALLBACKS,
+] as const;
+const CLIENT_OPTION_NAMES = ["protocols", "headers", "limits", "tls"] as const;
+
+/** The close sent by stop(): the device is going away (RFC 6455 section 7.4.1). */
+const STOP_REASON = "stopping";
+
+const defaultFactory: ClientFactory = (options) => new WebSocketClient(options);
+
+function checkInteger(name: string, value: unknown, min: number, max: number): number {
+  if (typeof value !== "number" || !Number.isInteger(value) || value < min || value > max) {
+    throw invalidOption(name, `an integer from ${min} to ${max} (milliseconds)`, value);
+  }
+  return value;
+}
+
+/** Validates the heartbeat option: false (off), undefined (defaults) or a partial object. */
+export function resolveHeartbeat(value: unknown): HeartbeatOptions | undefined {
+  if (value === false) return undefined;
+  const heartbeat: HeartbeatOptions = { ...DEFAULT_HEARTBEAT };
+  if (value === undefined) return heartbeat;
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw invalidOption("heartbeat", "false or an object with intervalMs and timeoutMs", value);
+  }
+  const given = value as Record<string, unknown>;
+  for (const key of Object.keys(given)) {
+    if (key !== "intervalMs" && key !== "timeoutMs") {
+      throw invalidOption(`heartbeat.${key}`, "one of intervalMs, timeoutMs (unknown option)", given[key]);
+    }
+  }
+  if (given.intervalMs !== undefined) heartbeat.intervalMs = checkInteger("heartbeat.intervalMs", given.intervalMs, 1, MAX_TIMEOUT_MS);
+  if (given.timeoutMs !== undefined) heartbeat.timeoutMs = checkInteger("heartbeat.timeoutMs", given.timeoutMs, 1, MAX_TIMEOUT_MS);
+  return heartbeat;
+}
+
+export class ConnectionSupervisor {
+  private readonly url: string;
+  private readonly host: NetHost;
+  private readonly clientOptions: Pick<WebSocketClientOptions, "protocols" | "headers" | "limits" | "tls">;
+  private readonly policy: BackoffPolicy;
+  private readonly stableMs: number;
+  private readonly heartbeat: HeartbeatOptions | undefined;
+  private readonly createClient: ClientFactory;
+  private readonly callbacks: SupervisorOptions;
+
+  private current: SupervisorStateValue = SupervisorState.STOPPED;
+  private networkUp: boolean;
+  /** The live client, once its factory returned (undefined while none, or during its constructor). */
+  private client: ClientLike | undefined;
+  /**
+   * Numbers each client made; `live` is the one whose events count, 0 when none. A late
+   * event of a replaced client (a fake's, or one reported after terminate()) is ignored.
+   */
+  private generation = 0;
+  private live = 0;
+  /** The supervisor's one timer: the backoff wait, or the open connection's next check. */
+  private timer: TimerId | undefined;
+  /** Delay of the pending backoff wait, ms (reported as retryInMs). */
+  private retryDelay = 0;
+  /** Consecutive ended attempts since the last stable connection: the backoff exponent. */
+  private failures = 0;
+  private stopWaiters: Array<() => void> = [];
+
+  // The open connection's bookkeeping, all in host.timers.now() milliseconds.
+  private openedAt = 0;
+  private stable = false;
+  private lastFrameAt = 0;
+  /** When the last heartbeat ping went out (the connection's opening before the first). */
+  private lastPingAt = 0;
+  /** Deadline of the outstanding heartbeat ping, -1 when none (a frame arrived, or none sent). */
+  private pingDeadline = -1;
+  /** Counts pings; the decimal digits are the ping's payload, so its pong is recognised. */
+  private pingCount = 0;
+  /** Payload of the last ping sent, until its pong arrives (then undefined). */
+  private pingPayload: Uint8Array | undefined;
+  private pingSentAt = 0;
+
+  private readonly counters: SupervisorStats = {
+    connects: 0,
+    reconnects: 0,
+    consecutiveFailures: 0,
+    lastRttMs: undefined,
+    lastClose: undefined,
+    heartbeatTimeouts: 0,
+  };
+
+  /** Bound once: the timer callback allocates nothing per arm. */
+  private readonly onTimer = (): void => this.timerFired();
+
+  /**
+   * Validates options (errors name the bad one); does not connect until start().
+   * Everything a connection attempt would only discover later is checked here: the URL
+   * (parseWebSocketUrl), the host, the client's protocols, headers, limits and TLS options, and,
+   * with the default client, that a wss:// URL has a host with TLS. A bad configuration is
+   * reported once, here, never retried forever.
+   */
+  constructor(options: SupervisorOptions) {
+    if (typeof options !== "object" || options === null) {
+      throw invalidOption("options", "an object", options);
+    }
+    const given = options as unknown as Record<string, unknown>;
+    for (const key of Object.keys(given)) {
+      if (!(OPTION_NAMES as readonly string[]).includes(key)) {
+        throw invalidOption(key, `one of ${OPTION_NAMES.join(", ")} (unknown option)`, given[key]);
+      }
+    }
+    if (typeof options.url !== "string") throw invalidOption("url", "a string", options.url);
+    const url = parseWebSocketUrl(options.url);
+    this.url = options.url;
+    this.host = validateHost(options.host);
+    validateCallbacks(given, CALLBACKS);
+    if (url.secure && options.createClient === undefined && this.host.tls === undefined) {
+      throw new WebSocketError(
+        ErrorCode.INVALID_URL,
+        `${options.url}: wss:// needs a host with TLS support, and this host has none`,
+      );
+    }
+    this.clientOptions = checkClientOptions(options.client, url);
+    this.policy = resolveBackoff(options.backoff, "backoff");
+    this.stableMs = options.stableMs === undefined ? DEFAULT_STABLE_MS : checkInteger("stableMs", options.stableMs, 1, MAX_TIMEOUT_MS);
+    this.heartbeat = resolveHeartbeat(options.heartbeat);
+    if (options.networkUp !== undefined && typeof options.networkUp !== "boolean") {
+      throw invalidOption("networkUp", "a boolean", options.networkUp);
+    }
+    this.networkUp = options.networkUp ?? true;
+    this.createClient = options.createClient ?? defaultFactory;
+    this.callbacks = options;
+  }
+
+  /**
+   * Starts connecting (when the network is up). Does nothing when already started; throws
+   * ERR_INVALID_STATE while a stop() is still closing the connection (wait for onStopped).
+   * After a completed stop() it starts afresh (the statistics carry on).
+   */
+  start(): void {
+    if (this.current === SupervisorState.STOPPING) {
+      throw invalidState("start() while stop() is closing the connection: wait for its onStopped");
+    }
+    if (this.current !== SupervisorState.STOPPED) return;
+    this.log("info", "ws_supervisor_start", { url: this.url, networkUp: this.networkUp });
+    if (this.networkUp) this.connect();
+    else this.setState(SupervisorState.WAITING_FOR_NETWORK);
+  }
+
+  /**
+   * Stops for good: cancels any pending retry, closes an open connection with 1001 (going
+   * away) and calls `onStopped` once it is closed (at once when nothing was open). Bounded
+   * by the client's closeTimeoutMs: never hangs.
+   *
+   * "At once" means synchronously, before stop() returns: when nothing was open (stopped,
+   * waiting for the network, in backoff) and when a connection attempt was under way (it is
+   * terminated, its onClose reported first). When a connection was open, the state is
+   * STOPPING until the client reports it closed; a second stop() meanwhile adds its
+   * onStopped to the wait. No timer of the supervisor remains once stop() has returned.
+   */
+  stop(onStopped?: () => void): void {
+    if (onStopped !== undefined && typeof onStopped !== "function") {
+      throw invalidArgument(`stop() takes a function or nothing, got ${typeof onStopped}`);
+    }
+    if (onStopped) this.stopWaiters.push(onStopped);
+    this.clearTimer();
+    switch (this.current) {
+      case SupervisorState.STOPPING:
+        return;
+      case SupervisorState.OPEN: {
+        this.log("info", "ws_stopping", { code: CloseCode.GOING_AWAY });
+        // onState may have changed things (a stop() or setNetwork(false) inside it).
+        if (!this.setState(SupervisorState.STOPPING)) return;
+        const client = this.client;
+        if (!client) {
+          this.dropClient(undefined);
+          return;
+        }
+        try {
+          client.close(CloseCode.GOING_AWAY, STOP_REASON);
+        } catch {
+          // A client that cannot close (already failing) is dropped: stop must not hang.
+          this.dropClient(undefined);
+        }
+        return;
+      }
+      case SupervisorState.CONNECTING:
+        // Nothing worth a closing handshake yet: abandon the attempt (its onClose follows
+        // synchronously and, seeing STOPPING, ends in STOPPED).
+        this.current = SupervisorState.STOPPING;
+        this.dropClient(undefined);
+        return;
+      default:
+        this.setState(SupervisorState.STOPPED);
+        this.finishStop();
+    }
+  }
+
+  /**
+   * The network went up or down. Down: the current connection is terminated at once (its
+   * TCP is useless) and no attempt is made. Up: an attempt starts at once, without waiting
+   * out the backoff.
+   *
+   * Down while a connection is open or connecting terminates it with ERR_NETWORK_DOWN
+   * (onClose reports it, with retryInMs undefined); the ended connection does not count as
+   * a failure for the backoff. Reporting the same state twice does nothing.
+   */
+  setNetwork(up: boolean): void {
+    if (typeof up !== "boolean") throw invalidArgument(`setNetwork() takes a boolean, got ${typeof up}`);
+    if (up === this.networkUp) return;
+    this.networkUp = up;
+    this.log("info", "ws_network", { up });
+    if (up) {
+      if (this.current === SupervisorState.WAITING_FOR_NETWORK) this.connect();
+      return;
+    }
+    switch (this.current) {
+      case SupervisorState.BACKOFF:
+        this.clearTimer();
+        this.setState(SupervisorState.WAITING_FOR_NETWORK);
+        return;
+      case SupervisorState.CONNECTING:
+      case SupervisorState.OPEN:
+      case SupervisorState.STOPPING:
+        this.clearTimer();
+        this.dropClient(
+          new WebSocketError(ErrorCode.NETWORK_DOWN, "network down: connection dropped until the network is back"),
+        );
+        return;
+      default:
+        // STOPPED and WAITING_FOR_NETWORK: nothing runs.
+        return;
+    }
+  }
+
+  /**
+   * Sends a message on the open connection. Returns false (and sends nothing) when no
+   * connection is open or its send buffer is full: the caller keeps what must be delivered.
+   * Throws only for a bad argument (neither a string nor a Uint8Array).
+   */
+  send(data: string | Uint8Array): boolean {
+    if (typeof data !== "string" && !(data instanceof Uint8Array)) {
+      throw invalidArgument(`send() takes a string or a Uint8Array, got ${typeof data}`);
+    }
+    const client = this.client;
+    if (this.current !== SupervisorState.OPEN || !client) return false;
+    try {
+      client.send(data);
+      return true;
+    } catch (error) {
+      // Full buffer, or a connection that started closing before its onClose arrived.
+      if (error instanceof WebSocketError && (error.code === ErrorCode.BUFFER_FULL || error.code === ErrorCode.INVALID_STATE)) {
+        return false;
+      }
+      throw error;
+    }
+  }
+
+  get state(): SupervisorStateValue {
+    return this.current;
+  }
+
+  /** A snapshot (a fresh object per read; later events do not change it). */
+  get stats(): Readonly<SupervisorStats> {
+    const stats = { ...this.counters, consecutiveFailures: this.failures };
+    if (stats.lastClose) stats.lastClose = { ...stats.lastClose };
+    return stats;
+  }
+
+  // --- connecting ---
+
+  private connect(): void {
+    if (!this.setState(SupervisorState.CONNECTING)) return; // onState stopped us
+    const generation = ++this.generation;
+    this.live = generation;
+    const options: WebSocketClientOptions = {
+      url: this.url,
+      host: this.host,
+      onOpen: (protocol) => this.clientOpened(generation, protocol),
+      onMessage: (data) => {
+        if (generation !== this.live) return;
+        this.frameArrived();
+        this.callbacks.onMessage?.(data);
+      },
+      onPing: () => {
+        if (generation === this.live) this.frameArrived();
+      },
+      onPong: (payload) => {
+        if (generation === this.live) this.pongArrived(payload);
+      },
+      onClose: (event) => this.clientClosed(generation, event),
+    };
+    if (this.clientOptions.protocols !== undefined) options.protocols = this.clientOptions.protocols;
+    if (this.clientOptions.headers !== undefined) options.headers = this.clientOptions.headers;
+    if (this.clientOptions.limits !== undefined) options.limits = this.clientOptions.limits;
+    if (this.clientOptions.tls !== undefined) options.tls = this.clientOptions.tls;
+    let client: ClientLike;
+    try {
+      client = this.createClient(options);
+    } catch (thrown) {
+      // Only transient trouble gets here with the default client (no free socket, say):
+      // the configuration was validated up front. Counted and retried like a refusal.
+      if (generation !== this.live) return; // it reported its own close before throwing
+      const error = thrown instanceof WebSocketError
+        ? thrown
+        : new WebSocketError(ErrorCode.CONNECT_FAILED, `creating the client failed: ${messageOf(thrown)}`);
+      this.log("error", "ws_connect_error", { code: error.code, message: error.message });
+      this.clientClosed(generation, { code: CloseCode.ABNORMAL, reason: error.message, wasClean: false, error, unsentBytes: 0 });
+      return;
+    }
+    // A client whose host failed inside its constructor has reported its close already.
+    if (generation === this.live) this.client = client;
+  }
+
+  private clientOpened(generation: number, protocol: string): void {
+    if (generation !== this.live || this.current !== SupervisorState.CONNECTING) return;
+    const now = this.host.timers.now();
+    this.openedAt = now;
+    this.lastFrameAt = now; // the 101 response is the first sign of life
+    this.lastPingAt = now;
+    this.stable = false;
+    this.pingDeadline = -1;
+    this.pingPayload = undefined;
+    this.counters.connects++;
+    if (this.counters.connects > 1) this.counters.reconnects++;
+    if (!this.setState(SupervisorState.OPEN) || generation !== this.live) return;
+    this.schedule(now);
+    // Unguarded: a throwing onOpen fails this connection with 1011 (the client's rule).
+    this.callbacks.onOpen?.(protocol);
+  }
+
+  // --- an ended connection or attempt ---
+
+  private clientClosed(generation: number, event: CloseEvent): void {
+    if (generation !== this.live) return;
+    this.live = 0;
+    this.client = undefined;
+    this.clearTimer();
+    this.pingPayload = undefined;
+    this.counters.lastClose = { code: event.code, reason: event.reason };
+    const error = event.error;
+
+    if (this.current === SupervisorState.STOPPING || this.current === SupervisorState.STOPPED) {
+      this.setState(SupervisorState.STOPPED);
+      this.notifyClose(event, undefined);
+      this.finishStop();
+      return;
+    }
+    if (!this.networkUp) {
+      this.setState(SupervisorState.WAITING_FOR_NETWORK);
+      this.notifyClose(event, undefined);
+      return;
+    }
+    // A connection that ended before it was stable counts as a failure, as does an attempt
+    // that never opened: the window doubles. (A stable one reset `failures` to 0 and waits
+    // out the first window: even a clean 1000 from a long-lived connection is not followed
+    // by an instant retry, so a server closing everything at once cannot cause a storm.)
+    const attempt = this.failures;
+    const delay = backoffDelay(attempt, this.policy, randomUnit(this.host.random));
+    this.failures = attempt + 1;
+    this.retryDelay = delay;
+    this.log("info", "ws_backoff", {
+      delayMs: delay,
+      attempt,
+      code: event.code,
+      reason: event.reason,
+      ...(error ? { error: error.code } : {}),
+    });
+    this.timer = this.host.timers.set(this.onTimer, delay);
+    this.setState(SupervisorState.BACKOFF);
+    // onState may have stopped us or taken the network down: report what now holds.
+    this.notifyClose(event, this.current === SupervisorState.BACKOFF ? this.retryDelay : undefined);
+  }
+
+  /**
+   * Ends the live client at once. The real client reports onClose synchronously from
+   * terminate(); a client that does not is treated as closed all the same (its late
+   * onClose is ignored), so no caller ever waits on a client that went quiet.
+   */
+  private dropClient(error: WebSocketError | undefined): void {
+    const generation = this.live;
+    if (generation === 0) {
+      // Nothing live (say, stop() from inside the client's constructor): settle the state.
+      if (this.current === SupervisorState.STOPPING) {
+        this.setState(SupervisorState.STOPPED);
+        this.finishStop();
+      }
+      return;
+    }
+    const client = this.client;
+    const unsentBytes = client ? safeBufferedAmount(client) : 0;
+    try {
+      client?.terminate(error);
+    } catch {
+      // Nothing more can be done with it.
+    }
+    if (generation === this.live) {
+      const reason = error?.message ?? "terminated by the supervisor";
+      const event: CloseEvent = { code: CloseCode.ABNORMAL, reason, wasClean: false, unsentBytes };
+      if (error) event.error = error;
+      this.clientClosed(generation, event);
+    }
+  }
+
+  private finishStop(): void {
+    this.log("info", "ws_stopped", {});
+    const waiters = this.stopWaiters;
+    this.stopWaiters = [];
+    for (const waiter of waiters) this.guard("onStopped", waiter);
+  }
+
+  // --- the open connection's timer: stable mark, idle ping, ping deadline ---
+
+  private timerFired(): void {
+    this.timer = undefined;
+    if (this.current === SupervisorState.BACKOFF) {
+      this.connect();
+    } else if (this.current === SupervisorState.OPEN) {
+      this.schedule(this.host.timers.now());
+    }
+  }
+
+  /**
+   * Does what is due at `now` on the open connection and arms the timer for the next thing:
+   * the stable mark (resets the backoff), the periodic ping, or the outstanding ping's deadline.
+   */
+  private schedule(now: number): void {
+    let next = Infinity;
+    if (!this.stable) {
+      const stableAt = this.openedAt + this.stableMs;
+      if (now >= stableAt) {
+        this.stable = true;
+        if (this.failures !== 0) this.log("debug", "ws_backoff_reset", { stableMs: this.stableMs, failures: this.failures });
+        this.failures = 0;
+      } else {
+        next = stableAt;
+      }
+    }
+    const heartbeat = this.heartbeat;
+    if (heartbeat) {
+      if (this.pingDeadline >= 0) {
+        if (now >= this.pingDeadline) {
+          this.heartbeatTimedOut(heartbeat);
+          return;
+        }
+        if (this.pingDeadline < next) next = this.pingDeadline;
+      } else {
+        const due = this.lastPingAt + heartbeat.intervalMs;
+        if (now >= due) {
+          this.lastPingAt = now;
+          this.sendPing(now);
+          this.pingDeadline = now + heartbeat.timeoutMs;
+          if (this.pingDeadline < next) next = this.pingDeadline;
+        } else if (due < next) {
+          next = due;
+        }
+      }
+    }
+    if (next !== Infinity) this.timer = this.host.timers.set(this.onTimer, next - now);
+  }
+
+  private sendPing(now: number): void {
+    const client = this.client;
+    if (!client) return;
+    this.pingCount = this.pingCount >= 0x7fffffff ? 1 : this.pingCount + 1;
+    const payload = decimalAscii(this.pingCount);
+    try {
+      client.ping(payload);
+      this.pingPayload = payload;
+      this.pingSentAt = now;
+    } catch {
+      // The send buffer is full (the link is not draining) or the client is closing: the
+      // deadline still runs, so a connection that has gone quiet is still caught.
+      this.pingPayload = undefined;
+    }
+  }
+
+  private heartbeatTimedOut(heartbeat: HeartbeatOptions): void {
+    this.counters.heartbeatTimeouts++;
+    this.log("warn", "ws_heartbeat_timeout", {
+      intervalMs: heartbeat.intervalMs,
+      timeoutMs: heartbeat.timeoutMs,
+      heartbeatTimeouts: this.counters.heartbeatTimeouts,
+    });
+    this.dropClient(
+      new WebSocketError(
+        ErrorCode.HEARTBEAT_TIMEOUT,
+        `no frame from the server within heartbeat.timeoutMs (${heartbeat.timeoutMs} ms) of a ping: connection presumed dead`,
+      ),
+    );
+  }
+
+  /** Any frame is a sign of life: it answers the outstanding ping, if any. */
+  private frameArrived(): void {
+    this.lastFrameAt = this.host.timers.now();
+    this.pingDeadline = -1;
+  }
+
+  private pongArrived(payload: Uint8Array): void {
+    this.frameArrived();
+    const expected = this.pingPayload;
+    if (!expected || !sameBytes(payload, expected)) return; // unsolicited, or an older ping's
+    this.pingPayload = undefined;
+    const rtt = this.lastFrameAt - this.pingSentAt;
+    this.counters.lastRttMs = rtt;
+    this.log("debug", "ws_rtt", { rttMs: rtt });
+  }
+
+  // --- helpers ---
+
+  private clearTimer(): void {
+    if (this.timer !== undefined) {
+      this.host.timers.clear(this.timer);
+      this.timer = undefined;
+    }
+  }
+
+  /**
+   * Moves to `state` and tells onState. Returns whether `state` still holds afterwards:
+   * onState may call stop() or setNetwork(), and the caller must then not go on.
+   */
+  private setState(state: SupervisorStateValue): boolean {
+    if (state === this.current) return true;
+    this.current = state;
+    this.log("debug", "ws_supervisor_state", { state });
+    const onState = this.callbacks.onState;
+    if (onState) this.guard("onState", () => onState(state));
+    return this.current === state;
+  }
+
+  private notifyClose(event: CloseEvent, retryInMs: number | undefined): void {
+    const onClose = this.callbacks.onClose;
+    if (onClose) this.guard("onClose", () => onClose(event, retryInMs));
+  }
+
+  /** Runs an application callback whose throw must not break the supervisor's state. */
+  private guard(name: string, callback: () => void): void {
+    try {
+      callback();
+    } catch (thrown) {
+      this.log("error", "supervisor_callback_failed", { callback: name, message: messageOf(thrown) });
+    }
+  }
+
+  private log(level: LogLevel, event: string, fields: Record<string, unknown>): void {
+    this.host.log?.(level, event, fields);
+  }
+}
+
+/** Validates the per-client options up front, so no attempt ever fails on them. */
+function checkClientOptions(value: unknown, url: WebSocketUrl): Pick<WebSocketClientOptions, "protocols" | "headers" | "limits" | "tls"> {
+  if (value === undefined) return {};
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw invalidOption("client", "an object with protocols, headers, limits or tls", value);
+  }
+  const given = value as Record<string, unknown>;
+  for (const key of Object.keys(given)) {
+    if (!(CLIENT_OPTION_NAMES as readonly string[]).includes(key)) {
+      throw invalidOption(`client.${key}`, `one of ${CLIENT_OPTION_NAMES.join(", ")} (unknown option)`, given[key]);
+    }
+  }
+  const options = value as Pick<WebSocketClientOptions, "protocols" | "headers" | "limits" | "tls">;
+  validateProtocols(options.protocols);
+  validateHeaders(options.headers);
+  resolveLimits(options.limits);
+  resolveTls(options.tls, url, "client.tls");
+  return options;
+}
+
+/** The digits of a positive integer as ASCII bytes: a ping payload a human can read in a capture. */
+function decimalAscii(value: number): Uint8Array {
+  let digits = 1;
+  for (let rest = value; rest >= 10; rest = Math.floor(rest / 10)) digits++;
+  const bytes = new Uint8Array(digits);
+  for (let i = digits - 1, rest = value; i >= 0; i--, rest = Math.floor(rest / 10)) {
+    bytes[i] = 0x30 + (rest % 10);
+  }
+  return bytes;
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+function safeBufferedAmount(client: ClientLike): number {
+  try {
+    return client.bufferedAmount;
+  } catch {
+    return 0;
+  }
+}
+
+function messageOf(value: unknown): string {
+  if (value instanceof Error) return value.message;
+  return String(value);
+}

@@ -1,0 +1,213 @@
+/**
+ * The interfaces a platform gives the firmware. `src/` uses nothing else from its
+ * environment: each host (hosts/node, hosts/xs, hosts/moddable) implements these over
+ * what its platform has and passes them in.
+ *
+ * The TCP socket is shaped after ECMA-419 `embedded:io/socket/tcp` (options object with
+ * onReadable/onWritable/onError; read/write/close), so the Moddable host is a thin adapter.
+ */
+
+/** Options for opening a TCP connection. */
+export interface TcpSocketOptions {
+  /** Host name or IP address literal (IPv6 without brackets). The host resolves names. */
+  host: string;
+  /** 1..65535 */
+  port: number;
+  /** Disable Nagle's algorithm: frames are small and latency matters. */
+  nodelay?: boolean;
+  /**
+   * `count` bytes can be read now with read(). Called again only after new bytes arrive,
+   * so the reader must drain what it wants.
+   */
+  onReadable?: (count: number) => void;
+  /**
+   * `count` bytes can be written now with write(). The first call also means "connected"
+   * (as in ECMA-419). Called again when more space opens up.
+   */
+  onWritable?: (count: number) => void;
+  /**
+   * The connection failed, broke, or the peer closed it (ECMA-419 reports an orderly
+   * disconnect here too). After this no other callback fires; the socket is unusable.
+   * `message` is for humans and logs.
+   */
+  onError?: (message?: string, code?: TlsErrorCodeValue) => void;
+  /**
+   * Makes this a TLS connection (wss://): given to the host's `tls` socket constructor only.
+   * onWritable's first call then means "TLS established and verified".
+   */
+  tls?: TlsOptions;
+}
+
+/**
+ * What a TLS connection verifies: the chain up to a trusted CA, validity dates, the host
+ * name (RFC 6125) and, optionally, a pinned public key.
+ */
+export interface TlsOptions {
+  /** Sent as SNI and checked against the server's certificate. */
+  serverName: string;
+  /**
+   * The CA to trust: PEM text on the desktop hosts, the name of a certificate resource on
+   * Moddable. Undefined: the host's default trust store.
+   */
+  ca?: string;
+  /**
+   * SHA-256 digests of the server certificate's SubjectPublicKeyInfo, base64 (as in HTTP
+   * public key pinning, RFC 7469). When given, the certificate must match one of them.
+   */
+  pins?: readonly string[];
+  /** Accept any certificate: only by explicit request; the client warns at every connect. */
+  insecure?: boolean;
+}
+
+/**
+ * Why a TLS connection failed, as the host tells the client through onError's `code`, so
+ * each failure reaches the application as a distinct error.
+ */
+export const TlsErrorCode = {
+  TLS_UNKNOWN_CA: "ERR_TLS_UNKNOWN_CA",
+  TLS_SELF_SIGNED: "ERR_TLS_SELF_SIGNED",
+  TLS_HOSTNAME_MISMATCH: "ERR_TLS_HOSTNAME_MISMATCH",
+  TLS_CERT_EXPIRED: "ERR_TLS_CERT_EXPIRED",
+  TLS_CERT_NOT_YET_VALID: "ERR_TLS_CERT_NOT_YET_VALID",
+  TLS_PIN_MISMATCH: "ERR_TLS_PIN_MISMATCH",
+  TLS_HANDSHAKE_FAILED: "ERR_TLS_HANDSHAKE_FAILED",
+} as const;
+export type TlsErrorCodeValue = (typeof TlsErrorCode)[keyof typeof TlsErrorCode];
+
+export interface TcpSocket {
+  /** Returns up to `count` bytes (all buffered bytes when omitted), or undefined when none. */
+  read(count?: number): Uint8Array | undefined;
+  /**
+   * Queues bytes for sending. The caller keeps within the space last reported by
+   * onWritable (minus what it wrote since); a host throws when that is exceeded.
+   * The host may keep a reference to `bytes`: callers never mutate written buffers.
+   */
+  write(bytes: Uint8Array): void;
+  /** Closes the connection after bytes already written are sent. No callback follows. */
+  close(): void;
+}
+
+export type TcpSocketConstructor = new (options: TcpSocketOptions) => TcpSocket;
+
+/** Opaque timer handle. */
+export type TimerId = unknown;
+
+/**
+ * Injected time. All deadlines and delays in src/ go through this, so tests drive a
+ * virtual clock.
+ */
+export interface Timers {
+  /** Calls `callback` once after `ms` milliseconds. */
+  set(callback: () => void, ms: number): TimerId;
+  /** Cancels a timer; clearing an already-fired or cleared timer is harmless. */
+  clear(id: TimerId): void;
+  /** Monotonic milliseconds since an arbitrary origin. */
+  now(): number;
+}
+
+/** Fills `into` with cryptographically strong random bytes (masking keys, handshake keys). */
+export type RandomSource = (into: Uint8Array) => void;
+
+/** SHA-1 of `bytes` (20 bytes). src/websocket/sha1.ts has a portable one for hosts without it. */
+export type Sha1 = (bytes: Uint8Array) => Uint8Array;
+
+export type LogLevel = "debug" | "info" | "warn" | "error";
+
+/**
+ * Structured log: one event with flat fields. Hosts print one JSON line per call, as a
+ * serial monitor shows it.
+ */
+export type Log = (level: LogLevel, event: string, fields?: Record<string, unknown>) => void;
+
+/**
+ * A native UTF-8 codec (RFC 3629), where the platform has one: TextEncoder/TextDecoder, or
+ * XS's. Text frames are encoded and decoded with it; src/websocket/utf8.ts is the fallback.
+ * Validation of received text stays in src/websocket/utf8.ts (fail-fast, RFC 6455 section 8.1): decode
+ * only ever sees bytes already validated, so it needs no error handling of its own.
+ */
+export interface Utf8Codec {
+  /**
+   * The UTF-8 bytes of `text`, a new array the caller owns (it is not kept by the codec).
+   * A lone surrogate must become U+FFFD (EF BF BD), as TextEncoder does: never the 3-byte
+   * form of the surrogate itself (ED A0 80..ED BF BF), which is not UTF-8 and would make
+   * the server fail the connection with 1007.
+   */
+  encode(text: string): Uint8Array;
+  /**
+   * The string of `bytes`, which are valid UTF-8. A leading byte order mark (EF BB BF) is
+   * kept as U+FEFF (TextDecoder's `ignoreBOM: true`): it is part of the message.
+   */
+  decode(bytes: Uint8Array): string;
+}
+
+/** Everything the WebSocket client needs from its platform. */
+export interface NetHost {
+  tcp: TcpSocketConstructor;
+  /** TLS sockets (same interface, `tls` option required), on hosts that have TLS. */
+  tls?: TcpSocketConstructor;
+  timers: Timers;
+  random: RandomSource;
+  /** Optional native SHA-1; the portable one in src/websocket/sha1.ts is used when absent. */
+  sha1?: Sha1;
+  /** Optional native UTF-8 encoder and decoder; src/websocket/utf8.ts's portable ones when absent. */
+  utf8?: Utf8Codec;
+  log?: Log;
+}
+
+// ---------------------------------------------------------------------------------------
+// The device's platform, beyond networking (issue: WiFi, storage, supervisor, JSON loop).
+
+/** A network to join. */
+export interface WifiNetwork {
+  ssid: string;
+  password: string;
+}
+
+/**
+ * Notifications of a WiFi driver, named as Moddable's `wifi` module names them:
+ * "connect" (associated with the access point), "gotIP", "lostIP", "disconnect".
+ */
+export type WifiNotification = "connect" | "gotIP" | "lostIP" | "disconnect";
+
+/**
+ * Why a "disconnect" happened, when the driver knows: Moddable on ESP32 reports -1 for a
+ * rejected password; the simulated WiFi also tells a missing access point apart.
+ */
+export type WifiDisconnectReason = "wrong_password" | "ap_not_found" | "link_lost";
+
+/**
+ * Shaped after Moddable's `wifi` module: one connection attempt at a time, results as
+ * notifications. The manager in src/device/wifi.ts decides what to try and when.
+ */
+export interface WifiDriver {
+  /** Starts joining `network`; the outcome arrives as notifications. */
+  connect(network: WifiNetwork): void;
+  /** Leaves the current network (a "disconnect" notification may follow). */
+  disconnect(): void;
+  /** Where notifications go; set by the manager before connect(). */
+  onNotify: ((notification: WifiNotification, reason?: WifiDisconnectReason) => void) | undefined;
+  /** Signal strength of the current link in dBm, when known. */
+  rssi(): number | undefined;
+  /** The station's IP address while it has one. */
+  address(): string | undefined;
+}
+
+/**
+ * Persistent key-value storage shaped after Moddable's `preference` module: NVS on the
+ * ESP32 (names up to 15 characters, values up to 4000 bytes), a file on the desktop.
+ * Values are strings; callers serialise.
+ */
+export interface Storage {
+  get(domain: string, key: string): string | undefined;
+  set(domain: string, key: string, value: string): void;
+  delete(domain: string, key: string): void;
+}
+
+/** Everything the device application needs from its platform. */
+export interface DeviceHost extends NetHost {
+  wifi: WifiDriver;
+  storage: Storage;
+  log: Log;
+  /** Free heap in bytes, where the platform knows it. */
+  freeMemory?: () => number | undefined;
+}

@@ -1,0 +1,813 @@
+/**
+ * The RFC 6455 WebSocket client: opening handshake (section 4), data framing through the
+ * pure Receiver and encodeFrame (section 5), the closing handshake (section 7), and a
+ * bounded send queue. It touches the platform only through the NetHost it is given.
+ *
+ * Lifecycle: CONNECTING -> OPEN -> CLOSING -> CLOSED, with onClose called exactly once at
+ * the end whatever happened (refused, bad handshake, protocol error, lost connection,
+ * clean close, deadline passed).
+ */
+import {
+  CloseCode,
+  MAX_CLOSE_REASON_BYTES,
+  MAX_CONTROL_PAYLOAD,
+  Opcode,
+  isValidCloseCode,
+  type Limits,
+} from "./constants.js";
+import {
+  ErrorCode,
+  HandshakeError,
+  WebSocketError,
+  handshakeError,
+  invalidArgument,
+  invalidOption,
+  invalidState,
+} from "./errors.js";
+import {
+  HandshakeResponseParser,
+  encodeHandshakeRequest,
+  expectedAccept,
+  makeHandshakeKey,
+  validateHandshakeResponse,
+  validateHeaders,
+  validateProtocols,
+} from "./handshake.js";
+import type { NetHost, TcpSocket, TimerId, TlsErrorCodeValue, TlsOptions, Utf8Codec } from "../shared/host.js";
+import { resolveLimits, validateCallbacks, validateHost } from "../shared/options.js";
+import { Receiver } from "./receiver.js";
+import { redact, secretsOf } from "../shared/redact.js";
+import { encodeClosePayload, encodeFrame } from "./sender.js";
+import { sha1 as portableSha1 } from "./sha1.js";
+import { parseWebSocketUrl, type WebSocketUrl } from "./url.js";
+import { portableUtf8, utf8Length } from "./utf8.js";
+
+export const ReadyState = {
+  CONNECTING: 0,
+  OPEN: 1,
+  CLOSING: 2,
+  CLOSED: 3,
+} as const;
+export type ReadyStateValue = (typeof ReadyState)[keyof typeof ReadyState];
+
+export interface CloseEvent {
+  /**
+   * The close code: the peer's (1005 when its close frame had none), the one we sent when
+   * we failed the connection (1002, 1007, 1009, 1011), or 1006 when the connection ended
+   * without a close frame from the peer (lost, handshake failed, close deadline passed).
+   */
+  code: number;
+  /** The peer's reason, or a description of why the connection ended. */
+  reason: string;
+  /** True when close frames went both ways (RFC 6455 section 7.1.4) and nothing failed. */
+  wasClean: boolean;
+  /** The error that ended the connection, when one did. */
+  error?: WebSocketError;
+  /**
+   * Bytes accepted by send()/ping() that never reached the socket (frame bytes, as
+   * bufferedAmount counts them): reported so nothing accepted is dropped silently.
+   */
+  unsentBytes: number;
+}
+
+export interface WebSocketClientOptions {
+  /** ws:// (or wss://, on a host that supports TLS) URL. */
+  url: string;
+  /** The platform: TCP, timers, randomness, SHA-1, log. */
+  host: NetHost;
+  /** Subprotocols to offer (Sec-WebSocket-Protocol). */
+  protocols?: string | readonly string[];
+  /** Extra request headers (an Authorization token, say). */
+  headers?: Record<string, string> | ReadonlyArray<readonly [string, string]>;
+  /** Any subset of the limits; the rest default to DEFAULT_LIMITS. */
+  limits?: Partial<Limits>;
+  /**
+   * For wss:// only: the CA to trust, public key pins, or (explicitly) no verification.
+   * The server name (SNI, hostname check) is the URL's host.
+   */
+  tls?: ClientTlsOptions;
+  /** The handshake succeeded; `protocol` is the selected subprotocol or "". */
+  onOpen?: (protocol: string) => void;
+  /** A complete message: a string for text, a Uint8Array for binary. */
+  onMessage?: (data: string | Uint8Array) => void;
+  /** A ping arrived (already answered with a pong). */
+  onPing?: (payload: Uint8Array) => void;
+  /** A pong arrived. */
+  onPong?: (payload: Uint8Array) => void;
+  /** bufferedAmount went down to 0 after the socket had to be waited for. */
+  onDrain?: () => void;
+  /**
+   * Called exactly once, when the connection is closed for whatever reason. A callback
+   * that throws (other than onClose) fails the connection with 1011, the thrown value
+   * reported here as error.cause.
+   */
+  onClose?: (event: CloseEvent) => void;
+}
+
+export interface ClientTlsOptions {
+  /** PEM text (desktop hosts) or a certificate resource name (Moddable); default: the host's. */
+  ca?: string;
+  /** base64 SHA-256 digests of the server's SubjectPublicKeyInfo; one must match. */
+  pins?: readonly string[];
+  /** No certificate verification at all: logged as a warning at every connect. */
+  insecure?: boolean;
+}
+
+export interface SendOptions {
+  /**
+   * More fragments of this message follow (RFC 6455 section 5.4). The first fragment's
+   * type (text or binary) is the message's; later fragments must be of the same type.
+   * The message ends with a send() whose `more` is false or absent.
+   */
+  more?: boolean;
+}
+
+const CALLBACKS = ["onOpen", "onMessage", "onPing", "onPong", "onDrain", "onClose"] as const;
+
+/** Mask keys are drawn from the host's random source this many bytes at a time. */
+const MASK_POOL_BYTES = 64;
+
+/** Bytes a frame of `payloadLength` takes on the wire from a client (section 5.2). */
+export function clientFrameLength(payloadLength: number): number {
+  const header = payloadLength < 126 ? 2 : payloadLength < 65536 ? 4 : 10;
+  return header + 4 + payloadLength;
+}
+
+export class WebSocketClient {
+  private readonly host: NetHost;
+  private readonly limits: Limits;
+  private readonly url: WebSocketUrl;
+  private readonly callbacks: WebSocketClientOptions;
+  /** The host's native UTF-8 codec, or the portable one. */
+  private readonly utf8: Utf8Codec;
+
+  private state: ReadyStateValue = ReadyState.CONNECTING;
+  private socket: TcpSocket | undefined;
+  private tcpConnected = false;
+  private handshakeTimer: TimerId | undefined;
+  private closeTimer: TimerId | undefined;
+  private handshake: HandshakeResponseParser | undefined;
+  private requestBytes: Uint8Array | undefined;
+  private accept = "";
+  private readonly offered: string[];
+  /**
+   * Words of our request headers' values (an Authorization token): never repeated in an
+   * error or close reason, even when the server quotes them back.
+   */
+  private readonly secrets: string[];
+  private selectedProtocol = "";
+  private receiver: Receiver | undefined;
+
+  // The send side: frames wait in `queue` (from `queueHead`); `pong` jumps ahead of them
+  // at the next frame boundary; `current` is the frame being written, from `currentOffset`.
+  private queue: Uint8Array[] = [];
+  private queueHead = 0;
+  private pong: Uint8Array | undefined;
+  private current: Uint8Array | undefined;
+  private currentOffset = 0;
+  private buffered = 0;
+  /** Queued bytes thrown away when the connection failed (reported as unsentBytes). */
+  private discarded = 0;
+  private writable = 0;
+  private waitedForSocket = false;
+  private readonly maskPool = new Uint8Array(MASK_POOL_BYTES);
+  private maskOffset = MASK_POOL_BYTES;
+  /** Opcode of the fragmented message being sent, 0 when none. */
+  private sendingFragmented = 0;
+
+  // The close side.
+  private closeSent = false;
+  private closeReceived = false;
+  private peerCode: number = CloseCode.NO_STATUS;
+  private peerReason = "";
+  private failure: WebSocketError | undefined;
+
+  /**
+   * Validates every option (throwing a WebSocketError ERR_INVALID_OPTION / ERR_INVALID_URL
+   * that names the bad value) and starts connecting.
+   */
+  constructor(options: WebSocketClientOptions) {
+    if (typeof options !== "object" || options === null) {
+      throw invalidOption("options", "an object", options);
+    }
+    if (typeof options.url !== "string") throw invalidOption("url", "a string", options.url);
+    this.url = parseWebSocketUrl(options.url);
+    this.host = validateHost(options.host);
+    this.utf8 = validateUtf8Codec(this.host.utf8);
+    this.limits = resolveLimits(options.limits);
+    this.offered = validateProtocols(options.protocols);
+    const headers = validateHeaders(options.headers);
+    this.secrets = secretsOf(headers.map((header) => header[1]));
+    validateCallbacks(options as unknown as Record<string, unknown>, CALLBACKS);
+    this.callbacks = options;
+    const tls = resolveTls(options.tls, this.url);
+    // TLS is the host's: never silently downgrade wss:// to ws://.
+    const tcp = this.url.secure ? this.host.tls : this.host.tcp;
+    if (!tcp) {
+      throw new WebSocketError(
+        ErrorCode.INVALID_URL,
+        `${options.url}: wss:// needs a host with TLS support, and this host has none`,
+      );
+    }
+    if (tls?.insecure) {
+      this.log("warn", "tls_insecure", {
+        host: this.url.host,
+        port: this.url.port,
+        message: "certificate verification is OFF for this connection",
+      });
+    }
+
+    const key = makeHandshakeKey(this.host.random);
+    this.accept = expectedAccept(key, this.host.sha1 ?? portableSha1);
+    this.requestBytes = encodeHandshakeRequest({
+      url: this.url,
+      key,
+      protocols: this.offered,
+      headers,
+    });
+    this.handshake = new HandshakeResponseParser(this.limits.maxHandshakeBytes);
+    this.handshakeTimer = this.host.timers.set(() => this.onHandshakeTimeout(), this.limits.handshakeTimeoutMs);
+    this.log("debug", "ws_connecting", { host: this.url.host, port: this.url.port });
+    let socket: TcpSocket;
+    try {
+      socket = new tcp({
+        host: this.url.host,
+        port: this.url.port,
+        nodelay: true,
+        onReadable: () => this.onReadable(),
+        onWritable: (count) => this.onWritable(count),
+        onError: (message, code) => this.onSocketError(message, code),
+        ...(tls ? { tls } : {}),
+      });
+    } catch (error) {
+      // Some hosts throw synchronously (a malformed address, no free sockets).
+      this.host.timers.clear(this.handshakeTimer);
+      throw handshakeError(ErrorCode.CONNECT_FAILED, `could not connect to ${this.where()}: ${messageOf(error)}`);
+    }
+    // A host that reported a failure from inside its constructor has already closed us.
+    if (this.state === ReadyState.CLOSED) socket.close();
+    else this.socket = socket;
+  }
+
+  get readyState(): ReadyStateValue {
+    return this.state;
+  }
+
+  /** The subprotocol the server selected, "" before open or when none. */
+  get protocol(): string {
+    return this.selectedProtocol;
+  }
+
+  /** Frame bytes accepted by send()/ping() and not yet handed to the socket. */
+  get bufferedAmount(): number {
+    return this.buffered;
+  }
+
+  /** The effective limits (defaults merged with the options). */
+  get effectiveLimits(): Readonly<Limits> {
+    return this.limits;
+  }
+
+  /**
+   * Sends a text (string) or binary (Uint8Array) message or fragment. Throws
+   * ERR_INVALID_STATE when not open, ERR_BUFFER_FULL when it would take bufferedAmount past
+   * limits.maxBufferedBytes (nothing is queued then), ERR_INVALID_ARGUMENT for a fragment
+   * whose type differs from the message it continues.
+   */
+  send(data: string | Uint8Array, options?: SendOptions): void {
+    const text = typeof data === "string";
+    if (!text && !(data instanceof Uint8Array)) {
+      throw invalidArgument(`send() takes a string or a Uint8Array, got ${typeof data}`);
+    }
+    this.requireOpen("send");
+    const type = text ? Opcode.TEXT : Opcode.BINARY;
+    if (this.sendingFragmented !== 0 && this.sendingFragmented !== type) {
+      throw invalidArgument(
+        `a ${text ? "text" : "binary"} fragment cannot continue a ${text ? "binary" : "text"} message`,
+      );
+    }
+    let payload: Uint8Array;
+    if (text) {
+      // A string takes at least one byte per UTF-16 unit, so one that cannot fit is refused
+      // before it costs an allocation. Otherwise it is encoded once (no separate length
+      // pass) and the exact bound checked below, still before anything is queued.
+      this.reserve(clientFrameLength(data.length), "send");
+      payload = this.utf8.encode(data);
+    } else {
+      payload = data;
+    }
+    this.reserve(clientFrameLength(payload.length), "send");
+    const more = options?.more === true;
+    const opcode = this.sendingFragmented !== 0 ? Opcode.CONTINUATION : type;
+    this.sendingFragmented = more ? type : 0;
+    this.enqueue(encodeFrame(opcode, payload, !more, this.nextMaskKey()));
+  }
+
+  /** Sends a ping (payload up to 125 bytes); the peer's pong arrives at onPong. */
+  ping(payload: string | Uint8Array = new Uint8Array(0)): void {
+    const bytes = typeof payload === "string" ? this.utf8.encode(payload) : payload;
+    if (!(bytes instanceof Uint8Array) || bytes.length > MAX_CONTROL_PAYLOAD) {
+      throw invalidArgument(`ping payload must be at most ${MAX_CONTROL_PAYLOAD} bytes`);
+    }
+    this.requireOpen("ping");
+    this.reserve(clientFrameLength(bytes.length), "ping");
+    this.enqueue(encodeFrame(Opcode.PING, bytes, true, this.nextMaskKey()));
+  }
+
+  /**
+   * Starts the closing handshake. `code` is any code valid on the wire (section 7.4: 1000,
+   * 1001 when the device goes away, 1002-1003, 1007-1014, 3000-4999; default 1000); `reason`
+   * is at most 123 UTF-8 bytes. Throws ERR_INVALID_ARGUMENT for others. While connecting,
+   * abandons the attempt (onClose gets 1006); when already closing or closed, does nothing.
+   */
+  close(code: number = CloseCode.NORMAL, reason = ""): void {
+    if (typeof code !== "number" || !Number.isInteger(code) || !isValidCloseCode(code)) {
+      throw invalidArgument(
+        `close code must be 1000-1003, 1007-1014 or 3000-4999 (RFC 6455 section 7.4), got ${String(code)}`,
+      );
+    }
+    if (typeof reason !== "string" || utf8Length(reason) > MAX_CLOSE_REASON_BYTES) {
+      throw invalidArgument(`close reason must be a string of at most ${MAX_CLOSE_REASON_BYTES} UTF-8 bytes`);
+    }
+    if (this.state === ReadyState.CONNECTING) {
+      this.finish(CloseCode.ABNORMAL, "closed before the connection was established", false, undefined);
+      return;
+    }
+    if (this.state !== ReadyState.OPEN) return;
+    this.startClosing(code, reason);
+  }
+
+  /**
+   * Drops the connection at once, without a closing handshake: for a peer that stopped
+   * answering (half-open TCP), where waiting for a close frame would only add closeTimeoutMs.
+   * onClose gets 1006 and, when given, `error`. Does nothing once closed.
+   */
+  terminate(error?: WebSocketError): void {
+    this.finish(CloseCode.ABNORMAL, error ? "" : "terminated by the application", false, error);
+  }
+
+  // --- the opening handshake ---
+
+  private onWritable(count: number): void {
+    if (this.state === ReadyState.CLOSED) return;
+    this.writable = count;
+    if (!this.tcpConnected) {
+      this.tcpConnected = true;
+      const request = this.requestBytes!;
+      this.requestBytes = undefined;
+      // The request (a few hundred bytes) goes through the queue like any frame.
+      this.queue.push(request);
+      this.buffered += request.length;
+    }
+    this.flush();
+    if (this.buffered === 0 && this.waitedForSocket) {
+      this.waitedForSocket = false;
+      if (this.state === ReadyState.OPEN) this.call("onDrain");
+    }
+  }
+
+  private onReadable(): void {
+    for (;;) {
+      if (this.state === ReadyState.CLOSED || !this.socket) return;
+      const bytes = this.socket.read();
+      if (!bytes || bytes.length === 0) return;
+      if (this.state === ReadyState.CONNECTING) this.onHandshakeBytes(bytes);
+      else this.receiver?.push(bytes);
+    }
+  }
+
+  private onHandshakeBytes(bytes: Uint8Array): void {
+    let rest: Uint8Array;
+    try {
+      const result = this.handshake!.push(bytes);
+      if (!result.done) return;
+      const accepted = validateHandshakeResponse(result.head, {
+        accept: this.accept,
+        protocols: this.offered,
+      });
+      this.selectedProtocol = accepted.protocol;
+      rest = result.rest;
+    } catch (thrown) {
+      // The message may quote the server's status line and headers: no secret of ours in it.
+      const error = this.withoutSecrets(asWebSocketError(thrown));
+      this.finish(CloseCode.ABNORMAL, error.message, false, error);
+      return;
+    }
+    this.handshake = undefined;
+    this.host.timers.clear(this.handshakeTimer);
+    this.handshakeTimer = undefined;
+    this.state = ReadyState.OPEN;
+    this.receiver = new Receiver(
+      {
+        onMessage: (data) => this.onReceiverMessage(data),
+        onPing: (payload) => this.onReceiverPing(payload),
+        onPong: (payload) => {
+          if (!this.failure) this.call("onPong", payload);
+        },
+        onClose: (code, reason) => this.onReceiverClose(code, reason),
+        onError: (error) => this.fail(error),
+      },
+      { maxMessageBytes: this.limits.maxMessageBytes, maxFrameBytes: this.limits.maxFrameBytes },
+      // Called as a method: a host's codec may be a class instance.
+      (bytes) => this.utf8.decode(bytes),
+    );
+    this.log("info", "ws_open", { host: this.url.host, port: this.url.port, protocol: this.selectedProtocol });
+    this.call("onOpen", this.selectedProtocol);
+    // The server's first frames may have come in the same TCP segment as its 101.
+    // (finish() drops the receiver if onOpen closed the connection.)
+    if (rest.length > 0) this.receiver?.push(rest);
+  }
+
+  private onHandshakeTimeout(): void {
+    this.handshakeTimer = undefined;
+    if (this.state !== ReadyState.CONNECTING) return;
+    const what = this.tcpConnected
+      ? "no handshake response"
+      : this.url.secure
+        ? "no TLS connection"
+        : "no TCP connection";
+    this.finish(
+      CloseCode.ABNORMAL,
+      "",
+      false,
+      handshakeError(
+        ErrorCode.HANDSHAKE_TIMEOUT,
+        `${what} from ${this.where()} within handshakeTimeoutMs (${this.limits.handshakeTimeoutMs} ms)`,
+      ),
+    );
+  }
+
+  // --- receiving ---
+
+  private onReceiverMessage(data: string | Uint8Array): void {
+    // After we failed the connection, nothing more reaches the application.
+    if (this.failure) return;
+    this.call("onMessage", data);
+  }
+
+  private onReceiverPing(payload: Uint8Array): void {
+    if (this.failure) return;
+    if (!this.closeSent) {
+      // Section 5.5.3: answer with the same payload. A pong still waiting replaces the
+      // older one (allowed by 5.5.3), so a ping flood cannot grow the queue.
+      const frame = encodeFrame(Opcode.PONG, payload, true, this.nextMaskKey());
+      if (this.pong) this.buffered -= this.pong.length;
+      this.pong = frame;
+      this.buffered += frame.length;
+      this.flush();
+    }
+    this.call("onPing", payload);
+  }
+
+  private onReceiverClose(code: number, peerReason: string): void {
+    // The server's words go to the application, logs and status replies: none of our secrets.
+    const reason = redact(peerReason, this.secrets);
+    this.closeReceived = true;
+    this.peerCode = code;
+    this.peerReason = reason;
+    if (this.failure) return;
+    this.log("debug", "ws_close_received", { code, reason });
+    if (!this.closeSent) {
+      // Section 5.5.1: answer with a close frame; echoing the code is customary.
+      // A close without a code (reported as 1005) is answered without one.
+      this.sendClose(code === CloseCode.NO_STATUS ? undefined : code, "");
+      this.state = ReadyState.CLOSING;
+    }
+    // Section 7.1.1: the server closes TCP first; wait for it within closeTimeoutMs.
+    this.armCloseTimer();
+  }
+
+  // --- closing ---
+
+  private startClosing(code: number, reason: string): void {
+    this.state = ReadyState.CLOSING;
+    this.sendClose(code, reason);
+    this.armCloseTimer();
+  }
+
+  private sendClose(code: number | undefined, reason: string): void {
+    this.closeSent = true;
+    const frame = encodeFrame(Opcode.CLOSE, encodeClosePayload(code, reason), true, this.nextMaskKey());
+    // The close frame always goes out, even past the send bound: it is at most 131 bytes.
+    this.enqueue(frame);
+  }
+
+  private armCloseTimer(): void {
+    if (this.closeTimer !== undefined) return;
+    this.closeTimer = this.host.timers.set(() => this.onCloseTimeout(), this.limits.closeTimeoutMs);
+  }
+
+  private onCloseTimeout(): void {
+    this.closeTimer = undefined;
+    if (this.state === ReadyState.CLOSED) return;
+    // When the close handshake completed but the server kept TCP open, this drops it.
+    this.end(
+      new WebSocketError(
+        ErrorCode.CLOSE_TIMEOUT,
+        `no close frame from ${this.where()} within closeTimeoutMs (${this.limits.closeTimeoutMs} ms)`,
+      ),
+    );
+  }
+
+  /**
+   * An open or closing connection is over (TCP gone, or the close deadline passed): report
+   * the failure, the completed close handshake, or else `incomplete` with 1006.
+   */
+  private end(incomplete: WebSocketError): void {
+    if (this.failure) {
+      const error = this.failure;
+      this.finish(error.closeCode ?? CloseCode.INTERNAL_ERROR, error.message, false, error);
+    } else if (this.closeReceived && this.closeSent) {
+      this.finish(this.peerCode, this.peerReason, true, undefined);
+    } else {
+      this.finish(CloseCode.ABNORMAL, "", false, incomplete);
+    }
+  }
+
+  /**
+   * Fail the WebSocket Connection (section 7.1.7): queued data is dropped (a frame already
+   * half-written is finished, so the close frame is readable), a close frame with the
+   * error's code goes out, and TCP is dropped when the server closes or the deadline passes.
+   */
+  private fail(error: WebSocketError): void {
+    if (this.failure || this.state === ReadyState.CLOSED) return;
+    this.failure = error;
+    this.log("warn", "ws_fail", { code: error.code, closeCode: error.closeCode, message: error.message });
+    if (!this.closeSent) {
+      this.dropQueued();
+      this.sendClose(error.closeCode ?? CloseCode.INTERNAL_ERROR, truncateReason(error.message));
+    }
+    this.state = ReadyState.CLOSING;
+    this.armCloseTimer();
+  }
+
+  private onSocketError(message: string | undefined, code: TlsErrorCodeValue | undefined): void {
+    if (this.state === ReadyState.CLOSED) return;
+    const detail = message ?? "connection closed";
+    if (this.state === ReadyState.CONNECTING) {
+      const error = code
+        ? handshakeError(code, `TLS connection to ${this.where()} refused: ${detail}`)
+        : this.tcpConnected
+          ? handshakeError(ErrorCode.HANDSHAKE_CLOSED, `${this.where()} closed the connection during the handshake (${detail})`)
+          : handshakeError(ErrorCode.CONNECT_FAILED, `could not connect to ${this.where()}: ${detail}`);
+      this.finish(CloseCode.ABNORMAL, "", false, error);
+    } else {
+      this.end(
+        new WebSocketError(
+          ErrorCode.CONNECTION_LOST,
+          `connection to ${this.where()} lost${this.closeSent ? " before the server answered the close" : ""}: ${detail}`,
+        ),
+      );
+    }
+  }
+
+  /** The one way to CLOSED: release everything, then tell the application once. */
+  private finish(code: number, reason: string, wasClean: boolean, error: WebSocketError | undefined): void {
+    if (this.state === ReadyState.CLOSED) return;
+    this.state = ReadyState.CLOSED;
+    if (this.handshakeTimer !== undefined) this.host.timers.clear(this.handshakeTimer);
+    if (this.closeTimer !== undefined) this.host.timers.clear(this.closeTimer);
+    this.handshakeTimer = this.closeTimer = undefined;
+    const socket = this.socket;
+    this.socket = undefined;
+    this.flushBeforeClose(socket);
+    try {
+      socket?.close();
+    } catch {
+      // Already closed by the peer: nothing left to release.
+    }
+    this.dropQueued();
+    const unsentBytes = this.discarded + this.buffered;
+    this.current = undefined;
+    this.buffered = 0;
+    this.receiver = undefined;
+    this.handshake = undefined;
+    this.requestBytes = undefined;
+    const event: CloseEvent = { code, reason: reason || error?.message || "", wasClean, unsentBytes };
+    if (error) event.error = error;
+    this.log(wasClean ? "info" : "warn", "ws_closed", { code, reason: event.reason, wasClean, unsentBytes });
+    try {
+      this.callbacks.onClose?.(event);
+    } catch (thrown) {
+      // Nothing is left to fail: record it rather than break the host's event loop.
+      this.log("error", "ws_callback_failed", { callback: "onClose", message: messageOf(thrown) });
+    }
+  }
+
+  /** Our own close frame is worth a last write when the socket still takes bytes. */
+  private flushBeforeClose(socket: TcpSocket | undefined): void {
+    if (!socket || !this.closeSent) return;
+    const saved = this.socket;
+    this.socket = socket;
+    try {
+      this.flush();
+    } catch {
+      // The socket is gone; the close frame cannot be delivered.
+    }
+    this.socket = saved;
+  }
+
+  // --- the send queue ---
+
+  private requireOpen(what: string): void {
+    if (this.state !== ReadyState.OPEN || this.closeSent) {
+      const name = ["CONNECTING", "OPEN", "CLOSING", "CLOSED"][this.state];
+      throw invalidState(`${what}() needs an open connection; it is ${name}`);
+    }
+  }
+
+  private reserve(frameLength: number, what: string): void {
+    if (this.buffered + frameLength > this.limits.maxBufferedBytes) {
+      throw new WebSocketError(
+        ErrorCode.BUFFER_FULL,
+        `${what}() of a ${frameLength}-byte frame would exceed limits.maxBufferedBytes ` +
+          `(${this.limits.maxBufferedBytes}); ${this.buffered} bytes are waiting: wait for onDrain`,
+      );
+    }
+  }
+
+  private enqueue(frame: Uint8Array): void {
+    this.queue.push(frame);
+    this.buffered += frame.length;
+    this.flush();
+  }
+
+  private dropQueued(): void {
+    let dropped = 0;
+    for (let i = this.queueHead; i < this.queue.length; i++) dropped += this.queue[i]!.length;
+    this.queue = [];
+    this.queueHead = 0;
+    if (this.pong) {
+      dropped += this.pong.length;
+      this.pong = undefined;
+    }
+    this.buffered -= dropped;
+    this.discarded += dropped;
+  }
+
+  private nextFrame(): Uint8Array | undefined {
+    // A pending pong goes first at a frame boundary (control frames may be interleaved
+    // between fragments, section 5.4), but never ahead of the handshake request.
+    if (this.pong && this.state !== ReadyState.CONNECTING) {
+      const pong = this.pong;
+      this.pong = undefined;
+      return pong;
+    }
+    if (this.queueHead >= this.queue.length) return undefined;
+    const frame = this.queue[this.queueHead]!;
+    this.queue[this.queueHead++] = EMPTY;
+    if (this.queueHead === this.queue.length) {
+      this.queue = [];
+      this.queueHead = 0;
+    } else if (this.queueHead >= 32 && this.queueHead * 2 >= this.queue.length) {
+      this.queue = this.queue.slice(this.queueHead);
+      this.queueHead = 0;
+    }
+    return frame;
+  }
+
+  /** Writes as much as the socket's reported space allows. */
+  private flush(): void {
+    const socket = this.socket;
+    if (!socket || !this.tcpConnected) return;
+    while (this.writable > 0) {
+      if (!this.current) {
+        this.current = this.nextFrame();
+        this.currentOffset = 0;
+        if (!this.current) break;
+      }
+      const remaining = this.current.length - this.currentOffset;
+      const count = remaining < this.writable ? remaining : this.writable;
+      const chunk =
+        this.currentOffset === 0 && count === this.current.length
+          ? this.current
+          : this.current.subarray(this.currentOffset, this.currentOffset + count);
+      socket.write(chunk);
+      this.writable -= count;
+      this.buffered -= count;
+      this.currentOffset += count;
+      if (this.currentOffset === this.current.length) this.current = undefined;
+    }
+    if (this.buffered > 0) this.waitedForSocket = true;
+  }
+
+  private nextMaskKey(): Uint8Array {
+    // Section 5.3: a fresh, unpredictable key per frame. Drawing 64 bytes at a time keeps
+    // the host's random source off the per-frame path; each key is used once.
+    if (this.maskOffset + 4 > MASK_POOL_BYTES) {
+      this.host.random(this.maskPool);
+      this.maskOffset = 0;
+    }
+    const key = this.maskPool.subarray(this.maskOffset, this.maskOffset + 4);
+    this.maskOffset += 4;
+    return key;
+  }
+
+  // --- helpers ---
+
+  /** Calls an application callback; one that throws fails the connection with 1011. */
+  private call<K extends "onOpen" | "onMessage" | "onPing" | "onPong" | "onDrain">(
+    name: K,
+    ...args: Parameters<NonNullable<WebSocketClientOptions[K]>>
+  ): void {
+    const callback = this.callbacks[name] as ((...a: unknown[]) => void) | undefined;
+    if (!callback) return;
+    try {
+      callback(...args);
+    } catch (thrown) {
+      const error = new WebSocketError(
+        ErrorCode.CALLBACK_FAILED,
+        `${name} threw: ${messageOf(thrown)}`,
+        CloseCode.INTERNAL_ERROR,
+      );
+      (error as { cause?: unknown }).cause = thrown;
+      this.fail(error);
+    }
+  }
+
+  /** `error` as it is, or the same error with our secrets hidden from its message. */
+  private withoutSecrets(error: WebSocketError): WebSocketError {
+    const message = redact(error.message, this.secrets);
+    if (message === error.message) return error;
+    return error instanceof HandshakeError
+      ? new HandshakeError(error.code, message, error.status)
+      : new WebSocketError(error.code, message, error.closeCode);
+  }
+
+  /** host:port for messages, IPv6 in brackets. */
+  private where(): string {
+    const host = this.url.host.includes(":") ? `[${this.url.host}]` : this.url.host;
+    return `${host}:${this.url.port}`;
+  }
+
+  private log(level: "debug" | "info" | "warn" | "error", event: string, fields: Record<string, unknown>): void {
+    this.host.log?.(level, event, fields);
+  }
+}
+
+const EMPTY = new Uint8Array(0);
+
+/** A public key pin: a SHA-256 digest in base64, 32 bytes, 44 characters with one "=" of padding. */
+export const TLS_PIN = /^[A-Za-z0-9+/]{43}=$/;
+
+/**
+ * Validates the tls option against the URL; returns what the host's TLS socket gets.
+ * `name` is the option's name in errors (the supervisor validates its client.tls up front).
+ */
+export function resolveTls(value: unknown, url: WebSocketUrl, name = "tls"): TlsOptions | undefined {
+  if (value === undefined) return url.secure ? { serverName: url.host } : undefined;
+  if (!url.secure) throw invalidOption(name, "absent for a ws:// URL (use wss:// for TLS)", "an object");
+  if (typeof value !== "object" || value === null || Array.isArray(value)) throw invalidOption(name, "an object", value);
+  const given = value as Record<string, unknown>;
+  for (const key of Object.keys(given)) {
+    if (key !== "ca" && key !== "pins" && key !== "insecure") throw invalidOption(`${name}.${key}`, "one of ca, pins, insecure", key);
+  }
+  const tls: TlsOptions = { serverName: url.host };
+  if (given.ca !== undefined) {
+    if (typeof given.ca !== "string" || given.ca === "") throw invalidOption(`${name}.ca`, "a non-empty string", given.ca);
+    tls.ca = given.ca;
+  }
+  if (given.pins !== undefined) {
+    const pins = given.pins;
+    if (!Array.isArray(pins) || pins.length === 0) throw invalidOption(`${name}.pins`, "a non-empty array", pins);
+    for (const pin of pins) {
+      if (typeof pin !== "string" || !TLS_PIN.test(pin)) {
+        throw invalidOption(`${name}.pins`, "base64 SHA-256 digests (44 characters ending in =)", pin);
+      }
+    }
+    tls.pins = pins as string[];
+  }
+  if (given.insecure !== undefined) {
+    if (typeof given.insecure !== "boolean") throw invalidOption(`${name}.insecure`, "a boolean", given.insecure);
+    if (given.insecure && tls.pins) throw invalidOption(`${name}.insecure`, `false when ${name}.pins are given`, true);
+    tls.insecure = given.insecure;
+  }
+  return tls;
+}
+
+/** host.utf8, when given, must have both functions; absent, the portable codec is used. */
+function validateUtf8Codec(codec: unknown): Utf8Codec {
+  if (codec === undefined) return portableUtf8;
+  const given = codec as Record<string, unknown> | null;
+  if (typeof given !== "object" || given === null || typeof given.encode !== "function" || typeof given.decode !== "function") {
+    throw invalidOption("host.utf8", "an object with encode and decode functions", codec);
+  }
+  return codec as Utf8Codec;
+}
+
+function messageOf(value: unknown): string {
+  if (value instanceof Error) return value.message;
+  return String(value);
+}
+
+function asWebSocketError(value: unknown): WebSocketError {
+  if (value instanceof WebSocketError) return value;
+  return handshakeError(ErrorCode.HANDSHAKE_MALFORMED, messageOf(value));
+}
+
+/** A close reason must fit a control frame: cut on a character boundary at 123 bytes. */
+function truncateReason(message: string): string {
+  let reason = message.length > MAX_CLOSE_REASON_BYTES ? message.slice(0, MAX_CLOSE_REASON_BYTES) : message;
+  while (utf8Length(reason) > MAX_CLOSE_REASON_BYTES) reason = reason.slice(0, -1);
+  return reason;
+}

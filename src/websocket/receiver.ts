@@ -1,0 +1,526 @@
+/**
+ * The frame parser: a pure incremental state machine (RFC 6455 section 5). It takes bytes
+ * in any chunking, down to one byte at a time, and emits events; it never touches a socket.
+ *
+ * Every rule is checked at the earliest byte that can break it, so a bad peer costs no
+ * memory: the first header byte (RSV bits, opcode, fragmentation order), the second
+ * (MASK bit, control frame length), the extended length (minimal encoding, size limits,
+ * before any payload byte is buffered), and text payload bytes as they arrive (UTF-8).
+ */
+import { CloseCode, isValidCloseCode, MAX_CONTROL_PAYLOAD, MAX_LIMIT_BYTES, Opcode } from "./constants.js";
+import {
+  ErrorCode,
+  invalidOption,
+  invalidUtf8,
+  protocolError,
+  tooBig,
+  type WebSocketError,
+} from "./errors.js";
+import { decodeUtf8, Utf8Validator } from "./utf8.js";
+
+export interface ReceiverEvents {
+  /** A complete message: a string for text (validated UTF-8), bytes for binary. */
+  onMessage(data: string | Uint8Array): void;
+  /** A ping's payload (0..125 bytes). The client answers with a pong. */
+  onPing(payload: Uint8Array): void;
+  /** A pong's payload. */
+  onPong(payload: Uint8Array): void;
+  /**
+   * A valid close frame: `code` is 1005 when the frame had no payload. After this the
+   * receiver ignores all further input.
+   */
+  onClose(code: number, reason: string): void;
+  /**
+   * A protocol violation: the error carries its close code (1002, 1007 or 1009). After this
+   * the receiver ignores all further input.
+   */
+  onError(error: WebSocketError): void;
+}
+
+export interface ReceiverLimits {
+  /** Largest reassembled message, bytes. */
+  maxMessageBytes: number;
+  /** Largest single frame payload, bytes. */
+  maxFrameBytes: number;
+}
+
+/** Parser states: which part of a frame (section 5.2) the next byte belongs to. */
+const State = {
+  /** Byte 1 of the header: FIN, RSV1-3, opcode. */
+  HEADER: 0,
+  /** Byte 2 of the header: MASK and the 7-bit payload length. */
+  LENGTH_7: 1,
+  /** The 16-bit extended payload length (7-bit length was 126). */
+  LENGTH_16: 2,
+  /** The 64-bit extended payload length (7-bit length was 127). */
+  LENGTH_64: 3,
+  /** Payload bytes. */
+  PAYLOAD: 4,
+  /** A close frame or an error was seen: all input is ignored. */
+  STOPPED: 5,
+} as const;
+type StateValue = (typeof State)[keyof typeof State];
+
+/** 2^32: the weight of the high half of a 64-bit length. */
+const TWO_TO_32 = 0x100000000;
+
+export class Receiver {
+  private readonly events: ReceiverEvents;
+  private readonly maxMessageBytes: number;
+  private readonly maxFrameBytes: number;
+
+  private state: StateValue = State.HEADER;
+
+  // The frame being parsed.
+  private fin = false;
+  private opcode = 0;
+  /** Extended length bytes still to read, and the value read so far in two 32-bit halves. */
+  private lengthBytesLeft = 0;
+  private lengthHigh = 0;
+  private lengthLow = 0;
+  private payloadLength = 0;
+  private payloadReceived = 0;
+  /**
+   * The frame's payload: a buffer of payloadLength being filled, or a view into the input
+   * when one chunk held the whole payload. Undefined until the first payload byte.
+   */
+  private payload: Uint8Array | undefined = undefined;
+
+  // The data message being received (section 5.4): opcode 0 when none is in progress.
+  private messageOpcode = 0;
+  /** Payloads of the message's frames so far (non-empty ones), joined at the final frame. */
+  private fragments: Uint8Array[] = [];
+  private messageBytes = 0;
+  /** Validates a text message across all its fragments. */
+  private readonly textValidator = new Utf8Validator();
+  /**
+   * Validates a close reason; separate because a close may arrive inside a text message.
+   * Used once at most: a close frame stops the receiver.
+   */
+  private readonly reasonValidator = new Utf8Validator();
+
+  // Input not yet parsed: normally one chunk. More chunks queue up when a handler calls push()
+  // re-entrantly, or stay when a handler threw, so bytes are always parsed in order.
+  private readonly pending: Uint8Array[] = [];
+  private pendingOffset = 0;
+  private draining = false;
+
+  /** Turns validated text into a string: the host's native decoder, or decodeUtf8. */
+  private readonly decode: (bytes: Uint8Array) => string;
+
+  /**
+   * `decode` is called only with bytes this receiver has already validated as UTF-8 (text
+   * messages and close reasons); default: src/websocket/utf8.ts's decodeUtf8.
+   */
+  constructor(events: ReceiverEvents, limits: ReceiverLimits, decode: (bytes: Uint8Array) => string = decodeUtf8) {
+    this.events = events;
+    this.decode = decode;
+    this.maxMessageBytes = checkLimit("maxMessageBytes", limits.maxMessageBytes);
+    this.maxFrameBytes = checkLimit("maxFrameBytes", limits.maxFrameBytes);
+  }
+
+  /**
+   * Feeds bytes from the server. Safe to call after close or error (input is ignored).
+   *
+   * The receiver may keep and deliver views into `chunk` (a payload that arrived whole in
+   * one chunk is not copied), so the caller must not modify `chunk` afterwards.
+   * A handler may call push() again: those bytes are parsed after the current ones.
+   * If a handler throws, the exception propagates and the bytes not yet parsed are kept,
+   * to be parsed (before the new ones) at the next push().
+   */
+  push(chunk: Uint8Array): void {
+    if (this.stopped) return;
+    if (chunk.length > 0) this.pending.push(chunk);
+    if (this.draining) return;
+    this.draining = true;
+    try {
+      while (!this.stopped && this.pending.length > 0) {
+        const bytes = this.pending[0];
+        if (this.pendingOffset >= bytes.length) {
+          this.pending.shift();
+          this.pendingOffset = 0;
+        } else {
+          this.step(bytes);
+        }
+      }
+    } finally {
+      this.draining = false;
+    }
+  }
+
+  /** True once a close frame was received or an error was reported. */
+  get stopped(): boolean {
+    return this.state === State.STOPPED;
+  }
+
+  /**
+   * Consumes bytes of `bytes` from pendingOffset for the current state. Offsets and state are
+   * updated before any event is emitted, so a handler sees (and may re-enter) a consistent
+   * parser.
+   */
+  private step(bytes: Uint8Array): void {
+    const at = this.pendingOffset;
+    switch (this.state) {
+      case State.HEADER:
+        this.pendingOffset = at + 1;
+        this.readFirstByte(bytes[at]);
+        return;
+      case State.LENGTH_7:
+        this.pendingOffset = at + 1;
+        this.readSecondByte(bytes[at]);
+        return;
+      case State.LENGTH_16:
+      case State.LENGTH_64:
+        this.pendingOffset = at + 1;
+        this.readLengthByte(bytes[at]);
+        return;
+      case State.PAYLOAD:
+        this.readPayload(bytes, at);
+        return;
+    }
+  }
+
+  private readFirstByte(byte: number): void {
+    // Section 5.2: RSV1-3 "MUST be 0 unless an extension is negotiated"; we offer none.
+    if ((byte & 0x70) !== 0) {
+      this.fail(
+        protocolError(
+          ErrorCode.RESERVED_BITS,
+          `reserved bits set (RSV ${(byte >> 4) & 7}) with no extension negotiated`,
+        ),
+      );
+      return;
+    }
+    const fin = (byte & 0x80) !== 0;
+    const opcode = byte & 0x0f;
+    switch (opcode) {
+      case Opcode.CONTINUATION:
+        // Section 5.4: a continuation frame only follows a non-final data frame.
+        if (this.messageOpcode === 0) {
+          this.fail(
+            protocolError(
+              ErrorCode.UNEXPECTED_CONTINUATION,
+              "continuation frame without a fragmented message in progress",
+            ),
+          );
+          return;
+        }
+        break;
+      case Opcode.TEXT:
+      case Opcode.BINARY:
+        // Section 5.4: fragments of one message are not interleaved with another message.
+        if (this.messageOpcode !== 0) {
+          this.fail(
+            protocolError(
+              ErrorCode.EXPECTED_CONTINUATION,
+              `${opcode === Opcode.TEXT ? "text" : "binary"} frame while a fragmented message is in progress`,
+            ),
+          );
+          return;
+        }
+        break;
+      case Opcode.CLOSE:
+      case Opcode.PING:
+      case Opcode.PONG:
+        // Section 5.5: "All control frames ... MUST NOT be fragmented."
+        if (!fin) {
+          this.fail(
+            protocolError(
+              ErrorCode.FRAGMENTED_CONTROL,
+              `fragmented control frame (opcode 0x${opcode.toString(16)})`,
+            ),
+          );
+          return;
+        }
+        break;
+      default:
+        // Section 5.2: 0x3-0x7 and 0xB-0xF are reserved for further frames.
+        this.fail(
+          protocolError(
+            ErrorCode.RESERVED_OPCODE,
+            `reserved opcode 0x${opcode.toString(16)}`,
+          ),
+        );
+        return;
+    }
+    this.fin = fin;
+    this.opcode = opcode;
+    this.state = State.LENGTH_7;
+  }
+
+  private readSecondByte(byte: number): void {
+    // Section 5.1: "A client MUST close a connection if it detects a masked frame."
+    if ((byte & 0x80) !== 0) {
+      this.fail(protocolError(ErrorCode.MASKED_FRAME, "server sent a masked frame"));
+      return;
+    }
+    const length = byte & 0x7f;
+    // Section 5.5: control frames carry at most 125 bytes, so their length is always 7-bit.
+    if (this.opcode >= Opcode.CLOSE && length > MAX_CONTROL_PAYLOAD) {
+      this.fail(
+        protocolError(
+          ErrorCode.CONTROL_TOO_LONG,
+          `control frame payload over ${MAX_CONTROL_PAYLOAD} bytes (length field ${length})`,
+        ),
+      );
+      return;
+    }
+    if (length === 126) {
+      this.state = State.LENGTH_16;
+      this.lengthBytesLeft = 2;
+      this.lengthHigh = 0;
+      this.lengthLow = 0;
+    } else if (length === 127) {
+      this.state = State.LENGTH_64;
+      this.lengthBytesLeft = 8;
+      this.lengthHigh = 0;
+      this.lengthLow = 0;
+    } else {
+      this.startPayload(length);
+    }
+  }
+
+  private readLengthByte(byte: number): void {
+    if (this.state === State.LENGTH_64) {
+      // Section 5.2: "the most significant bit MUST be 0".
+      if (this.lengthBytesLeft === 8 && (byte & 0x80) !== 0) {
+        this.fail(
+          protocolError(ErrorCode.LENGTH_MSB_SET, "64-bit payload length has its most significant bit set"),
+        );
+        return;
+      }
+      // Two exact 32-bit halves: a single accumulating number would round above 2^53.
+      if (this.lengthBytesLeft > 4) this.lengthHigh = this.lengthHigh * 256 + byte;
+      else this.lengthLow = this.lengthLow * 256 + byte;
+    } else {
+      this.lengthLow = this.lengthLow * 256 + byte;
+    }
+    if (--this.lengthBytesLeft > 0) return;
+
+    // Section 5.2: "the minimal number of bytes MUST be used to encode the length".
+    if (this.state === State.LENGTH_16) {
+      if (this.lengthLow <= 125) {
+        this.fail(nonMinimal(this.lengthLow, 16));
+        return;
+      }
+      this.startPayload(this.lengthLow);
+      return;
+    }
+    if (this.lengthHigh === 0 && this.lengthLow <= 0xffff) {
+      this.fail(nonMinimal(this.lengthLow, 64));
+      return;
+    }
+    // Exact below 2^53; above, rounded, but then it is far beyond any limit anyway
+    // (limits are at most MAX_LIMIT_BYTES), so the size checks still decide correctly.
+    this.startPayload(this.lengthHigh * TWO_TO_32 + this.lengthLow);
+  }
+
+  /** The payload length is known: check it against the limits before buffering anything. */
+  private startPayload(length: number): void {
+    const opcode = this.opcode;
+    if (opcode >= Opcode.CLOSE) {
+      // Control frames are bounded by section 5.5 (125 bytes, checked already), not by the
+      // data limits: a small maxFrameBytes must not make pings or close reasons fail.
+      if (opcode === Opcode.CLOSE && length === 1) {
+        // Section 5.5.1: a close body starts with a 2-byte status code.
+        this.fail(
+          protocolError(ErrorCode.INVALID_CLOSE_PAYLOAD, "close frame payload of 1 byte (a status code takes 2)"),
+        );
+        return;
+      }
+    } else {
+      if (length > this.maxFrameBytes) {
+        this.fail(tooBig(ErrorCode.FRAME_TOO_BIG, "frame payload", length, this.maxFrameBytes, "maxFrameBytes"));
+        return;
+      }
+      const buffered = opcode === Opcode.CONTINUATION ? this.messageBytes : 0;
+      if (buffered + length > this.maxMessageBytes) {
+        this.fail(
+          tooBig(ErrorCode.MESSAGE_TOO_BIG, "message", buffered + length, this.maxMessageBytes, "maxMessageBytes"),
+        );
+        return;
+      }
+      if (opcode !== Opcode.CONTINUATION) {
+        // The first frame of a message (section 5.4).
+        this.messageOpcode = opcode;
+        this.messageBytes = 0;
+        if (opcode === Opcode.TEXT) this.textValidator.reset();
+      }
+    }
+    this.payloadLength = length;
+    this.payloadReceived = 0;
+    this.payload = undefined;
+    if (length === 0) {
+      this.state = State.HEADER;
+      this.endFrame();
+    } else {
+      this.state = State.PAYLOAD;
+    }
+  }
+
+  private readPayload(bytes: Uint8Array, at: number): void {
+    const received = this.payloadReceived;
+    const wanted = this.payloadLength - received;
+    const available = bytes.length - at;
+    const count = available < wanted ? available : wanted;
+    const end = at + count;
+
+    // Section 8.1: fail on invalid text as soon as it arrives, before buffering it.
+    // (Control frames interleaved in a text message are not part of it: opcode >= CLOSE.)
+    if (this.opcode < Opcode.CLOSE && this.messageOpcode === Opcode.TEXT) {
+      if (!this.textValidator.update(bytes, at, end)) {
+        this.pendingOffset = end;
+        this.fail(invalidUtf8("text message"));
+        return;
+      }
+    }
+
+    let payload = this.payload;
+    if (received === 0 && count === this.payloadLength) {
+      payload = bytes.subarray(at, end); // the whole payload is here: no copy
+    } else {
+      if (payload === undefined) payload = new Uint8Array(this.payloadLength);
+      payload.set(bytes.subarray(at, end), received);
+    }
+    this.payload = payload;
+    this.payloadReceived = received + count;
+    this.pendingOffset = end;
+
+    if (this.opcode === Opcode.CLOSE && !this.checkClosePayload(payload, received, received + count)) {
+      return;
+    }
+    if (this.payloadReceived === this.payloadLength) {
+      this.state = State.HEADER;
+      this.endFrame();
+    }
+  }
+
+  /**
+   * Checks close payload bytes [from, to) as they arrive: the status code once both of its
+   * bytes are in, the reason's UTF-8 byte by byte (section 5.5.1, 7.4). False after failing.
+   */
+  private checkClosePayload(payload: Uint8Array, from: number, to: number): boolean {
+    if (from < 2 && to >= 2) {
+      const code = (payload[0] << 8) | payload[1];
+      if (!isValidCloseCode(code)) {
+        this.fail(protocolError(ErrorCode.INVALID_CLOSE_CODE, `invalid close code ${code}`));
+        return false;
+      }
+    }
+    if (to > 2 && !this.reasonValidator.update(payload, from > 2 ? from : 2, to)) {
+      this.fail(invalidUtf8("close reason"));
+      return false;
+    }
+    return true;
+  }
+
+  /** A whole frame is in (state is already HEADER): deliver it, or add it to its message. */
+  private endFrame(): void {
+    const opcode = this.opcode;
+    const payload = this.payload ?? new Uint8Array(0);
+    this.payload = undefined;
+
+    switch (opcode) {
+      case Opcode.PING:
+        this.events.onPing(payload);
+        return;
+      case Opcode.PONG:
+        this.events.onPong(payload);
+        return;
+      case Opcode.CLOSE:
+        this.endClose(payload);
+        return;
+    }
+
+    // A data frame (text, binary or continuation).
+    if (payload.length > 0) {
+      this.fragments.push(payload);
+      this.messageBytes += payload.length;
+    }
+    if (!this.fin) return;
+
+    const isText = this.messageOpcode === Opcode.TEXT;
+    const message = this.takeMessage();
+    if (isText) {
+      // Section 5.6 / 8.1: the message must end on a character boundary too.
+      if (!this.textValidator.complete) {
+        this.fail(invalidUtf8("text message (truncated sequence at the end)"));
+        return;
+      }
+      this.events.onMessage(this.decode(message));
+    } else {
+      this.events.onMessage(message);
+    }
+  }
+
+  /** Joins the message's fragments and resets the message state. */
+  private takeMessage(): Uint8Array {
+    const fragments = this.fragments;
+    const total = this.messageBytes;
+    let message: Uint8Array;
+    if (fragments.length === 0) {
+      message = new Uint8Array(0);
+    } else if (fragments.length === 1) {
+      message = fragments[0]; // an unfragmented message is delivered as received, not copied
+    } else {
+      message = new Uint8Array(total); // at most maxMessageBytes, checked at each header
+      let at = 0;
+      for (let i = 0; i < fragments.length; i++) {
+        message.set(fragments[i], at);
+        at += fragments[i].length;
+      }
+    }
+    this.fragments = [];
+    this.messageBytes = 0;
+    this.messageOpcode = 0;
+    return message;
+  }
+
+  private endClose(payload: Uint8Array): void {
+    // Code and reason were checked as the bytes arrived (checkClosePayload).
+    if (payload.length === 0) {
+      this.stop();
+      this.events.onClose(CloseCode.NO_STATUS, "");
+      return;
+    }
+    if (!this.reasonValidator.complete) {
+      this.fail(invalidUtf8("close reason (truncated sequence at the end)"));
+      return;
+    }
+    const code = (payload[0] << 8) | payload[1];
+    const reason = this.decode(payload.subarray(2));
+    this.stop();
+    this.events.onClose(code, reason);
+  }
+
+  /** Stops the parser and releases everything it holds. */
+  private stop(): void {
+    this.state = State.STOPPED;
+    this.payload = undefined;
+    this.fragments = [];
+    this.messageBytes = 0;
+    this.messageOpcode = 0;
+    this.pending.length = 0;
+    this.pendingOffset = 0;
+  }
+
+  /** Reports a protocol violation once: the parser stops before the handler runs. */
+  private fail(error: WebSocketError): void {
+    this.stop();
+    this.events.onError(error);
+  }
+}
+
+function nonMinimal(length: number, bits: number): WebSocketError {
+  return protocolError(
+    ErrorCode.NON_MINIMAL_LENGTH,
+    `payload length ${length} sent in the ${bits}-bit form (the minimal encoding is required)`,
+  );
+}
+
+function checkLimit(name: string, value: number): number {
+  if (typeof value !== "number" || !Number.isInteger(value) || value < 0 || value > MAX_LIMIT_BYTES) {
+    throw invalidOption(name, `an integer from 0 to ${MAX_LIMIT_BYTES}`, value);
+  }
+  return value;
+}

@@ -1,0 +1,149 @@
+/**
+ * src/websocket/sender.ts: client frames (RFC 6455 section 5.2) byte for byte, with an injected
+ * masking key, and close payloads (section 5.5.1).
+ */
+import assert from "node:assert/strict";
+import { WebSocketError } from "../../src/websocket/errors.js";
+import { encodeClosePayload, encodeFrame } from "../../src/websocket/sender.js";
+import { hex, OP, pattern, serverFrame, toHex } from "../support/frames.js";
+
+const key = hex("37 fa 21 3d"); // the key of the RFC 6455 section 5.7 examples
+const text = (s: string) => new TextEncoder().encode(s);
+
+/** Undoes the masking of a client frame's payload (section 5.3), independently of the sender. */
+function unmask(frame: Uint8Array, headerLength: number): Uint8Array {
+  const mask = frame.subarray(headerLength - 4, headerLength);
+  return frame.subarray(headerLength).map((b, i) => b ^ mask[i % 4]);
+}
+
+describe("sender", () => {
+  describe("encodeFrame", () => {
+    it("encodes the RFC 6455 section 5.7 masked \"Hello\" exactly", () => {
+      assert.equal(toHex(encodeFrame(OP.TEXT, text("Hello"), true, key)), "81 85 37 fa 21 3d 7f 9f 4d 51 58");
+    });
+
+    it("encodes the section 5.7 masked pong, and a ping the same way", () => {
+      assert.equal(toHex(encodeFrame(OP.PONG, text("Hello"), true, key)), "8a 85 37 fa 21 3d 7f 9f 4d 51 58");
+      assert.equal(toHex(encodeFrame(OP.PING, text("Hello"), true, key)), "89 85 37 fa 21 3d 7f 9f 4d 51 58");
+    });
+
+    it("encodes a fragmented text message: FIN=0 first, continuation with FIN=1 last", () => {
+      // Section 5.7: "Hel" then "lo", each frame masked from the key's first byte.
+      assert.equal(toHex(encodeFrame(OP.TEXT, text("Hel"), false, key)), "01 83 37 fa 21 3d 7f 9f 4d");
+      assert.equal(toHex(encodeFrame(OP.CONTINUATION, text("lo"), true, key)), "80 82 37 fa 21 3d 5b 95");
+      assert.equal(toHex(encodeFrame(OP.CONTINUATION, text("l"), false, key)), "00 81 37 fa 21 3d 5b");
+    });
+
+    it("encodes an empty frame as the header and key alone", () => {
+      assert.equal(toHex(encodeFrame(OP.BINARY, new Uint8Array(0), true, key)), "82 80 37 fa 21 3d");
+      assert.equal(toHex(encodeFrame(OP.CLOSE, new Uint8Array(0), true, key)), "88 80 37 fa 21 3d");
+    });
+
+    // Section 5.2: the minimal length encoding, at each boundary.
+    const lengthCases: Array<[number, string]> = [
+      [0, "82 80"],
+      [1, "82 81"],
+      [125, "82 fd"],
+      [126, "82 fe 00 7e"],
+      [127, "82 fe 00 7f"],
+      [256, "82 fe 01 00"], // the section 5.7 256-byte example, masked
+      [65535, "82 fe ff ff"],
+      [65536, "82 ff 00 00 00 00 00 01 00 00"], // the section 5.7 64 KiB example, masked
+      [65537, "82 ff 00 00 00 00 00 01 00 01"],
+      [1 << 20, "82 ff 00 00 00 00 00 10 00 00"],
+    ];
+    for (const [length, header] of lengthCases) {
+      it(`encodes a ${length}-byte payload with the header ${header} + key`, () => {
+        const payload = pattern(length);
+        const frame = encodeFrame(OP.BINARY, payload, true, key);
+        const headerLength = header.split(" ").length + 4;
+        assert.equal(frame.length, headerLength + length);
+        assert.equal(toHex(frame.subarray(0, headerLength)), `${header} 37 fa 21 3d`);
+        assert.deepEqual(unmask(frame, headerLength), payload);
+        // The same bytes as the independent test builder makes.
+        assert.deepEqual(frame, serverFrame({ opcode: OP.BINARY, payload, mask: key }));
+      });
+    }
+
+    it("masks every payload length 0..17 (including the 1-3 byte tails) like the reference", () => {
+      const keys = [hex("00 00 00 00"), hex("ff ff ff ff"), hex("01 02 04 08"), key];
+      for (const maskKey of keys) {
+        for (let length = 0; length <= 17; length++) {
+          for (const fin of [true, false]) {
+            const payload = pattern(length, length);
+            const frame = encodeFrame(OP.TEXT, payload, fin, maskKey);
+            assert.deepEqual(
+              frame,
+              serverFrame({ fin, opcode: OP.TEXT, payload, mask: maskKey }),
+              `length ${length}, key ${toHex(maskKey)}, fin ${fin}`,
+            );
+          }
+        }
+      }
+    });
+
+    it("does not modify the payload or the key", () => {
+      const payload = pattern(1000);
+      const copy = payload.slice();
+      const maskKey = hex("de ad be ef");
+      encodeFrame(OP.BINARY, payload, true, maskKey);
+      assert.deepEqual(payload, copy);
+      assert.equal(toHex(maskKey), "de ad be ef");
+    });
+
+    it("reads a payload that is a view into a larger buffer from its own offset", () => {
+      const buffer = pattern(64);
+      const view = buffer.subarray(13, 13 + 30);
+      const frame = encodeFrame(OP.BINARY, view, true, key);
+      assert.deepEqual(unmask(frame, 6), buffer.slice(13, 43));
+    });
+
+    it("returns one buffer holding the header and payload, not a view into a shared one", () => {
+      const frame = encodeFrame(OP.TEXT, text("Hello"), true, key);
+      assert.equal(frame.byteOffset, 0);
+      assert.equal(frame.buffer.byteLength, frame.length);
+    });
+
+    it("refuses a masking key that is not 4 bytes", () => {
+      for (const bad of [new Uint8Array(0), new Uint8Array(3), new Uint8Array(5)]) {
+        assert.throws(
+          () => encodeFrame(OP.TEXT, text("x"), true, bad),
+          (error: unknown) =>
+            error instanceof WebSocketError &&
+            error.code === "ERR_INVALID_ARGUMENT" &&
+            error.closeCode === undefined &&
+            /4 bytes/.test(error.message),
+        );
+      }
+    });
+  });
+
+  describe("encodeClosePayload", () => {
+    it("is empty when no code is given (a close frame without a body)", () => {
+      assert.equal(encodeClosePayload().length, 0);
+      assert.equal(encodeClosePayload(undefined, "ignored").length, 0);
+    });
+
+    it("is the 2-byte big-endian code alone when there is no reason", () => {
+      assert.equal(toHex(encodeClosePayload(1000)), "03 e8");
+      assert.equal(toHex(encodeClosePayload(1000, "")), "03 e8");
+      assert.equal(toHex(encodeClosePayload(4999)), "13 87");
+      assert.equal(toHex(encodeClosePayload(3000)), "0b b8");
+    });
+
+    it("appends the reason in UTF-8", () => {
+      assert.equal(toHex(encodeClosePayload(1001, "bye")), "03 e9 62 79 65");
+      assert.equal(toHex(encodeClosePayload(1000, "é€😀")), "03 e8 c3 a9 e2 82 ac f0 9f 98 80");
+    });
+
+    it("encodes a lone surrogate in the reason as U+FFFD, as TextEncoder does", () => {
+      assert.equal(toHex(encodeClosePayload(1000, "\ud800")), "03 e8 ef bf bd");
+    });
+
+    it("fits the longest allowed reason (123 bytes) in a control frame", () => {
+      const payload = encodeClosePayload(1000, "r".repeat(123));
+      assert.equal(payload.length, 125);
+      assert.equal(toHex(encodeFrame(OP.CLOSE, payload, true, key).subarray(0, 2)), "88 fd");
+    });
+  });
+});
