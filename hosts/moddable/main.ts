@@ -15,7 +15,7 @@
 import config from "mc/config";
 import { parseDeviceConfig, type DeviceConfig } from "../../src/device/config.js";
 import { Device } from "../../src/device/device.js";
-import { invalidOption } from "../../src/websocket/errors.js";
+import { invalidOption } from "../../src/shared/errors.js";
 import type { LogLevel } from "../../src/shared/host.js";
 import { createModdableHost, moddableResource } from "./host.js";
 import { createTraceLog } from "./log.js";

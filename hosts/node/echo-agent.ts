@@ -11,7 +11,7 @@
 import { parseArgs } from "node:util";
 import { MAX_LIMIT_BYTES, MAX_TIMEOUT_MS, type Limits } from "../../src/websocket/constants.js";
 import { AUTOBAHN_LIMITS, startEchoAgent, type EchoAgent } from "../../src/websocket/echo-agent.js";
-import { ErrorCode, WebSocketError } from "../../src/websocket/errors.js";
+import { ErrorCode, WebSocketError } from "../../src/shared/errors.js";
 import type { ClientTlsOptions } from "../../src/websocket/client.js";
 import { createNodeHost } from "./host.js";
 import { readCaFile } from "./tls.js";

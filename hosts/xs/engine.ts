@@ -22,7 +22,7 @@ import { SourceMap } from "node:module";
 import { dirname, join, relative, resolve } from "node:path";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
-import { ErrorCode, HandshakeError, WebSocketError, type ErrorCodeValue } from "../../src/websocket/errors.js";
+import { ErrorCode, HandshakeError, WebSocketError, type ErrorCodeValue } from "../../src/shared/errors.js";
 import type { Log, LogLevel, Storage, TcpSocket, TlsErrorCodeValue, TlsOptions } from "../../src/shared/host.js";
 import { MemoryStorage } from "../../src/shared/memory-storage.js";
 import { SIM_NETWORK } from "../node/device-host.js";

@@ -18,7 +18,7 @@ import type { BackoffPolicy } from "../../src/device/backoff.js";
 import type { Limits } from "../../src/websocket/constants.js";
 import { parseDeviceConfig } from "../../src/device/config.js";
 import { Device } from "../../src/device/device.js";
-import { WebSocketError } from "../../src/websocket/errors.js";
+import { WebSocketError } from "../../src/shared/errors.js";
 import type { Log, LogLevel, NetHost, Storage } from "../../src/shared/host.js";
 import { MemoryStorage } from "../../src/shared/memory-storage.js";
 import {

@@ -24,14 +24,14 @@ import {
   RequestError,
   RequestErrorCode,
   requestError,
-} from "../websocket/errors.js";
+} from "../shared/errors.js";
 import type { Log, TimerId, Timers } from "../shared/host.js";
 import { clip, parseJson } from "../shared/json.js";
 import { Outbox, type OutboxEntry } from "./outbox.js";
 import type { Settings } from "./settings.js";
 import { utf8Length } from "../websocket/utf8.js";
 
-export { RequestError, RequestErrorCode, requestError } from "../websocket/errors.js";
+export { RequestError, RequestErrorCode, requestError } from "../shared/errors.js";
 
 export interface DeviceIdentity {
   /** Names the device to the server (hello.device). */

@@ -6,7 +6,7 @@
  * same doubling instants (the "thundering herd" that knocks a restarted server over again).
  */
 import { MAX_TIMEOUT_MS } from "../websocket/constants.js";
-import { invalidOption } from "../websocket/errors.js";
+import { invalidOption } from "../shared/errors.js";
 import type { RandomSource } from "../shared/host.js";
 
 export interface BackoffPolicy {
@@ -59,7 +59,7 @@ const POLICY_KEYS = ["baseMs", "capMs", "minMs"] as const;
 
 /**
  * Validates a partial policy merged over DEFAULT_BACKOFF; errors (invalidOption from
- * src/websocket/errors.ts) name the option as `${name}.baseMs` etc. Requires integers with
+ * src/shared/errors.ts) name the option as `${name}.baseMs` etc. Requires integers with
  * 0 <= minMs <= baseMs <= capMs <= MAX_TIMEOUT_MS and baseMs >= 1.
  *
  * `defaults` (added; optional, DEFAULT_BACKOFF when absent) lets another user of the policy

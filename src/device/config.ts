@@ -6,7 +6,7 @@
  */
 import { DEFAULT_BACKOFF } from "./backoff.js";
 import { MAX_LIMIT_BYTES, MAX_TIMEOUT_MS } from "../websocket/constants.js";
-import { invalidOption } from "../websocket/errors.js";
+import { invalidOption } from "../shared/errors.js";
 import { DEFAULT_HEARTBEAT, DEFAULT_STABLE_MS } from "./supervisor.js";
 import { parseWebSocketUrl } from "../websocket/url.js";
 import { TLS_PIN } from "../websocket/client.js";

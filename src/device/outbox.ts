@@ -17,7 +17,7 @@
  * Sizes are UTF-8 bytes of the text, which is what XS stores strings as and what goes on the
  * wire, so maxBytes bounds the heap the outbox holds (plus a small fixed cost per entry).
  */
-import { invalidOption } from "../websocket/errors.js";
+import { invalidOption } from "../shared/errors.js";
 import { utf8Length } from "../websocket/utf8.js";
 
 export interface OutboxEntry {

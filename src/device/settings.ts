@@ -14,7 +14,7 @@
  *
  * Logs name keys, never string values (a string setting may hold a token).
  */
-import { describe, invalidOption, RequestErrorCode, requestError } from "../websocket/errors.js";
+import { describe, invalidOption, RequestErrorCode, requestError } from "../shared/errors.js";
 import type { Log, Storage } from "../shared/host.js";
 import { utf8Length } from "../websocket/utf8.js";
 

@@ -34,10 +34,10 @@
  */
 import { backoffDelay, randomUnit, resolveBackoff, type BackoffPolicy } from "./backoff.js";
 import { CloseCode, MAX_TIMEOUT_MS } from "../websocket/constants.js";
-import { ErrorCode, WebSocketError, invalidArgument, invalidOption, invalidState } from "../websocket/errors.js";
+import { ErrorCode, WebSocketError, invalidArgument, invalidOption, invalidState } from "../shared/errors.js";
 import { validateHeaders, validateProtocols } from "../websocket/handshake.js";
 import type { LogLevel, NetHost, TimerId } from "../shared/host.js";
-import { resolveLimits, validateCallbacks, validateHost } from "../shared/options.js";
+import { resolveLimits, validateCallbacks, validateHost } from "../websocket/options.js";
 import { parseWebSocketUrl, type WebSocketUrl } from "../websocket/url.js";
 import { resolveTls, WebSocketClient, type CloseEvent, type WebSocketClientOptions } from "../websocket/client.js";
 

@@ -21,7 +21,7 @@
  */
 import { backoffDelay, randomUnit, resolveBackoff, type BackoffPolicy } from "./backoff.js";
 import { MAX_TIMEOUT_MS } from "../websocket/constants.js";
-import { describe, ErrorCode, invalidArgument, invalidOption, WebSocketError } from "../websocket/errors.js";
+import { describe, ErrorCode, invalidArgument, invalidOption, WebSocketError } from "../shared/errors.js";
 import type {
   Log,
   RandomSource,
@@ -33,7 +33,7 @@ import type {
   WifiNetwork,
   WifiNotification,
 } from "../shared/host.js";
-import { validateCallbacks } from "../shared/options.js";
+import { validateCallbacks } from "../websocket/options.js";
 import { utf8Length } from "../websocket/utf8.js";
 
 export const WifiState = {

@@ -9,7 +9,7 @@
  * value is limited to 4000 bytes including its terminating NUL, so 3999 bytes of UTF-8, and
  * a NUL inside a value would silently cut it short on the chip.
  */
-import { invalidArgument } from "../websocket/errors.js";
+import { invalidArgument } from "./errors.js";
 import type { Storage } from "./host.js";
 import { utf8Length } from "../websocket/utf8.js";
 

@@ -1,106 +1,93 @@
 /**
- * Up-front validation of the client's options: every bad value is reported at construction
- * with an error naming it, never discovered later in the middle of a connection.
+ * The one home of option validation: every option of every module (the client's limits, the
+ * supervisor's heartbeat, the WiFi manager's timings, the outbox, the build config) is
+ * checked with these, so a bad value always gets the same kind of error, naming the option
+ * as the caller spelled it, what it must be (with its unit) and what it was.
  */
-import {
-  DEFAULT_LIMITS,
-  MAX_CONTROL_PAYLOAD,
-  MAX_LIMIT_BYTES,
-  MAX_TIMEOUT_MS,
-  type Limits,
-} from "../websocket/constants.js";
-import { invalidOption } from "../websocket/errors.js";
-import type { NetHost } from "./host.js";
+import { invalidOption } from "./errors.js";
+
+/** What an integer option counts, for the error message ("milliseconds", "bytes"...). */
+export type Unit = "milliseconds" | "bytes" | "records" | "messages" | "attempts" | "characters" | "writes" | "";
+
+/** The largest timeout any option accepts: one day, milliseconds. */
+export const MAX_TIMEOUT_MS = 86_400_000;
 
 /**
- * Smallest accepted value of each limit. A frame or message limit below a control frame's
- * payload (125 bytes) would reject legal pings; the send buffer must hold a close frame
- * (131 bytes on the wire) with room to spare; a 101 response is rarely under 130 bytes.
+ * `value` as an integer in [min, max]; else an ERR_INVALID_OPTION error naming `name`, the
+ * range with its `unit`, and the value given.
  */
-const MINIMUM: Limits = {
-  maxMessageBytes: MAX_CONTROL_PAYLOAD,
-  maxFrameBytes: MAX_CONTROL_PAYLOAD,
-  maxBufferedBytes: 256,
-  maxHandshakeBytes: 256,
-  handshakeTimeoutMs: 1,
-  closeTimeoutMs: 1,
-};
-
-const LIMIT_NAMES = Object.keys(DEFAULT_LIMITS) as Array<keyof Limits>;
-
-function checkInteger(name: string, value: unknown, min: number, max: number): number {
+export function checkInteger(name: string, value: unknown, min: number, max: number, unit: Unit = ""): number {
   if (typeof value !== "number" || !Number.isInteger(value) || value < min || value > max) {
-    throw invalidOption(name, `an integer from ${min} to ${max}`, value);
+    throw invalidOption(name, `an integer from ${min} to ${max}${unit === "" ? "" : ` (${unit})`}`, value);
   }
   return value;
 }
 
-/**
- * Merges `partial` over the defaults, validating each value. maxFrameBytes defaults to the
- * resolved maxMessageBytes (raising only the message limit must not leave single-frame
- * messages capped at the default frame size) and may not exceed it.
- */
-export function resolveLimits(partial: unknown): Limits {
-  if (partial === undefined) return { ...DEFAULT_LIMITS };
-  if (typeof partial !== "object" || partial === null || Array.isArray(partial)) {
-    throw invalidOption("limits", "an object", partial);
-  }
-  const given = partial as Record<string, unknown>;
-  for (const key of Object.keys(given)) {
-    if (!(LIMIT_NAMES as string[]).includes(key)) {
-      throw invalidOption(`limits.${key}`, `one of ${LIMIT_NAMES.join(", ")}`, key);
-    }
-  }
-  const limits: Limits = { ...DEFAULT_LIMITS };
-  for (const name of LIMIT_NAMES) {
-    const value = given[name];
-    if (value === undefined) continue;
-    const max = name.endsWith("Ms") ? MAX_TIMEOUT_MS : MAX_LIMIT_BYTES;
-    limits[name] = checkInteger(`limits.${name}`, value, MINIMUM[name], max);
-  }
-  if (given.maxFrameBytes === undefined) {
-    limits.maxFrameBytes = limits.maxMessageBytes;
-  } else if (limits.maxFrameBytes > limits.maxMessageBytes) {
-    throw invalidOption(
-      "limits.maxFrameBytes",
-      `at most limits.maxMessageBytes (${limits.maxMessageBytes})`,
-      limits.maxFrameBytes,
-    );
-  }
-  return limits;
+/** As checkInteger, with `fallback` when the option was not given (undefined). */
+export function optionalInteger(
+  name: string,
+  value: unknown,
+  fallback: number,
+  min: number,
+  max: number,
+  unit: Unit = "",
+): number {
+  return value === undefined ? fallback : checkInteger(name, value, min, max, unit);
 }
 
-/** Checks that the host gives what the client calls. */
-export function validateHost(host: unknown): NetHost {
-  if (typeof host !== "object" || host === null) throw invalidOption("host", "an object", host);
-  const h = host as Record<string, unknown>;
-  if (typeof h.tcp !== "function") throw invalidOption("host.tcp", "a TCP socket constructor", h.tcp);
-  const timers = h.timers as Record<string, unknown> | undefined;
-  if (
-    typeof timers !== "object" ||
-    timers === null ||
-    typeof timers.set !== "function" ||
-    typeof timers.clear !== "function" ||
-    typeof timers.now !== "function"
-  ) {
-    throw invalidOption("host.timers", "an object with set, clear and now", timers);
+/** `value` as a boolean; else an error naming `name`. */
+export function checkBoolean(name: string, value: unknown): boolean {
+  if (typeof value !== "boolean") throw invalidOption(name, "true or false", value);
+  return value;
+}
+
+/**
+ * `value` as a string of at most `maxLength` characters. `secret` hides the value in the
+ * error (a password, a token): the message then says "(hidden)".
+ */
+export function checkString(name: string, value: unknown, maxLength: number, secret = false): string {
+  if (typeof value !== "string" || value.length > maxLength) {
+    throw invalidOption(name, `a string of at most ${maxLength} characters`, secret ? "(hidden)" : value);
   }
-  if (typeof h.random !== "function") throw invalidOption("host.random", "a function", h.random);
-  if (h.sha1 !== undefined && typeof h.sha1 !== "function") {
-    throw invalidOption("host.sha1", "a function", h.sha1);
+  return value;
+}
+
+/** `value` as a plain object (not null, not an array); else an error naming `name`. */
+export function checkObject(name: string, value: unknown): Record<string, unknown> {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw invalidOption(name, "an object", value);
   }
-  if (h.log !== undefined && typeof h.log !== "function") {
-    throw invalidOption("host.log", "a function", h.log);
+  return value as Record<string, unknown>;
+}
+
+/** Every key of `given` must be one of `known`; the error names `${name}.${key}`. */
+export function checkKnownKeys(name: string, given: Record<string, unknown>, known: readonly string[]): void {
+  for (const key of Object.keys(given)) {
+    if (!known.includes(key)) {
+      throw invalidOption(`${name}.${key}`, `one of ${known.join(", ")} (unknown option)`, given[key]);
+    }
   }
-  return host as NetHost;
 }
 
 /** Callbacks are optional, but when given they must be functions. */
-export function validateCallbacks(options: Record<string, unknown>, names: readonly string[]): void {
+export function checkCallbacks(options: Record<string, unknown>, names: readonly string[]): void {
   for (const name of names) {
     const value = options[name];
     if (value !== undefined && typeof value !== "function") {
       throw invalidOption(name, "a function", value);
+    }
+  }
+}
+
+/** `value` must be an object with a function under each of `methods`. */
+export function checkMethods(name: string, value: unknown, methods: readonly string[]): void {
+  if (typeof value !== "object" || value === null) {
+    throw invalidOption(name, `an object with ${methods.join(", ")}`, value);
+  }
+  const record = value as Record<string, unknown>;
+  for (const method of methods) {
+    if (typeof record[method] !== "function") {
+      throw invalidOption(name, `an object with ${methods.join(", ")}`, value);
     }
   }
 }

@@ -23,7 +23,7 @@ import {
   invalidArgument,
   invalidOption,
   invalidState,
-} from "./errors.js";
+} from "../shared/errors.js";
 import {
   HandshakeResponseParser,
   encodeHandshakeRequest,
@@ -34,7 +34,7 @@ import {
   validateProtocols,
 } from "./handshake.js";
 import type { NetHost, TcpSocket, TimerId, TlsErrorCodeValue, TlsOptions, Utf8Codec } from "../shared/host.js";
-import { resolveLimits, validateCallbacks, validateHost } from "../shared/options.js";
+import { resolveLimits, validateCallbacks, validateHost } from "./options.js";
 import { Receiver } from "./receiver.js";
 import { redact, secretsOf } from "../shared/redact.js";
 import { encodeClosePayload, encodeFrame } from "./sender.js";

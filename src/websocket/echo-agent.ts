@@ -14,7 +14,7 @@
  * Autobahn case does) never gets there.
  */
 import { CloseCode, type Limits } from "./constants.js";
-import { ErrorCode, WebSocketError } from "./errors.js";
+import { ErrorCode, WebSocketError } from "../shared/errors.js";
 import type { Log, NetHost } from "../shared/host.js";
 import { ReadyState, WebSocketClient, type ClientTlsOptions, type CloseEvent } from "./client.js";
 

@@ -21,7 +21,7 @@ import {
   invalidState,
   type ErrorCodeValue,
   type HandshakeError,
-} from "./errors.js";
+} from "../shared/errors.js";
 import type { RandomSource, Sha1 } from "../shared/host.js";
 import type { WebSocketUrl } from "./url.js";
 import { encodeBase64 } from "./base64.js";

@@ -15,7 +15,7 @@ import {
   protocolError,
   tooBig,
   type WebSocketError,
-} from "./errors.js";
+} from "../shared/errors.js";
 import { decodeUtf8, Utf8Validator } from "./utf8.js";
 
 export interface ReceiverEvents {

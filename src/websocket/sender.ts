@@ -1,7 +1,7 @@
 /**
  * Frame encoding, RFC 6455 section 5.2. Pure: the caller supplies the masking key.
  */
-import { invalidArgument } from "./errors.js";
+import { invalidArgument } from "../shared/errors.js";
 import { encodeUtf8Into, utf8Length } from "./utf8.js";
 
 /** Payload lengths up to this use the 7-bit length field (section 5.2). */

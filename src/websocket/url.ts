@@ -17,7 +17,7 @@
  * - The path and query are kept byte for byte (after the checks below): the server
  *   decides what they mean.
  */
-import { ErrorCode, WebSocketError } from "./errors.js";
+import { ErrorCode, WebSocketError } from "../shared/errors.js";
 
 export interface WebSocketUrl {
   /** wss:// */

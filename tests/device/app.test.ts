@@ -12,7 +12,7 @@ import {
   requestError,
   type RequestHandler,
 } from "../../src/device/app.js";
-import { WebSocketError } from "../../src/websocket/errors.js";
+import { WebSocketError } from "../../src/shared/errors.js";
 import type { LogLevel } from "../../src/shared/host.js";
 import { DEVICE_SETTINGS, Settings } from "../../src/device/settings.js";
 import { MemoryStorage } from "../../src/shared/memory-storage.js";

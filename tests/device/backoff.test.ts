@@ -12,7 +12,7 @@ import {
   type BackoffPolicy,
 } from "../../src/device/backoff.js";
 import { MAX_TIMEOUT_MS } from "../../src/websocket/constants.js";
-import { ErrorCode, WebSocketError } from "../../src/websocket/errors.js";
+import { ErrorCode, WebSocketError } from "../../src/shared/errors.js";
 
 /** The largest double below 1: the top of full jitter's range. */
 const JUST_BELOW_ONE = 1 - 2 ** -53;

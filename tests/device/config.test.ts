@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 
 import { DEFAULT_DEVICE_CONFIG, parseDeviceConfig } from "../../src/device/config.js";
-import { ErrorCode, WebSocketError } from "../../src/websocket/errors.js";
+import { ErrorCode, WebSocketError } from "../../src/shared/errors.js";
 
 function rejects(raw: Record<string, unknown>, message: RegExp): WebSocketError {
   let caught: unknown;

@@ -3,7 +3,7 @@
  * cumulatively, sent once per connection oldest first, bounded with the oldest dropped.
  */
 import assert from "node:assert/strict";
-import { WebSocketError } from "../../src/websocket/errors.js";
+import { WebSocketError } from "../../src/shared/errors.js";
 import { Outbox, type OutboxEntry } from "../../src/device/outbox.js";
 
 const record = (seq: number): string => `{"seq":${seq}}`;

@@ -3,7 +3,7 @@
  * object, with stored values over build config over defaults, and corrupt storage survived.
  */
 import assert from "node:assert/strict";
-import { RequestError, WebSocketError } from "../../src/websocket/errors.js";
+import { RequestError, WebSocketError } from "../../src/shared/errors.js";
 import type { LogLevel } from "../../src/shared/host.js";
 import {
   DEVICE_SETTINGS,

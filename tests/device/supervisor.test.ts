@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { createJsonLog } from "../../hosts/node/host.js";
 import { DEFAULT_BACKOFF, backoffDelay } from "../../src/device/backoff.js";
 import { CloseCode } from "../../src/websocket/constants.js";
-import { ErrorCode, WebSocketError } from "../../src/websocket/errors.js";
+import { ErrorCode, WebSocketError } from "../../src/shared/errors.js";
 import type { LogLevel, NetHost, TcpSocketConstructor } from "../../src/shared/host.js";
 import {
   ConnectionSupervisor,

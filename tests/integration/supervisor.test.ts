@@ -22,7 +22,7 @@ import { WebSocketServer, type WebSocket as ServerSocket } from "ws";
 import { createJsonLog, createNodeHost } from "../../hosts/node/host.js";
 import { createSupervisorOn, type EngineSupervisor, type EngineSupervisorOptions } from "../../hosts/xs/on-engine.js";
 import type { BackoffPolicy } from "../../src/device/backoff.js";
-import { ErrorCode, HandshakeError } from "../../src/websocket/errors.js";
+import { ErrorCode, HandshakeError } from "../../src/shared/errors.js";
 import { SupervisorState, type HeartbeatOptions } from "../../src/device/supervisor.js";
 import type { CloseEvent } from "../../src/websocket/client.js";
 import { Child } from "../support/child-process.js";

@@ -24,7 +24,7 @@ import { start as startCompanion, type CompanionServer } from "../../server/comp
 import { parseDeviceConfig } from "../../src/device/config.js";
 import { Device } from "../../src/device/device.js";
 import type { Limits } from "../../src/websocket/constants.js";
-import { ErrorCode, type ErrorCodeValue } from "../../src/websocket/errors.js";
+import { ErrorCode, type ErrorCodeValue } from "../../src/shared/errors.js";
 import type { LogLevel } from "../../src/shared/host.js";
 import { MemoryStorage } from "../../src/shared/memory-storage.js";
 import { ConnectionSupervisor } from "../../src/device/supervisor.js";

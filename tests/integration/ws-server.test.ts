@@ -14,7 +14,7 @@ import type { IncomingMessage } from "node:http";
 import { WebSocketServer, type WebSocket as ServerSocket, type RawData } from "ws";
 import { createClientOn, type EngineClient, type EngineClientOptions } from "../../hosts/xs/on-engine.js";
 import type { Limits } from "../../src/websocket/constants.js";
-import { ErrorCode, WebSocketError } from "../../src/websocket/errors.js";
+import { ErrorCode, WebSocketError } from "../../src/shared/errors.js";
 import { ReadyState, type CloseEvent } from "../../src/websocket/client.js";
 import { node } from "../support/child-process.js";
 import { ENGINES, useEngine, type EngineName } from "../support/engines.js";

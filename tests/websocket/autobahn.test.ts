@@ -14,7 +14,7 @@
  * as binary), with limits raised to 16 MiB plus headroom.
  */
 import assert from "node:assert/strict";
-import { ErrorCode, WebSocketError, type ErrorCodeValue } from "../../src/websocket/errors.js";
+import { ErrorCode, WebSocketError, type ErrorCodeValue } from "../../src/shared/errors.js";
 import { ReadyState } from "../../src/websocket/client.js";
 import {
   RawServer,

@@ -8,7 +8,7 @@
  * compiled client inside the XS engine (hosts/xs/on-engine.ts), with the same assertions.
  */
 import assert from "node:assert/strict";
-import { ErrorCode, HandshakeError, type ErrorCodeValue } from "../../src/websocket/errors.js";
+import { ErrorCode, HandshakeError, type ErrorCodeValue } from "../../src/shared/errors.js";
 import { ReadyState, type CloseEvent } from "../../src/websocket/client.js";
 import { ENGINES, useEngine } from "../support/engines.js";
 import {

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { randomFillSync } from "node:crypto";
 
 import { CloseCode, DEFAULT_LIMITS, Opcode } from "../../src/websocket/constants.js";
-import { ErrorCode, HandshakeError, WebSocketError } from "../../src/websocket/errors.js";
+import { ErrorCode, HandshakeError, WebSocketError } from "../../src/shared/errors.js";
 import type { NetHost } from "../../src/shared/host.js";
 import {
   ReadyState,

@@ -8,7 +8,7 @@ import { randomFillSync } from "node:crypto";
 
 import { CloseCode, DEFAULT_LIMITS, type Limits } from "../../src/websocket/constants.js";
 import { AUTOBAHN_LIMITS, EXIT_CLOSED, EXIT_NOT_OPENED, startEchoAgent, type EchoAgent } from "../../src/websocket/echo-agent.js";
-import { ErrorCode, WebSocketError } from "../../src/websocket/errors.js";
+import { ErrorCode, WebSocketError } from "../../src/shared/errors.js";
 import type { NetHost } from "../../src/shared/host.js";
 import { ReadyState } from "../../src/websocket/client.js";
 import { closePayload, parseClientFrames, parseRequest, switchingProtocols, type ClientFrame } from "../support/client-frames.js";

@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 
 import { DEFAULT_LIMITS } from "../../src/websocket/constants.js";
-import { ErrorCode, HandshakeError, WebSocketError, type ErrorCodeValue } from "../../src/websocket/errors.js";
+import { ErrorCode, HandshakeError, WebSocketError, type ErrorCodeValue } from "../../src/shared/errors.js";
 import {
   HandshakeResponseParser,
   encodeHandshakeRequest,

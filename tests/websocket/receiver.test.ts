@@ -8,7 +8,7 @@
  */
 import assert from "node:assert/strict";
 import { CloseCode } from "../../src/websocket/constants.js";
-import { ErrorCode, WebSocketError } from "../../src/websocket/errors.js";
+import { ErrorCode, WebSocketError } from "../../src/shared/errors.js";
 import { Receiver, type ReceiverEvents, type ReceiverLimits } from "../../src/websocket/receiver.js";
 import {
   closeBody,

@@ -3,7 +3,7 @@
  * masking key, and close payloads (section 5.5.1).
  */
 import assert from "node:assert/strict";
-import { WebSocketError } from "../../src/websocket/errors.js";
+import { WebSocketError } from "../../src/shared/errors.js";
 import { encodeClosePayload, encodeFrame } from "../../src/websocket/sender.js";
 import { hex, OP, pattern, serverFrame, toHex } from "../support/frames.js";
 

@@ -1,7 +1,7 @@
 /** src/websocket/url.ts: which ws:// and wss:// URLs the client accepts, and what it says about the rest. */
 import assert from "node:assert/strict";
 
-import { ErrorCode, WebSocketError } from "../../src/websocket/errors.js";
+import { ErrorCode, WebSocketError } from "../../src/shared/errors.js";
 import { parseWebSocketUrl } from "../../src/websocket/url.js";
 
 /** Asserts the URL is refused with ERR_INVALID_URL, the URL quoted and the problem named. */

@@ -5,7 +5,7 @@
  * bufferedAmount, protocol), which Node caches for its synchronous getters.
  */
 import type { Limits } from "../../../src/websocket/constants.js";
-import { WebSocketError, type ErrorCodeValue } from "../../../src/websocket/errors.js";
+import { WebSocketError, type ErrorCodeValue } from "../../../src/shared/errors.js";
 import type { LogLevel } from "../../../src/shared/host.js";
 import { ReadyState, WebSocketClient, type ClientTlsOptions, type CloseEvent } from "../../../src/websocket/client.js";
 import { powers } from "./bridge.js";

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { createJsonLog } from "../../../hosts/node/host.js";
 import { createTraceLog } from "../../../hosts/moddable/log.js";
-import { invalidArgument } from "../../../src/websocket/errors.js";
+import { invalidArgument } from "../../../src/shared/errors.js";
 
 const T = "1970-01-01T00:00:05.120Z";
 

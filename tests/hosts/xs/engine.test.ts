@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { createServer, type Server, type Socket } from "node:net";
 import { performance } from "node:perf_hooks";
-import { ErrorCode, WebSocketError } from "../../../src/websocket/errors.js";
+import { ErrorCode, WebSocketError } from "../../../src/shared/errors.js";
 import { MemoryStorage } from "../../../src/shared/memory-storage.js";
 import { XsEngine, XsError } from "../../../hosts/xs/engine.js";
 import { XsnapWorkerError } from "../../../hosts/xs/xsnap-worker.js";

@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { WebSocketServer, type RawData, type WebSocket as ServerSocket } from "ws";
-import { ErrorCode, WebSocketError } from "../../../src/websocket/errors.js";
+import { ErrorCode, WebSocketError } from "../../../src/shared/errors.js";
 import { ReadyState, type CloseEvent } from "../../../src/websocket/client.js";
 import { start, type CompanionEvent, type CompanionServer } from "../../../server/companion.js";
 import {

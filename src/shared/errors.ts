@@ -3,8 +3,8 @@
  * (for programs) and, for errors that fail an open connection, the close code sent to the
  * peer (RFC 6455 section 7.4.1).
  */
-import { CloseCode } from "./constants.js";
-import { TlsErrorCode } from "../shared/host.js";
+import { CloseCode } from "../websocket/constants.js";
+import { TlsErrorCode } from "./host.js";
 
 /** Stable error codes. */
 export const ErrorCode = {
