@@ -8,7 +8,7 @@
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { createClientOn } from "../../hosts/xs/on-engine.js";
+import { createClientOn } from "../support/on-engine.js";
 import { ReadyState, type CloseEvent } from "../../src/websocket/client.js";
 import { Child, node } from "../support/child-process.js";
 import { ENGINES, engineArgs, useEngine } from "../support/engines.js";

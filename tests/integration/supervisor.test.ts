@@ -20,7 +20,7 @@ import { createServer, type Server, type Socket } from "node:net";
 import { performance } from "node:perf_hooks";
 import { WebSocketServer, type WebSocket as ServerSocket } from "ws";
 import { createJsonLog, createNodeHost } from "../../hosts/node/host.js";
-import { createSupervisorOn, type EngineSupervisor, type EngineSupervisorOptions } from "../../hosts/xs/on-engine.js";
+import { createSupervisorOn, type EngineSupervisor, type EngineSupervisorOptions } from "../support/on-engine.js";
 import type { BackoffPolicy } from "../../src/device/backoff.js";
 import { ErrorCode, HandshakeError } from "../../src/shared/errors.js";
 import { SupervisorState, type HeartbeatOptions } from "../../src/device/supervisor.js";

@@ -19,7 +19,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 import { createNodeHost } from "../../hosts/node/host.js";
-import { createClientOn, startDeviceOn, type EngineClient, type EngineDevice } from "../../hosts/xs/on-engine.js";
+import { createClientOn, startDeviceOn, type EngineClient, type EngineDevice } from "../support/on-engine.js";
 import { start as startCompanion, type CompanionServer } from "../../server/companion.js";
 import { parseDeviceConfig } from "../../src/device/config.js";
 import { Device } from "../../src/device/device.js";

@@ -12,7 +12,7 @@ import assert from "node:assert/strict";
 import { createServer, type Server, type Socket } from "node:net";
 import type { IncomingMessage } from "node:http";
 import { WebSocketServer, type WebSocket as ServerSocket, type RawData } from "ws";
-import { createClientOn, type EngineClient, type EngineClientOptions } from "../../hosts/xs/on-engine.js";
+import { createClientOn, type EngineClient, type EngineClientOptions } from "../support/on-engine.js";
 import type { Limits } from "../../src/websocket/constants.js";
 import { ErrorCode, WebSocketError } from "../../src/shared/errors.js";
 import { ReadyState, type CloseEvent } from "../../src/websocket/client.js";

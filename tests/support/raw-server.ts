@@ -13,7 +13,8 @@
  */
 import { createHash } from "node:crypto";
 import net from "node:net";
-import { createClientOn, type EngineClient, type EngineClientOptions, type EngineName } from "../../hosts/xs/on-engine.js";
+import type { EngineName } from "./engines.js";
+import { createClientOn, type EngineClient, type EngineClientOptions } from "./on-engine.js";
 import type { CloseEvent } from "../../src/websocket/client.js";
 
 /** RFC 6455 section 1.3. Kept here (not imported from src/) so the peer checks src/ independently. */
