@@ -4,7 +4,7 @@
  * `npm start`'s script, and Python's asyncio `websockets` echo server.
  *
  * Every test runs on both engines (tests/support/engines.ts): the device on the Node host,
- * and the same compiled device inside the XS engine (hosts/xs/on-engine.ts startDeviceOn;
+ * and the same compiled device inside the XS engine (tests/support/on-engine.ts startDeviceOn;
  * the command lines with --engine xs). Its state is read with status(), as src/device/device.ts
  * knows it.
  */

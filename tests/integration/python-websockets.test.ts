@@ -4,7 +4,7 @@
  * PATH would not have it). The peer is tests/support/python_echo_server.py.
  *
  * Both engines (tests/support/engines.ts): the client and the echo agent on Node, and the
- * same compiled modules inside XS (hosts/xs/on-engine.ts; echo-agent --engine xs).
+ * same compiled modules inside XS (tests/support/on-engine.ts; echo-agent --engine xs).
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";

@@ -4,7 +4,7 @@
  * close at once, with any close code; drop TCP right after accepting; answer 503 to the
  * upgrade), a server that stops answering pings (half-open detection), and stop() in each
  * phase. On both engines (tests/support/engines.ts): on the Node host, and the same compiled
- * supervisor inside the XS engine, driven through hosts/xs/on-engine.ts, its callbacks
+ * supervisor inside the XS engine, driven through tests/support/on-engine.ts, its callbacks
  * stamped with the time they ran inside XS. Timing uses small policies (backoff base
  * 100 ms, cap 1000 ms) so the whole file runs in seconds; every wait is bounded. State and
  * statistics are read after a refresh() (on XS they change without an event: a pong, a

@@ -9,7 +9,7 @@
  * apart from how a connection is made (an Engine). Each runs on both engines
  * (tests/support/engines.ts): the client on the Node host, and the same compiled client
  * inside the XS engine, whose TLS is done by the Node side of its bridge
- * (hosts/xs/on-engine.ts createClientOn); so do the echo agent's and the device's tests.
+ * (tests/support/on-engine.ts createClientOn); so do the echo agent's and the device's tests.
  */
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";

@@ -5,7 +5,7 @@
  *
  * Every test runs on both engines (tests/support/engines.ts): the client on the Node host,
  * and the same compiled client inside the XS engine (hosts/xs), driven through
- * hosts/xs/on-engine.ts. Calls return promises (on XS they cross to the engine); the
+ * tests/support/on-engine.ts. Calls return promises (on XS they cross to the engine); the
  * assertions are the same.
  */
 import assert from "node:assert/strict";

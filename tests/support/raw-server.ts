@@ -659,7 +659,7 @@ export class RawServer {
 
 /** The client plus everything it reported, for assertions. */
 export interface ClientRun {
-  /** The client, on Node or inside XS (hosts/xs/on-engine.ts): its calls return promises. */
+  /** The client, on Node or inside XS (tests/support/on-engine.ts): its calls return promises. */
   client: EngineClient;
   /** Protocols passed to onOpen, in order (at most one entry for a correct client). */
   opens: string[];
