@@ -284,7 +284,7 @@ for (const engine of ENGINES) {
   });
 }
 
-describe("the shared XS engine", function () {
+if (ENGINES.includes("xs")) describe("the shared XS engine", function () {
   it("is one worker for every client of a file, replaced once closed", async function () {
     const first = await sharedXsEngine();
     assert.equal(await sharedXsEngine(), first);
