@@ -8,7 +8,8 @@
  * the remaining backoff delay: the device retries at a random moment of a window that
  * doubles with each failed attempt. `afterHandshakeMs` is the part after the 101 was sent.
  */
-import { startDeviceOn, type EngineName } from "../hosts/xs/on-engine.js";
+import type { EngineName } from "../tests/support/engines.js";
+import { startDeviceOn } from "../tests/support/on-engine.js";
 import { ServerProcess } from "./processes.js";
 
 export interface ReconnectSample {

@@ -15,6 +15,7 @@
 import { performance } from "node:perf_hooks";
 import { WebSocketServer, type WebSocket as ServerSocket } from "ws";
 import { bounded, XsEngine } from "../hosts/xs/engine.js";
+import { startTestXsEngine } from "../tests/support/engines.js";
 import { binaryPayload, textPayload, type Kind } from "./tasks.js";
 
 /** sizeof(txSlot) in the xsnap-worker built here (64-bit), and on the ESP32 (32-bit). */
@@ -253,7 +254,8 @@ export interface XsMemoryFigure {
 /** XS memory per connection and per message in flight (queued in the client). */
 export async function xsMemory(connections: number, queued: number): Promise<XsMemoryFigure> {
   const peer = await Peer.start();
-  const engine = await XsEngine.start({ log: () => {} });
+  // The client program is the tests' (tests/support/xs/client.ts).
+  const engine = await startTestXsEngine({ log: () => {} });
   try {
     let opened = 0;
     let onOpen: (() => void) | undefined;

@@ -3,26 +3,19 @@
  * inside the real XS engine (an xsnap worker, xsnap-worker.ts) and serves the platform they
  * need with the Node host's own implementations: NodeTcpSocket and NodeTlsSocket (TLS is
  * done here, on the Node side of the bridge), Node timers, crypto, a Storage, a SimWifi and
- * the JSON-line log.
+ * the JSON-line log. loader.ts loads the modules (and says which XS may load); xs-errors.ts
+ * turns errors inside XS into Node's.
  *
- * Loading: a bootstrap script makes a Compartment whose loadNowHook asks Node for each
- * module's source (a synchronous Command.LOAD) and compiles it with ModuleSource; its
- * resolveHook resolves relative specifiers against the referrer. So every dist/src module
- * is loaded as the ES module it is, unchanged, with plain ECMAScript as its only globals
- * (plus `__xsHost`, the powers hosts/xs/xs-side uses). Stack traces name the files
- * (a sourceURL comment is appended to each source).
+ * Programs: the host's XS side registers programs (xs-side/programs.ts): the echo agent and
+ * the device, which the command lines start (run.ts). Tests add their own from another
+ * folder (XsEngineOptions.programRoots).
  *
  * Events: Node delivers one event at a time (the worker serialises requests), in the order
  * they happened, each built when its turn comes (a socket's writable space and its next
  * chunk are read then). See xs-side/protocol.ts for the wire format.
  */
 import { randomFillSync } from "node:crypto";
-import { readFileSync } from "node:fs";
-import { SourceMap } from "node:module";
-import { dirname, join, relative, resolve } from "node:path";
 import { performance } from "node:perf_hooks";
-import { fileURLToPath } from "node:url";
-import { ErrorCode, HandshakeError, WebSocketError, type ErrorCodeValue } from "../../src/shared/errors.js";
 import type { Log, LogLevel, Storage, TcpSocket, TlsErrorCodeValue, TlsOptions } from "../../src/shared/host.js";
 import { MemoryStorage } from "../../src/shared/memory-storage.js";
 import { SIM_NETWORK } from "../node/device-host.js";
@@ -41,167 +34,12 @@ import {
   WIFI_REASONS,
   Writer,
 } from "./xs-side/protocol.js";
+import { BOOTSTRAP, ModuleLoader, PROGRAMS_MODULE } from "./loader.js";
+import { errorFromXs, XsError, type XsErrorJson } from "./xs-errors.js";
 import { XsnapWorker, XsnapWorkerError, type MeterUsage, type XsnapReply } from "./xsnap-worker.js";
-
-/** dist/, where the compiled modules are (this file runs from dist/hosts/xs/). */
-export const DIST_ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
-
-/** Modules XS may load: the firmware and the XS side of this host, nothing of Node's. */
-const LOADABLE = /^\/(src|hosts\/xs\/xs-side)\/[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)*\.js$/;
 
 /** Bytes of received data handed to XS per delivery (XS holds at most this much unread). */
 export const READ_CHUNK_BYTES = 64 * 1024;
-
-/** The XS programs (hosts/xs/xs-side/<name>.js) a run can start. */
-export type XsProgramName = "echo-agent" | "device" | "client" | "supervisor" | "probe";
-
-/**
- * The script that runs first in XS's start compartment: it wires handleCommand to the
- * bridge and builds the Compartment that loads modules through Node.
- */
-const BOOTSTRAP = `(() => {
-  const encoder = new TextEncoder();
-  const decoder = new TextDecoder();
-  let handler = () => { throw new Error("the XS side of the host is not loaded"); };
-  globalThis.handleCommand = (message) => handler(message);
-  const describe = (error) => {
-    if (!(error instanceof Error)) return String(error);
-    const head = error.name + ": " + error.message;
-    const stack = typeof error.stack === "string" ? error.stack : "";
-    return stack.startsWith(head) ? stack : head + "\\n" + stack;
-  };
-  const load = (specifier) => {
-    const name = encoder.encode(specifier);
-    const message = new Uint8Array(5 + name.length);
-    message[0] = ${Command.LOAD};
-    new DataView(message.buffer).setUint32(1, name.length, true);
-    message.set(name, 5);
-    const answer = new Uint8Array(issueCommand(message.buffer));
-    const text = decoder.decode(answer.subarray(1));
-    if (answer[0] !== ${ANSWER_OK}) throw new Error(text.replace("\\u0000", ": "));
-    return text;
-  };
-  const resolve = (specifier, referrer) => {
-    if (!specifier.startsWith("./") && !specifier.startsWith("../")) {
-      throw new Error("cannot import " + JSON.stringify(specifier) + " from " + referrer + ": only relative imports load in XS");
-    }
-    const parts = referrer.split("/");
-    parts.pop();
-    for (const part of specifier.split("/")) {
-      if (part === "..") parts.pop();
-      else if (part !== ".") parts.push(part);
-    }
-    return parts.join("/");
-  };
-  const powers = Object.freeze({
-    issueCommand,
-    print,
-    wallNow: () => performance.now(),
-    gc: () => gc(),
-    encode: (text) => encoder.encode(text),
-    decode: (bytes) => decoder.decode(bytes),
-    setHandler: (next) => { handler = next; },
-  });
-  const compartment = new Compartment({
-    globals: { __xsHost: powers },
-    resolveHook: resolve,
-    loadNowHook: (specifier) => ({ source: new ModuleSource(load(specifier)) }),
-  });
-  globalThis.__moorlineImport = (specifier) => {
-    try {
-      compartment.importNow(specifier);
-    } catch (error) {
-      throw new Error("loading " + specifier + " in XS failed: " + describe(error));
-    }
-  };
-})();
-`;
-
-const sourceMaps = new Map<string, { map: SourceMap; lines: string[] } | null>();
-
-/**
- * The XS stack with each frame's compiled position (dist/src/websocket/url.js:196; XS gives lines, not
- * columns) followed by its TypeScript source position from tsc's source map
- * (dist/src/websocket/url.js:196 = src/websocket/url.ts:231).
- */
-export function mapXsStack(stack: string): string {
-  return stack.replace(/\(dist\/([^():]+\.js):(\d+)\)/g, (whole, file: string, lineText: string) => {
-    let entry = sourceMaps.get(file);
-    if (entry === undefined) {
-      try {
-        const path = join(DIST_ROOT, file);
-        entry = {
-          map: new SourceMap(JSON.parse(readFileSync(`${path}.map`, "utf8"))),
-          lines: readFileSync(path, "utf8").split("\n"),
-        };
-      } catch {
-        entry = null;
-      }
-      sourceMaps.set(file, entry);
-    }
-    const line = Number(lineText) - 1;
-    const code = entry?.lines[line];
-    if (!entry || code === undefined) return whole;
-    const found = entry.map.findEntry(line, code.length - code.trimStart().length) as {
-      generatedLine?: number;
-      originalSource?: string;
-      originalLine?: number;
-    };
-    if (found.generatedLine !== line || found.originalSource === undefined || found.originalLine === undefined) return whole;
-    const source = relative(resolve(DIST_ROOT, ".."), resolve(DIST_ROOT, dirname(file), found.originalSource));
-    return `(dist/${file}:${lineText} = ${source}:${found.originalLine + 1})`;
-  });
-}
-
-/** An exception inside XS that nobody caught, or the XS worker's death, seen from Node. */
-export class XsError extends Error {
-  /** The XS error's own text: "Name: message" and its XS stack (file:line per frame). */
-  readonly xsStack: string;
-  constructor(message: string, xsStack: string) {
-    super(message);
-    this.name = "XsError";
-    this.xsStack = mapXsStack(xsStack);
-    this.stack = `${this.name}: ${message}\n${this.xsStack}`;
-  }
-}
-
-/** A JSON-described XS error (xs-side/programs.ts errorToJson). */
-export interface XsErrorJson {
-  name: string;
-  message: string;
-  stack: string;
-  code?: string;
-  closeCode?: number;
-  status?: number;
-  cause?: XsErrorJson;
-}
-
-const ERROR_CODES = new Set<string>(Object.values(ErrorCode));
-
-/**
- * The Node counterpart of an error thrown in XS: a WebSocketError or HandshakeError with the
- * same code, close code and status when it was one (so tests assert the same way on both
- * engines), else an Error of the same name; its `xsStack` holds the XS stack.
- */
-export function errorFromXs(json: XsErrorJson): Error & { xsStack: string } {
-  let error: Error;
-  if (json.code !== undefined && ERROR_CODES.has(json.code)) {
-    error =
-      json.name === "HandshakeError"
-        ? new HandshakeError(json.code as ErrorCodeValue, json.message, json.status)
-        : new WebSocketError(json.code as ErrorCodeValue, json.message, json.closeCode);
-  } else if (json.name === "TypeError") error = new TypeError(json.message);
-  else if (json.name === "RangeError") error = new RangeError(json.message);
-  else {
-    error = new Error(json.message);
-    error.name = json.name;
-  }
-  if (json.cause) (error as { cause?: unknown }).cause = errorFromXs(json.cause);
-  const withStack = error as Error & { xsStack: string };
-  withStack.xsStack = mapXsStack(json.stack);
-  error.stack = `${withStack.xsStack}\n    (thrown inside XS)`;
-  return withStack;
-}
 
 export interface XsEngineOptions {
   /** The storage XS's Storage reaches (default: a new MemoryStorage). */
@@ -227,6 +65,13 @@ export interface XsEngineOptions {
   onFailure?: (error: Error) => void;
   /** Longest one delivery may run in XS before the worker is killed, ms (default 60 s). */
   requestTimeoutMs?: number;
+  /**
+   * More folders under dist/ whose modules XS may load and whose programs (<folder>/<name>.js,
+   * registering itself as <name>) startProgram() may start, after the host's own
+   * (hosts/xs/xs-side): the tests' programs (tests/support/xs). Default none: the host a user
+   * runs loads nothing but the firmware and its own XS side.
+   */
+  programRoots?: readonly string[];
 }
 
 /** Node's view of one TCP or TLS socket of XS. */
@@ -277,6 +122,7 @@ export class XsEngine {
   compute = 0;
 
   private readonly options: XsEngineOptions;
+  private readonly loader: ModuleLoader;
   private readonly log: Log;
   private readonly ownsWifi: boolean;
   private readonly sockets = new Map<number, SocketRecord>();
@@ -291,6 +137,7 @@ export class XsEngine {
 
   private constructor(options: XsEngineOptions) {
     this.options = options;
+    this.loader = new ModuleLoader(options.programRoots);
     this.log = options.log ?? createJsonLog(process.stderr, "debug");
     this.storage = options.storage ?? new MemoryStorage();
     if (options.wifi instanceof SimWifi) {
@@ -325,7 +172,7 @@ export class XsEngine {
     const engine = new XsEngine(options);
     try {
       await engine.worker.evaluate(BOOTSTRAP);
-      await engine.load("programs");
+      await engine.importModule(PROGRAMS_MODULE);
     } catch (error) {
       await engine.close();
       throw error;
@@ -333,19 +180,27 @@ export class XsEngine {
     return engine;
   }
 
-  /** Loads hosts/xs/xs-side/<name>.js (and what it imports) into XS, once. */
+  /**
+   * Loads program `name` (hosts/xs/xs-side/<name>.js, or <root>/<name>.js of a program root)
+   * and what it imports into XS, once.
+   */
   async load(name: string): Promise<void> {
-    if (this.loaded.has(name)) return;
-    const reply = await this.worker.evaluate(`__moorlineImport(${JSON.stringify(`/hosts/xs/xs-side/${name}.js`)})`);
+    await this.importModule(this.loader.programModule(name));
+  }
+
+  private async importModule(specifier: string): Promise<void> {
+    if (this.loaded.has(specifier)) return;
+    const reply = await this.worker.evaluate(`__moorlineImport(${JSON.stringify(specifier)})`);
     this.lastMeter = reply.meter;
-    this.loaded.add(name);
+    this.loaded.add(specifier);
   }
 
   /**
-   * Starts a program in XS; its events go to `listener`. Throws what the program's start
-   * threw in XS (a bad URL: the same WebSocketError as on Node), with its XS stack.
+   * Starts program `program` in XS ("echo-agent", "device", or one of programRoots'); its
+   * events go to `listener`. Throws what the program's start threw in XS (a bad URL: the same
+   * WebSocketError as on Node), with its XS stack.
    */
-  async startProgram(program: XsProgramName, options: Record<string, unknown>, listener: ProgramListener): Promise<number> {
+  async startProgram(program: string, options: Record<string, unknown>, listener: ProgramListener): Promise<number> {
     await this.load(program);
     const handle = ++this.lastHandle;
     this.listeners.set(handle, listener);
@@ -558,7 +413,7 @@ export class XsEngine {
     try {
       switch (kind) {
         case Command.LOAD:
-          return answer(Buffer.from(this.moduleSource(text(body.rest())), "utf8"));
+          return answer(Buffer.from(this.loader.source(text(body.rest())), "utf8"));
         case Command.RANDOM: {
           const bytes = new Uint8Array(body.u32());
           randomFillSync(bytes);
@@ -615,21 +470,6 @@ export class XsEngine {
       const { name, message } = error instanceof Error ? error : new Error(String(error));
       return Buffer.concat([Buffer.of(ANSWER_FAILED), Buffer.from(`${name}\u0000${message}`, "utf8")]);
     }
-  }
-
-  /** The source of a module for XS, named for its stack traces. */
-  private moduleSource(specifier: string): string {
-    if (!LOADABLE.test(specifier) || specifier.includes("/../") || specifier.includes("/./")) {
-      throw new Error(`XS may not load ${JSON.stringify(specifier)}: only dist/src and dist/hosts/xs/xs-side modules`);
-    }
-    const path = join(DIST_ROOT, specifier);
-    let source: string;
-    try {
-      source = readFileSync(path, "utf8");
-    } catch (error) {
-      throw new Error(`cannot read ${path} (run npm run build): ${(error as Error).message}`);
-    }
-    return `${source}\n//# sourceURL=dist${specifier}\n`;
   }
 
   private listenToWifi(listening: boolean): void {

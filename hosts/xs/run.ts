@@ -5,7 +5,7 @@
 import type { Limits } from "../../src/websocket/constants.js";
 import type { DeviceConfig } from "../../src/device/config.js";
 import { EXIT_NOT_OPENED } from "../../src/websocket/echo-agent.js";
-import type { LogLevel, Storage } from "../../src/shared/host.js";
+import type { Log, LogLevel, Storage } from "../../src/shared/host.js";
 import type { ClientTlsOptions } from "../../src/websocket/client.js";
 import type { SimWifi, SimWifiOptions } from "../node/sim-wifi.js";
 import { createJsonLog, type LineSink } from "../node/host.js";
@@ -88,6 +88,8 @@ export interface DeviceInXsOptions {
   logLevel: LogLevel;
   /** Where the JSON log lines go (default stdout, as the Node device). */
   out?: LineSink;
+  /** Instead of JSON lines on `out`: where the log events (those from logLevel up) go. */
+  log?: Log;
   /** The simulated WiFi (default: SIM_NETWORK's access point, default delays). */
   wifi?: SimWifi | Partial<SimWifiOptions>;
   engine?: Omit<XsEngineOptions, "log" | "storage" | "wifi">;
@@ -96,7 +98,7 @@ export interface DeviceInXsOptions {
 export interface DeviceInXs {
   readonly engine: XsEngine;
   readonly handle: number;
-  /** Stops the device (closing its connection with 1001); resolves once it has stopped. */
+  /** Stops the device (closing its connection with 1001); resolves once it has stopped. The worker ends either way. */
   stop(): Promise<void>;
   /** What the device reports of itself: supervisor state and stats, app counters, WiFi. */
   status(): Promise<DeviceStatus>;
@@ -114,7 +116,7 @@ export async function runDeviceInXs(options: DeviceInXsOptions): Promise<DeviceI
     ...options.engine,
     storage: options.storage,
     ...(options.wifi ? { wifi: options.wifi } : {}),
-    log: createJsonLog(options.out ?? process.stdout, options.logLevel),
+    log: options.log ?? createJsonLog(options.out ?? process.stdout, options.logLevel),
   });
   let stopped!: () => void;
   let failed!: (error: Error) => void;
@@ -140,10 +142,14 @@ export async function runDeviceInXs(options: DeviceInXsOptions): Promise<DeviceI
     handle,
     stop() {
       stopping ??= (async () => {
-        await engine.call(handle, "stop");
-        await bounded(stoppedPromise, DEVICE_STOP_TIMEOUT_MS, "the device to stop");
-        await new Promise((resolve) => setImmediate(resolve));
-        await engine.close();
+        try {
+          await engine.call(handle, "stop");
+          await bounded(stoppedPromise, DEVICE_STOP_TIMEOUT_MS, "the device to stop");
+        } finally {
+          // After the delivery that said "stopped": the device's last posts are carried out first.
+          await new Promise((resolve) => setImmediate(resolve));
+          await engine.close();
+        }
       })();
       return stopping;
     },

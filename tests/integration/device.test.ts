@@ -4,7 +4,7 @@
  * `npm start`'s script, and Python's asyncio `websockets` echo server.
  *
  * Every test runs on both engines (tests/support/engines.ts): the device on the Node host,
- * and the same compiled device inside the XS engine (hosts/xs/on-engine.ts startDeviceOn;
+ * and the same compiled device inside the XS engine (tests/support/on-engine.ts startDeviceOn;
  * the command lines with --engine xs). Its state is read with status(), as src/device/device.ts
  * knows it.
  */
@@ -14,7 +14,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
-import { startDeviceOn, type EngineDevice } from "../../hosts/xs/on-engine.js";
+import { startDeviceOn, type EngineDevice } from "../support/on-engine.js";
 import type { DeviceStatus } from "../../hosts/xs/run.js";
 import { start, type CompanionEvent, type CompanionServer } from "../../server/companion.js";
 import { node, REPO_ROOT, type Child } from "../support/child-process.js";
@@ -47,30 +47,14 @@ function stopDevice(device: EngineDevice): Promise<void> {
   return within(device.stop(), 8000, "the device to stop");
 }
 
-/** The first event (already seen or to come) that matches. */
+/** The first event (already seen or to come) that matches (CompanionServer.waitFor). */
 function event<E extends CompanionEvent["event"]>(
   server: CompanionServer,
   name: E,
   match: (e: Extract<CompanionEvent, { event: E }>) => boolean = () => true,
   ms = 5000,
 ): Promise<Extract<CompanionEvent, { event: E }>> {
-  const test = (e: CompanionEvent): e is Extract<CompanionEvent, { event: E }> =>
-    e.event === name && match(e as Extract<CompanionEvent, { event: E }>);
-  const seen = server.history.find(test);
-  if (seen) return Promise.resolve(seen);
-  return within(
-    new Promise((resolve) => {
-      const listener = (e: CompanionEvent) => {
-        if (test(e)) {
-          server.events.off("event", listener);
-          resolve(e);
-        }
-      };
-      server.events.on("event", listener);
-    }),
-    ms,
-    `the server's ${name} event`,
-  );
+  return server.waitFor(name, match, ms);
 }
 
 /** The JSON events a `--json` server child printed so far. */

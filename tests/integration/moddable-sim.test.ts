@@ -21,37 +21,11 @@ import { cpSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } fr
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseLogLine } from "../../hosts/node/log-format.js";
-import { start, type CompanionEvent, type CompanionServer } from "../../server/companion.js";
+import { start, type CompanionServer } from "../../server/companion.js";
 import { issueCertificate, type Issued } from "../../server/certificates.js";
 import { testCertificates } from "../support/certs.js";
 import { Child, node, REPO_ROOT } from "../support/child-process.js";
 import { der } from "../support/tls-records.js";
-import { within } from "../support/wait.js";
-
-function event<E extends CompanionEvent["event"]>(
-  server: CompanionServer,
-  name: E,
-  match: (e: Extract<CompanionEvent, { event: E }>) => boolean,
-  ms: number,
-): Promise<Extract<CompanionEvent, { event: E }>> {
-  const test = (e: CompanionEvent): e is Extract<CompanionEvent, { event: E }> =>
-    e.event === name && match(e as Extract<CompanionEvent, { event: E }>);
-  const seen = server.history.find(test);
-  if (seen) return Promise.resolve(seen);
-  return within(
-    new Promise((resolve) => {
-      const listener = (e: CompanionEvent) => {
-        if (test(e)) {
-          server.events.off("event", listener);
-          resolve(e);
-        }
-      };
-      server.events.on("event", listener);
-    }),
-    ms,
-    `the server's ${name} event`,
-  );
-}
 
 describe("the firmware in Moddable's simulator (needs the Moddable SDK)", function () {
   this.timeout(240_000);
@@ -84,30 +58,30 @@ describe("the firmware in Moddable's simulator (needs the Moddable SDK)", functi
       "deviceId=mcsim-test",
     ]);
 
-    const hello = await event(server, "hello", () => true, 180_000); // includes the build
+    const hello = await server.waitFor("hello", () => true, 180_000); // includes the build
     assert.equal(hello.device, "mcsim-test");
     assert.deepEqual(hello.capabilities, ["echo", "ping", "status", "config"]);
 
     const [setting] = server.execute("config set telemetryIntervalMs 1000");
-    const set = await event(server, "reply", (e) => e.id === setting!.id, 10_000);
+    const set = await server.waitFor("reply", (e) => e.id === setting!.id, 10_000);
     assert.equal(set.ok, true);
-    const telemetry = await event(server, "telemetry", () => true, 10_000);
+    const telemetry = await server.waitFor("telemetry", () => true, 10_000);
     assert.ok((telemetry.acked as number) >= 1);
 
     const [echo] = server.execute("echo hello from XS");
-    const reply = await event(server, "reply", (e) => e.id === echo!.id, 10_000);
+    const reply = await server.waitFor("reply", (e) => e.id === echo!.id, 10_000);
     assert.deepEqual(reply.result, { payload: "hello from XS" });
 
     // The server goes away, then comes back on the same port: the device reconnects.
     await server.close();
     await sim.line(/"event":"ws_closed"/, 10_000, "the device to see the close");
     server = await start({ port });
-    const again = await event(server, "hello", () => true, 30_000);
+    const again = await server.waitFor("hello", () => true, 30_000);
     assert.equal(again.device, "mcsim-test");
     assert.equal(again.boot, hello.boot, "the same boot: the device reconnected, it did not restart");
 
     const [restore] = server.execute("config set telemetryIntervalMs 10000");
-    await event(server, "reply", (e) => e.id === restore!.id, 10_000);
+    await server.waitFor("reply", (e) => e.id === restore!.id, 10_000);
 
     // Every line the firmware printed is one the serial monitor's parser reads.
     const lines = sim.stdout.split("\n").filter((line) => line.startsWith("{"));
@@ -149,12 +123,12 @@ describe("the firmware in Moddable's simulator (needs the Moddable SDK)", functi
         { env: { ...process.env, MOORLINE_ROOT: root } },
       );
 
-      const hello = await event(server, "hello", () => true, 180_000); // includes the build
+      const hello = await server.waitFor("hello", () => true, 180_000); // includes the build
       assert.equal(hello.device, "mcsim-wss");
       const [echo] = server.execute("echo over TLS");
-      const reply = await event(server, "reply", (e) => e.id === echo!.id, 10_000);
+      const reply = await server.waitFor("reply", (e) => e.id === echo!.id, 10_000);
       assert.deepEqual(reply.result, { payload: "over TLS" });
-      const telemetry = await event(server, "telemetry", () => true, 30_000);
+      const telemetry = await server.waitFor("telemetry", () => true, 30_000);
       assert.ok((telemetry.acked as number) >= 1);
 
       // Each bad server in turn on the same port: refused with its code, nothing sent to it.
@@ -176,7 +150,7 @@ describe("the firmware in Moddable's simulator (needs the Moddable SDK)", functi
       // A good server again: the device, backing off all along, connects (the same boot).
       await server.close();
       server = await start({ port, tls: chain(certs.good) });
-      const again = await event(server, "hello", () => true, 20_000);
+      const again = await server.waitFor("hello", () => true, 20_000);
       assert.equal(again.boot, hello.boot, "the same boot: refused connections never restarted the device");
 
       const lines = sim.stdout.split("\n").filter((line) => line.startsWith("{"));

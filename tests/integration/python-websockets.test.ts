@@ -4,11 +4,11 @@
  * PATH would not have it). The peer is tests/support/python_echo_server.py.
  *
  * Both engines (tests/support/engines.ts): the client and the echo agent on Node, and the
- * same compiled modules inside XS (hosts/xs/on-engine.ts; echo-agent --engine xs).
+ * same compiled modules inside XS (tests/support/on-engine.ts; echo-agent --engine xs).
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { createClientOn } from "../../hosts/xs/on-engine.js";
+import { createClientOn } from "../support/on-engine.js";
 import { ReadyState, type CloseEvent } from "../../src/websocket/client.js";
 import { Child, node } from "../support/child-process.js";
 import { ENGINES, engineArgs, useEngine } from "../support/engines.js";

@@ -4,7 +4,7 @@
  * close at once, with any close code; drop TCP right after accepting; answer 503 to the
  * upgrade), a server that stops answering pings (half-open detection), and stop() in each
  * phase. On both engines (tests/support/engines.ts): on the Node host, and the same compiled
- * supervisor inside the XS engine, driven through hosts/xs/on-engine.ts, its callbacks
+ * supervisor inside the XS engine, driven through tests/support/on-engine.ts, its callbacks
  * stamped with the time they ran inside XS. Timing uses small policies (backoff base
  * 100 ms, cap 1000 ms) so the whole file runs in seconds; every wait is bounded. State and
  * statistics are read after a refresh() (on XS they change without an event: a pong, a
@@ -20,7 +20,7 @@ import { createServer, type Server, type Socket } from "node:net";
 import { performance } from "node:perf_hooks";
 import { WebSocketServer, type WebSocket as ServerSocket } from "ws";
 import { createJsonLog, createNodeHost } from "../../hosts/node/host.js";
-import { createSupervisorOn, type EngineSupervisor, type EngineSupervisorOptions } from "../../hosts/xs/on-engine.js";
+import { createSupervisorOn, type EngineSupervisor, type EngineSupervisorOptions } from "../support/on-engine.js";
 import type { BackoffPolicy } from "../../src/device/backoff.js";
 import { ErrorCode, HandshakeError } from "../../src/shared/errors.js";
 import { SupervisorState, type HeartbeatOptions } from "../../src/device/supervisor.js";

@@ -9,7 +9,7 @@
  * apart from how a connection is made (an Engine). Each runs on both engines
  * (tests/support/engines.ts): the client on the Node host, and the same compiled client
  * inside the XS engine, whose TLS is done by the Node side of its bridge
- * (hosts/xs/on-engine.ts createClientOn); so do the echo agent's and the device's tests.
+ * (tests/support/on-engine.ts createClientOn); so do the echo agent's and the device's tests.
  */
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
@@ -19,7 +19,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 import { createNodeHost } from "../../hosts/node/host.js";
-import { createClientOn, startDeviceOn, type EngineClient, type EngineDevice } from "../../hosts/xs/on-engine.js";
+import { createClientOn, startDeviceOn, type EngineClient, type EngineDevice } from "../support/on-engine.js";
 import { start as startCompanion, type CompanionServer } from "../../server/companion.js";
 import { parseDeviceConfig } from "../../src/device/config.js";
 import { Device } from "../../src/device/device.js";

@@ -5,14 +5,14 @@
  *
  * Every test runs on both engines (tests/support/engines.ts): the client on the Node host,
  * and the same compiled client inside the XS engine (hosts/xs), driven through
- * hosts/xs/on-engine.ts. Calls return promises (on XS they cross to the engine); the
+ * tests/support/on-engine.ts. Calls return promises (on XS they cross to the engine); the
  * assertions are the same.
  */
 import assert from "node:assert/strict";
 import { createServer, type Server, type Socket } from "node:net";
 import type { IncomingMessage } from "node:http";
 import { WebSocketServer, type WebSocket as ServerSocket, type RawData } from "ws";
-import { createClientOn, type EngineClient, type EngineClientOptions } from "../../hosts/xs/on-engine.js";
+import { createClientOn, type EngineClient, type EngineClientOptions } from "../support/on-engine.js";
 import type { Limits } from "../../src/websocket/constants.js";
 import { ErrorCode, WebSocketError } from "../../src/shared/errors.js";
 import { ReadyState, type CloseEvent } from "../../src/websocket/client.js";

@@ -13,7 +13,8 @@
  */
 import { createHash } from "node:crypto";
 import net from "node:net";
-import { createClientOn, type EngineClient, type EngineClientOptions, type EngineName } from "../../hosts/xs/on-engine.js";
+import type { EngineName } from "./engines.js";
+import { createClientOn, type EngineClient, type EngineClientOptions } from "./on-engine.js";
 import type { CloseEvent } from "../../src/websocket/client.js";
 
 /** RFC 6455 section 1.3. Kept here (not imported from src/) so the peer checks src/ independently. */
@@ -658,7 +659,7 @@ export class RawServer {
 
 /** The client plus everything it reported, for assertions. */
 export interface ClientRun {
-  /** The client, on Node or inside XS (hosts/xs/on-engine.ts): its calls return promises. */
+  /** The client, on Node or inside XS (tests/support/on-engine.ts): its calls return promises. */
   client: EngineClient;
   /** Protocols passed to onOpen, in order (at most one entry for a correct client). */
   opens: string[];

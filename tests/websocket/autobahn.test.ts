@@ -2,7 +2,7 @@
  * The Autobahn|Testsuite client cases, sections 1 to 7 and 9, re-expressed as data and
  * played by a scripted raw-TCP server against src/websocket/client.ts, on both engines
  * (tests/support/engines.ts): on the Node host, and the same compiled client inside the XS
- * engine (hosts/xs/on-engine.ts), echoing from inside XS.
+ * engine (tests/support/on-engine.ts), echoing from inside XS.
  *
  * Autobahn's fuzzing server cannot run here (no internet, no docker), so each case's frames,
  * chopping and pauses are taken from its public definition (autobahntestsuite/case/*.py)

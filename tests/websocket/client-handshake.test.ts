@@ -5,7 +5,7 @@
  * says what came back, code 1006 and wasClean false.
  *
  * On both engines (tests/support/engines.ts): the client on the Node host, and the same
- * compiled client inside the XS engine (hosts/xs/on-engine.ts), with the same assertions.
+ * compiled client inside the XS engine (tests/support/on-engine.ts), with the same assertions.
  */
 import assert from "node:assert/strict";
 import { ErrorCode, HandshakeError, type ErrorCodeValue } from "../../src/shared/errors.js";

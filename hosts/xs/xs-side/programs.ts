@@ -1,6 +1,7 @@
 /**
- * Programs run inside XS on Node's request: the echo agent, the device, a WebSocket client
- * driven from Node (for tests), a probe of the bridge. Node picks each program's handle, starts
+ * Programs run inside XS on Node's request: the echo agent and the device here; the tests add
+ * theirs (tests/support/xs: a WebSocket client and a supervisor driven from Node, a probe of
+ * the bridge) from a folder the engine is told of. Node picks each program's handle, starts
  * it with a CALL to the root handle ({op: "start", program, handle, options}) and then talks
  * to it with CALLs to its handle; a program's events reach Node as EMIT posts on its handle.
  *

@@ -9,8 +9,11 @@ import { createServer, type Server, type Socket } from "node:net";
 import { performance } from "node:perf_hooks";
 import { ErrorCode, WebSocketError } from "../../../src/shared/errors.js";
 import { MemoryStorage } from "../../../src/shared/memory-storage.js";
-import { XsEngine, XsError } from "../../../hosts/xs/engine.js";
+import { XsEngine } from "../../../hosts/xs/engine.js";
+import { ModuleLoader } from "../../../hosts/xs/loader.js";
+import { XsError } from "../../../hosts/xs/xs-errors.js";
 import { XsnapWorkerError } from "../../../hosts/xs/xsnap-worker.js";
+import { startTestXsEngine, TEST_PROGRAM_ROOT } from "../../support/engines.js";
 import { closedPort, deferred, listenLoopback, until, within } from "../../support/wait.js";
 
 interface ProbeEvent {
@@ -21,7 +24,7 @@ interface ProbeEvent {
 /** An engine running the probe, with its events collected. */
 async function startProbe(options: Parameters<typeof XsEngine.start>[0] = {}) {
   const failures: Error[] = [];
-  const engine = await XsEngine.start({ log: () => {}, onFailure: (error) => failures.push(error), ...options });
+  const engine = await startTestXsEngine({ log: () => {}, onFailure: (error) => failures.push(error), ...options });
   const events: ProbeEvent[] = [];
   const handle = await engine.startProgram("probe", {}, (event, bytes) => events.push({ event, bytes: bytes.slice() }));
   const call = (op: string, args: Record<string, unknown> = {}, bytes?: Uint8Array) => engine.call(handle, op, args, bytes);
@@ -220,7 +223,7 @@ describe("the XS host's bridge (hosts/xs)", function () {
         assert.ok(error instanceof TypeError);
         assert.equal(error.message, "bad input");
         // Each frame: the compiled file and line XS ran, and the TypeScript line it came from.
-        assert.match(error.xsStack, /^TypeError: bad input\n at call \(dist\/hosts\/xs\/xs-side\/probe\.js:\d+ = hosts\/xs\/xs-side\/probe\.ts:\d+\)/);
+        assert.match(error.xsStack, /^TypeError: bad input\n at call \(dist\/tests\/support\/xs\/probe\.js:\d+ = tests\/support\/xs\/probe\.ts:\d+\)/);
         return true;
       });
     });
@@ -260,6 +263,54 @@ describe("the XS host's bridge (hosts/xs)", function () {
       } finally {
         await own.engine.close();
       }
+    });
+  });
+
+  describe("what XS may load", function () {
+    it("the engine a user runs starts the host's programs, and refuses the tests' programs and their modules", async function () {
+      const failures: Error[] = [];
+      const engine = await XsEngine.start({ log: () => {}, onFailure: (error) => failures.push(error) });
+      try {
+        await engine.load("echo-agent");
+        await assert.rejects(engine.startProgram("probe", {}, () => {}), /^Error: no XS program "probe" in dist\/hosts\/xs\/xs-side \(run npm run build\)$/);
+        await assert.rejects(
+          engine.worker.evaluate(`__moorlineImport("/tests/support/xs/probe.js")`),
+          /XS may not load "\/tests\/support\/xs\/probe\.js": only modules of dist\/src, dist\/hosts\/xs\/xs-side\n/,
+        );
+      } finally {
+        await engine.close();
+      }
+    });
+
+    it("serves the firmware, the host's XS side and the program roots given, and nothing else of dist/", function () {
+      const user = new ModuleLoader();
+      const tests = new ModuleLoader([TEST_PROGRAM_ROOT]);
+      assert.match(user.source("/src/websocket/url.js"), /\n\/\/# sourceURL=dist\/src\/websocket\/url\.js\n$/);
+      assert.match(user.source("/hosts/xs/xs-side/device.js"), /registerProgram\("device"/);
+      assert.match(tests.source("/tests/support/xs/probe.js"), /registerProgram\("probe"/);
+      assert.equal(tests.programModule("probe"), "/tests/support/xs/probe.js");
+      assert.equal(tests.programModule("device"), "/hosts/xs/xs-side/device.js");
+      const refused = ["/tests/support/xs/probe.js", "/hosts/node/host.js", "/hosts/xs/engine.js", "/src/../hosts/node/host.js", "/src/./x.js", "src/websocket/url.js", "/src/websocket/url.js.map"];
+      for (const specifier of refused) {
+        assert.throws(() => user.source(specifier), { message: `XS may not load ${JSON.stringify(specifier)}: only modules of dist/src, dist/hosts/xs/xs-side` });
+      }
+      assert.throws(() => tests.source("/tests/support/wait.js"), /XS may not load "\/tests\/support\/wait\.js": only modules of dist\/src, dist\/hosts\/xs\/xs-side, dist\/tests\/support\/xs$/);
+    });
+
+    it("takes program roots as folders under dist/, never a way out of it", async function () {
+      for (const root of ["../etc", "tests/../..", "/tmp", "", "tests/./support", "tests/support/"]) {
+        await assert.rejects(XsEngine.start({ log: () => {}, programRoots: [root] }), {
+          name: "TypeError",
+          message: `programRoots: each must be a folder under dist/ such as "tests/support/xs", got ${JSON.stringify(root)}`,
+        });
+      }
+    });
+
+    it("names a program as a module name, not a path", async function () {
+      await assert.rejects(probe.engine.startProgram("../xs-side/device", {}, () => {}), {
+        name: "TypeError",
+        message: `an XS program's name is lowercase letters, digits and -, got "../xs-side/device"`,
+      });
     });
   });
 

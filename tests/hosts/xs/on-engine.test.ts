@@ -1,5 +1,5 @@
 /**
- * hosts/xs/on-engine.ts: one test source for both engines. The same client and device
+ * tests/support/on-engine.ts: one test source for both engines. The same client and device
  * scenarios run on Node and inside XS against real servers on 127.0.0.1 and must look the
  * same to the test: same events, same error classes and codes, same state getters.
  */
@@ -7,17 +7,15 @@ import assert from "node:assert/strict";
 import { WebSocketServer, type RawData, type WebSocket as ServerSocket } from "ws";
 import { ErrorCode, WebSocketError } from "../../../src/shared/errors.js";
 import { ReadyState, type CloseEvent } from "../../../src/websocket/client.js";
-import { start, type CompanionEvent, type CompanionServer } from "../../../server/companion.js";
+import { start, type CompanionServer } from "../../../server/companion.js";
+import { closeSharedXsEngine, ENGINES, sharedXsEngine, type EngineName } from "../../support/engines.js";
 import {
-  closeSharedXsEngine,
   createClientOn,
-  ENGINES,
-  sharedXsEngine,
   createSupervisorOn,
   startDeviceOn,
   type EngineClient,
   type EngineClientOptions,
-} from "../../../hosts/xs/on-engine.js";
+} from "../../support/on-engine.js";
 import { closedPort, deferred, delay, until, within } from "../../support/wait.js";
 
 const MiB = 1024 * 1024;
@@ -33,7 +31,7 @@ interface Session {
   messages: Array<string | Uint8Array>;
 }
 
-async function connect(engine: (typeof ENGINES)[number], options: EngineClientOptions): Promise<Session> {
+async function connect(engine: EngineName, options: EngineClientOptions): Promise<Session> {
   const opened = deferred<string>();
   const closed = deferred<CloseEvent>();
   opened.promise.catch(() => {});
@@ -179,32 +177,12 @@ for (const engine of ENGINES) {
       await server.close();
     });
 
-    /** The first server event (already seen or to come) that matches. */
-    function serverEvent(name: string, match: (e: CompanionEvent) => boolean = () => true): Promise<CompanionEvent> {
-      const test = (e: CompanionEvent) => e.event === name && match(e);
-      const seen = server.history.find(test);
-      if (seen) return Promise.resolve(seen);
-      return within(
-        new Promise((resolve) => {
-          const listener = (e: CompanionEvent) => {
-            if (test(e)) {
-              server.events.off("event", listener);
-              resolve(e);
-            }
-          };
-          server.events.on("event", listener);
-        }),
-        8000,
-        `the server's ${name} event`,
-      );
-    }
-
     it("joins WiFi, says hello, and sends telemetry that the server acknowledges", async function () {
       const device = await startDeviceOn(engine, { url: server.url, config: { telemetryIntervalMs: 1000 } });
       try {
-        const hello = (await serverEvent("hello")) as Extract<CompanionEvent, { event: "hello" }>;
+        const hello = await server.waitFor("hello", () => true, 8000);
         assert.equal(hello.device, "it-1");
-        await serverEvent("telemetry", (e) => (e as { seq?: number }).seq === 2);
+        await server.waitFor("telemetry", (e) => e.seq === 2, 8000);
         await until(() => device.logs.some((l) => l.event === "telemetry_acked" && l.fields.seq === 2), 5000, "the second ack");
         const status = await device.status();
         assert.equal(status.supervisor.state, "open");
@@ -219,12 +197,12 @@ for (const engine of ENGINES) {
     it("drops the connection when WiFi is lost and comes back when it returns", async function () {
       const device = await startDeviceOn(engine, { url: server.url, config: { backoffBaseMs: 100, backoffCapMs: 500 } });
       try {
-        await serverEvent("hello");
+        await server.waitFor("hello", () => true, 8000);
         device.wifi.dropLink();
         await until(() => device.logs.some((l) => l.event === "ws_network" && l.fields.up === false), 5000, "the network down");
         assert.equal((await device.status()).supervisor.state, "waiting_for_network");
         device.wifi.restore();
-        await serverEvent("hello", (e) => (e as { conn?: number }).conn === 2);
+        await server.waitFor("hello", (e) => e.conn === 2, 8000);
         assert.equal((await device.status()).supervisor.stats.reconnects, 1);
       } finally {
         await device.stop();
@@ -306,7 +284,7 @@ for (const engine of ENGINES) {
   });
 }
 
-describe("the shared XS engine", function () {
+if (ENGINES.includes("xs")) describe("the shared XS engine", function () {
   it("is one worker for every client of a file, replaced once closed", async function () {
     const first = await sharedXsEngine();
     assert.equal(await sharedXsEngine(), first);

@@ -1,29 +1,23 @@
 /**
  * A WebSocketClient inside XS driven from Node, for tests that run one source on both
- * engines (hosts/xs/on-engine.ts is its Node end). Every callback becomes an event for Node;
+ * engines (tests/support/on-engine.ts is its Node end) and for the XS benchmarks. Every callback becomes an event for Node;
  * every event and every call result carries the client's state (readyState,
  * bufferedAmount, protocol), which Node caches for its synchronous getters.
  */
-import type { Limits } from "../../../src/websocket/constants.js";
 import { WebSocketError, type ErrorCodeValue } from "../../../src/shared/errors.js";
 import type { LogLevel } from "../../../src/shared/host.js";
-import { ReadyState, WebSocketClient, type ClientTlsOptions, type CloseEvent } from "../../../src/websocket/client.js";
-import { powers } from "./bridge.js";
-import { createXsNetHost } from "./host.js";
-import { errorToJson, registerProgram, type Json } from "./programs.js";
-
-const LEVEL_RANK: Record<LogLevel, number> = { debug: 0, info: 1, warn: 2, error: 3 };
+import { ReadyState, WebSocketClient } from "../../../src/websocket/client.js";
+import { powers } from "../../../hosts/xs/xs-side/bridge.js";
+import { createXsNetHost } from "../../../hosts/xs/xs-side/host.js";
+import { registerProgram, type Json } from "../../../hosts/xs/xs-side/programs.js";
+import { clientOptionsFrom, closeEventJson, eventLog } from "./program-events.js";
 
 registerProgram("client", (options, emit) => {
   const logLevel = (options.logLevel as LogLevel | "silent" | undefined) ?? "silent";
   // logEvents: the log lines are this program's events, kept apart from other programs'.
   const host = createXsNetHost(options.logEvents === true ? "silent" : logLevel);
-  if (options.logEvents === true && logLevel !== "silent") {
-    host.log = (level, name, fields) => {
-      if (LEVEL_RANK[level] < LEVEL_RANK[logLevel]) return;
-      emit({ event: "log", level, name, fields: JSON.parse(JSON.stringify(fields ?? {}, jsonSafe)) as Json });
-    };
-  }
+  const log = options.logEvents === true ? eventLog(emit, logLevel) : undefined;
+  if (log) host.log = log;
   let client: WebSocketClient | undefined;
   const state = (): Record<string, Json> =>
     client
@@ -35,10 +29,7 @@ registerProgram("client", (options, emit) => {
   client = new WebSocketClient({
     url: options.url as string,
     host,
-    ...(options.protocols !== undefined ? { protocols: options.protocols as string[] } : {}),
-    ...(options.headers !== undefined ? { headers: options.headers as Record<string, string> } : {}),
-    ...(options.limits !== undefined ? { limits: options.limits as unknown as Partial<Limits> } : {}),
-    ...(options.tls !== undefined ? { tls: options.tls as unknown as ClientTlsOptions } : {}),
+    ...clientOptionsFrom(options),
     onOpen: (protocol) => send("open", { protocol }),
     onMessage: (data) => {
       if (typeof data === "string") send("message", { binary: false }, powers.encode(data));
@@ -50,14 +41,7 @@ registerProgram("client", (options, emit) => {
     onPing: (payload) => send("ping", {}, payload),
     onPong: (payload) => send("pong", {}, payload),
     onDrain: () => send("drain"),
-    onClose: (event: CloseEvent) =>
-      send("close", {
-        code: event.code,
-        reason: event.reason,
-        wasClean: event.wasClean,
-        unsentBytes: event.unsentBytes,
-        ...(event.error ? { error: errorToJson(event.error) } : {}),
-      }),
+    onClose: (event) => send("close", closeEventJson(event)),
   });
   const effective = client.effectiveLimits as unknown as Json;
 
@@ -95,14 +79,3 @@ registerProgram("client", (options, emit) => {
     state,
   };
 });
-
-/** What JSON cannot show, as the Node host's log shows it. */
-function jsonSafe(_key: string, value: unknown): unknown {
-  if (value instanceof Uint8Array) return `<${value.length} bytes>`;
-  if (typeof value === "bigint") return value.toString();
-  if (value instanceof Error) {
-    const code = (value as { code?: unknown }).code;
-    return code === undefined ? { name: value.name, message: value.message } : { name: value.name, code, message: value.message };
-  }
-  return value;
-}

@@ -1,53 +1,30 @@
 /**
  * The connection supervisor (src/device/supervisor.ts) inside XS, driven from Node for tests
- * (hosts/xs/on-engine.ts createSupervisorOn). Each callback becomes an event stamped with
+ * (tests/support/on-engine.ts createSupervisorOn). Each callback becomes an event stamped with
  * `at`, the XS clock (Node's performance.now() timeline), so a test measures gaps as it
  * would on Node; each connection attempt is an "attempt" event; the log lines are events
  * of this program too, so several programs in one worker keep their logs apart.
  */
 import type { BackoffPolicy } from "../../../src/device/backoff.js";
-import type { Limits } from "../../../src/websocket/constants.js";
-import type { Log, LogLevel } from "../../../src/shared/host.js";
+import type { LogLevel } from "../../../src/shared/host.js";
 import { ConnectionSupervisor, type HeartbeatOptions } from "../../../src/device/supervisor.js";
-import { WebSocketClient, type CloseEvent } from "../../../src/websocket/client.js";
-import { now, powers } from "./bridge.js";
-import { createXsNetHost } from "./host.js";
-import { errorToJson, registerProgram, type Json } from "./programs.js";
-
-const LEVEL_RANK: Record<LogLevel, number> = { debug: 0, info: 1, warn: 2, error: 3 };
-
-function jsonSafe(_key: string, value: unknown): unknown {
-  if (value instanceof Uint8Array) return `<${value.length} bytes>`;
-  if (typeof value === "bigint") return value.toString();
-  if (value instanceof Error) {
-    const code = (value as { code?: unknown }).code;
-    return code === undefined ? { name: value.name, message: value.message } : { name: value.name, code, message: value.message };
-  }
-  return value;
-}
+import { WebSocketClient } from "../../../src/websocket/client.js";
+import { now, powers } from "../../../hosts/xs/xs-side/bridge.js";
+import { createXsNetHost } from "../../../hosts/xs/xs-side/host.js";
+import { registerProgram, type Json } from "../../../hosts/xs/xs-side/programs.js";
+import { clientOptionsFrom, closeEventJson, eventLog } from "./program-events.js";
 
 registerProgram("supervisor", (options, emit) => {
-  const minLevel = (options.logLevel as LogLevel | "silent" | undefined) ?? "silent";
   const host = createXsNetHost("silent");
-  if (minLevel !== "silent") {
-    const log: Log = (level, name, fields) => {
-      if (LEVEL_RANK[level] < LEVEL_RANK[minLevel]) return;
-      emit({ event: "log", level, name, fields: JSON.parse(JSON.stringify(fields ?? {}, jsonSafe)) as Json, at: now() });
-    };
-    host.log = log;
-  }
+  const log = eventLog(emit, (options.logLevel as LogLevel | "silent" | undefined) ?? "silent", () => ({ at: now() }));
+  if (log) host.log = log;
   const stats = (): Json => JSON.parse(JSON.stringify(supervisor.stats)) as Json;
   const state = (): Json => ({ state: supervisor.state, stats: stats() });
-  const client: Record<string, unknown> = {};
-  if (options.protocols !== undefined) client.protocols = options.protocols;
-  if (options.headers !== undefined) client.headers = options.headers;
-  if (options.limits !== undefined) client.limits = options.limits as unknown as Partial<Limits>;
-  if (options.tls !== undefined) client.tls = options.tls;
 
   const supervisor: ConnectionSupervisor = new ConnectionSupervisor({
     url: options.url as string,
     host,
-    client,
+    client: clientOptionsFrom(options),
     ...(options.backoff !== undefined ? { backoff: options.backoff as unknown as Partial<BackoffPolicy> } : {}),
     ...(options.stableMs !== undefined ? { stableMs: options.stableMs as number } : {}),
     ...(options.heartbeat !== undefined ? { heartbeat: options.heartbeat as unknown as Partial<HeartbeatOptions> | false } : {}),
@@ -61,18 +38,8 @@ registerProgram("supervisor", (options, emit) => {
       typeof data === "string"
         ? emit({ event: "message", binary: false, at: now() }, powers.encode(data))
         : emit({ event: "message", binary: true, at: now() }, data),
-    onClose: (event: CloseEvent, retryInMs) =>
-      emit({
-        event: "close",
-        code: event.code,
-        reason: event.reason,
-        wasClean: event.wasClean,
-        unsentBytes: event.unsentBytes,
-        ...(event.error ? { error: errorToJson(event.error) } : {}),
-        retryInMs: retryInMs ?? null,
-        at: now(),
-        ...(state() as Record<string, Json>),
-      }),
+    onClose: (event, retryInMs) =>
+      emit({ event: "close", ...closeEventJson(event), retryInMs: retryInMs ?? null, at: now(), ...(state() as Record<string, Json>) }),
     onState: (value) => emit({ event: "state", value, at: now(), stats: stats() }),
   });
 

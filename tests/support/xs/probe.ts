@@ -3,9 +3,9 @@
  * one operation at a time from Node, its callbacks reported as events.
  */
 import type { TcpSocket } from "../../../src/shared/host.js";
-import { now } from "./bridge.js";
-import { openSockets, pendingTimers, xsRandom, xsStorage, xsTimers, xsWifi, XsTcpSocket } from "./host.js";
-import { registerProgram, type Json } from "./programs.js";
+import { now } from "../../../hosts/xs/xs-side/bridge.js";
+import { openSockets, pendingTimers, xsRandom, xsStorage, xsTimers, xsWifi, XsTcpSocket } from "../../../hosts/xs/xs-side/host.js";
+import { registerProgram, type Json } from "../../../hosts/xs/xs-side/programs.js";
 
 registerProgram("probe", (_options, emit) => {
   const sockets = new Map<number, TcpSocket>();

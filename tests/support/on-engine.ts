@@ -1,6 +1,7 @@
 /**
- * One test source, two engines: a WebSocket client and a whole device that a test drives the
- * same way whether the firmware runs on Node or inside XS.
+ * One test source, two engines: a WebSocket client, a connection supervisor and a whole
+ * device that a test (or a benchmark) drives the same way whether the firmware runs on Node
+ * or inside XS.
  *
  * On XS the firmware runs in the worker and this side is a proxy: calls cross to XS (so they
  * return promises, and a throw inside XS becomes a rejection with the same error class, code
@@ -36,39 +37,63 @@ import {
   type SendOptions,
   type WebSocketClientOptions,
 } from "../../src/websocket/client.js";
-import { SIM_NETWORK } from "../node/device-host.js";
-import { createNodeHost, type NodeTcpTuning } from "../node/host.js";
-import { SimWifi, type SimAccessPoint, type SimWifiOptions } from "../node/sim-wifi.js";
-import { bounded, errorFromXs, XsEngine, type XsEngineOptions, type XsErrorJson } from "./engine.js";
-import { DEVICE_STOP_TIMEOUT_MS, type DeviceStatus } from "./run.js";
+import { SIM_NETWORK } from "../../hosts/node/device-host.js";
+import { createNodeHost, type NodeTcpTuning } from "../../hosts/node/host.js";
+import { SimWifi, type SimAccessPoint, type SimWifiOptions } from "../../hosts/node/sim-wifi.js";
+import { bounded, type XsEngine } from "../../hosts/xs/engine.js";
+import { DEVICE_STOP_TIMEOUT_MS, runDeviceInXs, type DeviceStatus } from "../../hosts/xs/run.js";
+import { errorFromXs, type XsErrorJson } from "../../hosts/xs/xs-errors.js";
+import { sharedXsEngine, type EngineName } from "./engines.js";
 
-export type EngineName = "node" | "xs";
-export const ENGINES: readonly EngineName[] = ["node", "xs"];
+export type { DeviceStatus };
 
-// --- a shared XS engine -----------------------------------------------------------------
+// --- what the client, the supervisor and the device share --------------------------------
 
-let shared: Promise<XsEngine> | undefined;
+const LEVEL_RANK: Record<LogLevel, number> = { debug: 0, info: 1, warn: 2, error: 3 };
 
-/**
- * The XS engine clients run in unless given their own: started on first use, kept for the
- * process (one worker for a whole test file). A failed or closed one is replaced.
- */
-export async function sharedXsEngine(): Promise<XsEngine> {
-  if (shared) {
-    const engine = await shared.catch(() => undefined);
-    if (engine && !engine.isClosed) return engine;
-  }
-  shared = XsEngine.start({ log: () => {}, onFailure: (error) => process.stderr.write(`shared XS engine: ${error.stack ?? error.message}\n`) });
-  return shared;
+/** `base` with its log replaced by `log` from `minLevel` up (none for "silent"). */
+function withLog<H extends NetHost>(base: H, log: Log | undefined, minLevel: LogLevel | "silent"): H {
+  if (!log) return base;
+  const minRank = minLevel === "silent" ? Infinity : LEVEL_RANK[minLevel];
+  return { ...base, log: (level, event, fields) => (LEVEL_RANK[level] >= minRank ? log(level, event, fields) : undefined) };
 }
 
-/** Closes the shared engine (a test file's after()); throws its first failure, if any. */
-export async function closeSharedXsEngine(): Promise<void> {
-  const engine = await shared?.catch(() => undefined);
-  shared = undefined;
-  if (!engine) return;
-  await engine.close();
-  engine.check();
+/** What `action` returns, or its throw as a rejection (the Node end's calls, shaped as XS's). */
+function settle<T>(action: () => T): Promise<T> {
+  try {
+    return Promise.resolve(action());
+  } catch (error) {
+    return Promise.reject(error);
+  }
+}
+
+/** A client's options as the XS programs take them (tests/support/xs/program-events.ts clientOptionsFrom). */
+function clientJson(options: Pick<WebSocketClientOptions, "protocols" | "headers" | "limits" | "tls">): Record<string, unknown> {
+  const json: Record<string, unknown> = {};
+  if (options.protocols !== undefined) json.protocols = typeof options.protocols === "string" ? [options.protocols] : [...options.protocols];
+  // As given (an object or an array of pairs): the client inside XS reads either.
+  if (options.headers !== undefined) json.headers = Array.isArray(options.headers) ? options.headers.map((pair) => [...pair]) : options.headers;
+  if (options.limits !== undefined) json.limits = options.limits;
+  // Plain data (the CA is PEM text): NodeTlsSocket, on this side of the bridge, gets it.
+  if (options.tls !== undefined) json.tls = options.tls;
+  return json;
+}
+
+/** The CloseEvent an XS program reported (tests/support/xs/program-events.ts closeEventJson). */
+function closeEventFromXs(event: Record<string, unknown>): CloseEvent {
+  const closeEvent: CloseEvent = {
+    code: event.code as number,
+    reason: event.reason as string,
+    wasClean: event.wasClean as boolean,
+    unsentBytes: event.unsentBytes as number,
+  };
+  if (event.error) closeEvent.error = errorFromXs(event.error as XsErrorJson) as unknown as WebSocketError;
+  return closeEvent;
+}
+
+/** A message an XS program reported: text, or a copy of its bytes. */
+function messageFromXs(event: Record<string, unknown>, bytes: Uint8Array): string | Uint8Array {
+  return event.binary ? bytes.slice() : Buffer.from(bytes).toString("utf8");
 }
 
 // --- the client -------------------------------------------------------------------------
@@ -126,11 +151,9 @@ export async function createClientOn(engine: EngineName, options: EngineClientOp
 function nodeClient(options: EngineClientOptions): EngineClient {
   const { host, xsEngine: _xs, logLevel, log, echo, ...rest } = options;
   const onMessage = rest.onMessage;
-  const base = host ?? createNodeHost({ logLevel: "silent" });
-  const minRank = logLevel === "silent" ? Infinity : LEVEL_RANK[logLevel ?? "debug"];
   const client: WebSocketClient = new WebSocketClient({
     ...rest,
-    host: log ? { ...base, log: (level, event, fields) => (LEVEL_RANK[level] >= minRank ? log(level, event, fields) : undefined) } : base,
+    host: withLog(host ?? createNodeHost({ logLevel: "silent" }), log, logLevel ?? "debug"),
     ...(echo
       ? {
           onMessage: (data: string | Uint8Array) => {
@@ -140,14 +163,6 @@ function nodeClient(options: EngineClientOptions): EngineClient {
         }
       : {}),
   });
-  const run = (action: () => void): Promise<void> => {
-    try {
-      action();
-      return Promise.resolve();
-    } catch (error) {
-      return Promise.reject(error);
-    }
-  };
   return {
     engine: "node",
     get readyState() {
@@ -159,11 +174,11 @@ function nodeClient(options: EngineClientOptions): EngineClient {
     get protocol() {
       return client.protocol;
     },
-    send: (data, sendOptions) => run(() => client.send(data, sendOptions)),
-    ping: (payload) => run(() => (payload === undefined ? client.ping() : client.ping(payload))),
+    send: (data, sendOptions) => settle(() => client.send(data, sendOptions)),
+    ping: (payload) => settle(() => (payload === undefined ? client.ping() : client.ping(payload))),
     close: (code, reason) =>
-      run(() => (code === undefined ? client.close() : reason === undefined ? client.close(code) : client.close(code, reason))),
-    terminate: (error) => run(() => client.terminate(error)),
+      settle(() => (code === undefined ? client.close() : reason === undefined ? client.close(code) : client.close(code, reason))),
+    terminate: (error) => settle(() => client.terminate(error)),
     effectiveLimits: () => Promise.resolve(client.effectiveLimits),
     refresh: () => Promise.resolve(),
   };
@@ -177,7 +192,7 @@ interface ClientState {
 
 const encoder = new TextEncoder();
 
-/** The XS end: a WebSocketClient running in an XS worker (xs-side/client.ts). */
+/** The XS end: a WebSocketClient running in an XS worker (tests/support/xs/client.ts). */
 class XsClient implements EngineClient {
   readonly engine = "xs" as const;
   private state: ClientState = { readyState: ReadyState.CONNECTING, bufferedAmount: 0, protocol: "" };
@@ -190,17 +205,9 @@ class XsClient implements EngineClient {
 
   static async start(xs: XsEngine, options: EngineClientOptions): Promise<XsClient> {
     const client = new XsClient(xs, options);
-    const json: Record<string, unknown> = { url: options.url, logLevel: options.logLevel ?? (options.log ? "debug" : "silent") };
+    const json: Record<string, unknown> = { url: options.url, logLevel: options.logLevel ?? (options.log ? "debug" : "silent"), ...clientJson(options) };
     if (options.log) json.logEvents = true;
     if (options.echo) json.echo = true;
-    // Plain data (the CA is PEM text): NodeTlsSocket, on this side of the bridge, gets it.
-    if (options.tls !== undefined) json.tls = options.tls;
-    if (options.protocols !== undefined) json.protocols = typeof options.protocols === "string" ? [options.protocols] : [...options.protocols];
-    if (options.headers !== undefined) {
-      // As given (an object or an array of pairs): the client inside XS reads either.
-      json.headers = Array.isArray(options.headers) ? options.headers.map((pair) => [...pair]) : options.headers;
-    }
-    if (options.limits !== undefined) json.limits = options.limits;
     client.handle = await xs.startProgram("client", json, (event, bytes) => client.event(event, bytes));
     return client;
   }
@@ -268,7 +275,7 @@ class XsClient implements EngineClient {
         o.onOpen?.(event.protocol as string);
         break;
       case "message":
-        o.onMessage?.(event.binary ? bytes.slice() : Buffer.from(bytes).toString("utf8"));
+        o.onMessage?.(messageFromXs(event, bytes));
         break;
       case "ping":
         o.onPing?.(bytes.slice());
@@ -282,18 +289,10 @@ class XsClient implements EngineClient {
       case "log":
         o.log?.(event.level as LogLevel, event.name as string, event.fields as Record<string, unknown>);
         break;
-      case "close": {
-        const closeEvent: CloseEvent = {
-          code: event.code as number,
-          reason: event.reason as string,
-          wasClean: event.wasClean as boolean,
-          unsentBytes: event.unsentBytes as number,
-        };
-        if (event.error) closeEvent.error = errorFromXs(event.error as XsErrorJson) as unknown as WebSocketError;
+      case "close":
         void this.xs.endProgram(this.handle);
-        o.onClose?.(closeEvent);
+        o.onClose?.(closeEventFromXs(event));
         break;
-      }
     }
   }
 }
@@ -362,49 +361,23 @@ export async function startDeviceOn(engine: EngineName, options: EngineDeviceOpt
     };
   }
 
-  const wifi = new SimWifi({
-    timers: { set: (callback, ms) => setTimeout(callback, ms), clear: (id) => clearTimeout(id as NodeJS.Timeout), now: () => performance.now() },
-    ...wifiOptions,
+  // The engine makes the SimWifi (with Node's timers) and closes it when it ends.
+  const device = await runDeviceInXs({
+    config,
+    storage,
+    logLevel: "debug",
+    log,
+    wifi: wifiOptions,
+    engine: { onFailure: () => {}, ...(options.tcp ? { tcp: options.tcp } : {}) },
   });
-  const engineOptions: XsEngineOptions = { storage, wifi, log, onFailure: () => {} };
-  if (options.tcp) engineOptions.tcp = options.tcp;
-  const xs = await XsEngine.start(engineOptions);
-  let stopped!: () => void;
-  let failed!: (error: Error) => void;
-  const stoppedPromise = new Promise<void>((resolve, reject) => {
-    stopped = resolve;
-    failed = reject;
-  });
-  stoppedPromise.catch(() => {});
-  xs.onFailure((error) => failed(error));
-  let handle: number;
-  try {
-    handle = await xs.startProgram("device", { config, logLevel: "debug" }, (event) => {
-      if (event.event === "stopped") stopped();
-    });
-  } catch (error) {
-    await xs.close();
-    throw error;
-  }
-  let stopping: Promise<void> | undefined;
   return {
     engine,
-    wifi,
+    wifi: device.engine.wifi,
     storage,
     logs,
-    xsEngine: xs,
-    status: async () => (await xs.call(handle, "status")).value as DeviceStatus,
-    stop: () =>
-      (stopping ??= (async () => {
-        try {
-          await xs.call(handle, "stop");
-          await bounded(stoppedPromise, DEVICE_STOP_TIMEOUT_MS, "the device to stop");
-        } finally {
-          await new Promise((resolve) => setImmediate(resolve));
-          await xs.close();
-          wifi.close();
-        }
-      })()),
+    xsEngine: device.engine,
+    status: () => device.status(),
+    stop: () => device.stop(),
   };
 }
 
@@ -458,8 +431,6 @@ export interface EngineSupervisor {
   refresh(): Promise<void>;
 }
 
-const LEVEL_RANK: Record<LogLevel, number> = { debug: 0, info: 1, warn: 2, error: 3 };
-
 /** A supervisor on `engine` (not started: call start()). */
 export async function createSupervisorOn(engine: EngineName, options: EngineSupervisorOptions): Promise<EngineSupervisor> {
   if (engine === "node") return nodeSupervisor(options);
@@ -473,14 +444,10 @@ export async function createSupervisorOn(engine: EngineName, options: EngineSupe
     const v = value as { state?: SupervisorStateValue; stats?: SupervisorStats } | null;
     if (v?.state !== undefined) snapshot = { state: v.state, stats: v.stats ?? snapshot.stats };
   };
-  const json: Record<string, unknown> = { url: options.url, logLevel: options.log ? (options.logLevel ?? "debug") : "silent" };
+  const json: Record<string, unknown> = { url: options.url, logLevel: options.log ? (options.logLevel ?? "debug") : "silent", ...clientJson(options.client ?? {}) };
   for (const key of ["backoff", "stableMs", "heartbeat", "networkUp"] as const) {
     if (options[key] !== undefined) json[key] = options[key];
   }
-  if (options.client?.protocols !== undefined) json.protocols = typeof options.client.protocols === "string" ? [options.client.protocols] : [...options.client.protocols];
-  if (options.client?.headers !== undefined) json.headers = options.client.headers;
-  if (options.client?.limits !== undefined) json.limits = options.client.limits;
-  if (options.client?.tls !== undefined) json.tls = options.client.tls;
   const handle = await xs.startProgram("supervisor", json, (event, bytes) => {
     const at = event.at as number;
     switch (event.event) {
@@ -492,20 +459,12 @@ export async function createSupervisorOn(engine: EngineName, options: EngineSupe
         options.onOpen?.(event.protocol as string, at);
         break;
       case "message":
-        options.onMessage?.(event.binary ? bytes.slice() : Buffer.from(bytes).toString("utf8"), at);
+        options.onMessage?.(messageFromXs(event, bytes), at);
         break;
-      case "close": {
+      case "close":
         take(event);
-        const closeEvent: CloseEvent = {
-          code: event.code as number,
-          reason: event.reason as string,
-          wasClean: event.wasClean as boolean,
-          unsentBytes: event.unsentBytes as number,
-        };
-        if (event.error) closeEvent.error = errorFromXs(event.error as XsErrorJson) as unknown as WebSocketError;
-        options.onClose?.(closeEvent, (event.retryInMs as number | null) ?? undefined, at);
+        options.onClose?.(closeEventFromXs(event), (event.retryInMs as number | null) ?? undefined, at);
         break;
-      }
       case "state":
         snapshot = { state: event.value as SupervisorStateValue, stats: event.stats as SupervisorStats };
         options.onState?.(event.value as SupervisorStateValue, at);
@@ -550,12 +509,7 @@ export async function createSupervisorOn(engine: EngineName, options: EngineSupe
 }
 
 function nodeSupervisor(options: EngineSupervisorOptions): EngineSupervisor {
-  const base = options.host ?? createNodeHost({ logLevel: "silent" });
-  const minRank = LEVEL_RANK[options.logLevel ?? "debug"];
-  const log = options.log;
-  const host: NetHost = log
-    ? { ...base, log: (level, event, fields) => (LEVEL_RANK[level] >= minRank ? log(level, event, fields) : undefined) }
-    : base;
+  const host = withLog(options.host ?? createNodeHost({ logLevel: "silent" }), options.log, options.logLevel ?? "debug");
   const now = () => performance.now();
   const supervisor = new ConnectionSupervisor({
     url: options.url,
@@ -574,13 +528,6 @@ function nodeSupervisor(options: EngineSupervisorOptions): EngineSupervisor {
     onClose: (event, retryInMs) => options.onClose?.(event, retryInMs, now()),
     onState: (state) => options.onState?.(state, now()),
   });
-  const run = <T>(action: () => T): Promise<T> => {
-    try {
-      return Promise.resolve(action());
-    } catch (error) {
-      return Promise.reject(error);
-    }
-  };
   return {
     engine: "node",
     get state() {
@@ -589,10 +536,10 @@ function nodeSupervisor(options: EngineSupervisorOptions): EngineSupervisor {
     get stats() {
       return supervisor.stats;
     },
-    start: () => run(() => supervisor.start()),
+    start: () => settle(() => supervisor.start()),
     stop: () => new Promise<void>((resolve) => supervisor.stop(resolve)),
-    setNetwork: (up) => run(() => supervisor.setNetwork(up)),
-    send: (data) => run(() => supervisor.send(data)),
+    setNetwork: (up) => settle(() => supervisor.setNetwork(up)),
+    send: (data) => settle(() => supervisor.send(data)),
     refresh: () => Promise.resolve(),
   };
 }

@@ -1,0 +1,60 @@
+/**
+ * What the tests' XS programs (client.ts, supervisor.ts) do alike: take a WebSocket client's
+ * options from Node's JSON, report a CloseEvent as JSON (tests/support/on-engine.ts turns it
+ * back into one), and send their log lines to Node as events of the program, so programs
+ * sharing a worker keep their logs apart.
+ */
+import type { Limits } from "../../../src/websocket/constants.js";
+import type { Log, LogLevel } from "../../../src/shared/host.js";
+import type { ClientTlsOptions, CloseEvent, WebSocketClientOptions } from "../../../src/websocket/client.js";
+import { errorToJson, type Emit, type Json } from "../../../hosts/xs/xs-side/programs.js";
+
+const LEVEL_RANK: Record<LogLevel, number> = { debug: 0, info: 1, warn: 2, error: 3 };
+
+/** The client options Node passed that were given (as on-engine.ts clientJson() sends them). */
+export function clientOptionsFrom(
+  options: Record<string, Json>,
+): Pick<WebSocketClientOptions, "protocols" | "headers" | "limits" | "tls"> {
+  const out: Pick<WebSocketClientOptions, "protocols" | "headers" | "limits" | "tls"> = {};
+  if (options.protocols !== undefined) out.protocols = options.protocols as string[];
+  // As given (an object or an array of pairs): the client reads either.
+  if (options.headers !== undefined) out.headers = options.headers as Record<string, string>;
+  if (options.limits !== undefined) out.limits = options.limits as unknown as Partial<Limits>;
+  if (options.tls !== undefined) out.tls = options.tls as unknown as ClientTlsOptions;
+  return out;
+}
+
+/** A CloseEvent as JSON, its error with what a Node test asserts on (errorToJson). */
+export function closeEventJson(event: CloseEvent): Record<string, Json> {
+  return {
+    code: event.code,
+    reason: event.reason,
+    wasClean: event.wasClean,
+    unsentBytes: event.unsentBytes,
+    ...(event.error ? { error: errorToJson(event.error) } : {}),
+  };
+}
+
+/**
+ * A Log that emits each line at or above `minLevel` as a "log" event ({level, name, fields},
+ * plus what `stamp` adds); undefined for "silent".
+ */
+export function eventLog(emit: Emit, minLevel: LogLevel | "silent", stamp: () => Record<string, Json> = () => ({})): Log | undefined {
+  if (minLevel === "silent") return undefined;
+  const threshold = LEVEL_RANK[minLevel];
+  return (level, name, fields) => {
+    if (LEVEL_RANK[level] < threshold) return;
+    emit({ event: "log", level, name, fields: JSON.parse(JSON.stringify(fields ?? {}, jsonSafe)) as Json, ...stamp() });
+  };
+}
+
+/** What JSON cannot show, as the hosts' JSON log shows it (bytes as a count, errors by name). */
+function jsonSafe(_key: string, value: unknown): unknown {
+  if (value instanceof Uint8Array) return `<${value.length} bytes>`;
+  if (typeof value === "bigint") return value.toString();
+  if (value instanceof Error) {
+    const code = (value as { code?: unknown }).code;
+    return code === undefined ? { name: value.name, message: value.message } : { name: value.name, code, message: value.message };
+  }
+  return value;
+}
