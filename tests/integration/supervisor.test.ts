@@ -2,8 +2,8 @@
  * The supervisor against real peers on 127.0.0.1: a `ws` server process killed and
  * restarted on the same port, servers that refuse in every way a server can (accept and
  * close at once, with any close code; drop TCP right after accepting; answer 503 to the
- * upgrade), a server that stops answering pings (half-open detection), and stop() in each
- * phase. On both engines (tests/support/engines.ts): on the Node host, and the same compiled
+ * upgrade; accept and then say nothing), a server that stops answering pings (half-open
+ * detection), and stop() in each phase. On both engines (tests/support/engines.ts): on the Node host, and the same compiled
  * supervisor inside the XS engine, driven through hosts/xs/on-engine.ts, its callbacks
  * stamped with the time they ran inside XS. Timing uses small policies (backoff base
  * 100 ms, cap 1000 ms) so the whole file runs in seconds; every wait is bounded. State and
@@ -364,6 +364,35 @@ for (const engine of ENGINES) describe(`ConnectionSupervisor against real server
           assert.equal(close.event.error.status, 503);
         }
       } finally {
+        await new Promise<void>((resolve) => wss.close(() => resolve()));
+      }
+    });
+
+    it("a server that accepts the upgrade and then says nothing (no pongs, no data)", async function () {
+      // The issue's case, scaled down: the heartbeat declares the link dead interval +
+      // timeout after the opening, exactly stableMs. That dead connection is not a stable
+      // one: the backoff keeps growing instead of restarting at attempt 0 every time.
+      const heartbeat: HeartbeatOptions = { intervalMs: 100, timeoutMs: 100 };
+      let connections = 0;
+      const wss = new WebSocketServer({ host: "127.0.0.1", port: 0, autoPong: false });
+      wss.on("connection", (socket) => {
+        connections++;
+        socket.on("error", () => {});
+      });
+      await new Promise<void>((resolve) => wss.once("listening", () => resolve()));
+      try {
+        const url = `ws://127.0.0.1:${(wss.address() as { port: number }).port}/`;
+        const run = await supervise(engine, url, { heartbeat, stableMs: heartbeat.intervalMs + heartbeat.timeoutMs });
+        await until(() => run.closes.length >= 5, 6_000, "five connections declared dead");
+        assertNoTightLoop(run, await stopBetweenAttempts(run));
+        assert.equal(run.opens.length, connections, "each attempt opened");
+        assert.ok(run.closes.every((close) => close.event.error?.code === ErrorCode.HEARTBEAT_TIMEOUT));
+        const windows = run.log.filter((entry) => entry.event === "ws_backoff").map((entry) => entry.attempt as number);
+        assert.ok(windows.length >= 5 && windows[4] === 4, `attempts ${windows}: the delays' window doubles each time`);
+        await run.supervisor.refresh();
+        assert.equal(run.supervisor.stats.consecutiveFailures, run.closes.length);
+      } finally {
+        for (const socket of wss.clients) socket.terminate();
         await new Promise<void>((resolve) => wss.close(() => resolve()));
       }
     });
