@@ -26,6 +26,15 @@ export interface DeviceOptions {
   handlers?: Record<string, RequestHandler>;
   /** The `data` of each telemetry record (sensor readings). */
   readTelemetry?: () => Record<string, unknown>;
+  /**
+   * Keys of `config` the user gave explicitly at start (the desktop's command-line flags, by
+   * their DeviceConfig names, e.g. "telemetryIntervalMs" for --telemetry-interval-ms). For
+   * those that are settings, the value in `config` wins over one stored at run time (`config
+   * set`) for this run; otherwise a stored setting wins over the build's config, so a server's
+   * change survives a reboot on the chip. Other keys are ignored. Default: none (a build's
+   * config is never explicit).
+   */
+  explicitSettings?: readonly string[];
 }
 
 export class Device {
@@ -47,6 +56,7 @@ export class Device {
       specs: DEVICE_SETTINGS,
       log,
       initial: { telemetryIntervalMs: config.telemetryIntervalMs },
+      ...(options.explicitSettings !== undefined ? { explicit: options.explicitSettings } : {}),
     });
 
     const headers: Array<[string, string]> = [];
