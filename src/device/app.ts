@@ -139,6 +139,8 @@ export class DeviceApp {
   private readonly pending = new Map<number, PendingRequest>();
   private nextPendingToken = 1;
   private running = false;
+  /** Between connected() and disconnected(). */
+  private isConnected = false;
   private readonly counts = {
     messagesIn: 0,
     messagesOut: 0,
@@ -207,6 +209,7 @@ export class DeviceApp {
 
   /** A connection opened: hello, then every unacknowledged telemetry record, oldest first. */
   connected(): void {
+    this.isConnected = true;
     this.telemetry.connected();
     this.note("info", "app_connected", { unacked: this.telemetry.size });
     const hello = JSON.stringify({
@@ -220,8 +223,13 @@ export class DeviceApp {
     this.telemetry.flush();
   }
 
-  /** The connection ended: telemetry is kept for the next one. */
+  /**
+   * The connection ended: telemetry is kept for the next one. Called for an attempt that
+   * never opened (the supervisor reports those too), it does nothing: no connection ended.
+   */
   disconnected(): void {
+    if (!this.isConnected) return;
+    this.isConnected = false;
     this.telemetry.disconnected();
     this.note("info", "app_disconnected", { unacked: this.telemetry.size });
   }

@@ -401,6 +401,16 @@ describe("DeviceApp", () => {
   });
 
   describe("logs", () => {
+    it("app_disconnected once per connection that opened, not for an attempt that never did", () => {
+      const h = harness();
+      h.app.disconnected(); // the supervisor reports a refused attempt too
+      assert.deepEqual(h.events("app_disconnected"), []);
+      h.app.connected();
+      h.app.disconnected();
+      h.app.disconnected();
+      assert.deepEqual(h.events("app_disconnected").map((l) => l.fields), [{ unacked: 0 }]);
+    });
+
     it("log each request by type and id, and bad input by code", () => {
       const h = harness();
       h.feed({ type: "ping", id: 3 });
