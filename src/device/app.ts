@@ -52,7 +52,7 @@ export const MAX_TYPE_CHARS = 64;
  * Types the device sends. One arriving is the device's own message coming back (from an
  * echo server): it is counted and ignored, never answered.
  */
-export const DEVICE_MESSAGE_TYPES: readonly string[] = ["hello", "telemetry", "reply", "error"];
+export const DEVICE_MESSAGE_TYPES: readonly string[] = Object.freeze(["hello", "telemetry", "reply", "error"]);
 /** The one notification the device acts on. */
 const ACK = "ack";
 

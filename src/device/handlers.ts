@@ -64,7 +64,7 @@ export function builtInHandlers(device: BuiltInContext): Array<[string, RequestH
 }
 
 /** echo: `{"payload": any JSON}` comes back as the result `{"payload": ...}`. */
-const echoHandler = defineHandler({
+const echoHandler = Object.freeze(defineHandler({
   parse(message) {
     if (!hasOwn(message, "payload")) {
       throw requestError(RequestErrorCode.BAD_REQUEST, 'echo needs a "payload" (any JSON value)');
@@ -72,7 +72,7 @@ const echoHandler = defineHandler({
     return message.payload;
   },
   handle: (payload) => ({ payload }),
-});
+}));
 
 interface ConfigRequest {
   action: "get" | "set";
