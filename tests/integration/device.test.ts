@@ -188,6 +188,30 @@ for (const engine of ENGINES) describe(`the device [${engine}]`, function () {
     });
   });
 
+  describe("the companion server's mute (npm start's demo of the heartbeat)", function () {
+    this.timeout(20_000);
+
+    it("silences the server, so the device's heartbeat declares the link dead and replaces it; the new link is heard", async () => {
+      const server = await start({ port: 0 });
+      // Telemetry acks every second would keep a link alive whose pings go unanswered:
+      // only a server that says nothing at all lets the heartbeat (1 s + 1.5 s) fire.
+      const device = await inProcessDevice(engine, server.url, { heartbeatIntervalMs: 1000, heartbeatTimeoutMs: 1500 });
+      try {
+        await event(server, "telemetry", (e) => e.conn === 1 && e.acked !== null, 5000);
+        server.send(undefined, "mute");
+        const close = await event(server, "close", (e) => e.conn === 1, 8000);
+        assert.equal(close.code, 1006, "the device dropped the dead link (no close handshake with a silent peer)");
+        assert.ok(device.logs.some((l) => l.event === "ws_heartbeat_timeout"), "the device's heartbeat did it");
+        await event(server, "hello", (e) => e.conn === 2, 8000);
+        const telemetry = await event(server, "telemetry", (e) => e.conn === 2 && e.acked !== null, 5000);
+        assert.ok(telemetry.seq > 1, "the records held while muted are delivered on the new link");
+      } finally {
+        await stopDevice(device);
+        await server.close();
+      }
+    });
+  });
+
   describe("the device against servers that do not play along", function () {
     this.timeout(20_000);
 
