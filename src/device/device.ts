@@ -98,7 +98,7 @@ export class Device {
     const boot = new Uint8Array(4);
     host.random(boot);
     this.app = new DeviceApp({
-      identity: { deviceId: config.deviceId, firmware: FIRMWARE_VERSION, bootId: hex(boot) },
+      identity: { deviceId: config.deviceId, firmware: FIRMWARE_VERSION, bootId: hexBytes(boot) },
       timers: host.timers,
       log,
       send: (text) => this.supervisor.send(text),
@@ -178,7 +178,8 @@ function clientTls(config: DeviceConfig): ClientTlsOptions | undefined {
   return Object.keys(tls).length > 0 ? tls : undefined;
 }
 
-function hex(bytes: Uint8Array): string {
+/** The bytes as lower-case hex digits, two per byte (the boot id). */
+function hexBytes(bytes: Uint8Array): string {
   let text = "";
   for (let i = 0; i < bytes.length; i++) text += (bytes[i]! < 16 ? "0" : "") + bytes[i]!.toString(16);
   return text;
