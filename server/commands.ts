@@ -25,7 +25,10 @@ export type Command =
   | { kind: "close"; code: number; reason: string }
   /** TCP destroyed with no close frame: what a crashed server or a dead link looks like. */
   | { kind: "drop" }
-  /** Stop (true) or resume (false) answering the devices' pings. */
+  /**
+   * Fall silent toward the device (true: no pong, no ack, no request, nothing; its heartbeat
+   * then replaces the connection) or speak again (false).
+   */
   | { kind: "mute"; muted: boolean }
   /** Acknowledge telemetry (true) or not (false). */
   | { kind: "acks"; on: boolean }
@@ -54,7 +57,8 @@ export const COMMAND_HELP = `Commands (to every connected device, or to one with
   raw <text>                   send <text> verbatim as one text message
   close [code] [reason]        close with a close frame (default 1000)
   drop                         destroy the TCP connection, no close frame
-  mute | unmute                stop / resume answering the devices' pings
+  mute | unmute                fall silent toward the devices (no pong, no ack, no
+                               request: their heartbeat replaces the link) / speak again
   acks on|off                  acknowledge telemetry or not
   garbage                      send input the device must reject (bad JSON, too deep,
                                too large, unknown type, bad request)

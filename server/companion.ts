@@ -4,7 +4,8 @@
  * events (server/events.ts), acknowledges their telemetry, sends them requests and matches
  * the replies, and misbehaves on demand so the device's defences can be tested against a
  * real server: it drops connections, closes with a chosen code, stops answering pings,
- * sends garbage, refuses the upgrade.
+ * falls silent (mute: no pong, no ack, no request, nothing), sends garbage, refuses the
+ * upgrade.
  *
  *   const server = await start({ port: 0 });          // 127.0.0.1, any free port
  *   server.events.on("telemetry", (event) => ...);
@@ -72,7 +73,7 @@ export interface Misbehaviour {
   closeCode?: number | undefined;
   /** Default "". At most 123 bytes of UTF-8. */
   closeReason?: string | undefined;
-  /** Do not answer the devices' pings (each connection starts muted). */
+  /** Do not answer the devices' pings (the server still acks and sends requests). */
   noPong?: boolean | undefined;
   /** After each hello, send what the device must reject (see sendGarbage). */
   garbage?: boolean | undefined;
@@ -132,12 +133,20 @@ class Connection {
   readonly closed: Promise<void>;
   markClosed!: () => void;
 
+  /**
+   * Silenced by the terminal's `mute`: nothing at all goes to this device (no pong, no ack,
+   * no request), so its heartbeat finds the link dead and replaces it. What it sends is
+   * still read and reported. The next connection starts unmuted.
+   */
+  muted = false;
+
   constructor(
     readonly conn: number,
     readonly socket: WebSocket,
     readonly remote: string,
     readonly path: string,
-    public muted: boolean,
+    /** Pings go unanswered (--no-pong), on this connection only. */
+    public noPong: boolean,
     public acks: boolean,
   ) {
     this.closed = new Promise((resolve) => (this.markClosed = resolve));
@@ -287,8 +296,8 @@ export class CompanionServer {
       this.emit({ event: "tls_error", remote: `${socket.remoteAddress}:${socket.remotePort}`, message: tlsErrorText(error) });
       socket.destroy();
     });
-    // Pings are answered here rather than by `ws` (autoPong), so `mute` can stop and
-    // restart answering per connection at run time.
+    // Pings are answered here rather than by `ws` (autoPong), so `mute` (and --no-pong) can
+    // stop and restart answering per connection at run time.
     this.wss = new WebSocketServer({ noServer: true, autoPong: false, maxPayload: this.maxMessageBytes, perMessageDeflate: false });
     this.http.on("upgrade", (request: IncomingMessage, socket: Duplex, head: Buffer) => this.onUpgrade(request, socket, head));
   }
@@ -477,7 +486,7 @@ export class CompanionServer {
 
     socket.on("message", (data, isBinary) => this.onMessage(c, data, isBinary));
     socket.on("ping", (data) => {
-      const answered = !c.muted && c.open;
+      const answered = !c.muted && !c.noPong && c.open;
       if (answered) socket.pong(data);
       this.emit({ event: "ping", conn: c.conn, device: c.device, answered });
     });
@@ -584,7 +593,7 @@ export class CompanionServer {
     // Before its hello a device has no id; its connection stands in for one.
     const verdict = this.telemetry.record(c.device ?? `conn#${c.conn}`, boot, seq);
     let acked: number | null = null;
-    if (c.acks && c.open) {
+    if (c.acks && c.open && !c.muted) {
       // Cumulative: everything up to the highest seq heard. Within one TCP connection
       // nothing is lost in between, so a gap below it is records the device itself dropped.
       acked = verdict.record.highestSeq;
@@ -632,9 +641,9 @@ export class CompanionServer {
   private run(target: string | undefined, command: Command): SentRequest[] {
     switch (command.kind) {
       case "request":
-        return this.targets(target).map((c) => this.sendRequest(c, command.body));
+        return this.audible(target).map((c) => this.sendRequest(c, command.body));
       case "raw":
-        for (const c of this.targets(target)) this.sendText(c, command.text, true);
+        for (const c of this.audible(target)) this.sendText(c, command.text, true);
         return [];
       case "close":
         for (const c of this.targets(target)) this.closeConnection(c, command.code, command.reason, "command");
@@ -643,25 +652,29 @@ export class CompanionServer {
         for (const c of this.targets(target, { closing: true })) this.dropConnection(c, "command");
         return [];
       case "garbage":
-        for (const c of this.targets(target)) this.sendGarbage(c);
+        for (const c of this.audible(target)) this.sendGarbage(c);
         return [];
       case "mute":
+        // The connections open now: a device that reconnects is heard again (that is how
+        // the demo ends), so nothing is remembered for connections to come.
+        for (const c of this.targets(target)) {
+          c.muted = command.muted;
+          this.emit({ event: "setting", conn: c.conn, device: c.device, setting: "muted", value: command.muted });
+        }
+        return [];
       case "acks": {
-        const setting = command.kind === "mute" ? "muted" : "acks";
-        const value = command.kind === "mute" ? command.muted : command.on;
-        const apply = (c: Connection) => (setting === "muted" ? (c.muted = value) : (c.acks = value));
+        const value = command.on;
         if (target !== undefined) {
           for (const c of this.targets(target)) {
-            apply(c);
-            this.emit({ event: "setting", conn: c.conn, device: c.device, setting, value });
+            c.acks = value;
+            this.emit({ event: "setting", conn: c.conn, device: c.device, setting: "acks", value });
           }
           return [];
         }
         // No target: every connection, and those to come (even when none is connected).
-        for (const c of this.connections.values()) apply(c);
-        if (setting === "muted") this.behaviour.noPong = value;
-        else this.behaviour.noAck = !value;
-        this.emit({ event: "setting", conn: null, device: null, setting, value });
+        for (const c of this.connections.values()) c.acks = value;
+        this.behaviour.noAck = !value;
+        this.emit({ event: "setting", conn: null, device: null, setting: "acks", value });
         return [];
       }
       case "devices": {
@@ -696,6 +709,20 @@ export class CompanionServer {
     return chosen;
   }
 
+  /**
+   * The targets a command sends something to: muted ones are skipped (mute means nothing
+   * goes to them); throws CommandError when every one of them is muted.
+   */
+  private audible(target: string | undefined): Connection[] {
+    const chosen = this.targets(target);
+    const audible = chosen.filter((c) => !c.muted);
+    if (audible.length === 0) {
+      const names = chosen.map((c) => c.device ?? `#${c.conn}`).join(", ");
+      throw new CommandError(`${names} ${chosen.length === 1 ? "is" : "are"} muted: nothing is sent until unmute (or the next connection)`);
+    }
+    return audible;
+  }
+
   private sendRequest(c: Connection, body: RequestBody): SentRequest {
     const explicit = "id" in body;
     const id = explicit ? body.id : this.nextRequestId++;
@@ -726,7 +753,7 @@ export class CompanionServer {
   }
 
   private sendText(c: Connection, text: string, report: boolean): void {
-    if (!c.open) return;
+    if (!c.open || c.muted) return;
     c.messagesOut++;
     // A send that fails (the socket died meanwhile) shows up as the connection's close.
     c.socket.send(text, () => {});

@@ -1,6 +1,8 @@
 /**
  * The device's JSON processing loop: everything docs/protocol.md says the device does with
- * the messages it receives, plus the hello on connect and the periodic telemetry.
+ * the messages it receives (dispatch, request and reply, errors, acks), plus the hello on
+ * connect. The built-in handlers are in src/device/handlers.ts, the telemetry timer and its
+ * outbox in src/device/telemetry.ts.
  *
  * It does no I/O of its own: the composition gives it `send` (the connection supervisor's
  * send, which returns false when nothing is connected or the send buffer is full), tells it
@@ -17,79 +19,40 @@
  * - Telemetry goes through a bounded outbox (src/device/outbox.ts) and is delivered at least once.
  * - Logs carry names, codes, ids and sizes, never a message payload or a setting's string.
  */
-import {
-  describe,
-  invalidArgument,
-  invalidOption,
-  RequestError,
-  RequestErrorCode,
-  requestError,
-} from "../shared/errors.js";
+import { describe, invalidArgument, RequestError, RequestErrorCode } from "../shared/errors.js";
 import type { Log, TimerId, Timers } from "../shared/host.js";
 import { clip, parseJson } from "../shared/json.js";
-import { Outbox, type OutboxEntry } from "./outbox.js";
+import {
+  checkAppOptions,
+  MAX_ID_CHARS,
+  type AppLimits,
+  type DeviceAppOptions,
+  type DeviceIdentity,
+} from "./app-options.js";
+import { BUILT_IN_TYPES, builtInHandlers, type RequestHandler } from "./handlers.js";
 import type { Settings } from "./settings.js";
+import { Telemetry } from "./telemetry.js";
 import { utf8Length } from "../websocket/utf8.js";
 
 export { RequestError, RequestErrorCode, requestError } from "../shared/errors.js";
+export { BUILT_IN_TYPES, defineHandler, type RequestContext, type RequestHandler } from "./handlers.js";
+export {
+  DEFAULT_APP_LIMITS,
+  MAX_ID_CHARS,
+  MAX_JSON_DEPTH,
+  type AppLimits,
+  type DeviceAppOptions,
+  type DeviceIdentity,
+} from "./app-options.js";
 
-export interface DeviceIdentity {
-  /** Names the device to the server (hello.device). */
-  deviceId: string;
-  /** Firmware version (hello.firmware). */
-  firmware: string;
-  /** Random per boot: (boot, seq) names a telemetry record across reboots. */
-  bootId: string;
-}
-
-export interface AppLimits {
-  /** Longest text message accepted, UTF-8 bytes; longer gets too_large. */
-  maxJsonBytes: number;
-  /** Deepest nesting accepted; deeper gets too_deep. At most MAX_JSON_DEPTH. */
-  maxJsonDepth: number;
-  /** Telemetry records held until acknowledged. */
-  outboxEntries: number;
-  /** UTF-8 bytes of telemetry held until acknowledged. */
-  outboxBytes: number;
-  /** Asynchronous requests under way at once; one more gets busy. */
-  maxPendingRequests: number;
-  /** Longest an asynchronous handler may take, ms; then handler_timeout. */
-  handlerTimeoutMs: number;
-  /**
-   * Longest reply sent, UTF-8 bytes; a handler result that makes a longer one is answered
-   * with too_large instead. The default leaves room in the WebSocket client's 16 KiB send
-   * buffer for telemetry and frame headers.
-   */
-  maxReplyBytes: number;
-}
-
-export const DEFAULT_APP_LIMITS: Readonly<AppLimits> = {
-  maxJsonBytes: 8192,
-  maxJsonDepth: 16,
-  outboxEntries: 64,
-  outboxBytes: 16 * 1024,
-  maxPendingRequests: 8,
-  handlerTimeoutMs: 10_000,
-  maxReplyBytes: 12 * 1024,
-};
-
-/**
- * JSON.parse and JSON.stringify recurse once per level on XS; an ESP32 task's native stack
- * allows some tens of levels safely, so maxJsonDepth may not be raised beyond this.
- */
-export const MAX_JSON_DEPTH = 64;
-/** Longest string id accepted, characters (docs/protocol.md). */
-export const MAX_ID_CHARS = 64;
 /** Longest handler type registrable, characters. */
 export const MAX_TYPE_CHARS = 64;
 
-/** Types the device answers itself; a user handler may not replace them. */
-export const BUILT_IN_TYPES: readonly string[] = ["echo", "ping", "status", "config"];
 /**
  * Types the device sends. One arriving is the device's own message coming back (from an
  * echo server): it is counted and ignored, never answered.
  */
-export const DEVICE_MESSAGE_TYPES: readonly string[] = ["hello", "telemetry", "reply", "error"];
+export const DEVICE_MESSAGE_TYPES: readonly string[] = Object.freeze(["hello", "telemetry", "reply", "error"]);
 /** The one notification the device acts on. */
 const ACK = "ack";
 
@@ -97,71 +60,6 @@ const ACK = "ack";
 const MAX_ERROR_MESSAGE_CHARS = 200;
 /** Longest text (a type, an error's message) put in a log line, characters. */
 const MAX_LOG_CHARS = 60;
-
-export interface RequestContext {
-  /** The request's id, as received. */
-  id: string | number;
-  /** The request's type. */
-  type: string;
-  /** The host's monotonic clock, ms. */
-  now(): number;
-}
-
-export interface RequestHandler<P = unknown, R = unknown> {
-  /**
-   * Reads the handler's fields from the request (the whole message, `type` and `id`
-   * included) and returns what handle() gets. Throws requestError("bad_request", ...) for a
-   * bad field; any other exception is answered with handler_failed. Without parse, handle()
-   * gets the message itself.
-   */
-  parse?(message: Readonly<Record<string, unknown>>): P;
-  /**
-   * Answers the request: the result (any JSON value; undefined is sent as null) or a Promise
-   * of it. Throwing (or rejecting with) a RequestError replies with its code; anything else
-   * replies handler_failed.
-   */
-  handle(params: P, context: RequestContext): R | Promise<R>;
-}
-
-/** Types a handler: `defineHandler({parse(m) {...}, handle(p) {...}})` infers P and R. */
-export function defineHandler<P, R>(handler: RequestHandler<P, R>): RequestHandler<P, R> {
-  return handler;
-}
-
-export interface DeviceAppOptions {
-  identity: DeviceIdentity;
-  timers: Timers;
-  log?: Log;
-  /**
-   * Sends a text message on the current connection; false when it could not (no connection,
-   * send buffer full). Should not throw; if it does, that counts as false.
-   */
-  send(text: string): boolean;
-  /**
-   * Sends a binary message (used to echo binary messages back). Without it a binary message
-   * is counted as a dropped reply and logged.
-   */
-  sendBinary?(bytes: Uint8Array): boolean;
-  /** Must have an integer telemetryIntervalMs (DEVICE_SETTINGS does). */
-  settings: Settings;
-  /** Fields added to the status result (rssi, reconnects, lastRttMs, wifi, link state...). */
-  status?(): Record<string, unknown>;
-  /**
-   * The `data` of each telemetry record. Default: freeMemory (when known) and the fields of
-   * status().
-   */
-  readTelemetry?(): Record<string, unknown>;
-  /** Free heap, bytes, when the platform knows it. */
-  freeMemory?(): number | undefined;
-  /** User handlers, as if given to register() one by one. */
-  handlers?: Record<string, RequestHandler>;
-  limits?: Partial<AppLimits>;
-  /**
-   * Extra capabilities announced in hello, after the handler types (which are always
-   * announced): features that are not request types.
-   */
-  capabilities?: string[];
-}
 
 export interface AppCounters {
   /** Messages received (text and binary, good and bad). */
@@ -236,14 +134,13 @@ export class DeviceApp {
   private readonly settings: Settings;
   private readonly limits: AppLimits;
   private readonly handlers = new Map<string, RequestHandler>();
-  private readonly outbox: Outbox;
+  private readonly telemetry: Telemetry;
   private readonly startedAt: number;
   private readonly pending = new Map<number, PendingRequest>();
   private nextPendingToken = 1;
   private running = false;
+  /** Between connected() and disconnected(). */
   private isConnected = false;
-  private telemetryTimer: TimerId | undefined;
-  private unsubscribeSettings: (() => void) | undefined;
   private readonly counts = {
     messagesIn: 0,
     messagesOut: 0,
@@ -253,37 +150,37 @@ export class DeviceApp {
     lateResults: 0,
   };
 
+  /** Validates the options (src/device/app-options.ts; errors name the bad one). */
   constructor(options: DeviceAppOptions) {
-    if (options === null || typeof options !== "object") throw invalidOption("options", "an object", options);
-    const identity = options.identity;
-    if (identity === null || typeof identity !== "object") throw invalidOption("identity", "an object", identity);
-    for (const field of ["deviceId", "firmware", "bootId"] as const) {
-      const value = identity[field];
-      if (typeof value !== "string" || value.length === 0 || value.length > MAX_ID_CHARS) {
-        throw invalidOption(`identity.${field}`, `a string of 1 to ${MAX_ID_CHARS} characters`, value);
-      }
-    }
-    if (typeof options.send !== "function") throw invalidOption("send", "a function", options.send);
-    if (options.timers === null || typeof options.timers !== "object") {
-      throw invalidOption("timers", "a Timers object", options.timers);
-    }
-    const intervalSpec = options.settings?.spec?.("telemetryIntervalMs");
-    if (intervalSpec === undefined || intervalSpec.type !== "integer") {
-      throw invalidOption("settings", "a Settings with an integer telemetryIntervalMs", options.settings);
-    }
+    const { identity, limits } = checkAppOptions(options);
     this.options = options;
-    this.identity = { deviceId: identity.deviceId, firmware: identity.firmware, bootId: identity.bootId };
+    this.identity = identity;
     this.timers = options.timers;
     this.settings = options.settings;
     this.log = options.log ?? (() => {});
-    this.limits = resolveLimits(options.limits);
-    this.outbox = new Outbox({
+    this.limits = limits;
+    this.telemetry = new Telemetry({
+      timers: this.timers,
+      settings: this.settings,
+      bootId: this.identity.bootId,
       maxEntries: this.limits.outboxEntries,
       maxBytes: this.limits.outboxBytes,
-      onDrop: (entry) => this.note("warn", "outbox_drop", { seq: entry.seq, bytes: entry.bytes }),
+      send: (text) => this.sendNow(text),
+      readTelemetry: options.readTelemetry,
+      freeMemory: () => this.freeMemory(),
+      status: options.status,
+      uptimeMs: () => this.uptimeMs(),
+      note: (level, event, fields) => this.note(level, event, fields),
+      errorText: (error) => clip(errorText(error), MAX_LOG_CHARS),
     });
     this.startedAt = this.timers.now();
-    this.installBuiltIns();
+    for (const [type, handler] of builtInHandlers({
+      uptimeMs: () => this.uptimeMs(),
+      status: () => this.statusResult(),
+      settings: this.settings,
+    })) {
+      this.handlers.set(type, handler);
+    }
     if (options.handlers !== undefined) {
       for (const type of Object.keys(options.handlers)) this.register(type, options.handlers[type]);
     }
@@ -293,12 +190,8 @@ export class DeviceApp {
   start(): void {
     if (this.running) return;
     this.running = true;
-    this.unsubscribeSettings = this.settings.onChange((key) => {
-      // A new interval takes effect at once: the next record comes one new interval from now.
-      if (key === "telemetryIntervalMs" && this.running) this.armTelemetry();
-    });
-    this.armTelemetry();
-    this.note("info", "app_started", { telemetryIntervalMs: this.telemetryIntervalMs() });
+    this.telemetry.start();
+    this.note("info", "app_started", { telemetryIntervalMs: this.telemetry.intervalMs() });
   }
 
   /**
@@ -307,10 +200,7 @@ export class DeviceApp {
    */
   stop(): void {
     this.running = false;
-    if (this.telemetryTimer !== undefined) this.timers.clear(this.telemetryTimer);
-    this.telemetryTimer = undefined;
-    if (this.unsubscribeSettings) this.unsubscribeSettings();
-    this.unsubscribeSettings = undefined;
+    this.telemetry.stop();
     const abandoned = this.pending.size;
     for (const request of this.pending.values()) this.timers.clear(request.timer);
     this.pending.clear();
@@ -320,8 +210,8 @@ export class DeviceApp {
   /** A connection opened: hello, then every unacknowledged telemetry record, oldest first. */
   connected(): void {
     this.isConnected = true;
-    this.outbox.resetSent();
-    this.note("info", "app_connected", { unacked: this.outbox.size });
+    this.telemetry.connected();
+    this.note("info", "app_connected", { unacked: this.telemetry.size });
     const hello = JSON.stringify({
       type: "hello",
       device: this.identity.deviceId,
@@ -330,14 +220,18 @@ export class DeviceApp {
       capabilities: this.capabilities(),
     });
     if (!this.sendNow(hello)) this.note("warn", "hello_not_sent", {});
-    this.flushOutbox();
+    this.telemetry.flush();
   }
 
-  /** The connection ended: telemetry is kept for the next one. */
+  /**
+   * The connection ended: telemetry is kept for the next one. Called for an attempt that
+   * never opened (the supervisor reports those too), it does nothing: no connection ended.
+   */
   disconnected(): void {
+    if (!this.isConnected) return;
     this.isConnected = false;
-    this.outbox.resetSent();
-    this.note("info", "app_disconnected", { unacked: this.outbox.size });
+    this.telemetry.disconnected();
+    this.note("info", "app_disconnected", { unacked: this.telemetry.size });
   }
 
   /** One message from the server. Never throws. */
@@ -381,12 +275,12 @@ export class DeviceApp {
     return {
       messagesIn: this.counts.messagesIn,
       messagesOut: this.counts.messagesOut,
-      dropped: this.outbox.dropped + this.counts.repliesDropped,
+      dropped: this.telemetry.dropped + this.counts.repliesDropped,
       errorsSent: this.counts.errorsSent,
       repliesDropped: this.counts.repliesDropped,
-      outboxSize: this.outbox.size,
-      telemetrySeq: this.outbox.lastSequence,
-      outboxDropped: this.outbox.dropped,
+      outboxSize: this.telemetry.size,
+      telemetrySeq: this.telemetry.lastSequence,
+      outboxDropped: this.telemetry.dropped,
       ignored: this.counts.ignored,
       pending: this.pending.size,
       lateResults: this.counts.lateResults,
@@ -528,8 +422,8 @@ export class DeviceApp {
       this.note("info", "ack_other_boot", { seq });
       return;
     }
-    const removed = this.outbox.ack(seq);
-    this.note("info", "telemetry_acked", { seq, removed, unacked: this.outbox.size });
+    const removed = this.telemetry.acknowledge(seq);
+    this.note("info", "telemetry_acked", { seq, removed, unacked: this.telemetry.size });
   }
 
   // -------------------------------------------------------------------------------------
@@ -625,111 +519,7 @@ export class DeviceApp {
   }
 
   // -------------------------------------------------------------------------------------
-  // Telemetry.
-
-  private telemetryIntervalMs(): number {
-    return this.settings.get("telemetryIntervalMs") as number;
-  }
-
-  private armTelemetry(): void {
-    if (this.telemetryTimer !== undefined) this.timers.clear(this.telemetryTimer);
-    this.telemetryTimer = this.timers.set(() => this.telemetryTick(), this.telemetryIntervalMs());
-  }
-
-  private telemetryTick(): void {
-    this.telemetryTimer = undefined;
-    // Re-armed first, so that nothing below can end telemetry.
-    this.armTelemetry();
-    try {
-      const data = this.telemetryData();
-      const uptimeMs = this.uptimeMs();
-      const boot = this.identity.bootId;
-      const seq = this.outbox.add((seq) => JSON.stringify({ type: "telemetry", boot, seq, uptimeMs, data }));
-      this.note("debug", "telemetry_recorded", { seq, unacked: this.outbox.size });
-    } catch (error) {
-      this.note("error", "telemetry_failed", { error: clip(errorText(error), MAX_LOG_CHARS) });
-    }
-    this.flushOutbox();
-  }
-
-  private telemetryData(): Record<string, unknown> {
-    if (this.options.readTelemetry) return this.options.readTelemetry();
-    const data: Record<string, unknown> = {};
-    const free = this.freeMemory();
-    if (free !== undefined) data.freeMemory = free;
-    const extra = this.options.status ? this.options.status() : undefined;
-    if (extra) {
-      for (const key of Object.keys(extra)) if (!hasOwn(data, key)) data[key] = extra[key];
-    }
-    return data;
-  }
-
-  /** Sends every record not yet sent on this connection, oldest first, until send() refuses. */
-  private flushOutbox(): void {
-    if (!this.isConnected) return;
-    for (;;) {
-      const entry: OutboxEntry | undefined = this.outbox.nextUnsent();
-      if (entry === undefined) return;
-      if (!this.sendNow(entry.text)) {
-        // Kept: retried at the next tick or the next connection.
-        this.note("debug", "telemetry_deferred", { seq: entry.seq });
-        return;
-      }
-      this.outbox.markSent(entry);
-    }
-  }
-
-  // -------------------------------------------------------------------------------------
-  // Built-in handlers.
-
-  private installBuiltIns(): void {
-    this.handlers.set(
-      "echo",
-      defineHandler({
-        parse(message) {
-          if (!hasOwn(message, "payload")) {
-            throw requestError(RequestErrorCode.BAD_REQUEST, 'echo needs a "payload" (any JSON value)');
-          }
-          return message.payload;
-        },
-        handle: (payload) => ({ payload }),
-      }),
-    );
-    this.handlers.set(
-      "ping",
-      defineHandler({ handle: () => ({ pong: true, uptimeMs: this.uptimeMs() }) }),
-    );
-    this.handlers.set("status", defineHandler({ handle: () => this.statusResult() }));
-    this.handlers.set(
-      "config",
-      defineHandler({
-        parse(message): { action: "get" | "set"; key: string | undefined; value: unknown } {
-          const action = message.action;
-          if (action !== "get" && action !== "set") {
-            throw requestError(RequestErrorCode.BAD_REQUEST, 'config needs "action": "get" or "set"');
-          }
-          const key = message.key;
-          if (key !== undefined && typeof key !== "string") {
-            throw requestError(RequestErrorCode.BAD_REQUEST, `config "key" must be a string, got ${describe(key)}`);
-          }
-          if (action === "set") {
-            if (key === undefined) throw requestError(RequestErrorCode.BAD_REQUEST, 'config set needs a "key"');
-            if (!hasOwn(message, "value")) {
-              throw requestError(RequestErrorCode.BAD_REQUEST, 'config set needs a "value"');
-            }
-          }
-          return { action, key, value: message.value };
-        },
-        handle: ({ action, key, value }) => {
-          if (action === "get") {
-            if (key === undefined) return this.settings.all();
-            return { [key]: this.settings.get(key) };
-          }
-          return { [key as string]: this.settings.set(key as string, value) };
-        },
-      }),
-    );
-  }
+  // What the built-in status request reports.
 
   private statusResult(): Record<string, unknown> {
     const counters = this.counters;
@@ -742,7 +532,8 @@ export class DeviceApp {
     result.errorsSent = counters.errorsSent;
     result.ignored = counters.ignored;
     result.pending = counters.pending;
-    result.outbox = { size: this.outbox.size, bytes: this.outbox.bytes, dropped: this.outbox.dropped };
+    const telemetry = this.telemetry;
+    result.outbox = { size: telemetry.size, bytes: telemetry.bytes, dropped: telemetry.dropped };
     result.telemetrySeq = counters.telemetrySeq;
     result.boot = this.identity.bootId;
     // The composition's fields (rssi, reconnects, lastRttMs, wifi, link) do not override ours.
@@ -780,29 +571,4 @@ export class DeviceApp {
       // A log that throws must not take the device down.
     }
   }
-}
-
-function resolveLimits(partial: Partial<AppLimits> | undefined): AppLimits {
-  const limits: AppLimits = { ...DEFAULT_APP_LIMITS };
-  if (partial === undefined) return limits;
-  if (partial === null || typeof partial !== "object") throw invalidOption("limits", "an object", partial);
-  const bounds: Record<keyof AppLimits, [number, number]> = {
-    maxJsonBytes: [16, 0x7fffffff],
-    maxJsonDepth: [1, MAX_JSON_DEPTH],
-    outboxEntries: [1, 100_000],
-    outboxBytes: [64, 0x7fffffff],
-    maxPendingRequests: [1, 1000],
-    handlerTimeoutMs: [1, 86_400_000],
-    maxReplyBytes: [64, 0x7fffffff],
-  };
-  for (const name of Object.keys(bounds) as (keyof AppLimits)[]) {
-    const value = partial[name];
-    if (value === undefined) continue;
-    const [min, max] = bounds[name];
-    if (typeof value !== "number" || !Number.isInteger(value) || value < min || value > max) {
-      throw invalidOption(`limits.${name}`, `an integer from ${min} to ${max}`, value);
-    }
-    limits[name] = value;
-  }
-  return limits;
 }

@@ -5,9 +5,9 @@
  * device draws its delay uniformly from the whole window, instead of all retrying at the
  * same doubling instants (the "thundering herd" that knocks a restarted server over again).
  */
-import { MAX_TIMEOUT_MS } from "../websocket/constants.js";
 import { invalidOption } from "../shared/errors.js";
 import type { RandomSource } from "../shared/host.js";
+import { checkInteger, checkKnownKeys, MAX_TIMEOUT_MS } from "../shared/options.js";
 
 export interface BackoffPolicy {
   /** Upper bound of the first retry's delay, milliseconds. */
@@ -21,7 +21,7 @@ export interface BackoffPolicy {
   minMs: number;
 }
 
-export const DEFAULT_BACKOFF: Readonly<BackoffPolicy> = { baseMs: 1_000, capMs: 60_000, minMs: 100 };
+export const DEFAULT_BACKOFF: Readonly<BackoffPolicy> = Object.freeze({ baseMs: 1_000, capMs: 60_000, minMs: 100 });
 
 /**
  * Largest exponent used. baseMs >= 1 and capMs <= MAX_TIMEOUT_MS (86 400 000 < 2^27), so
@@ -55,7 +55,7 @@ export function backoffDelay(attempt: number, policy: BackoffPolicy, random: num
 /** The largest double below 1. */
 const ONE_MINUS_EPSILON = 1 - 2 ** -53;
 
-const POLICY_KEYS = ["baseMs", "capMs", "minMs"] as const;
+const POLICY_KEYS = Object.freeze(["baseMs", "capMs", "minMs"] as const);
 
 /**
  * Validates a partial policy merged over DEFAULT_BACKOFF; errors (invalidOption from
@@ -76,19 +76,11 @@ export function resolveBackoff(
       throw invalidOption(name, "an object with baseMs, capMs and minMs", partial);
     }
     const given = partial as Record<string, unknown>;
-    for (const key of Object.keys(given)) {
-      if (!(POLICY_KEYS as readonly string[]).includes(key)) {
-        throw invalidOption(`${name}.${key}`, `one of ${POLICY_KEYS.join(", ")} (unknown option)`, given[key]);
-      }
-    }
+    checkKnownKeys(name, given, POLICY_KEYS);
     for (const key of POLICY_KEYS) {
       const value = given[key];
       if (value === undefined) continue;
-      const min = key === "baseMs" ? 1 : 0;
-      if (typeof value !== "number" || !Number.isInteger(value) || value < min || value > MAX_TIMEOUT_MS) {
-        throw invalidOption(`${name}.${key}`, `an integer from ${min} to ${MAX_TIMEOUT_MS} (milliseconds)`, value);
-      }
-      policy[key] = value;
+      policy[key] = checkInteger(`${name}.${key}`, value, key === "baseMs" ? 1 : 0, MAX_TIMEOUT_MS, "milliseconds");
     }
   }
   // The order constraints, checked on the merged policy. The error names the value the

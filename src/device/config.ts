@@ -5,9 +5,11 @@
  * with an error naming the key: a bad build is reported at boot, not retried forever.
  */
 import { DEFAULT_BACKOFF } from "./backoff.js";
-import { MAX_LIMIT_BYTES, MAX_TIMEOUT_MS } from "../websocket/constants.js";
+import { DEFAULT_HEARTBEAT } from "./heartbeat.js";
+import { DEFAULT_STABLE_MS } from "./supervisor-options.js";
+import { MAX_LIMIT_BYTES } from "../websocket/constants.js";
 import { invalidOption } from "../shared/errors.js";
-import { DEFAULT_HEARTBEAT, DEFAULT_STABLE_MS } from "./supervisor.js";
+import { checkInteger, checkString, MAX_TIMEOUT_MS, type Unit } from "../shared/options.js";
 import { parseWebSocketUrl } from "../websocket/url.js";
 import { TLS_PIN } from "../websocket/client.js";
 
@@ -49,7 +51,7 @@ export interface DeviceConfig {
   insecure: boolean;
 }
 
-export const DEFAULT_DEVICE_CONFIG: Readonly<DeviceConfig> = {
+export const DEFAULT_DEVICE_CONFIG: Readonly<DeviceConfig> = Object.freeze({
   url: "ws://127.0.0.1:8080/",
   deviceId: "device",
   ssid: "",
@@ -63,44 +65,39 @@ export const DEFAULT_DEVICE_CONFIG: Readonly<DeviceConfig> = {
   stableMs: DEFAULT_STABLE_MS,
   maxMessageBytes: 16 * 1024,
   ca: "",
-  pins: [],
+  pins: Object.freeze([]),
   insecure: false,
-};
+});
 
 /** A CA bundle on the desktop may hold a system's whole trust store (about 200 KB). */
 const MAX_CA_LENGTH = 512 * 1024;
 /** Pins a device keeps: the current key and a few backups (RFC 7469 section 4.3). */
 const MAX_PINS = 8;
 
-/** Integer keys and their ranges. */
-const INTEGERS: Readonly<Record<string, readonly [number, number]>> = {
-  telemetryIntervalMs: [1_000, MAX_TIMEOUT_MS],
-  heartbeatIntervalMs: [0, MAX_TIMEOUT_MS],
-  heartbeatTimeoutMs: [1, MAX_TIMEOUT_MS],
-  backoffBaseMs: [1, MAX_TIMEOUT_MS],
-  backoffCapMs: [1, MAX_TIMEOUT_MS],
-  stableMs: [0, MAX_TIMEOUT_MS],
-  maxMessageBytes: [125, MAX_LIMIT_BYTES],
-};
+/** Integer keys: [smallest, largest, unit]. */
+const INTEGERS: Readonly<Record<string, readonly [number, number, Unit]>> = Object.freeze({
+  telemetryIntervalMs: Object.freeze([1_000, MAX_TIMEOUT_MS, "milliseconds"] as const),
+  heartbeatIntervalMs: Object.freeze([0, MAX_TIMEOUT_MS, "milliseconds"] as const),
+  heartbeatTimeoutMs: Object.freeze([1, MAX_TIMEOUT_MS, "milliseconds"] as const),
+  backoffBaseMs: Object.freeze([1, MAX_TIMEOUT_MS, "milliseconds"] as const),
+  backoffCapMs: Object.freeze([1, MAX_TIMEOUT_MS, "milliseconds"] as const),
+  stableMs: Object.freeze([0, MAX_TIMEOUT_MS, "milliseconds"] as const),
+  maxMessageBytes: Object.freeze([125, MAX_LIMIT_BYTES, "bytes"] as const),
+});
 
 /** A device id: what a server logs and keys on; printable ASCII without spaces. */
 const DEVICE_ID = /^[A-Za-z0-9._:-]{1,64}$/;
 
+/** An integer key: mcconfig passes "5000", so a plain decimal string is read as its number first. */
 function readInteger(key: string, value: unknown): number {
-  const [min, max] = INTEGERS[key]!;
-  // mcconfig passes "5000"; accept plain decimal strings only ("5e3", " 5", "0x10" are typos).
+  const [min, max, unit] = INTEGERS[key]!;
+  // Plain decimal strings only: "5e3", " 5", "0x10" are typos, reported as given.
   const number = typeof value === "string" && /^[0-9]+$/.test(value) ? Number(value) : value;
-  if (typeof number !== "number" || !Number.isInteger(number) || number < min || number > max) {
-    throw invalidOption(`config.${key}`, `an integer from ${min} to ${max}`, value);
-  }
-  return number;
+  return checkInteger(`config.${key}`, number, min, max, unit);
 }
 
 function readString(key: string, value: unknown, maxLength: number): string {
-  if (typeof value !== "string" || value.length > maxLength) {
-    throw invalidOption(`config.${key}`, `a string of at most ${maxLength} characters`, key === "password" || key === "authToken" ? "(hidden)" : value);
-  }
-  return value;
+  return checkString(`config.${key}`, value, maxLength, key === "password" || key === "authToken");
 }
 
 /**

@@ -26,6 +26,15 @@ export interface DeviceOptions {
   handlers?: Record<string, RequestHandler>;
   /** The `data` of each telemetry record (sensor readings). */
   readTelemetry?: () => Record<string, unknown>;
+  /**
+   * Keys of `config` the user gave explicitly at start (the desktop's command-line flags, by
+   * their DeviceConfig names, e.g. "telemetryIntervalMs" for --telemetry-interval-ms). For
+   * those that are settings, the value in `config` wins over one stored at run time (`config
+   * set`) for this run; otherwise a stored setting wins over the build's config, so a server's
+   * change survives a reboot on the chip. Other keys are ignored. Default: none (a build's
+   * config is never explicit).
+   */
+  explicitSettings?: readonly string[];
 }
 
 export class Device {
@@ -47,6 +56,7 @@ export class Device {
       specs: DEVICE_SETTINGS,
       log,
       initial: { telemetryIntervalMs: config.telemetryIntervalMs },
+      ...(options.explicitSettings !== undefined ? { explicit: options.explicitSettings } : {}),
     });
 
     const headers: Array<[string, string]> = [];
@@ -88,7 +98,7 @@ export class Device {
     const boot = new Uint8Array(4);
     host.random(boot);
     this.app = new DeviceApp({
-      identity: { deviceId: config.deviceId, firmware: FIRMWARE_VERSION, bootId: hex(boot) },
+      identity: { deviceId: config.deviceId, firmware: FIRMWARE_VERSION, bootId: hexBytes(boot) },
       timers: host.timers,
       log,
       send: (text) => this.supervisor.send(text),
@@ -168,7 +178,8 @@ function clientTls(config: DeviceConfig): ClientTlsOptions | undefined {
   return Object.keys(tls).length > 0 ? tls : undefined;
 }
 
-function hex(bytes: Uint8Array): string {
+/** The bytes as lower-case hex digits, two per byte (the boot id). */
+function hexBytes(bytes: Uint8Array): string {
   let text = "";
   for (let i = 0; i < bytes.length; i++) text += (bytes[i]! < 16 ? "0" : "") + bytes[i]!.toString(16);
   return text;

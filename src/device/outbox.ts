@@ -17,7 +17,8 @@
  * Sizes are UTF-8 bytes of the text, which is what XS stores strings as and what goes on the
  * wire, so maxBytes bounds the heap the outbox holds (plus a small fixed cost per entry).
  */
-import { invalidOption } from "../shared/errors.js";
+import { checkInteger } from "../shared/options.js";
+import { MAX_LIMIT_BYTES } from "../websocket/constants.js";
 import { utf8Length } from "../websocket/utf8.js";
 
 export interface OutboxEntry {
@@ -36,11 +37,10 @@ export interface OutboxOptions {
   onDrop?: (entry: OutboxEntry) => void;
 }
 
-export const DEFAULT_OUTBOX = { maxEntries: 64, maxBytes: 16 * 1024 } as const;
+export const DEFAULT_OUTBOX = Object.freeze({ maxEntries: 64, maxBytes: 16 * 1024 } as const);
 
-/** Bounds accepted for the limits: an outbox is heap, and the heap of an ESP32 is ~100 KB. */
-const MAX_ENTRIES_LIMIT = 100_000;
-const MAX_BYTES_LIMIT = 0x7fffffff;
+/** Most records an outbox may be asked to hold: an outbox is heap, and an ESP32 has ~100 KB. */
+export const MAX_OUTBOX_ENTRIES = 100_000;
 
 export class Outbox {
   private readonly maxEntries: number;
@@ -58,8 +58,8 @@ export class Outbox {
   private droppedCount = 0;
 
   constructor(options: OutboxOptions) {
-    this.maxEntries = checkLimit("maxEntries", options.maxEntries, MAX_ENTRIES_LIMIT);
-    this.maxBytes = checkLimit("maxBytes", options.maxBytes, MAX_BYTES_LIMIT);
+    this.maxEntries = checkInteger("maxEntries", options.maxEntries, 1, MAX_OUTBOX_ENTRIES, "records");
+    this.maxBytes = checkInteger("maxBytes", options.maxBytes, 1, MAX_LIMIT_BYTES, "bytes");
     this.onDrop = options.onDrop;
   }
 
@@ -152,11 +152,4 @@ export class Outbox {
     this.droppedCount++;
     if (this.onDrop) this.onDrop(entry);
   }
-}
-
-function checkLimit(name: string, value: unknown, max: number): number {
-  if (typeof value !== "number" || !Number.isInteger(value) || value < 1 || value > max) {
-    throw invalidOption(name, `an integer from 1 to ${max}`, value);
-  }
-  return value;
 }

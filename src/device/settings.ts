@@ -1,10 +1,16 @@
 /**
  * Device settings: a fixed schema of named values, each validated, persisted and observable.
  *
- * Where a value comes from, first match wins: a value stored by set() (persistent, survives
- * reboots), then the build config (`mcconfig ... telemetryIntervalMs=5000`, passed in as
- * `initial`), then the schema's default. Only values set with set() are stored, so a new
- * firmware's defaults and build config still apply to every setting nobody changed.
+ * Where a value comes from, first match wins:
+ *   1. a value given explicitly at start (a command-line flag on the desktop: `initial`, with
+ *      its key in `explicit`), for this run only: what the user just typed is what they mean;
+ *   2. a value stored by set() (the server's `config set`: persistent, survives reboots);
+ *   3. the build config (`mcconfig ... telemetryIntervalMs=5000`, passed in as `initial`);
+ *   4. the schema's default.
+ * Only values set with set() are stored, so a new firmware's defaults and build config still
+ * apply to every setting nobody changed. At start, one log line names each stored value in
+ * effect instead of the build config's (setting_stored), and one each explicit value in
+ * effect instead of a stored one (setting_explicit): where a value came from is never silent.
  *
  * Storage: ONE JSON object under domain "settings", key "values" (NVS names are at most 15
  * characters and values at most 3999 bytes plus a NUL, so one object keeps the count of NVS entries
@@ -16,6 +22,14 @@
  */
 import { describe, invalidOption, RequestErrorCode, requestError } from "../shared/errors.js";
 import type { Log, Storage } from "../shared/host.js";
+import {
+  checkBoolean,
+  checkInteger,
+  checkObject,
+  checkString,
+  MAX_TIMEOUT_MS,
+  type Unit,
+} from "../shared/options.js";
 import { utf8Length } from "../websocket/utf8.js";
 
 interface SpecBase {
@@ -29,6 +43,8 @@ export interface IntegerSettingSpec extends SpecBase {
   min: number;
   /** Largest accepted value, inclusive. */
   max: number;
+  /** What the value counts, for error messages. */
+  unit?: Unit;
   default: number;
 }
 
@@ -49,18 +65,24 @@ export type SettingValue = number | boolean | string;
 export type SettingSpecs = Readonly<Record<string, SettingSpec>>;
 
 /** The firmware's settings. */
-export const DEVICE_SETTINGS = {
-  telemetryIntervalMs: {
+export const DEVICE_SETTINGS = Object.freeze({
+  telemetryIntervalMs: Object.freeze({
     type: "integer",
     min: 1_000,
-    max: 86_400_000,
+    max: MAX_TIMEOUT_MS,
+    unit: "milliseconds",
     default: 10_000,
     description: "time between two telemetry records, milliseconds (1 s to 1 day)",
-  },
-} as const satisfies SettingSpecs;
+  } as const),
+} as const satisfies SettingSpecs);
 
 /** Where settings are stored (NVS: both names at most 15 characters). */
-export const SETTINGS_STORAGE = { domain: "settings", key: "values" } as const;
+export const SETTINGS_STORAGE = Object.freeze({ domain: "settings", key: "values" } as const);
+
+/** Most keys accepted in `explicit`: the build config has a few dozen at most. */
+export const MAX_EXPLICIT_KEYS = 64;
+/** Longest key accepted in `explicit`, characters. */
+const MAX_KEY_CHARS = 64;
 /**
  * Longest stored settings object, bytes of UTF-8: NVS holds a string value in 4000 bytes
  * including its terminating NUL (JSON.stringify escapes any NUL inside, so none is stored).
@@ -81,6 +103,14 @@ export interface SettingsOptions {
    * a log line.
    */
   initial?: Readonly<Record<string, unknown>>;
+  /**
+   * Keys whose `initial` value was given explicitly at start (a command-line flag on the
+   * desktop, as opposed to a build's configuration): that value wins over a stored one for
+   * this run, and the stored one stays stored (it applies again at a start without the
+   * flag, until set() replaces it). Keys the schema does not have are ignored, so a host may
+   * list every configuration key it was given.
+   */
+  explicit?: readonly string[];
 }
 
 export class Settings {
@@ -102,8 +132,9 @@ export class Settings {
       checkSpec(key, spec);
       this.values[key] = spec.default;
     }
-    this.applyInitial(options.initial);
-    this.loadStored();
+    const explicit = checkExplicit(options.explicit);
+    const fromStart = this.applyInitial(options.initial, explicit);
+    this.loadStored(fromStart);
   }
 
   /** The value of `key`; throws a RequestError (bad_request) for a key not in the schema. */
@@ -120,10 +151,8 @@ export class Settings {
    */
   set(key: string, value: unknown): SettingValue {
     const spec = this.specFor(key);
-    const problem = validate(spec, value);
-    if (problem !== undefined) {
-      throw requestError(RequestErrorCode.BAD_REQUEST, `${key} ${problem}, got ${describe(value)}`);
-    }
+    const problem = validate(key, spec, value);
+    if (problem !== undefined) throw requestError(RequestErrorCode.BAD_REQUEST, problem);
     const accepted = value as SettingValue;
     const next: Record<string, SettingValue> = { ...this.stored, [key]: accepted };
     const text = JSON.stringify(next);
@@ -178,23 +207,35 @@ export class Settings {
     return spec;
   }
 
-  private applyInitial(initial: Readonly<Record<string, unknown>> | undefined): void {
-    if (initial === undefined || initial === null) return;
+  /**
+   * Applies the build config's values over the defaults. Returns the keys whose value was
+   * given explicitly at start and accepted: a stored value does not replace those.
+   */
+  private applyInitial(initial: Readonly<Record<string, unknown>> | undefined, explicit: readonly string[]): string[] {
+    const fromStart: string[] = [];
+    if (initial === undefined || initial === null) return fromStart;
     for (const key of Object.keys(this.specs)) {
       // undefined is "not configured", as an absent key.
       if (!Object.prototype.hasOwnProperty.call(initial, key) || initial[key] === undefined) continue;
       const spec = this.specs[key];
       const value = fromConfig(spec, initial[key]);
-      const problem = validate(spec, value);
+      const problem = validate(key, spec, value);
       if (problem !== undefined) {
-        this.log("warn", "setting_config_ignored", { key, reason: `${key} ${problem}` });
+        this.log("warn", "setting_config_ignored", { key, reason: problem });
         continue;
       }
       this.values[key] = value as SettingValue;
+      if (explicit.includes(key)) fromStart.push(key);
     }
+    return fromStart;
   }
 
-  private loadStored(): void {
+  /**
+   * Reads the stored values: each is kept (it is what set() persisted) and applied, unless
+   * its key is in `fromStart` (given explicitly at start). Either way one line says which
+   * value won over which.
+   */
+  private loadStored(fromStart: readonly string[]): void {
     let text: string | undefined;
     try {
       text = this.storage.get(SETTINGS_STORAGE.domain, SETTINGS_STORAGE.key);
@@ -222,33 +263,56 @@ export class Settings {
         this.log("warn", "setting_stored_ignored", { key: clipKey(key), reason: "unknown setting" });
         continue;
       }
-      const problem = validate(spec, record[key]);
+      const problem = validate(key, spec, record[key]);
       if (problem !== undefined) {
-        this.log("warn", "setting_stored_ignored", { key, reason: `${key} ${problem}` });
+        this.log("warn", "setting_stored_ignored", { key, reason: problem });
         continue;
       }
-      this.stored[key] = record[key] as SettingValue;
-      this.values[key] = record[key] as SettingValue;
+      const stored = record[key] as SettingValue;
+      this.stored[key] = stored;
+      // String settings may hold secrets: their lines name the key only.
+      const secret = spec.type === "string";
+      if (fromStart.includes(key)) {
+        this.log("info", "setting_explicit", secret ? { key } : { key, value: this.values[key], stored });
+        continue;
+      }
+      this.log("info", "setting_stored", secret ? { key } : { key, value: stored, build: this.values[key] });
+      this.values[key] = stored;
     }
   }
 }
 
-/** Why `value` does not fit `spec` ("must be ..."), or undefined when it does. */
-function validate(spec: SettingSpec, value: unknown): string | undefined {
-  switch (spec.type) {
-    case "integer":
-      if (typeof value !== "number" || !Number.isInteger(value) || value < spec.min || value > spec.max) {
-        return `must be an integer from ${spec.min} to ${spec.max}`;
-      }
-      return undefined;
-    case "boolean":
-      return typeof value === "boolean" ? undefined : "must be true or false";
-    case "string":
-      if (typeof value !== "string" || value.length > spec.maxLength) {
-        return `must be a string of at most ${spec.maxLength} characters`;
-      }
-      return undefined;
+/**
+ * Why `value` does not fit `spec` (the shared option checks' message, naming `key`, the
+ * constraint and the value), or undefined when it does.
+ */
+function validate(key: string, spec: SettingSpec, value: unknown): string | undefined {
+  try {
+    switch (spec.type) {
+      case "integer":
+        checkInteger(key, value, spec.min, spec.max, spec.unit);
+        break;
+      case "boolean":
+        checkBoolean(key, value);
+        break;
+      case "string":
+        checkString(key, value, spec.maxLength);
+        break;
+    }
+    return undefined;
+  } catch (error) {
+    return (error as Error).message;
   }
+}
+
+/** The explicit option: a bounded list of keys (unknown ones are ignored, not refused). */
+function checkExplicit(value: unknown): readonly string[] {
+  if (value === undefined) return [];
+  if (!Array.isArray(value) || value.length > MAX_EXPLICIT_KEYS) {
+    throw invalidOption("explicit", `an array of at most ${MAX_EXPLICIT_KEYS} setting keys`, value);
+  }
+  for (let i = 0; i < value.length; i++) checkString(`explicit[${i}]`, value[i], MAX_KEY_CHARS);
+  return value as readonly string[];
 }
 
 /** Build-config values given on mcconfig's command line are strings: read them per spec. */
@@ -265,21 +329,17 @@ function fromConfig(spec: SettingSpec, value: unknown): unknown {
 /** A schema error is the firmware's own bug: fail at start-up, naming the setting. */
 function checkSpec(key: string, spec: SettingSpec): void {
   const name = `specs.${key}`;
-  if (spec === null || typeof spec !== "object") throw invalidOption(name, "a setting spec", spec);
+  checkObject(name, spec);
   if (spec.type === "integer") {
-    if (!Number.isSafeInteger(spec.min) || !Number.isSafeInteger(spec.max) || spec.min > spec.max) {
-      throw invalidOption(`${name}.min/max`, "safe integers with min <= max", `${spec.min}..${spec.max}`);
-    }
+    checkInteger(`${name}.min`, spec.min, Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER);
+    checkInteger(`${name}.max`, spec.max, spec.min, Number.MAX_SAFE_INTEGER);
   } else if (spec.type === "string") {
-    if (!Number.isInteger(spec.maxLength) || spec.maxLength < 0 || spec.maxLength > MAX_STORED_SETTINGS_BYTES) {
-      throw invalidOption(`${name}.maxLength`, `an integer from 0 to ${MAX_STORED_SETTINGS_BYTES}`, spec.maxLength);
-    }
+    checkInteger(`${name}.maxLength`, spec.maxLength, 0, MAX_STORED_SETTINGS_BYTES, "characters");
   } else if (spec.type !== "boolean") {
     throw invalidOption(`${name}.type`, '"integer", "boolean" or "string"', (spec as { type: unknown }).type);
   }
-  if (validate(spec, spec.default) !== undefined) {
-    throw invalidOption(`${name}.default`, `a value that fits the spec (${validate(spec, spec.default)})`, spec.default);
-  }
+  const problem = validate(key, spec, spec.default);
+  if (problem !== undefined) throw invalidOption(`${name}.default`, `a value that fits the spec (${problem})`, spec.default);
 }
 
 function clipKey(key: string): string {

@@ -1,9 +1,10 @@
 /**
  * The connection supervisor: keeps one WebSocket connection up forever. Reconnects with
- * exponential backoff and full jitter (src/device/backoff.ts), resets the backoff once a connection
- * has stayed up for stableMs, reconnects at once when the network comes back, and detects a
- * dead peer (half-open TCP) with pings: if neither a pong nor any other frame arrives within
- * heartbeat.timeoutMs of a ping, the connection is terminated and replaced.
+ * exponential backoff and full jitter (src/device/backoff.ts), resets the backoff once a
+ * connection has proved stable (below), reconnects at once when the network comes back, and
+ * detects a dead peer (half-open TCP) with the heartbeat (src/device/heartbeat.ts): if neither
+ * a pong nor any other frame arrives within heartbeat.timeoutMs of a ping, the connection is
+ * terminated and replaced.
  *
  * Lifecycle (SupervisorState):
  *
@@ -18,13 +19,16 @@
  *   any other   --stop()-->               STOPPED, at once
  *
  * Never a tight loop: every ended connection or failed attempt, whatever the server did
- * (refused, answered 503, accepted and closed at once, closed with 1000), is followed by a
- * backoff delay of at least backoff.minMs, and the delays grow until a connection has
- * stayed open for stableMs. Only the network coming back skips the wait.
+ * (refused, answered 503, accepted and closed at once, closed with 1000, accepted and then
+ * said nothing), is followed by a backoff delay of at least backoff.minMs, and the delays
+ * grow until a connection proves stable: a message from the server arrives stableMs or more
+ * after the connection opened. Time alone does not count: a server that accepts and then
+ * says nothing is caught by the heartbeat after intervalMs + timeoutMs (30 s by default,
+ * as long as stableMs), and that dead connection must not pass for a stable one. Only the
+ * network coming back skips the wait.
  *
- * One timer at most at any moment (the backoff wait, or while open the next of: the
- * stable-period mark, the periodic ping, the ping's deadline): an ESP32 has few to spare, and
- * one timer per connection cannot leak.
+ * One timer at most at any moment (the backoff wait, or while open the heartbeat's next
+ * ping or deadline): an ESP32 has few to spare, and one timer per connection cannot leak.
  *
  * Callbacks: the application's onOpen and onMessage run inside the client's callbacks, so
  * one that throws fails that connection with 1011 (the client's rule) and the supervisor
@@ -32,16 +36,21 @@
  * there is logged (supervisor_callback_failed) and the supervisor carries on. Callbacks may
  * call stop(), setNetwork() and send(): the supervisor's state is settled before any runs.
  */
-import { backoffDelay, randomUnit, resolveBackoff, type BackoffPolicy } from "./backoff.js";
-import { CloseCode, MAX_TIMEOUT_MS } from "../websocket/constants.js";
-import { ErrorCode, WebSocketError, invalidArgument, invalidOption, invalidState } from "../shared/errors.js";
-import { validateHeaders, validateProtocols } from "../websocket/handshake.js";
+import { backoffDelay, randomUnit, type BackoffPolicy } from "./backoff.js";
+import { HEARTBEAT_DEAD, Heartbeat, type HeartbeatOptions } from "./heartbeat.js";
+import {
+  checkSupervisorOptions,
+  type ClientFactory,
+  type ClientLike,
+  type SupervisedClientOptions,
+  type SupervisorOptions,
+} from "./supervisor-options.js";
+import { CloseCode } from "../websocket/constants.js";
+import { ErrorCode, WebSocketError, invalidArgument, invalidState } from "../shared/errors.js";
 import type { LogLevel, NetHost, TimerId } from "../shared/host.js";
-import { resolveLimits, validateCallbacks, validateHost } from "../websocket/options.js";
-import { parseWebSocketUrl, type WebSocketUrl } from "../websocket/url.js";
-import { resolveTls, WebSocketClient, type CloseEvent, type WebSocketClientOptions } from "../websocket/client.js";
+import { WebSocketClient, type CloseEvent, type WebSocketClientOptions } from "../websocket/client.js";
 
-export const SupervisorState = {
+export const SupervisorState = Object.freeze({
   /** Not started, or stopped. */
   STOPPED: "stopped",
   /** Started, but the network is down: nothing is attempted. */
@@ -54,55 +63,17 @@ export const SupervisorState = {
   BACKOFF: "backoff",
   /** stop() was called while a connection was open: closing it. */
   STOPPING: "stopping",
-} as const;
+} as const);
 export type SupervisorStateValue = (typeof SupervisorState)[keyof typeof SupervisorState];
 
-export interface HeartbeatOptions {
-  /**
-   * A ping goes out this often while connected, ms (default 20000): periodic rather than
-   * after silence, so the round-trip time stays fresh even on a busy connection.
-   */
-  intervalMs: number;
-  /** The connection is declared dead when nothing arrives this long after a ping, ms (default 10000). */
-  timeoutMs: number;
-}
-
-export const DEFAULT_HEARTBEAT: Readonly<HeartbeatOptions> = { intervalMs: 20_000, timeoutMs: 10_000 };
-/** A connection that stays open this long resets the backoff, ms. */
-export const DEFAULT_STABLE_MS = 30_000;
-
-/** What the supervisor needs of a client: the WebSocketClient API (a fake in unit tests). */
-export type ClientLike = Pick<
-  WebSocketClient,
-  "send" | "ping" | "close" | "terminate" | "readyState" | "bufferedAmount"
->;
-export type ClientFactory = (options: WebSocketClientOptions) => ClientLike;
-
-export interface SupervisorOptions {
-  url: string;
-  host: NetHost;
-  /** Passed to each WebSocketClient: protocols, headers, limits. */
-  client?: Pick<WebSocketClientOptions, "protocols" | "headers" | "limits" | "tls">;
-  backoff?: Partial<BackoffPolicy>;
-  stableMs?: number;
-  /** false turns liveness checks off (default on). */
-  heartbeat?: Partial<HeartbeatOptions> | false;
-  /** Whether the network is up at start (default true); see setNetwork(). */
-  networkUp?: boolean;
-  /** Makes clients; defaults to `new WebSocketClient(options)`. */
-  createClient?: ClientFactory;
-  /** A connection opened (after the handshake). */
-  onOpen?: (protocol: string) => void;
-  /** A message arrived on the current connection. */
-  onMessage?: (data: string | Uint8Array) => void;
-  /**
-   * A connection (or attempt) ended. `retryInMs` is the delay before the next attempt, or
-   * undefined when none is scheduled (stopped, or waiting for the network).
-   */
-  onClose?: (event: CloseEvent, retryInMs: number | undefined) => void;
-  /** The supervisor's state changed. */
-  onState?: (state: SupervisorStateValue) => void;
-}
+export { DEFAULT_HEARTBEAT, resolveHeartbeat, type HeartbeatOptions } from "./heartbeat.js";
+export {
+  DEFAULT_STABLE_MS,
+  type ClientFactory,
+  type ClientLike,
+  type SupervisedClientOptions,
+  type SupervisorOptions,
+} from "./supervisor-options.js";
 
 export interface SupervisorStats {
   /** Connections that opened, in total. */
@@ -110,9 +81,10 @@ export interface SupervisorStats {
   /** Connections that opened after the first. */
   reconnects: number;
   /**
-   * Attempts that failed since the last stable connection. A connection that ended before
-   * stableMs counts as failed (a server that accepts and closes at once is failing); one
-   * ended by setNetwork(false) does not. It is the exponent of the next backoff delay.
+   * Attempts that failed since the last stable connection. A connection that ended without
+   * proving stable counts as failed (a server that accepts and closes at once, or accepts and
+   * says nothing until the heartbeat gives up, is failing); one ended by setNetwork(false)
+   * does not. It is the exponent of the next backoff delay.
    */
   consecutiveFailures: number;
   /** Round-trip time of the last answered heartbeat ping, ms; undefined before any. */
@@ -123,57 +95,18 @@ export interface SupervisorStats {
   heartbeatTimeouts: number;
 }
 
-const CALLBACKS = ["createClient", "onOpen", "onMessage", "onClose", "onState"] as const;
-const OPTION_NAMES = [
-  "url",
-  "host",
-  "client",
-  "backoff",
-  "stableMs",
-  "heartbeat",
-  "networkUp",
-  ...CALLBACKS,
-] as const;
-const CLIENT_OPTION_NAMES = ["protocols", "headers", "limits", "tls"] as const;
-
 /** The close sent by stop(): the device is going away (RFC 6455 section 7.4.1). */
 const STOP_REASON = "stopping";
 
 const defaultFactory: ClientFactory = (options) => new WebSocketClient(options);
 
-function checkInteger(name: string, value: unknown, min: number, max: number): number {
-  if (typeof value !== "number" || !Number.isInteger(value) || value < min || value > max) {
-    throw invalidOption(name, `an integer from ${min} to ${max} (milliseconds)`, value);
-  }
-  return value;
-}
-
-/** Validates the heartbeat option: false (off), undefined (defaults) or a partial object. */
-export function resolveHeartbeat(value: unknown): HeartbeatOptions | undefined {
-  if (value === false) return undefined;
-  const heartbeat: HeartbeatOptions = { ...DEFAULT_HEARTBEAT };
-  if (value === undefined) return heartbeat;
-  if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    throw invalidOption("heartbeat", "false or an object with intervalMs and timeoutMs", value);
-  }
-  const given = value as Record<string, unknown>;
-  for (const key of Object.keys(given)) {
-    if (key !== "intervalMs" && key !== "timeoutMs") {
-      throw invalidOption(`heartbeat.${key}`, "one of intervalMs, timeoutMs (unknown option)", given[key]);
-    }
-  }
-  if (given.intervalMs !== undefined) heartbeat.intervalMs = checkInteger("heartbeat.intervalMs", given.intervalMs, 1, MAX_TIMEOUT_MS);
-  if (given.timeoutMs !== undefined) heartbeat.timeoutMs = checkInteger("heartbeat.timeoutMs", given.timeoutMs, 1, MAX_TIMEOUT_MS);
-  return heartbeat;
-}
-
 export class ConnectionSupervisor {
   private readonly url: string;
   private readonly host: NetHost;
-  private readonly clientOptions: Pick<WebSocketClientOptions, "protocols" | "headers" | "limits" | "tls">;
+  private readonly clientOptions: SupervisedClientOptions;
   private readonly policy: BackoffPolicy;
   private readonly stableMs: number;
-  private readonly heartbeat: HeartbeatOptions | undefined;
+  private readonly heartbeat: Heartbeat | undefined;
   private readonly createClient: ClientFactory;
   private readonly callbacks: SupervisorOptions;
 
@@ -195,19 +128,10 @@ export class ConnectionSupervisor {
   private failures = 0;
   private stopWaiters: Array<() => void> = [];
 
-  // The open connection's bookkeeping, all in host.timers.now() milliseconds.
+  /** When the open connection opened, host.timers.now() milliseconds. */
   private openedAt = 0;
+  /** The open connection proved stable: a message came stableMs or more after its opening. */
   private stable = false;
-  private lastFrameAt = 0;
-  /** When the last heartbeat ping went out (the connection's opening before the first). */
-  private lastPingAt = 0;
-  /** Deadline of the outstanding heartbeat ping, -1 when none (a frame arrived, or none sent). */
-  private pingDeadline = -1;
-  /** Counts pings; the decimal digits are the ping's payload, so its pong is recognised. */
-  private pingCount = 0;
-  /** Payload of the last ping sent, until its pong arrives (then undefined). */
-  private pingPayload: Uint8Array | undefined;
-  private pingSentAt = 0;
 
   private readonly counters: SupervisorStats = {
     connects: 0,
@@ -220,43 +144,31 @@ export class ConnectionSupervisor {
 
   /** Bound once: the timer callback allocates nothing per arm. */
   private readonly onTimer = (): void => this.timerFired();
+  /** Bound once: the heartbeat's ping, through the live client. */
+  private readonly sendPing = (payload: Uint8Array): boolean => {
+    const client = this.client;
+    if (!client) return false;
+    try {
+      client.ping(payload);
+      return true;
+    } catch {
+      return false;
+    }
+  };
 
   /**
-   * Validates options (errors name the bad one); does not connect until start().
-   * Everything a connection attempt would only discover later is checked here: the URL
-   * (parseWebSocketUrl), the host, the client's protocols, headers, limits and TLS options, and,
-   * with the default client, that a wss:// URL has a host with TLS. A bad configuration is
-   * reported once, here, never retried forever.
+   * Validates options (src/device/supervisor-options.ts: errors name the bad one); does not
+   * connect until start().
    */
   constructor(options: SupervisorOptions) {
-    if (typeof options !== "object" || options === null) {
-      throw invalidOption("options", "an object", options);
-    }
-    const given = options as unknown as Record<string, unknown>;
-    for (const key of Object.keys(given)) {
-      if (!(OPTION_NAMES as readonly string[]).includes(key)) {
-        throw invalidOption(key, `one of ${OPTION_NAMES.join(", ")} (unknown option)`, given[key]);
-      }
-    }
-    if (typeof options.url !== "string") throw invalidOption("url", "a string", options.url);
-    const url = parseWebSocketUrl(options.url);
-    this.url = options.url;
-    this.host = validateHost(options.host);
-    validateCallbacks(given, CALLBACKS);
-    if (url.secure && options.createClient === undefined && this.host.tls === undefined) {
-      throw new WebSocketError(
-        ErrorCode.INVALID_URL,
-        `${options.url}: wss:// needs a host with TLS support, and this host has none`,
-      );
-    }
-    this.clientOptions = checkClientOptions(options.client, url);
-    this.policy = resolveBackoff(options.backoff, "backoff");
-    this.stableMs = options.stableMs === undefined ? DEFAULT_STABLE_MS : checkInteger("stableMs", options.stableMs, 1, MAX_TIMEOUT_MS);
-    this.heartbeat = resolveHeartbeat(options.heartbeat);
-    if (options.networkUp !== undefined && typeof options.networkUp !== "boolean") {
-      throw invalidOption("networkUp", "a boolean", options.networkUp);
-    }
-    this.networkUp = options.networkUp ?? true;
+    const checked = checkSupervisorOptions(options);
+    this.url = checked.url;
+    this.host = checked.host;
+    this.clientOptions = checked.client;
+    this.policy = checked.policy;
+    this.stableMs = checked.stableMs;
+    this.heartbeat = checked.heartbeat ? new Heartbeat(checked.heartbeat) : undefined;
+    this.networkUp = checked.networkUp;
     this.createClient = options.createClient ?? defaultFactory;
     this.callbacks = options;
   }
@@ -408,11 +320,11 @@ export class ConnectionSupervisor {
       onOpen: (protocol) => this.clientOpened(generation, protocol),
       onMessage: (data) => {
         if (generation !== this.live) return;
-        this.frameArrived();
+        this.messageArrived();
         this.callbacks.onMessage?.(data);
       },
       onPing: () => {
-        if (generation === this.live) this.frameArrived();
+        if (generation === this.live) this.heartbeat?.frameArrived();
       },
       onPong: (payload) => {
         if (generation === this.live) this.pongArrived(payload);
@@ -445,11 +357,8 @@ export class ConnectionSupervisor {
     if (generation !== this.live || this.current !== SupervisorState.CONNECTING) return;
     const now = this.host.timers.now();
     this.openedAt = now;
-    this.lastFrameAt = now; // the 101 response is the first sign of life
-    this.lastPingAt = now;
     this.stable = false;
-    this.pingDeadline = -1;
-    this.pingPayload = undefined;
+    this.heartbeat?.begin(now);
     this.counters.connects++;
     if (this.counters.connects > 1) this.counters.reconnects++;
     if (!this.setState(SupervisorState.OPEN) || generation !== this.live) return;
@@ -465,7 +374,7 @@ export class ConnectionSupervisor {
     this.live = 0;
     this.client = undefined;
     this.clearTimer();
-    this.pingPayload = undefined;
+    this.heartbeat?.end();
     this.counters.lastClose = { code: event.code, reason: event.reason };
     const error = event.error;
 
@@ -480,7 +389,7 @@ export class ConnectionSupervisor {
       this.notifyClose(event, undefined);
       return;
     }
-    // A connection that ended before it was stable counts as a failure, as does an attempt
+    // A connection that ended without proving stable counts as a failure, as does an attempt
     // that never opened: the window doubles. (A stable one reset `failures` to 0 and waits
     // out the first window: even a clean 1000 from a long-lived connection is not followed
     // by an instant retry, so a server closing everything at once cannot cause a storm.)
@@ -538,7 +447,7 @@ export class ConnectionSupervisor {
     for (const waiter of waiters) this.guard("onStopped", waiter);
   }
 
-  // --- the open connection's timer: stable mark, idle ping, ping deadline ---
+  // --- the open connection: the heartbeat's timer, the stable mark ---
 
   private timerFired(): void {
     this.timer = undefined;
@@ -549,62 +458,19 @@ export class ConnectionSupervisor {
     }
   }
 
-  /**
-   * Does what is due at `now` on the open connection and arms the timer for the next thing:
-   * the stable mark (resets the backoff), the periodic ping, or the outstanding ping's deadline.
-   */
+  /** Does what the heartbeat has due at `now` and arms the timer for its next ping or deadline. */
   private schedule(now: number): void {
-    let next = Infinity;
-    if (!this.stable) {
-      const stableAt = this.openedAt + this.stableMs;
-      if (now >= stableAt) {
-        this.stable = true;
-        if (this.failures !== 0) this.log("debug", "ws_backoff_reset", { stableMs: this.stableMs, failures: this.failures });
-        this.failures = 0;
-      } else {
-        next = stableAt;
-      }
-    }
     const heartbeat = this.heartbeat;
-    if (heartbeat) {
-      if (this.pingDeadline >= 0) {
-        if (now >= this.pingDeadline) {
-          this.heartbeatTimedOut(heartbeat);
-          return;
-        }
-        if (this.pingDeadline < next) next = this.pingDeadline;
-      } else {
-        const due = this.lastPingAt + heartbeat.intervalMs;
-        if (now >= due) {
-          this.lastPingAt = now;
-          this.sendPing(now);
-          this.pingDeadline = now + heartbeat.timeoutMs;
-          if (this.pingDeadline < next) next = this.pingDeadline;
-        } else if (due < next) {
-          next = due;
-        }
-      }
+    if (!heartbeat) return;
+    const next = heartbeat.check(now, this.sendPing);
+    if (next === HEARTBEAT_DEAD) {
+      this.heartbeatTimedOut(heartbeat.options);
+      return;
     }
-    if (next !== Infinity) this.timer = this.host.timers.set(this.onTimer, next - now);
+    this.timer = this.host.timers.set(this.onTimer, next - now);
   }
 
-  private sendPing(now: number): void {
-    const client = this.client;
-    if (!client) return;
-    this.pingCount = this.pingCount >= 0x7fffffff ? 1 : this.pingCount + 1;
-    const payload = decimalAscii(this.pingCount);
-    try {
-      client.ping(payload);
-      this.pingPayload = payload;
-      this.pingSentAt = now;
-    } catch {
-      // The send buffer is full (the link is not draining) or the client is closing: the
-      // deadline still runs, so a connection that has gone quiet is still caught.
-      this.pingPayload = undefined;
-    }
-  }
-
-  private heartbeatTimedOut(heartbeat: HeartbeatOptions): void {
+  private heartbeatTimedOut(heartbeat: Readonly<HeartbeatOptions>): void {
     this.counters.heartbeatTimeouts++;
     this.log("warn", "ws_heartbeat_timeout", {
       intervalMs: heartbeat.intervalMs,
@@ -619,18 +485,21 @@ export class ConnectionSupervisor {
     );
   }
 
-  /** Any frame is a sign of life: it answers the outstanding ping, if any. */
-  private frameArrived(): void {
-    this.lastFrameAt = this.host.timers.now();
-    this.pingDeadline = -1;
+  /**
+   * A message from the server: a sign of life for the heartbeat and, stableMs or more after
+   * the opening, the proof that this connection is stable: the backoff starts afresh.
+   */
+  private messageArrived(): void {
+    this.heartbeat?.frameArrived();
+    if (this.stable || this.host.timers.now() - this.openedAt < this.stableMs) return;
+    this.stable = true;
+    if (this.failures !== 0) this.log("debug", "ws_backoff_reset", { stableMs: this.stableMs, failures: this.failures });
+    this.failures = 0;
   }
 
   private pongArrived(payload: Uint8Array): void {
-    this.frameArrived();
-    const expected = this.pingPayload;
-    if (!expected || !sameBytes(payload, expected)) return; // unsolicited, or an older ping's
-    this.pingPayload = undefined;
-    const rtt = this.lastFrameAt - this.pingSentAt;
+    const rtt = this.heartbeat?.pongArrived(payload, this.host.timers.now());
+    if (rtt === undefined) return; // unsolicited, or an older ping's
     this.counters.lastRttMs = rtt;
     this.log("debug", "ws_rtt", { rttMs: rtt });
   }
@@ -674,43 +543,6 @@ export class ConnectionSupervisor {
   private log(level: LogLevel, event: string, fields: Record<string, unknown>): void {
     this.host.log?.(level, event, fields);
   }
-}
-
-/** Validates the per-client options up front, so no attempt ever fails on them. */
-function checkClientOptions(value: unknown, url: WebSocketUrl): Pick<WebSocketClientOptions, "protocols" | "headers" | "limits" | "tls"> {
-  if (value === undefined) return {};
-  if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    throw invalidOption("client", "an object with protocols, headers, limits or tls", value);
-  }
-  const given = value as Record<string, unknown>;
-  for (const key of Object.keys(given)) {
-    if (!(CLIENT_OPTION_NAMES as readonly string[]).includes(key)) {
-      throw invalidOption(`client.${key}`, `one of ${CLIENT_OPTION_NAMES.join(", ")} (unknown option)`, given[key]);
-    }
-  }
-  const options = value as Pick<WebSocketClientOptions, "protocols" | "headers" | "limits" | "tls">;
-  validateProtocols(options.protocols);
-  validateHeaders(options.headers);
-  resolveLimits(options.limits);
-  resolveTls(options.tls, url, "client.tls");
-  return options;
-}
-
-/** The digits of a positive integer as ASCII bytes: a ping payload a human can read in a capture. */
-function decimalAscii(value: number): Uint8Array {
-  let digits = 1;
-  for (let rest = value; rest >= 10; rest = Math.floor(rest / 10)) digits++;
-  const bytes = new Uint8Array(digits);
-  for (let i = digits - 1, rest = value; i >= 0; i--, rest = Math.floor(rest / 10)) {
-    bytes[i] = 0x30 + (rest % 10);
-  }
-  return bytes;
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }
 
 function safeBufferedAmount(client: ClientLike): number {

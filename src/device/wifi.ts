@@ -20,7 +20,6 @@
  * and a "disconnect" of the old association is absorbed by the new attempt's own retries).
  */
 import { backoffDelay, randomUnit, resolveBackoff, type BackoffPolicy } from "./backoff.js";
-import { MAX_TIMEOUT_MS } from "../websocket/constants.js";
 import { describe, ErrorCode, invalidArgument, invalidOption, WebSocketError } from "../shared/errors.js";
 import type {
   Log,
@@ -33,10 +32,10 @@ import type {
   WifiNetwork,
   WifiNotification,
 } from "../shared/host.js";
-import { validateCallbacks } from "../websocket/options.js";
+import { checkCallbacks, checkMethods, checkObject, MAX_TIMEOUT_MS, optionalInteger } from "../shared/options.js";
 import { utf8Length } from "../websocket/utf8.js";
 
-export const WifiState = {
+export const WifiState = Object.freeze({
   IDLE: "idle",
   /** Joining a network (waiting for "connect"). */
   CONNECTING: "connecting",
@@ -47,7 +46,7 @@ export const WifiState = {
   /** Every network failed this round: waiting out the backoff delay. */
   BACKOFF: "backoff",
   STOPPED: "stopped",
-} as const;
+} as const);
 export type WifiStateValue = (typeof WifiState)[keyof typeof WifiState];
 
 /** Why an attempt on one network failed, reported distinctly (logs, status). */
@@ -86,7 +85,7 @@ export const DEFAULT_WIFI_ATTEMPT_TIMEOUT_MS = 20_000;
  * attemptTimeoutMs per network, and an access point that is down (power cut, reboot) is
  * typically back within a minute or two, not seconds.
  */
-export const DEFAULT_WIFI_BACKOFF: Readonly<BackoffPolicy> = { baseMs: 2_000, capMs: 120_000, minMs: 500 };
+export const DEFAULT_WIFI_BACKOFF: Readonly<BackoffPolicy> = Object.freeze({ baseMs: 2_000, capMs: 120_000, minMs: 500 });
 
 /** Default time online after which the backoff starts again from its first step, ms. */
 export const DEFAULT_WIFI_STABLE_MS = 60_000;
@@ -106,7 +105,7 @@ export const MAX_PASSWORD_BYTES = 64;
  */
 const MAX_COUNTED_ROUNDS = 64;
 
-const CALLBACK_NAMES = ["onOnline", "onOffline", "onState"] as const;
+const CALLBACK_NAMES = Object.freeze(["onOnline", "onOffline", "onState", "log"] as const);
 
 /** Why `ssid`/`password` cannot be joined, or undefined when they can. Never quotes the password. */
 function networkProblem(ssid: unknown, password: unknown): string | undefined {
@@ -119,20 +118,6 @@ function networkProblem(ssid: unknown, password: unknown): string | undefined {
     return `the password is ${passwordBytes} bytes (at most ${MAX_PASSWORD_BYTES})`;
   }
   return undefined;
-}
-
-function checkInteger(name: string, value: unknown, fallback: number, min: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== "number" || !Number.isInteger(value) || value < min || value > MAX_TIMEOUT_MS) {
-    throw invalidOption(name, `an integer from ${min} to ${MAX_TIMEOUT_MS} (milliseconds)`, value);
-  }
-  return value;
-}
-
-function hasMethods(value: unknown, names: readonly string[]): boolean {
-  if (typeof value !== "object" || value === null) return false;
-  const record = value as Record<string, unknown>;
-  return names.every((name) => typeof record[name] === "function");
 }
 
 /** The networks option, validated and copied (a later change by the caller has no effect). */
@@ -155,15 +140,15 @@ function copyNetworks(value: unknown): WifiNetwork[] {
   return networks;
 }
 
-const DISCONNECT_REASONS: readonly string[] = ["wrong_password", "ap_not_found", "link_lost"];
+const DISCONNECT_REASONS: readonly string[] = Object.freeze(["wrong_password", "ap_not_found", "link_lost"]);
 
 /** Log event of each failure, so a wrong password and a missing access point read differently. */
-const FAILURE_EVENTS: Record<WifiFailure, string> = {
+const FAILURE_EVENTS: Readonly<Record<WifiFailure, string>> = Object.freeze({
   wrong_password: "wifi_wrong_password",
   ap_not_found: "wifi_ap_not_found",
   link_lost: "wifi_link_lost",
   timeout: "wifi_attempt_timeout",
-};
+});
 
 export class WifiManager {
   private readonly driver: WifiDriver;
@@ -201,19 +186,21 @@ export class WifiManager {
 
   /** Validates options (errors name the bad one). */
   constructor(options: WifiManagerOptions) {
-    if (typeof options !== "object" || options === null) throw invalidOption("options", "an object", options);
-    if (!hasMethods(options.driver, ["connect", "disconnect", "address"])) {
-      throw invalidOption("driver", "a WiFi driver (connect, disconnect, address)", options.driver);
-    }
-    if (!hasMethods(options.timers, ["set", "clear", "now"])) {
-      throw invalidOption("timers", "an object with set, clear and now", options.timers);
-    }
+    const given = checkObject("options", options);
+    checkMethods("driver", options.driver, ["connect", "disconnect", "address"]);
+    checkMethods("timers", options.timers, ["set", "clear", "now"]);
     if (typeof options.random !== "function") throw invalidOption("random", "a function", options.random);
-    if (options.log !== undefined && typeof options.log !== "function") throw invalidOption("log", "a function", options.log);
-    validateCallbacks(options as unknown as Record<string, unknown>, CALLBACK_NAMES);
+    checkCallbacks(given, CALLBACK_NAMES);
     this.networks = copyNetworks(options.networks);
-    this.attemptTimeoutMs = checkInteger("attemptTimeoutMs", options.attemptTimeoutMs, DEFAULT_WIFI_ATTEMPT_TIMEOUT_MS, 1);
-    this.stableMs = checkInteger("stableMs", options.stableMs, DEFAULT_WIFI_STABLE_MS, 0);
+    this.attemptTimeoutMs = optionalInteger(
+      "attemptTimeoutMs",
+      options.attemptTimeoutMs,
+      DEFAULT_WIFI_ATTEMPT_TIMEOUT_MS,
+      1,
+      MAX_TIMEOUT_MS,
+      "milliseconds",
+    );
+    this.stableMs = optionalInteger("stableMs", options.stableMs, DEFAULT_WIFI_STABLE_MS, 0, MAX_TIMEOUT_MS, "milliseconds");
     this.policy = resolveBackoff(options.backoff, "backoff", DEFAULT_WIFI_BACKOFF);
     this.driver = options.driver;
     this.timers = options.timers;
@@ -472,7 +459,7 @@ export class WifiManager {
 }
 
 /** Storage domain and key of the saved networks (a JSON array of {ssid, password}). */
-export const WIFI_STORAGE = { domain: "wifi", key: "networks" } as const;
+export const WIFI_STORAGE = Object.freeze({ domain: "wifi", key: "networks" } as const);
 
 /** Saved networks kept in storage; saving one more drops the oldest. */
 export const MAX_SAVED_NETWORKS = 5;

@@ -1,10 +1,11 @@
 /**
  * src/device/app.ts: the device's JSON processing loop, as docs/protocol.md describes it, driven
- * through its public API on a virtual clock with a fake `send` that records every text.
+ * through its public API on a virtual clock with a fake `send` that records every text
+ * (tests/support/device-app.ts). Its built-in handlers are in handlers.test.ts, its
+ * telemetry in telemetry.test.ts.
  */
 import assert from "node:assert/strict";
 import {
-  DEFAULT_APP_LIMITS,
   DeviceApp,
   type DeviceAppOptions,
   defineHandler,
@@ -13,211 +14,12 @@ import {
   type RequestHandler,
 } from "../../src/device/app.js";
 import { WebSocketError } from "../../src/shared/errors.js";
-import type { LogLevel } from "../../src/shared/host.js";
 import { DEVICE_SETTINGS, Settings } from "../../src/device/settings.js";
 import { MemoryStorage } from "../../src/shared/memory-storage.js";
 import { VirtualClock } from "../support/virtual-clock.js";
-
-const BOOT = "5f2c9a1e";
-
-interface LogLine {
-  level: LogLevel;
-  event: string;
-  fields?: Record<string, unknown>;
-}
-
-type Message = Record<string, unknown>;
-
-/** Lets promise callbacks (microtasks) run. */
-const settle = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
-
-function harness(options: Partial<DeviceAppOptions> = {}, storage = new MemoryStorage()) {
-  const clock = new VirtualClock();
-  const settings = new Settings({ storage, specs: DEVICE_SETTINGS });
-  const logs: LogLine[] = [];
-  const texts: string[] = [];
-  const binaries: Uint8Array[] = [];
-  const h = {
-    clock,
-    storage,
-    settings,
-    logs,
-    texts,
-    binaries,
-    /** What send() answers: false simulates no connection or a full send buffer. */
-    accept: true,
-    app: undefined as unknown as DeviceApp,
-    /** Texts sent since the last take(), parsed. */
-    take(): Message[] {
-      return texts.splice(0).map((text) => JSON.parse(text) as Message);
-    },
-    /** Feeds `message` (an object is serialised) and returns what the device sent in answer. */
-    feed(message: unknown): Message[] {
-      h.app.receive(typeof message === "string" ? message : JSON.stringify(message));
-      return h.take();
-    },
-    events(name: string): LogLine[] {
-      return logs.filter((line) => line.event === name);
-    },
-  };
-  h.app = new DeviceApp({
-    identity: { deviceId: "sim-1", firmware: "0.1.0", bootId: BOOT },
-    timers: clock,
-    log: (level, event, fields) => logs.push({ level, event, fields }),
-    send: (text) => {
-      if (!h.accept) return false;
-      texts.push(text);
-      return true;
-    },
-    sendBinary: (bytes) => {
-      if (!h.accept) return false;
-      binaries.push(bytes);
-      return true;
-    },
-    settings,
-    freeMemory: () => 81234,
-    ...options,
-  });
-  return h;
-}
-
-/** The one reply to a request, checked for type and id. */
-function onlyReply(sent: Message[], id: unknown): Message {
-  assert.equal(sent.length, 1, `exactly one message, got ${JSON.stringify(sent)}`);
-  assert.equal(sent[0].type, "reply");
-  assert.deepEqual(sent[0].id, id);
-  return sent[0];
-}
-
-function errorOf(message: Message): { code: string; message: string } {
-  const error = message.error as { code: string; message: string };
-  assert.ok(error && typeof error.code === "string" && typeof error.message === "string", JSON.stringify(message));
-  return error;
-}
-
-/** A good request after a bad one is still answered: the loop goes on. */
-function assertStillAnswers(h: ReturnType<typeof harness>): void {
-  const reply = onlyReply(h.feed({ type: "ping", id: "after" }), "after");
-  assert.deepEqual((reply.result as Message).pong, true);
-}
+import { assertStillAnswers, BOOT, errorOf, harness, onlyReply, settle, type Message } from "../support/device-app.js";
 
 describe("DeviceApp", () => {
-  describe("built-in requests", () => {
-    it("echo replies with the same payload", () => {
-      const h = harness();
-      const payload = { text: "hi", list: [1, 2.5, null, true], nested: { deep: ["x"] } };
-      const reply = onlyReply(h.feed({ type: "echo", id: 7, payload }), 7);
-      assert.deepEqual(reply, { type: "reply", id: 7, result: { payload } });
-    });
-
-    it("echo of a null payload is still an echo", () => {
-      const h = harness();
-      assert.deepEqual(onlyReply(h.feed({ type: "echo", id: "a", payload: null }), "a").result, { payload: null });
-    });
-
-    it("ping answers pong and the uptime since construction", () => {
-      const h = harness();
-      h.clock.advance(1234);
-      const reply = onlyReply(h.feed({ type: "ping", id: 1 }), 1);
-      assert.deepEqual(reply.result, { pong: true, uptimeMs: 1234 });
-    });
-
-    it("uptime counts from construction, not from the clock's origin", () => {
-      const clock = new VirtualClock();
-      clock.advance(50_000);
-      const sent: string[] = [];
-      const app = new DeviceApp({
-        identity: { deviceId: "d", firmware: "1", bootId: "b" },
-        timers: clock,
-        send: (text) => sent.push(text) > 0,
-        settings: new Settings({ storage: new MemoryStorage(), specs: DEVICE_SETTINGS }),
-      });
-      clock.advance(10.75); // Node's clock has fractions of a millisecond
-      app.receive('{"type":"ping","id":1}');
-      assert.equal((JSON.parse(sent[0]).result as Message).uptimeMs, 10);
-      assert.equal(app.uptimeMs(), 10);
-    });
-
-    it("status reports uptime, memory, counters, outbox, telemetry seq and the composition's fields", () => {
-      const h = harness({
-        status: () => ({ rssi: -61, reconnects: 2, lastRttMs: 35, wifi: "connected", link: "open", messagesIn: -1 }),
-      });
-      h.app.start();
-      h.clock.advance(10_000); // one telemetry record, not connected: held in the outbox
-      h.feed("not json");
-      const result = onlyReply(h.feed({ type: "status", id: "s" }), "s").result as Message;
-      assert.equal(result.uptimeMs, 10_000);
-      assert.equal(result.freeMemory, 81234);
-      assert.equal(result.messagesIn, 2);
-      assert.equal(result.messagesOut, 1); // the error for "not json"
-      assert.equal(result.dropped, 0);
-      assert.deepEqual(result.outbox, { size: 1, bytes: (result.outbox as Message).bytes, dropped: 0 });
-      assert.equal(result.telemetrySeq, 1);
-      assert.equal(result.rssi, -61);
-      assert.equal(result.reconnects, 2);
-      assert.equal(result.lastRttMs, 35);
-      assert.equal(result.wifi, "connected");
-      assert.equal(result.link, "open");
-    });
-
-    it("status leaves freeMemory out when the host does not know it", () => {
-      const h = harness({ freeMemory: () => undefined });
-      const result = onlyReply(h.feed({ type: "status", id: 1 }), 1).result as Message;
-      assert.equal("freeMemory" in result, false);
-    });
-
-    describe("config", () => {
-      it("get returns every setting, or one", () => {
-        const h = harness();
-        assert.deepEqual(onlyReply(h.feed({ type: "config", id: 1, action: "get" }), 1).result, {
-          telemetryIntervalMs: 10_000,
-        });
-        assert.deepEqual(
-          onlyReply(h.feed({ type: "config", id: 2, action: "get", key: "telemetryIntervalMs" }), 2).result,
-          { telemetryIntervalMs: 10_000 },
-        );
-      });
-
-      it("set validates, persists (a new Settings over the same storage sees it) and replies the new value", () => {
-        const h = harness();
-        const reply = onlyReply(
-          h.feed({ type: "config", id: 3, action: "set", key: "telemetryIntervalMs", value: 2000 }),
-          3,
-        );
-        assert.deepEqual(reply.result, { telemetryIntervalMs: 2000 });
-        const fresh = new Settings({ storage: h.storage, specs: DEVICE_SETTINGS });
-        assert.equal(fresh.get("telemetryIntervalMs"), 2000);
-      });
-
-      it("set of telemetryIntervalMs re-arms the telemetry timer at once", () => {
-        const h = harness();
-        h.app.start();
-        h.app.connected();
-        h.take();
-        h.clock.advance(3000);
-        h.feed({ type: "config", id: 1, action: "set", key: "telemetryIntervalMs", value: 2000 });
-        h.clock.advance(1999); // t = 4999: the old 10 s timer is gone, the new one is not due
-        assert.deepEqual(h.take(), []);
-        h.clock.advance(1); // t = 5000
-        assert.deepEqual(h.take().map((m) => [m.type, m.uptimeMs]), [["telemetry", 5000]]);
-        h.clock.advance(2000);
-        assert.deepEqual(h.take().map((m) => [m.type, m.uptimeMs]), [["telemetry", 7000]]);
-        assert.equal(h.clock.size, 1, "one telemetry timer, no leftovers");
-      });
-
-      it("a telemetryIntervalMs from storage is used from the start", () => {
-        const storage = new MemoryStorage();
-        new Settings({ storage, specs: DEVICE_SETTINGS }).set("telemetryIntervalMs", 1500);
-        const h = harness({}, storage);
-        h.app.start();
-        h.app.connected();
-        h.take();
-        h.clock.advance(1500);
-        assert.deepEqual(h.take().map((m) => m.seq), [1]);
-      });
-    });
-  });
-
   describe("every bad input gets an error, and the loop goes on", () => {
     const requestErrors: [string, unknown, string, RegExp][] = [
       ["an unknown type with an id", { type: "reboot", id: 8 }, "unknown_type", /no handler for type "reboot"/],
@@ -402,157 +204,6 @@ describe("DeviceApp", () => {
       h.app.disconnected();
       h.app.connected();
       assert.deepEqual(h.take().map((m) => m.type), ["hello"]);
-    });
-  });
-
-  describe("telemetry", () => {
-    it("is numbered from 1, stamped with boot and uptime, sent at once when connected", () => {
-      const h = harness({ readTelemetry: () => ({ temperature: 21.5 }) });
-      h.app.start();
-      h.app.connected();
-      h.take();
-      h.clock.advance(10_000);
-      h.clock.advance(10_000);
-      assert.deepEqual(h.take(), [
-        { type: "telemetry", boot: BOOT, seq: 1, uptimeMs: 10_000, data: { temperature: 21.5 } },
-        { type: "telemetry", boot: BOOT, seq: 2, uptimeMs: 20_000, data: { temperature: 21.5 } },
-      ]);
-      assert.equal(h.app.counters.telemetrySeq, 2);
-      assert.equal(h.app.counters.outboxSize, 2);
-    });
-
-    it("by default carries freeMemory and the composition's status fields", () => {
-      const h = harness({ status: () => ({ rssi: -61 }) });
-      h.app.start();
-      h.app.connected();
-      h.take();
-      h.clock.advance(10_000);
-      assert.deepEqual(h.take()[0].data, { freeMemory: 81234, rssi: -61 });
-    });
-
-    it("acks remove records cumulatively; an ack of another boot is ignored", () => {
-      const h = harness();
-      h.app.start();
-      h.app.connected();
-      h.clock.advance(40_000);
-      h.take();
-      assert.equal(h.app.counters.outboxSize, 4);
-      assert.deepEqual(h.feed({ type: "ack", boot: "another", seq: 4 }), []);
-      assert.equal(h.app.counters.outboxSize, 4);
-      assert.equal(h.app.counters.ignored, 1);
-      assert.deepEqual(h.feed({ type: "ack", boot: BOOT, seq: 3 }), []);
-      assert.equal(h.app.counters.outboxSize, 1);
-      assert.deepEqual(h.events("telemetry_acked").map((l) => [l.fields?.seq, l.fields?.removed]), [[3, 3]]);
-      h.feed({ type: "ack", boot: BOOT, seq: 4 });
-      assert.equal(h.app.counters.outboxSize, 0);
-    });
-
-    it("unacked records are sent again after a reconnect, oldest first, with the same seq", () => {
-      const h = harness();
-      h.app.start();
-      h.app.connected();
-      h.clock.advance(30_000); // seq 1..3 sent
-      h.feed({ type: "ack", boot: BOOT, seq: 1 });
-      h.take();
-      h.app.disconnected();
-      h.accept = false; // the link is gone: send() refuses
-      h.clock.advance(20_000); // seq 4, 5 made while disconnected
-      assert.deepEqual(h.texts, []);
-      h.accept = true;
-      h.app.connected();
-      const sent = h.take();
-      assert.deepEqual(sent.map((m) => [m.type, m.seq]), [
-        ["hello", undefined],
-        ["telemetry", 2],
-        ["telemetry", 3],
-        ["telemetry", 4],
-        ["telemetry", 5],
-      ]);
-      assert.equal(sent[1].uptimeMs, 20_000, "a resend is the same record, not a new one");
-    });
-
-    it("when send() refuses, the record stays queued and goes at the next tick", () => {
-      const h = harness();
-      h.app.start();
-      h.app.connected();
-      h.take();
-      h.accept = false;
-      h.clock.advance(10_000);
-      h.accept = true;
-      assert.deepEqual(h.take(), []);
-      h.clock.advance(10_000);
-      assert.deepEqual(h.take().map((m) => m.seq), [1, 2]);
-      h.clock.advance(10_000);
-      assert.deepEqual(h.take().map((m) => m.seq), [3], "each record once per connection");
-    });
-
-    it("is not sent while disconnected, even if send() would accept", () => {
-      const h = harness();
-      h.app.start();
-      h.clock.advance(10_000);
-      assert.deepEqual(h.take(), []);
-      h.app.connected();
-      assert.deepEqual(h.take().map((m) => [m.type, m.seq]), [["hello", undefined], ["telemetry", 1]]);
-    });
-
-    it("the outbox stays at its bound through 1000 ticks without a connection, dropping the oldest", () => {
-      const h = harness();
-      h.app.start();
-      for (let i = 0; i < 1000; i++) h.clock.advance(10_000);
-      const counters = h.app.counters;
-      assert.equal(counters.telemetrySeq, 1000);
-      assert.equal(counters.outboxSize, DEFAULT_APP_LIMITS.outboxEntries);
-      assert.equal(counters.outboxDropped, 1000 - 64);
-      assert.equal(counters.dropped, 1000 - 64);
-      const drops = h.events("outbox_drop");
-      assert.equal(drops.length, 936);
-      assert.deepEqual(drops.slice(0, 2).map((l) => l.fields?.seq), [1, 2]);
-      h.app.connected();
-      const seqs = h.take().filter((m) => m.type === "telemetry").map((m) => m.seq);
-      assert.deepEqual(seqs, Array.from({ length: 64 }, (_, i) => 937 + i));
-      const status = onlyReply(h.feed({ type: "status", id: 1 }), 1).result as Message;
-      assert.deepEqual((status.outbox as Message).dropped, 936);
-      assert.equal(status.dropped, 936);
-    });
-
-    it("the outbox byte bound holds too", () => {
-      const h = harness({ limits: { outboxBytes: 1000 }, readTelemetry: () => ({ blob: "x".repeat(300) }) });
-      h.app.start();
-      for (let i = 0; i < 20; i++) h.clock.advance(10_000);
-      assert.equal(h.app.counters.outboxSize, 2); // ~370 bytes each
-      assert.equal(h.app.counters.outboxDropped, 18);
-    });
-
-    it("a readTelemetry that throws is logged and telemetry goes on", () => {
-      let fail = true;
-      const h = harness({ readTelemetry: () => { if (fail) throw new Error("sensor gone"); return { ok: 1 }; } });
-      h.app.start();
-      h.app.connected();
-      h.take();
-      h.clock.advance(10_000);
-      assert.deepEqual(h.take(), []);
-      assert.equal(h.events("telemetry_failed").length, 1);
-      fail = false;
-      h.clock.advance(10_000);
-      assert.deepEqual(h.take().map((m) => m.seq), [1]);
-    });
-
-    it("stop() clears every timer; start() again resumes", () => {
-      const h = harness();
-      h.app.start();
-      h.app.start(); // idempotent: still one timer
-      assert.equal(h.clock.size, 1);
-      h.app.stop();
-      assert.equal(h.clock.size, 0);
-      h.app.connected();
-      h.take();
-      h.clock.advance(100_000);
-      assert.deepEqual(h.take(), []);
-      h.settings.set("telemetryIntervalMs", 5000); // a stopped app does not re-arm
-      assert.equal(h.clock.size, 0);
-      h.app.start();
-      h.clock.advance(5000);
-      assert.deepEqual(h.take().map((m) => m.seq), [1]);
     });
   });
 
@@ -750,6 +401,16 @@ describe("DeviceApp", () => {
   });
 
   describe("logs", () => {
+    it("app_disconnected once per connection that opened, not for an attempt that never did", () => {
+      const h = harness();
+      h.app.disconnected(); // the supervisor reports a refused attempt too
+      assert.deepEqual(h.events("app_disconnected"), []);
+      h.app.connected();
+      h.app.disconnected();
+      h.app.disconnected();
+      assert.deepEqual(h.events("app_disconnected").map((l) => l.fields), [{ unacked: 0 }]);
+    });
+
     it("log each request by type and id, and bad input by code", () => {
       const h = harness();
       h.feed({ type: "ping", id: 3 });

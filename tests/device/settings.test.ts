@@ -1,6 +1,7 @@
 /**
  * src/device/settings.ts: a schema of settings, validated on every set(), persisted as one JSON
- * object, with stored values over build config over defaults, and corrupt storage survived.
+ * object, with explicit start values over stored values over build config over defaults (each
+ * override logged), and corrupt storage survived.
  */
 import assert from "node:assert/strict";
 import { RequestError, WebSocketError } from "../../src/shared/errors.js";
@@ -62,9 +63,15 @@ describe("Settings", () => {
     it("has telemetryIntervalMs: an integer from 1 s to 1 day, 10 s by default", () => {
       assert.deepEqual(
         { ...DEVICE_SETTINGS.telemetryIntervalMs, description: undefined },
-        { type: "integer", min: 1000, max: 86_400_000, default: 10_000, description: undefined },
+        { type: "integer", min: 1000, max: 86_400_000, unit: "milliseconds", default: 10_000, description: undefined },
       );
       assert.ok(DEVICE_SETTINGS.telemetryIntervalMs.description.length > 0);
+    });
+
+    it("is frozen, as every constant table (on the ESP32 it lives in flash)", () => {
+      assert.ok(Object.isFrozen(DEVICE_SETTINGS));
+      assert.ok(Object.isFrozen(DEVICE_SETTINGS.telemetryIntervalMs));
+      assert.ok(Object.isFrozen(SETTINGS_STORAGE));
     });
   });
 
@@ -100,7 +107,7 @@ describe("Settings", () => {
 
   describe("validation: a bad_request naming the key and the constraint", () => {
     const cases: [string, unknown, RegExp][] = [
-      ["telemetryIntervalMs", 999, /telemetryIntervalMs must be an integer from 1000 to 86400000, got 999/],
+      ["telemetryIntervalMs", 999, /^option telemetryIntervalMs must be an integer from 1000 to 86400000 \(milliseconds\), got 999$/],
       ["telemetryIntervalMs", 86_400_001, /from 1000 to 86400000/],
       ["telemetryIntervalMs", 1500.5, /must be an integer/],
       ["telemetryIntervalMs", "5000", /must be an integer.*got "5000"/],
@@ -174,7 +181,7 @@ describe("Settings", () => {
     });
   });
 
-  describe("precedence: stored > build config > default", () => {
+  describe("precedence: stored > build config > default (at start: explicit > stored)", () => {
     it("the build config overrides the default", () => {
       const { settings } = setup({ telemetryIntervalMs: 30_000, ledOn: true });
       assert.equal(settings.get("telemetryIntervalMs"), 30_000);
@@ -182,11 +189,97 @@ describe("Settings", () => {
       assert.equal(settings.get("label"), "");
     });
 
-    it("a stored value overrides the build config", () => {
+    it("a stored value overrides the build config, saying so in one line per setting", () => {
       const storage = new TestStorage();
-      setup(undefined, storage).settings.set("telemetryIntervalMs", 2000);
-      const { settings } = setup({ telemetryIntervalMs: 30_000 }, storage);
+      const first = setup(undefined, storage).settings;
+      first.set("telemetryIntervalMs", 2000);
+      first.set("label", "secret2");
+      const { settings, logs } = setup({ telemetryIntervalMs: 30_000 }, storage);
       assert.equal(settings.get("telemetryIntervalMs"), 2000);
+      assert.equal(settings.get("label"), "secret2");
+      assert.deepEqual(
+        logs.map((l) => [l.level, l.event, l.fields]),
+        [
+          ["info", "setting_stored", { key: "telemetryIntervalMs", value: 2000, build: 30_000 }],
+          ["info", "setting_stored", { key: "label" }],
+        ],
+        "a string setting's line names the key only",
+      );
+    });
+
+    describe("a value given explicitly at start (a command-line flag)", () => {
+      function stored(values: Record<string, unknown>): TestStorage {
+        const storage = new TestStorage();
+        storage.set(SETTINGS_STORAGE.domain, SETTINGS_STORAGE.key, JSON.stringify(values));
+        return storage;
+      }
+      function withExplicit(initial: Record<string, unknown>, explicit: readonly string[], storage: TestStorage) {
+        const logs: LogLine[] = [];
+        const settings = new Settings({
+          storage,
+          specs: SPECS,
+          initial,
+          explicit,
+          log: (level, event, fields) => logs.push({ level, event, fields }),
+        });
+        return { settings, logs };
+      }
+
+      it("a value given explicitly at start wins over a stored one, for this run, in one line", () => {
+        const storage = stored({ telemetryIntervalMs: 2000 });
+        const { settings, logs } = withExplicit({ telemetryIntervalMs: "7000" }, ["telemetryIntervalMs"], storage);
+        assert.equal(settings.get("telemetryIntervalMs"), 7000);
+        assert.deepEqual(
+          logs.map((l) => [l.level, l.event, l.fields]),
+          [["info", "setting_explicit", { key: "telemetryIntervalMs", value: 7000, stored: 2000 }]],
+        );
+        // The stored value stays stored: without the flag, the next start uses it again.
+        assert.deepEqual(JSON.parse(storage.get(SETTINGS_STORAGE.domain, SETTINGS_STORAGE.key)!), { telemetryIntervalMs: 2000 });
+        settings.set("ledOn", true);
+        assert.deepEqual(JSON.parse(storage.get(SETTINGS_STORAGE.domain, SETTINGS_STORAGE.key)!), { telemetryIntervalMs: 2000, ledOn: true });
+        assert.equal(setup({ telemetryIntervalMs: 7000 }, storage).settings.get("telemetryIntervalMs"), 2000);
+      });
+
+      it("a set() at run time still wins over the explicit value, and is stored", () => {
+        const storage = stored({ telemetryIntervalMs: 2000 });
+        const { settings } = withExplicit({ telemetryIntervalMs: 7000 }, ["telemetryIntervalMs"], storage);
+        settings.set("telemetryIntervalMs", 3000);
+        assert.equal(settings.get("telemetryIntervalMs"), 3000);
+        assert.equal(setup(undefined, storage).settings.get("telemetryIntervalMs"), 3000);
+      });
+
+      it("only the keys named explicit: the others' stored values still win over the build config", () => {
+        const storage = stored({ telemetryIntervalMs: 2000, ledOn: true });
+        const { settings, logs } = withExplicit({ telemetryIntervalMs: 7000, ledOn: false }, ["telemetryIntervalMs", "url"], storage);
+        assert.deepEqual([settings.get("telemetryIntervalMs"), settings.get("ledOn")], [7000, true]);
+        assert.deepEqual(logs.map((l) => [l.event, l.fields?.key]), [["setting_explicit", "telemetryIntervalMs"], ["setting_stored", "ledOn"]]);
+      });
+
+      it("an explicit value that does not fit is ignored as any build value: the stored one applies", () => {
+        const storage = stored({ telemetryIntervalMs: 2000 });
+        const { settings, logs } = withExplicit({ telemetryIntervalMs: "fast" }, ["telemetryIntervalMs"], storage);
+        assert.equal(settings.get("telemetryIntervalMs"), 2000);
+        assert.deepEqual(logs.map((l) => l.event), ["setting_config_ignored", "setting_stored"]);
+      });
+
+      it("with nothing stored, an explicit value is simply the value, without a line", () => {
+        const { settings, logs } = withExplicit({ telemetryIntervalMs: 7000 }, ["telemetryIntervalMs"], new TestStorage());
+        assert.equal(settings.get("telemetryIntervalMs"), 7000);
+        assert.deepEqual(logs, []);
+      });
+
+      it("refuses an explicit option that is not a bounded list of keys", () => {
+        for (const [explicit, pattern] of [
+          ["telemetryIntervalMs", /option explicit must be an array/],
+          [new Array(65).fill("a"), /option explicit must be an array of at most 64 setting keys/],
+          [[5], /option explicit\[0\] must be a string/],
+        ] as const) {
+          assert.throws(
+            () => new Settings({ storage: new TestStorage(), specs: SPECS, explicit: explicit as unknown as string[] }),
+            (error: unknown) => error instanceof WebSocketError && error.code === "ERR_INVALID_OPTION" && pattern.test(error.message),
+          );
+        }
+      });
     });
 
     it("reads mcconfig's command-line strings per the schema", () => {
@@ -238,7 +331,7 @@ describe("Settings", () => {
       assert.equal(settings.get("ledOn"), true);
       assert.deepEqual(
         logs.map((l) => [l.event, l.fields?.key]),
-        [["setting_stored_ignored", "telemetryIntervalMs"], ["setting_stored_ignored", "gone"]],
+        [["setting_stored_ignored", "telemetryIntervalMs"], ["setting_stored", "ledOn"], ["setting_stored_ignored", "gone"]],
       );
     });
 
@@ -300,7 +393,9 @@ describe("Settings", () => {
   describe("the schema itself is checked at construction", () => {
     const bad: [string, SettingSpecs, RegExp][] = [
       ["a default outside the range", { n: { type: "integer", min: 1, max: 5, default: 9, description: "" } }, /specs\.n\.default/],
-      ["min above max", { n: { type: "integer", min: 5, max: 1, default: 3, description: "" } }, /specs\.n\.min\/max/],
+      ["min above max", { n: { type: "integer", min: 5, max: 1, default: 3, description: "" } }, /specs\.n\.max must be an integer from 5/],
+      ["a fractional min", { n: { type: "integer", min: 0.5, max: 1, default: 1, description: "" } }, /specs\.n\.min must be an integer/],
+      ["a negative maxLength", { s: { type: "string", maxLength: -1, default: "", description: "" } }, /specs\.s\.maxLength must be an integer from 0 to 3999 \(characters\)/],
       ["a default too long", { s: { type: "string", maxLength: 2, default: "abc", description: "" } }, /specs\.s\.default/],
       ["an unknown type", { x: { type: "float", default: 1, description: "" } as unknown as SettingSpecs[string] }, /specs\.x\.type/],
     ];

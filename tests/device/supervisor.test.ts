@@ -1,195 +1,26 @@
 /**
  * The connection supervisor alone: a virtual clock drives every delay and deadline, and a
  * fake client factory records what the supervisor asked of each client and lets the test
- * play the connection (open, messages, pongs, close). The same supervisor against real
- * servers and processes is in tests/integration/supervisor.test.ts.
+ * play the connection (open, messages, pongs, close): tests/support/supervisor-harness.ts.
+ * Its heartbeat is in heartbeat.test.ts; the same supervisor against real servers and
+ * processes is in tests/integration/supervisor.test.ts.
  */
 import assert from "node:assert/strict";
 
 import { createJsonLog } from "../../hosts/node/host.js";
-import { DEFAULT_BACKOFF, backoffDelay } from "../../src/device/backoff.js";
+import { DEFAULT_BACKOFF } from "../../src/device/backoff.js";
 import { CloseCode } from "../../src/websocket/constants.js";
 import { ErrorCode, WebSocketError } from "../../src/shared/errors.js";
-import type { LogLevel, NetHost, TcpSocketConstructor } from "../../src/shared/host.js";
 import {
   ConnectionSupervisor,
   DEFAULT_HEARTBEAT,
   DEFAULT_STABLE_MS,
   SupervisorState,
   type ClientLike,
-  type SupervisorOptions,
-  type SupervisorStateValue,
 } from "../../src/device/supervisor.js";
-import { ReadyState, type CloseEvent, type ReadyStateValue, type WebSocketClientOptions } from "../../src/websocket/client.js";
 import { fakeTcp } from "../support/fake-tcp.js";
 import { VirtualClock } from "../support/virtual-clock.js";
-
-const URL = "ws://device.example:8080/live";
-
-/** A client the test drives: it records calls and fires the callbacks it was given. */
-class FakeClient implements ClientLike {
-  readyState: ReadyStateValue = ReadyState.CONNECTING;
-  bufferedAmount = 0;
-  sent: Array<string | Uint8Array> = [];
-  pings: string[] = [];
-  closeCalls: Array<{ code: number | undefined; reason: string | undefined }> = [];
-  terminations: Array<WebSocketError | undefined> = [];
-  /** What send() throws next, when set. */
-  sendError: WebSocketError | undefined;
-  pingError: WebSocketError | undefined;
-  private closeReported = false;
-
-  constructor(readonly options: WebSocketClientOptions) {}
-
-  send(data: string | Uint8Array): void {
-    if (this.sendError) throw this.sendError;
-    if (this.readyState !== ReadyState.OPEN) throw new WebSocketError(ErrorCode.INVALID_STATE, "not open");
-    this.sent.push(data);
-  }
-  ping(payload: string | Uint8Array = ""): void {
-    if (this.pingError) throw this.pingError;
-    this.pings.push(typeof payload === "string" ? payload : Buffer.from(payload).toString("latin1"));
-  }
-  close(code?: number, reason?: string): void {
-    this.closeCalls.push({ code, reason });
-    if (this.readyState === ReadyState.OPEN) this.readyState = ReadyState.CLOSING;
-  }
-  terminate(error?: WebSocketError): void {
-    this.terminations.push(error);
-    this.closed({ code: CloseCode.ABNORMAL, reason: error ? "" : "terminated", wasClean: false, ...(error ? { error } : {}) });
-  }
-
-  // --- the test plays the network and the server ---
-  open(protocol = ""): void {
-    this.readyState = ReadyState.OPEN;
-    this.options.onOpen?.(protocol);
-  }
-  message(data: string | Uint8Array): void {
-    this.options.onMessage?.(data);
-  }
-  pong(payload: string): void {
-    this.options.onPong?.(new Uint8Array(Buffer.from(payload, "latin1")));
-  }
-  serverPing(): void {
-    this.options.onPing?.(new Uint8Array(0));
-  }
-  /** The connection ended (refused, lost, closed by the server...). */
-  closed(event: Partial<CloseEvent> = {}): void {
-    if (this.closeReported) return;
-    this.closeReported = true;
-    this.readyState = ReadyState.CLOSED;
-    this.options.onClose?.({ code: CloseCode.ABNORMAL, reason: "", wasClean: false, unsentBytes: 0, ...event });
-  }
-  refuse(): void {
-    this.closed({
-      code: CloseCode.ABNORMAL,
-      reason: "connection refused",
-      error: new WebSocketError(ErrorCode.CONNECT_FAILED, "connection refused"),
-    });
-  }
-}
-
-interface LogEntry {
-  level: LogLevel;
-  event: string;
-  fields: Record<string, unknown>;
-}
-
-interface Harness {
-  supervisor: ConnectionSupervisor;
-  clock: VirtualClock;
-  clients: FakeClient[];
-  /** The newest client. */
-  readonly client: FakeClient;
-  states: SupervisorStateValue[];
-  closes: Array<{ event: CloseEvent; retryInMs: number | undefined }>;
-  opens: string[];
-  messages: Array<string | Uint8Array>;
-  logs: LogEntry[];
-  host: NetHost;
-  /** The value the host's random source yields, as randomUnit reads it (default: the top). */
-  random: number;
-  events(name: string): LogEntry[];
-}
-
-/** A host whose TCP must never be used: unit tests go through the fake factory. */
-const NO_TCP = class {
-  constructor() {
-    throw new Error("the unit tests make no sockets");
-  }
-} as unknown as TcpSocketConstructor;
-
-/** Bytes that randomUnit turns into `value` (to 32 bits). */
-function randomBytesFor(value: number, into: Uint8Array): void {
-  const n = Math.min(2 ** 32 - 1, Math.floor(value * 2 ** 32));
-  into[0] = n >>> 24;
-  into[1] = (n >>> 16) & 0xff;
-  into[2] = (n >>> 8) & 0xff;
-  into[3] = n & 0xff;
-}
-
-/** The largest value randomUnit can yield: the delays are then window - 1, easy to read. */
-const TOP = (2 ** 32 - 1) / 2 ** 32;
-
-function harness(options: Partial<SupervisorOptions> = {}, start = true): Harness {
-  const clock = new VirtualClock();
-  const clients: FakeClient[] = [];
-  const logs: LogEntry[] = [];
-  const h = {
-    clock,
-    clients,
-    states: [] as SupervisorStateValue[],
-    closes: [] as Array<{ event: CloseEvent; retryInMs: number | undefined }>,
-    opens: [] as string[],
-    messages: [] as Array<string | Uint8Array>,
-    logs,
-    random: TOP,
-    get client(): FakeClient {
-      assert.ok(clients.length > 0, "no client was made");
-      return clients[clients.length - 1]!;
-    },
-    events: (name: string) => logs.filter((entry) => entry.event === name),
-  } as unknown as Harness;
-  h.host = {
-    tcp: NO_TCP,
-    timers: clock,
-    random: (into) => randomBytesFor(h.random, into),
-    log: (level, event, fields) => logs.push({ level, event, fields: fields ?? {} }),
-  };
-  h.supervisor = new ConnectionSupervisor({
-    url: URL,
-    host: h.host,
-    createClient: (clientOptions) => {
-      const client = new FakeClient(clientOptions);
-      clients.push(client);
-      return client;
-    },
-    onState: (state) => h.states.push(state),
-    onClose: (event, retryInMs) => h.closes.push({ event, retryInMs }),
-    onOpen: (protocol) => h.opens.push(protocol),
-    onMessage: (data) => h.messages.push(data),
-    ...options,
-  });
-  if (start) h.supervisor.start();
-  return h;
-}
-
-/** Top-of-window delay for the n-th consecutive failure with the default policy. */
-function topDelay(attempt: number): number {
-  return backoffDelay(attempt, DEFAULT_BACKOFF, TOP);
-}
-
-function assertOptionError(options: Partial<SupervisorOptions> | Record<string, unknown>, name: string): void {
-  assert.throws(
-    () => harness(options as Partial<SupervisorOptions>, false),
-    (error: unknown) => {
-      assert.ok(error instanceof WebSocketError, `a WebSocketError, got ${String(error)}`);
-      assert.equal(error.code, ErrorCode.INVALID_OPTION, error.message);
-      assert.ok(error.message.startsWith(`option ${name} `), `${error.message} names ${name}`);
-      return true;
-    },
-  );
-}
+import { assertOptionError, FakeClient, harness, NO_TCP, topDelay, URL } from "../support/supervisor-harness.js";
 
 describe("ConnectionSupervisor", function () {
   describe("options", function () {
@@ -401,7 +232,7 @@ describe("ConnectionSupervisor", function () {
       assert.deepEqual(h.supervisor.stats.lastClose, { code: 1000, reason: "bye" });
     });
 
-    it("resets the backoff once a connection has stayed open for stableMs", function () {
+    it("resets the backoff when the server still sends messages stableMs after the opening", function () {
       const h = harness({ heartbeat: false });
       for (let i = 0; i < 3; i++) {
         h.client.refuse();
@@ -410,12 +241,65 @@ describe("ConnectionSupervisor", function () {
       assert.equal(h.supervisor.stats.consecutiveFailures, 3);
       h.client.open();
       h.clock.advance(DEFAULT_STABLE_MS - 1);
-      assert.equal(h.supervisor.stats.consecutiveFailures, 3, "not yet stable");
+      h.client.message("early");
+      assert.equal(h.supervisor.stats.consecutiveFailures, 3, "a message before stableMs proves nothing yet");
       h.clock.advance(1);
+      assert.equal(h.supervisor.stats.consecutiveFailures, 3, "time alone does not count");
+      h.client.message("still talking");
       assert.equal(h.supervisor.stats.consecutiveFailures, 0, "stable: reset");
-      assert.equal(h.clock.size, 0, "with the heartbeat off, no timer is left once stable");
+      assert.equal(h.events("ws_backoff_reset").length, 1);
+      assert.equal(h.clock.size, 0, "with the heartbeat off, no timer while open");
       // Even a clean close of a long-lived connection is followed by a (first-window) wait.
       h.client.closed({ code: CloseCode.NORMAL, reason: "", wasClean: true });
+      assert.equal(h.closes[h.closes.length - 1]!.retryInMs, 999);
+    });
+
+    it("lets the delays grow against a server that accepts and then says nothing (dead-link detection is not stability)", function () {
+      // The defaults: the heartbeat declares the link dead 20 s + 10 s after the opening,
+      // exactly stableMs. Counting that time as stable kept the backoff at attempt 0 forever.
+      assert.equal(DEFAULT_HEARTBEAT.intervalMs + DEFAULT_HEARTBEAT.timeoutMs, DEFAULT_STABLE_MS);
+      const h = harness({ heartbeat: undefined });
+      for (let i = 0; i < 6; i++) {
+        h.client.open();
+        h.clock.advance(DEFAULT_STABLE_MS);
+        assert.equal(h.supervisor.state, SupervisorState.BACKOFF, `connection ${i + 1} declared dead`);
+        h.clock.advance(h.closes[h.closes.length - 1]!.retryInMs!);
+      }
+      assert.equal(h.supervisor.stats.heartbeatTimeouts, 6);
+      assert.deepEqual(h.events("ws_backoff").map((e) => e.fields.attempt), [0, 1, 2, 3, 4, 5]);
+      assert.deepEqual(h.closes.map((c) => c.retryInMs), [999, 1_999, 3_999, 7_999, 15_999, 31_999]);
+      assert.deepEqual(h.events("ws_backoff_reset"), []);
+    });
+
+    it("lets them grow against a server that speaks only before stableMs, then goes silent", function () {
+      // stableMs shorter than the dead-link detection: the early message is not enough.
+      const h = harness({ heartbeat: undefined, stableMs: 5_000 });
+      for (let i = 0; i < 4; i++) {
+        h.client.open();
+        h.clock.advance(100);
+        h.client.message("welcome");
+        h.clock.advance(DEFAULT_HEARTBEAT.intervalMs + DEFAULT_HEARTBEAT.timeoutMs);
+        assert.equal(h.supervisor.state, SupervisorState.BACKOFF, `connection ${i + 1} declared dead`);
+        h.clock.advance(h.closes[h.closes.length - 1]!.retryInMs!);
+      }
+      assert.deepEqual(h.events("ws_backoff").map((e) => e.fields.attempt), [0, 1, 2, 3]);
+    });
+
+    it("after a stable connection dies of the heartbeat, starts again from the first window", function () {
+      const h = harness({ heartbeat: undefined });
+      for (let i = 0; i < 3; i++) {
+        h.client.refuse();
+        h.clock.advance(h.closes[h.closes.length - 1]!.retryInMs!);
+      }
+      h.client.open();
+      for (let t = 0; t < 40_000; t += 5_000) {
+        h.clock.advance(5_000);
+        h.client.message("telemetry ack");
+      }
+      assert.equal(h.supervisor.stats.consecutiveFailures, 0, "stable since the message at 30 s");
+      h.clock.advance(30_000); // then silence: the ping at 60 s goes unanswered
+      assert.equal(h.supervisor.stats.heartbeatTimeouts, 1);
+      assert.deepEqual(h.events("ws_backoff").map((e) => e.fields.attempt), [0, 1, 2, 0]);
       assert.equal(h.closes[h.closes.length - 1]!.retryInMs, 999);
     });
 
@@ -520,140 +404,6 @@ describe("ConnectionSupervisor", function () {
     it("refuses a non-boolean", function () {
       const h = harness();
       assert.throws(() => h.supervisor.setNetwork("up" as unknown as boolean), (e: unknown) => e instanceof WebSocketError && e.code === ErrorCode.INVALID_ARGUMENT);
-    });
-  });
-
-  describe("heartbeat", function () {
-    const HB = { intervalMs: 20_000, timeoutMs: 10_000 };
-
-    it("pings after intervalMs without a frame, with a payload that identifies the ping", function () {
-      const h = harness({ heartbeat: HB });
-      h.client.open();
-      h.clock.advance(19_999);
-      assert.deepEqual(h.client.pings, []);
-      h.clock.advance(1);
-      assert.deepEqual(h.client.pings, ["1"]);
-      h.client.pong("1");
-      h.clock.advance(20_000);
-      assert.deepEqual(h.client.pings, ["1", "2"]);
-    });
-
-    it("measures the round-trip time from the matching pong", function () {
-      const h = harness({ heartbeat: HB });
-      assert.equal(h.supervisor.stats.lastRttMs, undefined);
-      h.client.open();
-      h.clock.advance(20_000);
-      h.clock.advance(37);
-      h.client.pong("1");
-      assert.equal(h.supervisor.stats.lastRttMs, 37);
-      // A second pong with the same payload (a duplicate) does not measure again.
-      h.clock.advance(100);
-      h.client.pong("1");
-      assert.equal(h.supervisor.stats.lastRttMs, 37);
-    });
-
-    it("takes an unsolicited pong as a sign of life, but not as a round trip", function () {
-      const h = harness({ heartbeat: HB });
-      h.client.open();
-      h.clock.advance(20_000);
-      h.clock.advance(5);
-      h.client.pong("not ours");
-      assert.equal(h.supervisor.stats.lastRttMs, undefined);
-      h.clock.advance(HB.timeoutMs);
-      assert.equal(h.supervisor.stats.heartbeatTimeouts, 0);
-      assert.equal(h.supervisor.state, SupervisorState.OPEN);
-    });
-
-    it("pings every intervalMs even while messages keep arriving, so the RTT stays fresh", function () {
-      const h = harness({ heartbeat: HB });
-      h.client.open();
-      for (let i = 0; i < 20; i++) {
-        h.clock.advance(5_000);
-        h.client.message(`telemetry ${i}`);
-      }
-      // 100 s connected: a ping at 20, 40, 60, 80 and 100 s.
-      assert.equal(h.client.pings.length, 5);
-      assert.equal(h.messages.length, 20);
-      assert.equal(h.supervisor.stats.heartbeatTimeouts, 0, "messages are signs of life: no ping went unanswered");
-    });
-
-    it("declares the connection dead when nothing arrives within timeoutMs of a ping", function () {
-      const h = harness({ heartbeat: HB });
-      h.client.open();
-      h.clock.advance(HB.intervalMs);
-      assert.equal(h.client.pings.length, 1);
-      h.clock.advance(HB.timeoutMs - 1);
-      assert.equal(h.supervisor.state, SupervisorState.OPEN, "not a millisecond early");
-      h.clock.advance(1);
-      assert.equal(h.supervisor.stats.heartbeatTimeouts, 1);
-      const error = h.client.terminations[0]!;
-      assert.ok(error instanceof WebSocketError);
-      assert.equal(error.code, ErrorCode.HEARTBEAT_TIMEOUT);
-      assert.match(error.message, /10000 ms/);
-      assert.equal(h.closes[0]!.event.error?.code, ErrorCode.HEARTBEAT_TIMEOUT);
-      const logged = h.events("ws_heartbeat_timeout");
-      assert.equal(logged.length, 1);
-      assert.equal(logged[0]!.level, "warn");
-      assert.equal(logged[0]!.fields.timeoutMs, 10_000);
-      // Replaced through the backoff.
-      assert.equal(h.supervisor.state, SupervisorState.BACKOFF);
-      h.clock.advance(h.closes[0]!.retryInMs!);
-      assert.equal(h.clients.length, 2);
-    });
-
-    it("accepts any frame after the ping as life: a message, or a ping from the server", function () {
-      for (const answer of ["message", "ping"] as const) {
-        const h = harness({ heartbeat: HB });
-        h.client.open();
-        h.clock.advance(HB.intervalMs + 9_000);
-        if (answer === "message") h.client.message("late but alive");
-        else h.client.serverPing();
-        h.clock.advance(1_000);
-        assert.equal(h.supervisor.state, SupervisorState.OPEN, answer);
-        // The next ping comes intervalMs after that frame.
-        h.clock.advance(HB.intervalMs - 1);
-        assert.equal(h.client.pings.length, 2, answer);
-        assert.equal(h.supervisor.stats.heartbeatTimeouts, 0, answer);
-      }
-    });
-
-    it("still runs the deadline when the ping cannot be queued (send buffer full)", function () {
-      const h = harness({ heartbeat: HB });
-      h.client.open();
-      h.client.pingError = new WebSocketError(ErrorCode.BUFFER_FULL, "full");
-      h.clock.advance(HB.intervalMs + HB.timeoutMs);
-      assert.equal(h.supervisor.stats.heartbeatTimeouts, 1);
-    });
-
-    it("is on by default with the documented interval and timeout", function () {
-      const h = harness({ heartbeat: undefined });
-      h.client.open();
-      h.clock.advance(DEFAULT_HEARTBEAT.intervalMs);
-      assert.equal(h.client.pings.length, 1);
-      h.clock.advance(DEFAULT_HEARTBEAT.timeoutMs);
-      assert.equal(h.supervisor.stats.heartbeatTimeouts, 1);
-    });
-
-    it("sends nothing when off", function () {
-      const h = harness({ heartbeat: false });
-      h.client.open();
-      h.clock.advance(3_600_000);
-      assert.deepEqual(h.client.pings, []);
-      assert.equal(h.supervisor.state, SupervisorState.OPEN);
-      assert.equal(h.clock.size, 0);
-    });
-
-    it("keeps one timer at most, and none after the connection closed", function () {
-      const h = harness({ heartbeat: { intervalMs: 1_000, timeoutMs: 500 } });
-      h.client.open();
-      for (let t = 0; t < 40_000; t += 250) {
-        h.clock.advance(250);
-        assert.ok(h.clock.size <= 1, `at ${h.clock.now()} ms: ${h.clock.size} timers`);
-        const pings = h.client.pings;
-        if (pings.length > 0 && t % 1_000 === 0) h.client.pong(pings[pings.length - 1]!);
-      }
-      h.supervisor.stop();
-      assert.equal(h.clock.size, 0);
     });
   });
 

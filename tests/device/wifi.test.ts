@@ -135,7 +135,7 @@ describe("WifiManager", () => {
     });
 
     it("names the bad option", () => {
-      rejects({ driver: {} }, /option driver must be a WiFi driver/);
+      rejects({ driver: {} }, /option driver must be an object with connect, disconnect, address/);
       rejects({ timers: undefined }, /option timers/);
       rejects({ random: 3 }, /option random must be a function/);
       rejects({ log: "yes" }, /option log must be a function/);

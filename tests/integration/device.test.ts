@@ -16,6 +16,7 @@ import { join } from "node:path";
 
 import { startDeviceOn, type EngineDevice } from "../support/on-engine.js";
 import type { DeviceStatus } from "../../hosts/xs/run.js";
+import { WebSocketServer } from "ws";
 import { start, type CompanionEvent, type CompanionServer } from "../../server/companion.js";
 import { node, REPO_ROOT, type Child } from "../support/child-process.js";
 import { ENGINES, engineArgs, useEngine, type EngineName } from "../support/engines.js";
@@ -151,6 +152,7 @@ for (const engine of ENGINES) describe(`the device [${engine}]`, function () {
         wifi.restore();
         await event(server, "hello", (e) => e.conn === 2, 8000);
         assert.equal((await device.status()).supervisor.stats.reconnects, 1);
+        assert.equal(device.logs.filter((l) => l.event === "app_disconnected").length, 1, "one connection ended");
       } finally {
         await stopDevice(device);
       }
@@ -164,6 +166,76 @@ for (const engine of ENGINES) describe(`the device [${engine}]`, function () {
         await event(server, "hello", (e) => e.conn === 2, 8000);
         assert.ok(device.logs.some((l) => l.event === "ws_heartbeat_timeout"));
         assert.ok(((await device.status()).supervisor.stats.heartbeatTimeouts as number) >= 1);
+      } finally {
+        await stopDevice(device);
+      }
+    });
+  });
+
+  describe("the companion server's mute (npm start's demo of the heartbeat)", function () {
+    this.timeout(20_000);
+
+    it("silences the server, so the device's heartbeat declares the link dead and replaces it; the new link is heard", async () => {
+      const server = await start({ port: 0 });
+      // Telemetry acks every second would keep a link alive whose pings go unanswered:
+      // only a server that says nothing at all lets the heartbeat (1 s + 1.5 s) fire.
+      const device = await inProcessDevice(engine, server.url, { heartbeatIntervalMs: 1000, heartbeatTimeoutMs: 1500 });
+      try {
+        await event(server, "telemetry", (e) => e.conn === 1 && e.acked !== null, 5000);
+        server.send(undefined, "mute");
+        const close = await event(server, "close", (e) => e.conn === 1, 8000);
+        assert.equal(close.code, 1006, "the device dropped the dead link (no close handshake with a silent peer)");
+        assert.ok(device.logs.some((l) => l.event === "ws_heartbeat_timeout"), "the device's heartbeat did it");
+        await event(server, "hello", (e) => e.conn === 2, 8000);
+        const telemetry = await event(server, "telemetry", (e) => e.conn === 2 && e.acked !== null, 5000);
+        assert.ok(telemetry.seq > 1, "the records held while muted are delivered on the new link");
+      } finally {
+        await stopDevice(device);
+        await server.close();
+      }
+    });
+  });
+
+  describe("the device against servers that do not play along", function () {
+    this.timeout(20_000);
+
+    it("backs off further and further from a server that accepts and then says nothing", async () => {
+      // No pong, no ack, no reply: the heartbeat declares each connection dead after
+      // interval + timeout, which equals stableMs here, as it does by default (20 s + 10 s,
+      // 30 s). Those dead connections must not count as stable: the attempt number grows.
+      const wss = new WebSocketServer({ host: "127.0.0.1", port: 0, autoPong: false });
+      wss.on("connection", (socket) => socket.on("error", () => {}));
+      await new Promise<void>((resolve) => wss.once("listening", () => resolve()));
+      const url = `ws://127.0.0.1:${(wss.address() as { port: number }).port}/`;
+      const device = await inProcessDevice(engine, url, {
+        heartbeatIntervalMs: 100,
+        heartbeatTimeoutMs: 100,
+        stableMs: 200,
+        backoffBaseMs: 100,
+        backoffCapMs: 5000,
+      });
+      try {
+        const backoffs = () => device.logs.filter((l) => l.event === "ws_backoff");
+        await until(() => backoffs().length >= 4, 10_000, "four connections declared dead");
+        assert.deepEqual(backoffs().slice(0, 4).map((l) => [l.fields.attempt, l.fields.error]), [
+          [0, "ERR_HEARTBEAT_TIMEOUT"],
+          [1, "ERR_HEARTBEAT_TIMEOUT"],
+          [2, "ERR_HEARTBEAT_TIMEOUT"],
+          [3, "ERR_HEARTBEAT_TIMEOUT"],
+        ]);
+        assert.ok(device.logs.filter((l) => l.event === "app_disconnected").length >= 4, "each of them had opened");
+      } finally {
+        await stopDevice(device);
+        for (const socket of wss.clients) socket.terminate();
+        await new Promise<void>((resolve) => wss.close(() => resolve()));
+      }
+    });
+
+    it("logs app_disconnected only for connections that opened, not for refused attempts", async () => {
+      const device = await inProcessDevice(engine, `ws://127.0.0.1:${await closedPort()}/`);
+      try {
+        await until(() => device.logs.filter((l) => l.event === "ws_backoff").length >= 3, 5_000, "three refused attempts");
+        assert.deepEqual(device.logs.filter((l) => l.event === "app_disconnected"), []);
       } finally {
         await stopDevice(device);
       }

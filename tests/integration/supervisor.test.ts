@@ -2,9 +2,10 @@
  * The supervisor against real peers on 127.0.0.1: a `ws` server process killed and
  * restarted on the same port, servers that refuse in every way a server can (accept and
  * close at once, with any close code; drop TCP right after accepting; answer 503 to the
- * upgrade), a server that stops answering pings (half-open detection), and stop() in each
- * phase. On both engines (tests/support/engines.ts): on the Node host, and the same compiled
- * supervisor inside the XS engine, driven through tests/support/on-engine.ts, its callbacks
+ * upgrade; accept and then say nothing), a server that stops answering pings (half-open
+ * detection), and stop() in each phase. On both engines (tests/support/engines.ts): on the Node
+ * host, and the same compiled supervisor inside the XS engine, driven through
+ * tests/support/on-engine.ts, its callbacks
  * stamped with the time they ran inside XS. Timing uses small policies (backoff base
  * 100 ms, cap 1000 ms) so the whole file runs in seconds; every wait is bounded. State and
  * statistics are read after a refresh() (on XS they change without an event: a pong, a
@@ -59,6 +60,29 @@ async function stopChild(child: Child | undefined): Promise<void> {
   if (!child) return;
   child.kill();
   await child.waitForExit(5_000, "the echo server to exit").catch(() => child.kill("SIGKILL"));
+}
+
+/**
+ * A `ws` server that accepts every upgrade and then says nothing: autoPong false (ws >= 8.23),
+ * so our pings go unanswered, and no message ever: from the device's side, a peer that has
+ * silently gone away.
+ */
+async function startSilentServer(): Promise<{ url: string; connections(): number; close(): Promise<void> }> {
+  let connections = 0;
+  const wss = new WebSocketServer({ host: "127.0.0.1", port: 0, autoPong: false });
+  wss.on("connection", (socket) => {
+    connections++;
+    socket.on("error", () => {});
+  });
+  await new Promise<void>((resolve) => wss.once("listening", () => resolve()));
+  return {
+    url: `ws://127.0.0.1:${(wss.address() as { port: number }).port}/`,
+    connections: () => connections,
+    close: async () => {
+      for (const socket of wss.clients) socket.terminate();
+      await new Promise<void>((resolve) => wss.close(() => resolve()));
+    },
+  };
 }
 
 /** A supervisor on a real host with everything it reports recorded, timestamped. */
@@ -368,6 +392,27 @@ for (const engine of ENGINES) describe(`ConnectionSupervisor against real server
       }
     });
 
+    it("a server that accepts the upgrade and then says nothing (no pongs, no data)", async function () {
+      // The issue's case, scaled down: the heartbeat declares the link dead interval +
+      // timeout after the opening, exactly stableMs. That dead connection is not a stable
+      // one: the backoff keeps growing instead of restarting at attempt 0 every time.
+      const heartbeat: HeartbeatOptions = { intervalMs: 100, timeoutMs: 100 };
+      const silent = await startSilentServer();
+      try {
+        const run = await supervise(engine, silent.url, { heartbeat, stableMs: heartbeat.intervalMs + heartbeat.timeoutMs });
+        await until(() => run.closes.length >= 5, 6_000, "five connections declared dead");
+        assertNoTightLoop(run, await stopBetweenAttempts(run));
+        assert.equal(run.opens.length, silent.connections(), "each attempt opened");
+        assert.ok(run.closes.every((close) => close.event.error?.code === ErrorCode.HEARTBEAT_TIMEOUT));
+        const windows = run.log.filter((entry) => entry.event === "ws_backoff").map((entry) => entry.attempt as number);
+        assert.ok(windows.length >= 5 && windows[4] === 4, `attempts ${windows}: the delays' window doubles each time`);
+        await run.supervisor.refresh();
+        assert.equal(run.supervisor.stats.consecutiveFailures, run.closes.length);
+      } finally {
+        await silent.close();
+      }
+    });
+
     it("nothing listening (connection refused)", async function () {
       const run = await supervise(engine, `ws://127.0.0.1:${await closedPort()}/`);
       await delay(1_000);
@@ -378,17 +423,9 @@ for (const engine of ENGINES) describe(`ConnectionSupervisor against real server
 
   it("detects a server that stops answering pings, and replaces the connection", async function () {
     const heartbeat: HeartbeatOptions = { intervalMs: 200, timeoutMs: 300 };
-    let connections = 0;
-    // autoPong: false (ws >= 8.23): the server reads our pings and never answers, and sends
-    // nothing else: from the device's side, a peer that has silently gone away.
-    const wss = new WebSocketServer({ host: "127.0.0.1", port: 0, autoPong: false });
-    wss.on("connection", (socket) => {
-      connections++;
-      socket.on("error", () => {});
-    });
-    await new Promise<void>((resolve) => wss.once("listening", () => resolve()));
+    const silent = await startSilentServer();
     try {
-      const run = await supervise(engine, `ws://127.0.0.1:${(wss.address() as { port: number }).port}/`, { heartbeat });
+      const run = await supervise(engine, silent.url, { heartbeat });
       await until(() => run.opens.length === 1, 2_000, "open");
       await until(() => run.closes.length === 1, 2_000, "the heartbeat to declare the connection dead");
       const detectedAfter = run.closes[0]!.at - run.opens[0]!;
@@ -408,10 +445,9 @@ for (const engine of ENGINES) describe(`ConnectionSupervisor against real server
       assert.deepEqual([logged?.level, logged?.timeoutMs], ["warn", 300]);
 
       await until(() => run.opens.length === 2, 2_000, "a replacement connection");
-      assert.equal(connections, 2);
+      assert.equal(silent.connections(), 2);
     } finally {
-      for (const socket of wss.clients) socket.terminate();
-      await new Promise<void>((resolve) => wss.close(() => resolve()));
+      await silent.close();
     }
   });
 

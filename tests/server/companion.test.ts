@@ -260,19 +260,60 @@ describe("companion server (server/companion.ts)", function () {
     assert.equal(unreadable[2], "binary message");
   });
 
-  it("answers the devices' pings until muted, and again once unmuted (terminal: mute, unmute)", async function () {
+  it("falls silent toward a muted device: no pong, no ack, no request, until unmute (terminal: mute, unmute)", async function () {
     const s = await serve();
     const d = await device();
     d.socket.ping();
     await within(waitForPongs(d, 1), 2000, "a pong");
     s.send(undefined, "mute");
+    assert.deepEqual(s.devices().map((info) => info.muted), [true]);
+    const heard = d.received.length;
     d.socket.ping();
+    d.telemetry(1);
+    assert.throws(() => s.send(undefined, "status"), (error: unknown) => error instanceof CommandError && /sim-1 is muted/.test(error.message));
+    assert.throws(() => s.send("sim-1", "raw hi"), /muted/);
+    assert.throws(() => s.send("sim-1", "garbage"), /muted/);
+    await s.waitFor("telemetry", (e) => e.seq === 1);
     await delay(QUIET_MS);
     assert.equal(d.pongs, 1, "no pong while muted");
+    assert.equal(d.received.length, heard, "nothing at all while muted");
+    assert.equal((await s.waitFor("telemetry", (e) => e.seq === 1)).acked, null, "the server still hears it, and says so");
     assert.ok(s.history.some((e) => e.event === "ping" && !e.answered));
+
     s.send(undefined, "unmute");
     d.socket.ping();
     await within(waitForPongs(d, 2), 2000, "a pong after unmute");
+    d.telemetry(2);
+    assert.equal((await d.waitForType("ack")).seq, 2);
+    const [request] = s.send("sim-1", "status");
+    await s.waitFor("reply", (e) => e.id === request!.id);
+  });
+
+  it("mutes the connections open now, not the device's next one: a reconnect is heard again", async function () {
+    const s = await serve();
+    assert.throws(() => s.send(undefined, "mute"), /no device is connected/, "nothing is remembered for connections to come");
+    const first = await device("sim-1");
+    s.send("sim-1", "mute");
+    first.terminate(); // what the device's heartbeat does with a silent link
+    await s.waitFor("close");
+    const second = new WsDevice(s.url, { device: "sim-1" });
+    devices.push(second);
+    await s.waitFor("hello", (e) => e.conn === 2, 2000);
+    assert.deepEqual(s.devices().map((info) => [info.conn, info.muted]), [[2, false]]);
+    second.socket.ping();
+    await within(waitForPongs(second, 1), 2000, "a pong on the new connection");
+  });
+
+  it("--no-pong leaves pings unanswered but still acks and sends requests", async function () {
+    const s = await serve({ noPong: true });
+    const d = await device();
+    d.socket.ping();
+    d.telemetry(1);
+    assert.equal((await d.waitForType("ack")).seq, 1);
+    const [request] = s.send("sim-1", "ping");
+    await s.waitFor("reply", (e) => e.id === request!.id);
+    assert.equal(d.pongs, 0);
+    assert.deepEqual(s.devices().map((info) => info.muted), [false], "not muted: only pongs are withheld");
   });
 
   it("stops and resumes acks (terminal: acks off, acks on)", async function () {

@@ -1,0 +1,104 @@
+/**
+ * src/device/device.ts, the composition, on a virtual clock with an in-memory TCP (no
+ * server): where each setting's value comes from at start (explicit flags, storage, build
+ * config), and what it logs about attempts that never connected. The device against real
+ * servers is tests/integration/device.test.ts.
+ */
+import assert from "node:assert/strict";
+
+import { parseDeviceConfig } from "../../src/device/config.js";
+import { Device, type DeviceOptions } from "../../src/device/device.js";
+import { SETTINGS_STORAGE } from "../../src/device/settings.js";
+import type { DeviceHost, LogLevel, WifiDriver } from "../../src/shared/host.js";
+import { MemoryStorage } from "../../src/shared/memory-storage.js";
+import { fakeTcp, type FakeTcpSocket } from "../support/fake-tcp.js";
+import { VirtualClock } from "../support/virtual-clock.js";
+
+interface LogLine {
+  level: LogLevel;
+  event: string;
+  fields: Record<string, unknown>;
+}
+
+/** No WiFi is configured in these tests: a driver that must never be used. */
+const NO_WIFI: WifiDriver = {
+  connect: () => assert.fail("no WiFi is configured"),
+  disconnect: () => {},
+  onNotify: undefined,
+  rssi: () => undefined,
+  address: () => undefined,
+};
+
+function device(config: Record<string, unknown>, options: Partial<DeviceOptions> = {}, storage = new MemoryStorage()) {
+  const clock = new VirtualClock();
+  const logs: LogLine[] = [];
+  const { tcp, sockets } = fakeTcp();
+  const host: DeviceHost = {
+    tcp,
+    timers: clock,
+    random: (into) => into.fill(0x42),
+    wifi: NO_WIFI,
+    storage,
+    log: (level, event, fields) => logs.push({ level, event, fields: fields ?? {} }),
+  };
+  const made = new Device({ host, config: parseDeviceConfig({ url: "ws://127.0.0.1:8080/", ...config }), ...options });
+  return {
+    device: made,
+    clock,
+    logs,
+    sockets,
+    events: (name: string) => logs.filter((line) => line.event === name),
+  };
+}
+
+/** Storage holding what a server's `config set telemetryIntervalMs 2000` left behind. */
+function storedInterval(ms: number): MemoryStorage {
+  const storage = new MemoryStorage();
+  storage.set(SETTINGS_STORAGE.domain, SETTINGS_STORAGE.key, JSON.stringify({ telemetryIntervalMs: ms }));
+  return storage;
+}
+
+describe("Device", function () {
+  describe("where telemetryIntervalMs comes from at start", function () {
+    it("a stored value (a server's config set) wins over the build config, in one log line", function () {
+      const d = device({ telemetryIntervalMs: "7000" }, {}, storedInterval(2000));
+      assert.equal(d.device.settings.get("telemetryIntervalMs"), 2000);
+      assert.deepEqual(d.events("setting_stored").map((line) => line.fields), [
+        { key: "telemetryIntervalMs", value: 2000, build: 7000 },
+      ]);
+    });
+
+    it("a value the user gave explicitly at start (explicitSettings) wins over the stored one, in one log line", function () {
+      const d = device({ telemetryIntervalMs: "7000" }, { explicitSettings: ["url", "telemetryIntervalMs"] }, storedInterval(2000));
+      assert.equal(d.device.settings.get("telemetryIntervalMs"), 7000);
+      assert.deepEqual(d.events("setting_explicit").map((line) => line.fields), [
+        { key: "telemetryIntervalMs", value: 7000, stored: 2000 },
+      ]);
+      assert.deepEqual(d.events("setting_stored"), []);
+      d.device.start();
+      assert.equal(d.events("app_started")[0]?.fields.telemetryIntervalMs, 7000, "telemetry runs at the explicit interval");
+      d.device.stop();
+    });
+
+    it("explicitSettings that are not settings change nothing", function () {
+      const d = device({}, { explicitSettings: ["url", "deviceId"] }, storedInterval(2000));
+      assert.equal(d.device.settings.get("telemetryIntervalMs"), 2000);
+    });
+  });
+
+  describe("logs", function () {
+    it("app_disconnected only when a connection that opened closes, never for a failed attempt", function () {
+      const d = device({});
+      d.device.start();
+      for (let attempt = 0; attempt < 3; attempt++) {
+        const socket: FakeTcpSocket = d.sockets[d.sockets.length - 1]!;
+        socket.fail("connection refused");
+        // The backoff wait, then the next attempt's socket.
+        while (d.sockets.length === attempt + 1) d.clock.advance(10);
+      }
+      assert.equal(d.events("ws_backoff").length, 3, "three attempts failed");
+      assert.deepEqual(d.events("app_disconnected"), [], "none of them had connected");
+      d.device.stop();
+    });
+  });
+});
