@@ -34,21 +34,27 @@ import {
   validateHeaders,
   validateProtocols,
 } from "./handshake.js";
-import type { NetHost, TcpSocket, TimerId, TlsErrorCodeValue, TlsOptions, Utf8Codec } from "../shared/host.js";
-import { resolveLimits, validateCallbacks, validateHost } from "./options.js";
+import type { NetHost, TcpSocket, TimerId, TlsErrorCodeValue, Utf8Codec } from "../shared/host.js";
+import { checkCallbacks, checkObject } from "../shared/options.js";
+import { checkUtf8Codec, resolveClientLimits, validateHost } from "./options.js";
 import { Receiver } from "./receiver.js";
 import { redact, secretsOf } from "../shared/redact.js";
 import { Sender } from "./sender.js";
 import { sha1 as portableSha1 } from "./sha1.js";
+import { resolveTls, type ClientTlsOptions } from "./tls-options.js";
 import { parseWebSocketUrl, type WebSocketUrl } from "./url.js";
-import { portableUtf8, utf8Length } from "./utf8.js";
+import { utf8Length } from "./utf8.js";
 
-export const ReadyState = {
+export type { ClientTlsOptions };
+/** For src/device/supervisor.ts, which checks its client.tls up front (remove once it imports tls-options.js). */
+export { resolveTls };
+
+export const ReadyState = Object.freeze({
   CONNECTING: 0,
   OPEN: 1,
   CLOSING: 2,
   CLOSED: 3,
-} as const;
+} as const);
 export type ReadyStateValue = (typeof ReadyState)[keyof typeof ReadyState];
 
 export interface CloseEvent {
@@ -105,15 +111,6 @@ export interface WebSocketClientOptions {
   onClose?: (event: CloseEvent) => void;
 }
 
-export interface ClientTlsOptions {
-  /** PEM text (desktop hosts) or a certificate resource name (Moddable); default: the host's. */
-  ca?: string;
-  /** base64 SHA-256 digests of the server's SubjectPublicKeyInfo; one must match. */
-  pins?: readonly string[];
-  /** No certificate verification at all: logged as a warning at every connect. */
-  insecure?: boolean;
-}
-
 export interface SendOptions {
   /**
    * More fragments of this message follow (RFC 6455 section 5.4). The first fragment's
@@ -123,7 +120,7 @@ export interface SendOptions {
   more?: boolean;
 }
 
-const CALLBACKS = ["onOpen", "onMessage", "onPing", "onPong", "onDrain", "onClose"] as const;
+const CALLBACKS = Object.freeze(["onOpen", "onMessage", "onPing", "onPong", "onDrain", "onClose"] as const);
 
 export class WebSocketClient {
   private readonly host: NetHost;
@@ -165,14 +162,12 @@ export class WebSocketClient {
    * that names the bad value) and starts connecting.
    */
   constructor(options: WebSocketClientOptions) {
-    if (typeof options !== "object" || options === null) {
-      throw invalidOption("options", "an object", options);
-    }
+    checkObject("options", options);
     if (typeof options.url !== "string") throw invalidOption("url", "a string", options.url);
     this.url = parseWebSocketUrl(options.url);
     this.host = validateHost(options.host);
-    this.utf8 = validateUtf8Codec(this.host.utf8);
-    this.limits = resolveLimits(options.limits);
+    this.utf8 = checkUtf8Codec(this.host.utf8);
+    this.limits = resolveClientLimits(options.limits);
     this.sender = new Sender({
       // Called as the host's method: a host may be a class instance.
       random: (bytes) => this.host.random(bytes),
@@ -182,7 +177,7 @@ export class WebSocketClient {
     this.offered = validateProtocols(options.protocols);
     const headers = validateHeaders(options.headers);
     this.secrets = secretsOf(headers.map((header) => header[1]));
-    validateCallbacks(options as unknown as Record<string, unknown>, CALLBACKS);
+    checkCallbacks(options as unknown as Record<string, unknown>, CALLBACKS);
     this.callbacks = options;
     const tls = resolveTls(options.tls, this.url);
     // TLS is the host's: never silently downgrade wss:// to ws://.
@@ -612,54 +607,6 @@ export class WebSocketClient {
   private log(level: "debug" | "info" | "warn" | "error", event: string, fields: Record<string, unknown>): void {
     this.host.log?.(level, event, fields);
   }
-}
-
-/** A public key pin: a SHA-256 digest in base64, 32 bytes, 44 characters with one "=" of padding. */
-export const TLS_PIN = /^[A-Za-z0-9+/]{43}=$/;
-
-/**
- * Validates the tls option against the URL; returns what the host's TLS socket gets.
- * `name` is the option's name in errors (the supervisor validates its client.tls up front).
- */
-export function resolveTls(value: unknown, url: WebSocketUrl, name = "tls"): TlsOptions | undefined {
-  if (value === undefined) return url.secure ? { serverName: url.host } : undefined;
-  if (!url.secure) throw invalidOption(name, "absent for a ws:// URL (use wss:// for TLS)", "an object");
-  if (typeof value !== "object" || value === null || Array.isArray(value)) throw invalidOption(name, "an object", value);
-  const given = value as Record<string, unknown>;
-  for (const key of Object.keys(given)) {
-    if (key !== "ca" && key !== "pins" && key !== "insecure") throw invalidOption(`${name}.${key}`, "one of ca, pins, insecure", key);
-  }
-  const tls: TlsOptions = { serverName: url.host };
-  if (given.ca !== undefined) {
-    if (typeof given.ca !== "string" || given.ca === "") throw invalidOption(`${name}.ca`, "a non-empty string", given.ca);
-    tls.ca = given.ca;
-  }
-  if (given.pins !== undefined) {
-    const pins = given.pins;
-    if (!Array.isArray(pins) || pins.length === 0) throw invalidOption(`${name}.pins`, "a non-empty array", pins);
-    for (const pin of pins) {
-      if (typeof pin !== "string" || !TLS_PIN.test(pin)) {
-        throw invalidOption(`${name}.pins`, "base64 SHA-256 digests (44 characters ending in =)", pin);
-      }
-    }
-    tls.pins = pins as string[];
-  }
-  if (given.insecure !== undefined) {
-    if (typeof given.insecure !== "boolean") throw invalidOption(`${name}.insecure`, "a boolean", given.insecure);
-    if (given.insecure && tls.pins) throw invalidOption(`${name}.insecure`, `false when ${name}.pins are given`, true);
-    tls.insecure = given.insecure;
-  }
-  return tls;
-}
-
-/** host.utf8, when given, must have both functions; absent, the portable codec is used. */
-function validateUtf8Codec(codec: unknown): Utf8Codec {
-  if (codec === undefined) return portableUtf8;
-  const given = codec as Record<string, unknown> | null;
-  if (typeof given !== "object" || given === null || typeof given.encode !== "function" || typeof given.decode !== "function") {
-    throw invalidOption("host.utf8", "an object with encode and decode functions", codec);
-  }
-  return codec as Utf8Codec;
 }
 
 function messageOf(value: unknown): string {
