@@ -49,7 +49,7 @@ export interface ReceiverLimits {
 }
 
 /** Parser states: which part of a frame (section 5.2) the next byte belongs to. */
-const State = {
+const State = Object.freeze({
   /** Byte 1 of the header: FIN, RSV1-3, opcode. */
   HEADER: 0,
   /** Byte 2 of the header: MASK and the 7-bit payload length. */
@@ -62,7 +62,7 @@ const State = {
   PAYLOAD: 4,
   /** A close frame or an error was seen: all input is ignored. */
   STOPPED: 5,
-} as const;
+} as const);
 type StateValue = (typeof State)[keyof typeof State];
 
 /** 2^32: the weight of the high half of a 64-bit length. */
