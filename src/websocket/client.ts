@@ -2,8 +2,8 @@
  * The RFC 6455 WebSocket client: the connection's state machine, the opening handshake
  * (section 4), the receive path through the pure Receiver (section 5), and the closing
  * handshake (section 7). What it sends waits in its Sender (sender.ts: the bounded queue,
- * the coalesced pong, the mask keys). It touches the platform only through the NetHost it
- * is given.
+ * the coalesced pong, the mask keys); its options are typed and validated in options.ts. It
+ * touches the platform only through the NetHost it is given.
  *
  * Lifecycle: CONNECTING -> OPEN -> CLOSING -> CLOSED, with onClose called exactly once at
  * the end whatever happened (refused, bad handshake, protocol error, lost connection,
@@ -22,7 +22,6 @@ import {
   WebSocketError,
   handshakeError,
   invalidArgument,
-  invalidOption,
   invalidState,
 } from "../shared/errors.js";
 import {
@@ -31,23 +30,21 @@ import {
   expectedAccept,
   makeHandshakeKey,
   validateHandshakeResponse,
-  validateHeaders,
-  validateProtocols,
 } from "./handshake.js";
 import type { NetHost, TcpSocket, TimerId, TlsErrorCodeValue, Utf8Codec } from "../shared/host.js";
-import { checkCallbacks, checkObject } from "../shared/options.js";
-import { checkUtf8Codec, resolveClientLimits, validateHost } from "./options.js";
+import { resolveClientOptions, type CloseEvent, type SendOptions, type WebSocketClientOptions } from "./options.js";
 import { Receiver } from "./receiver.js";
 import { redact, secretsOf } from "../shared/redact.js";
 import { Sender } from "./sender.js";
 import { sha1 as portableSha1 } from "./sha1.js";
-import { resolveTls, type ClientTlsOptions } from "./tls-options.js";
-import { parseWebSocketUrl, type WebSocketUrl } from "./url.js";
+import type { WebSocketUrl } from "./url.js";
 import { utf8Length } from "./utf8.js";
 
-export type { ClientTlsOptions };
-/** For src/device/supervisor.ts, which checks its client.tls up front (remove once it imports tls-options.js). */
-export { resolveTls };
+// The client's API types, defined with their validation.
+export type { CloseEvent, SendOptions, WebSocketClientOptions };
+export type { ClientTlsOptions } from "./tls-options.js";
+/** For src/device/supervisor.ts, which checks its client.tls up front: remove once it imports tls-options.js. */
+export { resolveTls } from "./tls-options.js";
 
 export const ReadyState = Object.freeze({
   CONNECTING: 0,
@@ -56,71 +53,6 @@ export const ReadyState = Object.freeze({
   CLOSED: 3,
 } as const);
 export type ReadyStateValue = (typeof ReadyState)[keyof typeof ReadyState];
-
-export interface CloseEvent {
-  /**
-   * The close code: the peer's (1005 when its close frame had none), the one we sent when
-   * we failed the connection (1002, 1007, 1009, 1011), or 1006 when the connection ended
-   * without a close frame from the peer (lost, handshake failed, close deadline passed).
-   */
-  code: number;
-  /** The peer's reason, or a description of why the connection ended. */
-  reason: string;
-  /** True when close frames went both ways (RFC 6455 section 7.1.4) and nothing failed. */
-  wasClean: boolean;
-  /** The error that ended the connection, when one did. */
-  error?: WebSocketError;
-  /**
-   * Bytes accepted by send()/ping() that never reached the socket (frame bytes, as
-   * bufferedAmount counts them): reported so nothing accepted is dropped silently.
-   */
-  unsentBytes: number;
-}
-
-export interface WebSocketClientOptions {
-  /** ws:// (or wss://, on a host that supports TLS) URL. */
-  url: string;
-  /** The platform: TCP, timers, randomness, SHA-1, log. */
-  host: NetHost;
-  /** Subprotocols to offer (Sec-WebSocket-Protocol). */
-  protocols?: string | readonly string[];
-  /** Extra request headers (an Authorization token, say). */
-  headers?: Record<string, string> | ReadonlyArray<readonly [string, string]>;
-  /** Any subset of the limits; the rest default to DEFAULT_LIMITS. */
-  limits?: Partial<Limits>;
-  /**
-   * For wss:// only: the CA to trust, public key pins, or (explicitly) no verification.
-   * The server name (SNI, hostname check) is the URL's host.
-   */
-  tls?: ClientTlsOptions;
-  /** The handshake succeeded; `protocol` is the selected subprotocol or "". */
-  onOpen?: (protocol: string) => void;
-  /** A complete message: a string for text, a Uint8Array for binary. */
-  onMessage?: (data: string | Uint8Array) => void;
-  /** A ping arrived (already answered with a pong). */
-  onPing?: (payload: Uint8Array) => void;
-  /** A pong arrived. */
-  onPong?: (payload: Uint8Array) => void;
-  /** bufferedAmount went down to 0 after the socket had to be waited for. */
-  onDrain?: () => void;
-  /**
-   * Called exactly once, when the connection is closed for whatever reason. A callback
-   * that throws (other than onClose) fails the connection with 1011, the thrown value
-   * reported here as error.cause.
-   */
-  onClose?: (event: CloseEvent) => void;
-}
-
-export interface SendOptions {
-  /**
-   * More fragments of this message follow (RFC 6455 section 5.4). The first fragment's
-   * type (text or binary) is the message's; later fragments must be of the same type.
-   * The message ends with a send() whose `more` is false or absent.
-   */
-  more?: boolean;
-}
-
-const CALLBACKS = Object.freeze(["onOpen", "onMessage", "onPing", "onPong", "onDrain", "onClose"] as const);
 
 export class WebSocketClient {
   private readonly host: NetHost;
@@ -162,32 +94,20 @@ export class WebSocketClient {
    * that names the bad value) and starts connecting.
    */
   constructor(options: WebSocketClientOptions) {
-    checkObject("options", options);
-    if (typeof options.url !== "string") throw invalidOption("url", "a string", options.url);
-    this.url = parseWebSocketUrl(options.url);
-    this.host = validateHost(options.host);
-    this.utf8 = checkUtf8Codec(this.host.utf8);
-    this.limits = resolveClientLimits(options.limits);
+    const { url, host, utf8, limits, protocols, headers, tls, tcp } = resolveClientOptions(options);
+    this.url = url;
+    this.host = host;
+    this.utf8 = utf8;
+    this.limits = limits;
+    this.offered = protocols;
+    this.secrets = secretsOf(headers.map((header) => header[1]));
+    this.callbacks = options;
     this.sender = new Sender({
       // Called as the host's method: a host may be a class instance.
       random: (bytes) => this.host.random(bytes),
-      utf8: this.utf8,
-      maxBufferedBytes: this.limits.maxBufferedBytes,
+      utf8,
+      maxBufferedBytes: limits.maxBufferedBytes,
     });
-    this.offered = validateProtocols(options.protocols);
-    const headers = validateHeaders(options.headers);
-    this.secrets = secretsOf(headers.map((header) => header[1]));
-    checkCallbacks(options as unknown as Record<string, unknown>, CALLBACKS);
-    this.callbacks = options;
-    const tls = resolveTls(options.tls, this.url);
-    // TLS is the host's: never silently downgrade wss:// to ws://.
-    const tcp = this.url.secure ? this.host.tls : this.host.tcp;
-    if (!tcp) {
-      throw new WebSocketError(
-        ErrorCode.INVALID_URL,
-        `${options.url}: wss:// needs a host with TLS support, and this host has none`,
-      );
-    }
     if (tls?.insecure) {
       this.log("warn", "tls_insecure", {
         host: this.url.host,
