@@ -103,8 +103,7 @@ export class WebSocketClient {
     this.secrets = secretsOf(headers.map((header) => header[1]));
     this.callbacks = options;
     this.sender = new Sender({
-      // Called as the host's method: a host may be a class instance.
-      random: (bytes) => this.host.random(bytes),
+      host,
       utf8,
       maxBufferedBytes: limits.maxBufferedBytes,
     });

@@ -11,7 +11,7 @@
  * connection's state machine.
  */
 import { ErrorCode, invalidArgument, WebSocketError } from "../shared/errors.js";
-import type { Utf8Codec } from "../shared/host.js";
+import type { NetHost, Utf8Codec } from "../shared/host.js";
 import { Opcode } from "./constants.js";
 import { encodeUtf8Into, utf8Length } from "./utf8.js";
 
@@ -123,8 +123,11 @@ export interface FrameSink {
 }
 
 export interface SenderOptions {
-  /** Fills its argument with random bytes: the source of the mask keys (section 5.3). */
-  random: (bytes: Uint8Array) => void;
+  /**
+   * The source of the mask keys (section 5.3): `random` fills its argument with random
+   * bytes; called as a method (a host may be a class instance).
+   */
+  host: Pick<NetHost, "random">;
   /** Encodes text messages; called as a method (a host's codec may be a class instance). */
   utf8: Utf8Codec;
   /** The bufferedAmount bound: send() and ping() refuse a frame that would pass it. */
@@ -138,7 +141,7 @@ export interface SenderOptions {
  * so bufferedAmount counts wire bytes and a write never allocates.
  */
 export class Sender {
-  private readonly random: (bytes: Uint8Array) => void;
+  private readonly host: Pick<NetHost, "random">;
   private readonly utf8: Utf8Codec;
   private readonly maxBufferedBytes: number;
 
@@ -161,7 +164,7 @@ export class Sender {
   private sendingFragmented = 0;
 
   constructor(options: SenderOptions) {
-    this.random = options.random;
+    this.host = options.host;
     this.utf8 = options.utf8;
     this.maxBufferedBytes = options.maxBufferedBytes;
   }
@@ -343,7 +346,7 @@ export class Sender {
     // Section 5.3: a fresh, unpredictable key per frame. Drawing 64 bytes at a time keeps
     // the host's random source off the per-frame path; each key is used once.
     if (this.maskOffset + 4 > MASK_POOL_BYTES) {
-      this.random(this.maskPool);
+      this.host.random(this.maskPool);
       this.maskOffset = 0;
     }
     const key = this.maskPool.subarray(this.maskOffset, this.maskOffset + 4);

@@ -157,9 +157,11 @@ describe("sender", () => {
     function harness(maxBufferedBytes = 1024) {
       let randomCalls = 0;
       const sender = new Sender({
-        random: (bytes) => {
-          randomCalls++;
-          for (let i = 0; i < bytes.length; i++) bytes[i] = (i * 7 + randomCalls) & 0xff;
+        host: {
+          random: (bytes) => {
+            randomCalls++;
+            for (let i = 0; i < bytes.length; i++) bytes[i] = (i * 7 + randomCalls) & 0xff;
+          },
         },
         utf8: portableUtf8,
         maxBufferedBytes,
