@@ -54,6 +54,7 @@
 import { encodeBase64 } from "../../src/websocket/base64.js";
 import { TlsErrorCode, type TcpSocket, type TcpSocketConstructor, type TcpSocketOptions, type TlsErrorCodeValue, type TlsOptions } from "../../src/shared/host.js";
 import { checkEndpoint, isAddressLiteral, messageOf, type Ecma419Tcp, type Ecma419TcpConstructor, type Resolve } from "./tcp.js";
+import { TLS_PIN } from "../../src/websocket/tls-options.js";
 import {
   alertName,
   chainDates,
@@ -142,9 +143,6 @@ export interface ModdableTlsDependencies {
   now(): number;
 }
 
-/** A base64 SHA-256 digest: 44 characters with one "=" of padding. */
-const PIN = /^[A-Za-z0-9+/]{43}=$/;
-
 /** The resource a `tls.ca` names: "my-ca" and "my-ca.der" are both my-ca.der. */
 export function caResourceName(ca: string): string {
   return /\.der$/i.test(ca) ? ca : `${ca}.der`;
@@ -192,7 +190,7 @@ function checkTlsOptions(value: TlsOptions | undefined): TlsOptions {
     throw new TypeError(`tls.serverName must be a non-empty string, got ${String(value.serverName)}`);
   }
   if (value.ca !== undefined && typeof value.ca !== "string") throw new TypeError("tls.ca must be the name of a certificate resource");
-  if (value.pins !== undefined && (!Array.isArray(value.pins) || !value.pins.every((pin) => typeof pin === "string" && PIN.test(pin)))) {
+  if (value.pins !== undefined && (!Array.isArray(value.pins) || !value.pins.every((pin) => typeof pin === "string" && TLS_PIN.test(pin)))) {
     throw new TypeError("tls.pins must be base64 SHA-256 digests (44 characters ending in =)");
   }
   if (value.insecure !== undefined && typeof value.insecure !== "boolean") {

@@ -31,6 +31,7 @@ import { isIP } from "node:net";
 import { checkServerIdentity, connect, type ConnectionOptions, type PeerCertificate, type TLSSocket } from "node:tls";
 import { TlsErrorCode, type TcpSocketOptions, type TlsOptions } from "../../src/shared/host.js";
 import { checkAddress, NodeStreamSocket, type NodeTcpTuning, type SocketEnding, type SocketFailure } from "./socket.js";
+import { TLS_PIN } from "../../src/websocket/tls-options.js";
 
 /**
  * OpenSSL's verification results (as Node names them in authorizationError) that mean the
@@ -42,9 +43,6 @@ const UNKNOWN_CA_REASONS: ReadonlySet<string> = new Set([
   "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
   "SELF_SIGNED_CERT_IN_CHAIN",
 ]);
-
-/** A base64 SHA-256 digest: 32 bytes, 44 characters with one "=" of padding. */
-const PIN = /^[A-Za-z0-9+/]{43}=$/;
 
 /** TLS over Node, shaped after ECMA-419 `embedded:io/socket/tcp` (see the file comment). */
 export class NodeTlsSocket extends NodeStreamSocket {
@@ -122,7 +120,7 @@ function checkTlsOptions(value: TlsOptions | undefined): TlsOptions {
     // On Moddable `ca` names a resource; here it is the certificates themselves.
     throw new TypeError("tls.ca must be PEM text (-----BEGIN CERTIFICATE-----...) on the Node host");
   }
-  if (value.pins !== undefined && (!Array.isArray(value.pins) || !value.pins.every((pin) => typeof pin === "string" && PIN.test(pin)))) {
+  if (value.pins !== undefined && (!Array.isArray(value.pins) || !value.pins.every((pin) => typeof pin === "string" && TLS_PIN.test(pin)))) {
     throw new TypeError("tls.pins must be base64 SHA-256 digests (44 characters ending in =)");
   }
   if (value.insecure !== undefined && typeof value.insecure !== "boolean") {

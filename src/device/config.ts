@@ -11,7 +11,7 @@ import { MAX_LIMIT_BYTES } from "../websocket/constants.js";
 import { invalidOption } from "../shared/errors.js";
 import { checkInteger, checkString, MAX_TIMEOUT_MS, type Unit } from "../shared/options.js";
 import { parseWebSocketUrl } from "../websocket/url.js";
-import { TLS_PIN } from "../websocket/client.js";
+import { checkTlsSettings } from "../websocket/tls-options.js";
 
 export interface DeviceConfig {
   /** The server, ws:// or wss://. */
@@ -68,11 +68,6 @@ export const DEFAULT_DEVICE_CONFIG: Readonly<DeviceConfig> = Object.freeze({
   pins: Object.freeze([]),
   insecure: false,
 });
-
-/** A CA bundle on the desktop may hold a system's whole trust store (about 200 KB). */
-const MAX_CA_LENGTH = 512 * 1024;
-/** Pins a device keeps: the current key and a few backups (RFC 7469 section 4.3). */
-const MAX_PINS = 8;
 
 /** Integer keys: [smallest, largest, unit]. */
 const INTEGERS: Readonly<Record<string, readonly [number, number, Unit]>> = Object.freeze({
@@ -139,46 +134,35 @@ export function parseDeviceConfig(raw: Readonly<Record<string, unknown>>): Devic
   return config;
 }
 
-/** The TLS keys: validated here, and refused for a ws:// URL, where they could do nothing. */
+/**
+ * The TLS keys, read from what mcconfig passes (strings) and checked by the client's TLS
+ * validator (src/websocket/tls-options.ts), which refuses them for a ws:// URL, where they
+ * could do nothing. "" (ca, pins) and false (insecure) are the defaults: not settings.
+ */
 function readTls(config: DeviceConfig, given: (key: keyof DeviceConfig) => unknown): void {
   const ca = given("ca");
-  if (ca !== undefined) {
-    // PEM text is long: name the problem, never quote it.
-    if (typeof ca !== "string" || ca.length > MAX_CA_LENGTH) {
-      throw invalidOption("config.ca", `PEM text or a resource name, at most ${MAX_CA_LENGTH} characters`, typeof ca === "string" ? `${ca.length} characters` : ca);
-    }
-    config.ca = ca;
-  }
-  const pins = given("pins");
-  if (pins !== undefined) config.pins = readPins(pins);
+  const pins = pinList(given("pins"));
   const insecure = given("insecure");
-  if (insecure !== undefined) {
-    if (insecure !== true && insecure !== false && insecure !== "true" && insecure !== "false") {
-      throw invalidOption("config.insecure", '"true" or "false"', insecure);
-    }
-    config.insecure = insecure === true || insecure === "true";
+  if (insecure !== undefined && insecure !== true && insecure !== false && insecure !== "true" && insecure !== "false") {
+    throw invalidOption("config.insecure", '"true" or "false"', insecure);
   }
-  if (config.insecure && config.pins.length > 0) {
-    throw invalidOption("config.insecure", "false when config.pins are given (a pin is a check)", true);
-  }
-  if (!parseWebSocketUrl(config.url).secure) {
-    const set = config.ca !== "" ? "ca" : config.pins.length > 0 ? "pins" : config.insecure ? "insecure" : undefined;
-    if (set !== undefined) {
-      throw invalidOption(`config.${set}`, `absent for a ws:// URL (TLS settings need a wss:// url, got ${config.url})`, set === "ca" ? "a CA" : set === "pins" ? "pins" : true);
-    }
-  }
+  const tls = checkTlsSettings(
+    "config",
+    {
+      ...(ca !== undefined && ca !== "" ? { ca } : {}),
+      ...(pins !== undefined && !(Array.isArray(pins) && pins.length === 0) ? { pins } : {}),
+      ...(insecure === true || insecure === "true" ? { insecure: true } : {}),
+    },
+    parseWebSocketUrl(config.url),
+    "comma-separated",
+  );
+  if (tls?.ca !== undefined) config.ca = tls.ca;
+  if (tls?.pins !== undefined) config.pins = tls.pins;
+  if (tls?.insecure !== undefined) config.insecure = tls.insecure;
 }
 
-/** "pin1,pin2" (mcconfig) or ["pin1", "pin2"] (the manifest's JSON); "" for none. */
-function readPins(value: unknown): string[] {
-  const list = typeof value === "string" ? (value.trim() === "" ? [] : value.split(",").map((pin) => pin.trim())) : value;
-  if (!Array.isArray(list) || list.length > MAX_PINS) {
-    throw invalidOption("config.pins", `up to ${MAX_PINS} comma-separated pins`, value);
-  }
-  for (const pin of list) {
-    if (typeof pin !== "string" || !TLS_PIN.test(pin)) {
-      throw invalidOption("config.pins", "base64 SHA-256 digests (44 characters ending in =), comma-separated", pin);
-    }
-  }
-  return list as string[];
+/** "pin1,pin2" (mcconfig) as a list; ["pin1", "pin2"] (the manifest's JSON) as it is; "" for none. */
+function pinList(value: unknown): unknown {
+  if (typeof value !== "string") return value;
+  return value.trim() === "" ? [] : value.split(",").map((pin) => pin.trim());
 }

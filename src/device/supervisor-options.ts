@@ -17,9 +17,10 @@ import {
   checkObject,
   optionalInteger,
 } from "../shared/options.js";
-import { resolveTls, type CloseEvent, type WebSocketClient, type WebSocketClientOptions } from "../websocket/client.js";
+import type { CloseEvent, WebSocketClient, WebSocketClientOptions } from "../websocket/client.js";
+import { resolveTls } from "../websocket/tls-options.js";
 import { validateHeaders, validateProtocols } from "../websocket/handshake.js";
-import { resolveLimits, validateHost } from "../websocket/options.js";
+import { resolveClientLimits, validateHost } from "../websocket/options.js";
 import { parseWebSocketUrl, type WebSocketUrl } from "../websocket/url.js";
 
 /**
@@ -130,7 +131,7 @@ function checkClientOptions(value: unknown, url: WebSocketUrl): SupervisedClient
   const options = value as SupervisedClientOptions;
   validateProtocols(options.protocols);
   validateHeaders(options.headers);
-  resolveLimits(options.limits);
+  resolveClientLimits(options.limits);
   resolveTls(options.tls, url, "client.tls");
   return options;
 }

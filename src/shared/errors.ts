@@ -7,7 +7,7 @@ import { CloseCode } from "../websocket/constants.js";
 import { TlsErrorCode } from "./host.js";
 
 /** Stable error codes. */
-export const ErrorCode = {
+export const ErrorCode = Object.freeze({
   // Framing (RFC 6455 section 5), fail the connection with 1002.
   RESERVED_BITS: "ERR_RESERVED_BITS",
   RESERVED_OPCODE: "ERR_RESERVED_OPCODE",
@@ -56,7 +56,7 @@ export const ErrorCode = {
   INVALID_ARGUMENT: "ERR_INVALID_ARGUMENT",
   INVALID_STATE: "ERR_INVALID_STATE",
   BUFFER_FULL: "ERR_BUFFER_FULL",
-} as const;
+} as const);
 export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];
 
 /**
@@ -161,7 +161,7 @@ export function describe(value: unknown): string {
 // lower-case words, not the ERR_ codes above.
 
 /** Stable error codes of the device protocol (the table in docs/protocol.md). */
-export const RequestErrorCode = {
+export const RequestErrorCode = Object.freeze({
   /** The text is not JSON. */
   BAD_JSON: "bad_json",
   /** The text is longer than maxJsonBytes, or a reply would be longer than maxReplyBytes. */
@@ -178,7 +178,7 @@ export const RequestErrorCode = {
   HANDLER_TIMEOUT: "handler_timeout",
   /** maxPendingRequests asynchronous requests are already under way. */
   BUSY: "busy",
-} as const;
+} as const);
 
 /**
  * An error a request handler (or a Settings validation) throws to answer a request with a

@@ -63,7 +63,7 @@ export interface TlsOptions {
  * Why a TLS connection failed, as the host tells the client through onError's `code`, so
  * each failure reaches the application as a distinct error.
  */
-export const TlsErrorCode = {
+export const TlsErrorCode = Object.freeze({
   TLS_UNKNOWN_CA: "ERR_TLS_UNKNOWN_CA",
   TLS_SELF_SIGNED: "ERR_TLS_SELF_SIGNED",
   TLS_HOSTNAME_MISMATCH: "ERR_TLS_HOSTNAME_MISMATCH",
@@ -71,7 +71,7 @@ export const TlsErrorCode = {
   TLS_CERT_NOT_YET_VALID: "ERR_TLS_CERT_NOT_YET_VALID",
   TLS_PIN_MISMATCH: "ERR_TLS_PIN_MISMATCH",
   TLS_HANDSHAKE_FAILED: "ERR_TLS_HANDSHAKE_FAILED",
-} as const;
+} as const);
 export type TlsErrorCodeValue = (typeof TlsErrorCode)[keyof typeof TlsErrorCode];
 
 export interface TcpSocket {

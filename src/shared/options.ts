@@ -4,7 +4,7 @@
  * checked with these, so a bad value always gets the same kind of error, naming the option
  * as the caller spelled it, what it must be (with its unit) and what it was.
  */
-import { invalidOption } from "./errors.js";
+import { invalidArgument, invalidOption } from "./errors.js";
 
 /** What an integer option counts, for the error message ("milliseconds", "bytes"...). */
 export type Unit = "milliseconds" | "bytes" | "records" | "messages" | "attempts" | "characters" | "writes" | "";
@@ -17,10 +17,27 @@ export const MAX_TIMEOUT_MS = 86_400_000;
  * range with its `unit`, and the value given.
  */
 export function checkInteger(name: string, value: unknown, min: number, max: number, unit: Unit = ""): number {
-  if (typeof value !== "number" || !Number.isInteger(value) || value < min || value > max) {
-    throw invalidOption(name, `an integer from ${min} to ${max}${unit === "" ? "" : ` (${unit})`}`, value);
+  if (!isIntegerIn(value, min, max)) throw invalidOption(name, integerRange(min, max, unit), value);
+  return value;
+}
+
+/**
+ * As checkInteger, for a function's argument rather than an option (a parser's bound, say):
+ * an ERR_INVALID_ARGUMENT error.
+ */
+export function checkIntegerArgument(name: string, value: unknown, min: number, max: number, unit: Unit = ""): number {
+  if (!isIntegerIn(value, min, max)) {
+    throw invalidArgument(`${name} must be ${integerRange(min, max, unit)}, got ${String(value)}`);
   }
   return value;
+}
+
+function isIntegerIn(value: unknown, min: number, max: number): value is number {
+  return typeof value === "number" && Number.isInteger(value) && value >= min && value <= max;
+}
+
+function integerRange(min: number, max: number, unit: Unit): string {
+  return `an integer from ${min} to ${max}${unit === "" ? "" : ` (${unit})`}`;
 }
 
 /** As checkInteger, with `fallback` when the option was not given (undefined). */
@@ -69,12 +86,20 @@ export function checkKnownKeys(name: string, given: Record<string, unknown>, kno
   }
 }
 
-/** Callbacks are optional, but when given they must be functions. */
-export function checkCallbacks(options: Record<string, unknown>, names: readonly string[]): void {
+/** `value` must be a function (`what` says which, for the error: "a TCP socket constructor"). */
+export function checkFunction(name: string, value: unknown, what = "a function"): void {
+  if (typeof value !== "function") throw invalidOption(name, what, value);
+}
+
+/**
+ * Callbacks (or other optional functions) are optional, but when given they must be
+ * functions; `prefix` goes before each name in the error ("host." for host.log).
+ */
+export function checkCallbacks(options: Record<string, unknown>, names: readonly string[], prefix = ""): void {
   for (const name of names) {
     const value = options[name];
     if (value !== undefined && typeof value !== "function") {
-      throw invalidOption(name, "a function", value);
+      throw invalidOption(prefix + name, "a function", value);
     }
   }
 }

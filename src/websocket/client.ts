@@ -1,7 +1,9 @@
 /**
- * The RFC 6455 WebSocket client: opening handshake (section 4), data framing through the
- * pure Receiver and encodeFrame (section 5), the closing handshake (section 7), and a
- * bounded send queue. It touches the platform only through the NetHost it is given.
+ * The RFC 6455 WebSocket client: the connection's state machine, the opening handshake
+ * (section 4), the receive path through the pure Receiver (section 5), and the closing
+ * handshake (section 7). What it sends waits in its Sender (sender.ts: the bounded queue,
+ * the coalesced pong, the mask keys); its options are typed and validated in options.ts. It
+ * touches the platform only through the NetHost it is given.
  *
  * Lifecycle: CONNECTING -> OPEN -> CLOSING -> CLOSED, with onClose called exactly once at
  * the end whatever happened (refused, bad handshake, protocol error, lost connection,
@@ -11,7 +13,6 @@ import {
   CloseCode,
   MAX_CLOSE_REASON_BYTES,
   MAX_CONTROL_PAYLOAD,
-  Opcode,
   isValidCloseCode,
   type Limits,
 } from "./constants.js";
@@ -21,7 +22,6 @@ import {
   WebSocketError,
   handshakeError,
   invalidArgument,
-  invalidOption,
   invalidState,
 } from "../shared/errors.js";
 import {
@@ -30,108 +30,28 @@ import {
   expectedAccept,
   makeHandshakeKey,
   validateHandshakeResponse,
-  validateHeaders,
-  validateProtocols,
 } from "./handshake.js";
-import type { NetHost, TcpSocket, TimerId, TlsErrorCodeValue, TlsOptions, Utf8Codec } from "../shared/host.js";
-import { resolveLimits, validateCallbacks, validateHost } from "./options.js";
+import type { NetHost, TcpSocket, TimerId, TlsErrorCodeValue, Utf8Codec } from "../shared/host.js";
+import { resolveClientOptions, type CloseEvent, type SendOptions, type WebSocketClientOptions } from "./options.js";
 import { Receiver } from "./receiver.js";
 import { redact, secretsOf } from "../shared/redact.js";
-import { encodeClosePayload, encodeFrame } from "./sender.js";
+import { Sender } from "./sender.js";
 import { sha1 as portableSha1 } from "./sha1.js";
-import { parseWebSocketUrl, type WebSocketUrl } from "./url.js";
-import { portableUtf8, utf8Length } from "./utf8.js";
+import type { WebSocketUrl } from "./url.js";
+import { utf8Length } from "./utf8.js";
 
-export const ReadyState = {
+// The client's API types, defined with their validation.
+export type { CloseEvent, SendOptions, WebSocketClientOptions };
+export type { ClientTlsOptions } from "./tls-options.js";
+/** For src/device/supervisor.ts, which checks its client.tls up front: remove once it imports tls-options.js. */
+
+export const ReadyState = Object.freeze({
   CONNECTING: 0,
   OPEN: 1,
   CLOSING: 2,
   CLOSED: 3,
-} as const;
+} as const);
 export type ReadyStateValue = (typeof ReadyState)[keyof typeof ReadyState];
-
-export interface CloseEvent {
-  /**
-   * The close code: the peer's (1005 when its close frame had none), the one we sent when
-   * we failed the connection (1002, 1007, 1009, 1011), or 1006 when the connection ended
-   * without a close frame from the peer (lost, handshake failed, close deadline passed).
-   */
-  code: number;
-  /** The peer's reason, or a description of why the connection ended. */
-  reason: string;
-  /** True when close frames went both ways (RFC 6455 section 7.1.4) and nothing failed. */
-  wasClean: boolean;
-  /** The error that ended the connection, when one did. */
-  error?: WebSocketError;
-  /**
-   * Bytes accepted by send()/ping() that never reached the socket (frame bytes, as
-   * bufferedAmount counts them): reported so nothing accepted is dropped silently.
-   */
-  unsentBytes: number;
-}
-
-export interface WebSocketClientOptions {
-  /** ws:// (or wss://, on a host that supports TLS) URL. */
-  url: string;
-  /** The platform: TCP, timers, randomness, SHA-1, log. */
-  host: NetHost;
-  /** Subprotocols to offer (Sec-WebSocket-Protocol). */
-  protocols?: string | readonly string[];
-  /** Extra request headers (an Authorization token, say). */
-  headers?: Record<string, string> | ReadonlyArray<readonly [string, string]>;
-  /** Any subset of the limits; the rest default to DEFAULT_LIMITS. */
-  limits?: Partial<Limits>;
-  /**
-   * For wss:// only: the CA to trust, public key pins, or (explicitly) no verification.
-   * The server name (SNI, hostname check) is the URL's host.
-   */
-  tls?: ClientTlsOptions;
-  /** The handshake succeeded; `protocol` is the selected subprotocol or "". */
-  onOpen?: (protocol: string) => void;
-  /** A complete message: a string for text, a Uint8Array for binary. */
-  onMessage?: (data: string | Uint8Array) => void;
-  /** A ping arrived (already answered with a pong). */
-  onPing?: (payload: Uint8Array) => void;
-  /** A pong arrived. */
-  onPong?: (payload: Uint8Array) => void;
-  /** bufferedAmount went down to 0 after the socket had to be waited for. */
-  onDrain?: () => void;
-  /**
-   * Called exactly once, when the connection is closed for whatever reason. A callback
-   * that throws (other than onClose) fails the connection with 1011, the thrown value
-   * reported here as error.cause.
-   */
-  onClose?: (event: CloseEvent) => void;
-}
-
-export interface ClientTlsOptions {
-  /** PEM text (desktop hosts) or a certificate resource name (Moddable); default: the host's. */
-  ca?: string;
-  /** base64 SHA-256 digests of the server's SubjectPublicKeyInfo; one must match. */
-  pins?: readonly string[];
-  /** No certificate verification at all: logged as a warning at every connect. */
-  insecure?: boolean;
-}
-
-export interface SendOptions {
-  /**
-   * More fragments of this message follow (RFC 6455 section 5.4). The first fragment's
-   * type (text or binary) is the message's; later fragments must be of the same type.
-   * The message ends with a send() whose `more` is false or absent.
-   */
-  more?: boolean;
-}
-
-const CALLBACKS = ["onOpen", "onMessage", "onPing", "onPong", "onDrain", "onClose"] as const;
-
-/** Mask keys are drawn from the host's random source this many bytes at a time. */
-const MASK_POOL_BYTES = 64;
-
-/** Bytes a frame of `payloadLength` takes on the wire from a client (section 5.2). */
-export function clientFrameLength(payloadLength: number): number {
-  const header = payloadLength < 126 ? 2 : payloadLength < 65536 ? 4 : 10;
-  return header + 4 + payloadLength;
-}
 
 export class WebSocketClient {
   private readonly host: NetHost;
@@ -158,22 +78,8 @@ export class WebSocketClient {
   private selectedProtocol = "";
   private receiver: Receiver | undefined;
 
-  // The send side: frames wait in `queue` (from `queueHead`); `pong` jumps ahead of them
-  // at the next frame boundary; `current` is the frame being written, from `currentOffset`.
-  private queue: Uint8Array[] = [];
-  private queueHead = 0;
-  private pong: Uint8Array | undefined;
-  private current: Uint8Array | undefined;
-  private currentOffset = 0;
-  private buffered = 0;
-  /** Queued bytes thrown away when the connection failed (reported as unsentBytes). */
-  private discarded = 0;
-  private writable = 0;
-  private waitedForSocket = false;
-  private readonly maskPool = new Uint8Array(MASK_POOL_BYTES);
-  private maskOffset = MASK_POOL_BYTES;
-  /** Opcode of the fragmented message being sent, 0 when none. */
-  private sendingFragmented = 0;
+  /** The send side: the queue of frames accepted and not yet written. */
+  private readonly sender: Sender;
 
   // The close side.
   private closeSent = false;
@@ -187,28 +93,19 @@ export class WebSocketClient {
    * that names the bad value) and starts connecting.
    */
   constructor(options: WebSocketClientOptions) {
-    if (typeof options !== "object" || options === null) {
-      throw invalidOption("options", "an object", options);
-    }
-    if (typeof options.url !== "string") throw invalidOption("url", "a string", options.url);
-    this.url = parseWebSocketUrl(options.url);
-    this.host = validateHost(options.host);
-    this.utf8 = validateUtf8Codec(this.host.utf8);
-    this.limits = resolveLimits(options.limits);
-    this.offered = validateProtocols(options.protocols);
-    const headers = validateHeaders(options.headers);
+    const { url, host, utf8, limits, protocols, headers, tls, tcp } = resolveClientOptions(options);
+    this.url = url;
+    this.host = host;
+    this.utf8 = utf8;
+    this.limits = limits;
+    this.offered = protocols;
     this.secrets = secretsOf(headers.map((header) => header[1]));
-    validateCallbacks(options as unknown as Record<string, unknown>, CALLBACKS);
     this.callbacks = options;
-    const tls = resolveTls(options.tls, this.url);
-    // TLS is the host's: never silently downgrade wss:// to ws://.
-    const tcp = this.url.secure ? this.host.tls : this.host.tcp;
-    if (!tcp) {
-      throw new WebSocketError(
-        ErrorCode.INVALID_URL,
-        `${options.url}: wss:// needs a host with TLS support, and this host has none`,
-      );
-    }
+    this.sender = new Sender({
+      host,
+      utf8,
+      maxBufferedBytes: limits.maxBufferedBytes,
+    });
     if (tls?.insecure) {
       this.log("warn", "tls_insecure", {
         host: this.url.host,
@@ -260,7 +157,7 @@ export class WebSocketClient {
 
   /** Frame bytes accepted by send()/ping() and not yet handed to the socket. */
   get bufferedAmount(): number {
-    return this.buffered;
+    return this.sender.bufferedAmount;
   }
 
   /** The effective limits (defaults merged with the options). */
@@ -275,32 +172,12 @@ export class WebSocketClient {
    * whose type differs from the message it continues.
    */
   send(data: string | Uint8Array, options?: SendOptions): void {
-    const text = typeof data === "string";
-    if (!text && !(data instanceof Uint8Array)) {
+    if (typeof data !== "string" && !(data instanceof Uint8Array)) {
       throw invalidArgument(`send() takes a string or a Uint8Array, got ${typeof data}`);
     }
     this.requireOpen("send");
-    const type = text ? Opcode.TEXT : Opcode.BINARY;
-    if (this.sendingFragmented !== 0 && this.sendingFragmented !== type) {
-      throw invalidArgument(
-        `a ${text ? "text" : "binary"} fragment cannot continue a ${text ? "binary" : "text"} message`,
-      );
-    }
-    let payload: Uint8Array;
-    if (text) {
-      // A string takes at least one byte per UTF-16 unit, so one that cannot fit is refused
-      // before it costs an allocation. Otherwise it is encoded once (no separate length
-      // pass) and the exact bound checked below, still before anything is queued.
-      this.reserve(clientFrameLength(data.length), "send");
-      payload = this.utf8.encode(data);
-    } else {
-      payload = data;
-    }
-    this.reserve(clientFrameLength(payload.length), "send");
-    const more = options?.more === true;
-    const opcode = this.sendingFragmented !== 0 ? Opcode.CONTINUATION : type;
-    this.sendingFragmented = more ? type : 0;
-    this.enqueue(encodeFrame(opcode, payload, !more, this.nextMaskKey()));
+    this.sender.send(data, options?.more === true);
+    this.flush();
   }
 
   /** Sends a ping (payload up to 125 bytes); the peer's pong arrives at onPong. */
@@ -310,8 +187,8 @@ export class WebSocketClient {
       throw invalidArgument(`ping payload must be at most ${MAX_CONTROL_PAYLOAD} bytes`);
     }
     this.requireOpen("ping");
-    this.reserve(clientFrameLength(bytes.length), "ping");
-    this.enqueue(encodeFrame(Opcode.PING, bytes, true, this.nextMaskKey()));
+    this.sender.ping(bytes);
+    this.flush();
   }
 
   /**
@@ -350,20 +227,16 @@ export class WebSocketClient {
 
   private onWritable(count: number): void {
     if (this.state === ReadyState.CLOSED) return;
-    this.writable = count;
+    this.sender.setWritable(count);
     if (!this.tcpConnected) {
       this.tcpConnected = true;
       const request = this.requestBytes!;
       this.requestBytes = undefined;
       // The request (a few hundred bytes) goes through the queue like any frame.
-      this.queue.push(request);
-      this.buffered += request.length;
+      this.sender.queueRequest(request);
     }
     this.flush();
-    if (this.buffered === 0 && this.waitedForSocket) {
-      this.waitedForSocket = false;
-      if (this.state === ReadyState.OPEN) this.call("onDrain");
-    }
+    if (this.sender.takeDrained() && this.state === ReadyState.OPEN) this.call("onDrain");
   }
 
   private onReadable(): void {
@@ -448,12 +321,8 @@ export class WebSocketClient {
   private onReceiverPing(payload: Uint8Array): void {
     if (this.failure) return;
     if (!this.closeSent) {
-      // Section 5.5.3: answer with the same payload. A pong still waiting replaces the
-      // older one (allowed by 5.5.3), so a ping flood cannot grow the queue.
-      const frame = encodeFrame(Opcode.PONG, payload, true, this.nextMaskKey());
-      if (this.pong) this.buffered -= this.pong.length;
-      this.pong = frame;
-      this.buffered += frame.length;
+      // Section 5.5.3: answer with the same payload (one pong waits at most: sender.ts).
+      this.sender.pong(payload);
       this.flush();
     }
     this.call("onPing", payload);
@@ -487,9 +356,9 @@ export class WebSocketClient {
 
   private sendClose(code: number | undefined, reason: string): void {
     this.closeSent = true;
-    const frame = encodeFrame(Opcode.CLOSE, encodeClosePayload(code, reason), true, this.nextMaskKey());
     // The close frame always goes out, even past the send bound: it is at most 131 bytes.
-    this.enqueue(frame);
+    this.sender.close(code, reason);
+    this.flush();
   }
 
   private armCloseTimer(): void {
@@ -534,7 +403,7 @@ export class WebSocketClient {
     this.failure = error;
     this.log("warn", "ws_fail", { code: error.code, closeCode: error.closeCode, message: error.message });
     if (!this.closeSent) {
-      this.dropQueued();
+      this.sender.discardQueued();
       this.sendClose(error.closeCode ?? CloseCode.INTERNAL_ERROR, truncateReason(error.message));
     }
     this.state = ReadyState.CLOSING;
@@ -576,10 +445,7 @@ export class WebSocketClient {
     } catch {
       // Already closed by the peer: nothing left to release.
     }
-    this.dropQueued();
-    const unsentBytes = this.discarded + this.buffered;
-    this.current = undefined;
-    this.buffered = 0;
+    const unsentBytes = this.sender.release();
     this.receiver = undefined;
     this.handshake = undefined;
     this.requestBytes = undefined;
@@ -596,18 +462,15 @@ export class WebSocketClient {
 
   /** Our own close frame is worth a last write when the socket still takes bytes. */
   private flushBeforeClose(socket: TcpSocket | undefined): void {
-    if (!socket || !this.closeSent) return;
-    const saved = this.socket;
-    this.socket = socket;
+    if (!socket || !this.closeSent || !this.tcpConnected) return;
     try {
-      this.flush();
+      this.sender.flush(socket);
     } catch {
       // The socket is gone; the close frame cannot be delivered.
     }
-    this.socket = saved;
   }
 
-  // --- the send queue ---
+  // --- sending ---
 
   private requireOpen(what: string): void {
     if (this.state !== ReadyState.OPEN || this.closeSent) {
@@ -616,91 +479,10 @@ export class WebSocketClient {
     }
   }
 
-  private reserve(frameLength: number, what: string): void {
-    if (this.buffered + frameLength > this.limits.maxBufferedBytes) {
-      throw new WebSocketError(
-        ErrorCode.BUFFER_FULL,
-        `${what}() of a ${frameLength}-byte frame would exceed limits.maxBufferedBytes ` +
-          `(${this.limits.maxBufferedBytes}); ${this.buffered} bytes are waiting: wait for onDrain`,
-      );
-    }
-  }
-
-  private enqueue(frame: Uint8Array): void {
-    this.queue.push(frame);
-    this.buffered += frame.length;
-    this.flush();
-  }
-
-  private dropQueued(): void {
-    let dropped = 0;
-    for (let i = this.queueHead; i < this.queue.length; i++) dropped += this.queue[i]!.length;
-    this.queue = [];
-    this.queueHead = 0;
-    if (this.pong) {
-      dropped += this.pong.length;
-      this.pong = undefined;
-    }
-    this.buffered -= dropped;
-    this.discarded += dropped;
-  }
-
-  private nextFrame(): Uint8Array | undefined {
-    // A pending pong goes first at a frame boundary (control frames may be interleaved
-    // between fragments, section 5.4), but never ahead of the handshake request.
-    if (this.pong && this.state !== ReadyState.CONNECTING) {
-      const pong = this.pong;
-      this.pong = undefined;
-      return pong;
-    }
-    if (this.queueHead >= this.queue.length) return undefined;
-    const frame = this.queue[this.queueHead]!;
-    this.queue[this.queueHead++] = EMPTY;
-    if (this.queueHead === this.queue.length) {
-      this.queue = [];
-      this.queueHead = 0;
-    } else if (this.queueHead >= 32 && this.queueHead * 2 >= this.queue.length) {
-      this.queue = this.queue.slice(this.queueHead);
-      this.queueHead = 0;
-    }
-    return frame;
-  }
-
-  /** Writes as much as the socket's reported space allows. */
+  /** Hands the socket what it takes of the Sender's queue. */
   private flush(): void {
     const socket = this.socket;
-    if (!socket || !this.tcpConnected) return;
-    while (this.writable > 0) {
-      if (!this.current) {
-        this.current = this.nextFrame();
-        this.currentOffset = 0;
-        if (!this.current) break;
-      }
-      const remaining = this.current.length - this.currentOffset;
-      const count = remaining < this.writable ? remaining : this.writable;
-      const chunk =
-        this.currentOffset === 0 && count === this.current.length
-          ? this.current
-          : this.current.subarray(this.currentOffset, this.currentOffset + count);
-      socket.write(chunk);
-      this.writable -= count;
-      this.buffered -= count;
-      this.currentOffset += count;
-      if (this.currentOffset === this.current.length) this.current = undefined;
-    }
-    if (this.buffered > 0) this.waitedForSocket = true;
-  }
-
-  private nextMaskKey(): Uint8Array {
-    // Section 5.3: a fresh, unpredictable key per frame. Drawing 64 bytes at a time keeps
-    // the host's random source off the per-frame path; each key is used once.
-    if (this.maskOffset + 4 > MASK_POOL_BYTES) {
-      this.host.random(this.maskPool);
-      this.maskOffset = 0;
-    }
-    const key = this.maskPool.subarray(this.maskOffset, this.maskOffset + 4);
-    this.maskOffset += 4;
-    return key;
+    if (socket && this.tcpConnected) this.sender.flush(socket);
   }
 
   // --- helpers ---
@@ -743,56 +525,6 @@ export class WebSocketClient {
   private log(level: "debug" | "info" | "warn" | "error", event: string, fields: Record<string, unknown>): void {
     this.host.log?.(level, event, fields);
   }
-}
-
-const EMPTY = new Uint8Array(0);
-
-/** A public key pin: a SHA-256 digest in base64, 32 bytes, 44 characters with one "=" of padding. */
-export const TLS_PIN = /^[A-Za-z0-9+/]{43}=$/;
-
-/**
- * Validates the tls option against the URL; returns what the host's TLS socket gets.
- * `name` is the option's name in errors (the supervisor validates its client.tls up front).
- */
-export function resolveTls(value: unknown, url: WebSocketUrl, name = "tls"): TlsOptions | undefined {
-  if (value === undefined) return url.secure ? { serverName: url.host } : undefined;
-  if (!url.secure) throw invalidOption(name, "absent for a ws:// URL (use wss:// for TLS)", "an object");
-  if (typeof value !== "object" || value === null || Array.isArray(value)) throw invalidOption(name, "an object", value);
-  const given = value as Record<string, unknown>;
-  for (const key of Object.keys(given)) {
-    if (key !== "ca" && key !== "pins" && key !== "insecure") throw invalidOption(`${name}.${key}`, "one of ca, pins, insecure", key);
-  }
-  const tls: TlsOptions = { serverName: url.host };
-  if (given.ca !== undefined) {
-    if (typeof given.ca !== "string" || given.ca === "") throw invalidOption(`${name}.ca`, "a non-empty string", given.ca);
-    tls.ca = given.ca;
-  }
-  if (given.pins !== undefined) {
-    const pins = given.pins;
-    if (!Array.isArray(pins) || pins.length === 0) throw invalidOption(`${name}.pins`, "a non-empty array", pins);
-    for (const pin of pins) {
-      if (typeof pin !== "string" || !TLS_PIN.test(pin)) {
-        throw invalidOption(`${name}.pins`, "base64 SHA-256 digests (44 characters ending in =)", pin);
-      }
-    }
-    tls.pins = pins as string[];
-  }
-  if (given.insecure !== undefined) {
-    if (typeof given.insecure !== "boolean") throw invalidOption(`${name}.insecure`, "a boolean", given.insecure);
-    if (given.insecure && tls.pins) throw invalidOption(`${name}.insecure`, `false when ${name}.pins are given`, true);
-    tls.insecure = given.insecure;
-  }
-  return tls;
-}
-
-/** host.utf8, when given, must have both functions; absent, the portable codec is used. */
-function validateUtf8Codec(codec: unknown): Utf8Codec {
-  if (codec === undefined) return portableUtf8;
-  const given = codec as Record<string, unknown> | null;
-  if (typeof given !== "object" || given === null || typeof given.encode !== "function" || typeof given.decode !== "function") {
-    throw invalidOption("host.utf8", "an object with encode and decode functions", codec);
-  }
-  return codec as Utf8Codec;
 }
 
 function messageOf(value: unknown): string {

@@ -1,21 +1,25 @@
-/** RFC 6455 constants and the client's default limits. */
+/**
+ * RFC 6455 constants and the client's default limits. Tables are frozen: the Moddable
+ * linker (xsl) keeps a preloaded module's objects in flash, and each one left unfrozen costs
+ * RAM on the chip (it warns "not frozen") in case it is ever modified.
+ */
 
 /** RFC 6455 section 1.3: appended to Sec-WebSocket-Key before hashing. */
 export const WEBSOCKET_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 
 /** Frame opcodes, RFC 6455 section 5.2. */
-export const Opcode = {
+export const Opcode = Object.freeze({
   CONTINUATION: 0x0,
   TEXT: 0x1,
   BINARY: 0x2,
   CLOSE: 0x8,
   PING: 0x9,
   PONG: 0xa,
-} as const;
+} as const);
 export type OpcodeValue = (typeof Opcode)[keyof typeof Opcode];
 
 /** Close codes, RFC 6455 section 7.4.1. */
-export const CloseCode = {
+export const CloseCode = Object.freeze({
   NORMAL: 1000,
   GOING_AWAY: 1001,
   PROTOCOL_ERROR: 1002,
@@ -29,7 +33,7 @@ export const CloseCode = {
   MESSAGE_TOO_BIG: 1009,
   MANDATORY_EXTENSION: 1010,
   INTERNAL_ERROR: 1011,
-} as const;
+} as const);
 
 /** Control frame payloads are at most 125 bytes (RFC 6455 section 5.5). */
 export const MAX_CONTROL_PAYLOAD = 125;
@@ -56,7 +60,7 @@ export function isValidCloseCode(code: number): boolean {
  * Default limits, sized for an ESP32 where XS has roughly 100 KB of heap.
  * Each can be raised per connection (the echo agent raises them to 16 MiB).
  */
-export const DEFAULT_LIMITS = {
+export const DEFAULT_LIMITS = Object.freeze({
   /** Largest message (all fragments together) accepted, bytes. Larger: close 1009. */
   maxMessageBytes: 16 * 1024,
   /** Largest single frame payload accepted, bytes. Larger: close 1009. */
@@ -69,11 +73,11 @@ export const DEFAULT_LIMITS = {
   handshakeTimeoutMs: 10_000,
   /** From sending or receiving a close frame to dropping TCP, milliseconds. */
   closeTimeoutMs: 5_000,
-} as const;
+} as const);
 
 export type Limits = { -readonly [K in keyof typeof DEFAULT_LIMITS]: number };
 
 /** Upper bound accepted for any byte limit: 2 GiB - 1, the largest length a JS array buffer reliably has. */
 export const MAX_LIMIT_BYTES = 0x7fffffff;
-/** Upper bound accepted for any timeout: one day, milliseconds. */
-export const MAX_TIMEOUT_MS = 86_400_000;
+/** Upper bound accepted for any timeout (one day, milliseconds): src/shared/options.ts's. */
+export { MAX_TIMEOUT_MS } from "../shared/options.js";

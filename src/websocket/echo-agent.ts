@@ -31,14 +31,14 @@ export const EXIT_NOT_OPENED = 1;
  * message as a frame (payload plus at most 14 header bytes, RFC 6455 section 5.2) plus room
  * for pongs and a close frame, so a 16 MiB echo is accepted in one send().
  */
-export const AUTOBAHN_LIMITS: Readonly<Limits> = {
+export const AUTOBAHN_LIMITS: Readonly<Limits> = Object.freeze({
   maxMessageBytes: 16 * MiB,
   maxFrameBytes: 16 * MiB,
   maxBufferedBytes: 16 * MiB + 64 * 1024,
   maxHandshakeBytes: 8 * 1024,
   handshakeTimeoutMs: 10_000,
   closeTimeoutMs: 5_000,
-};
+});
 
 export interface EchoAgentOptions {
   /** ws:// URL to connect to (for Autobahn: ws://127.0.0.1:9001/runCase?case=N&agent=NAME). */

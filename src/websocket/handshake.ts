@@ -12,7 +12,7 @@
  * with the colon right after them. Garbage fails as early as the first byte that cannot be
  * HTTP, instead of waiting for the size limit or the deadline.
  */
-import { WEBSOCKET_GUID } from "./constants.js";
+import { MAX_LIMIT_BYTES, WEBSOCKET_GUID } from "./constants.js";
 import {
   ErrorCode,
   handshakeError,
@@ -23,6 +23,7 @@ import {
   type HandshakeError,
 } from "../shared/errors.js";
 import type { RandomSource, Sha1 } from "../shared/host.js";
+import { checkIntegerArgument } from "../shared/options.js";
 import type { WebSocketUrl } from "./url.js";
 import { encodeBase64 } from "./base64.js";
 
@@ -86,7 +87,7 @@ export function encodeHandshakeRequest(request: HandshakeRequest): Uint8Array {
  * the request (a body length on a GET that has none): a user value would duplicate or
  * contradict ours. Lower-case. Subprotocols go through the `protocols` option.
  */
-const MANAGED_HEADERS = [
+const MANAGED_HEADERS = Object.freeze([
   "host",
   "upgrade",
   "connection",
@@ -97,7 +98,7 @@ const MANAGED_HEADERS = [
   "sec-websocket-accept",
   "content-length",
   "transfer-encoding",
-];
+]);
 
 /**
  * Validates user-supplied extra headers; throws a WebSocketError (ERR_INVALID_OPTION) that
@@ -245,10 +246,7 @@ export class HandshakeResponseParser {
   private finished = false;
 
   constructor(maxBytes: number) {
-    if (!Number.isInteger(maxBytes) || maxBytes < 1) {
-      throw invalidArgument(`maxBytes must be a positive integer, got ${String(maxBytes)}`);
-    }
-    this.maxBytes = maxBytes;
+    this.maxBytes = checkIntegerArgument("maxBytes", maxBytes, 1, MAX_LIMIT_BYTES, "bytes");
   }
 
   push(chunk: Uint8Array): ParseResult {

@@ -1,6 +1,8 @@
 /**
- * Up-front validation of the client's options: every bad value is reported at construction
- * with an error naming it, never discovered later in the middle of a connection.
+ * The client's options and their up-front validation: every bad value is reported at
+ * construction with an error naming it, never discovered later in the middle of a
+ * connection. Built on the project's one set of option checks (src/shared/options.ts); the
+ * TLS option has its own module (tls-options.ts), shared with the build configuration.
  */
 import {
   DEFAULT_LIMITS,
@@ -9,54 +11,162 @@ import {
   MAX_TIMEOUT_MS,
   type Limits,
 } from "./constants.js";
-import { invalidOption } from "../shared/errors.js";
-import type { NetHost } from "../shared/host.js";
+import { ErrorCode, invalidOption, WebSocketError } from "../shared/errors.js";
+import type { NetHost, TcpSocketConstructor, TlsOptions, Utf8Codec } from "../shared/host.js";
+import {
+  checkCallbacks,
+  checkFunction,
+  checkInteger,
+  checkKnownKeys,
+  checkMethods,
+  checkObject,
+} from "../shared/options.js";
+import { validateHeaders, validateProtocols } from "./handshake.js";
+import { resolveTls, type ClientTlsOptions } from "./tls-options.js";
+import { parseWebSocketUrl, type WebSocketUrl } from "./url.js";
+import { portableUtf8 } from "./utf8.js";
+
+export interface CloseEvent {
+  /**
+   * The close code: the peer's (1005 when its close frame had none), the one we sent when
+   * we failed the connection (1002, 1007, 1009, 1011), or 1006 when the connection ended
+   * without a close frame from the peer (lost, handshake failed, close deadline passed).
+   */
+  code: number;
+  /** The peer's reason, or a description of why the connection ended. */
+  reason: string;
+  /** True when close frames went both ways (RFC 6455 section 7.1.4) and nothing failed. */
+  wasClean: boolean;
+  /** The error that ended the connection, when one did. */
+  error?: WebSocketError;
+  /**
+   * Bytes accepted by send()/ping() that never reached the socket (frame bytes, as
+   * bufferedAmount counts them): reported so nothing accepted is dropped silently.
+   */
+  unsentBytes: number;
+}
+
+export interface WebSocketClientOptions {
+  /** ws:// (or wss://, on a host that supports TLS) URL. */
+  url: string;
+  /** The platform: TCP, timers, randomness, SHA-1, log. */
+  host: NetHost;
+  /** Subprotocols to offer (Sec-WebSocket-Protocol). */
+  protocols?: string | readonly string[];
+  /** Extra request headers (an Authorization token, say). */
+  headers?: Record<string, string> | ReadonlyArray<readonly [string, string]>;
+  /** Any subset of the limits; the rest default to DEFAULT_LIMITS. */
+  limits?: Partial<Limits>;
+  /**
+   * For wss:// only: the CA to trust, public key pins, or (explicitly) no verification.
+   * The server name (SNI, hostname check) is the URL's host.
+   */
+  tls?: ClientTlsOptions;
+  /** The handshake succeeded; `protocol` is the selected subprotocol or "". */
+  onOpen?: (protocol: string) => void;
+  /** A complete message: a string for text, a Uint8Array for binary. */
+  onMessage?: (data: string | Uint8Array) => void;
+  /** A ping arrived (already answered with a pong). */
+  onPing?: (payload: Uint8Array) => void;
+  /** A pong arrived. */
+  onPong?: (payload: Uint8Array) => void;
+  /** bufferedAmount went down to 0 after the socket had to be waited for. */
+  onDrain?: () => void;
+  /**
+   * Called exactly once, when the connection is closed for whatever reason. A callback
+   * that throws (other than onClose) fails the connection with 1011, the thrown value
+   * reported here as error.cause.
+   */
+  onClose?: (event: CloseEvent) => void;
+}
+
+export interface SendOptions {
+  /**
+   * More fragments of this message follow (RFC 6455 section 5.4). The first fragment's
+   * type (text or binary) is the message's; later fragments must be of the same type.
+   * The message ends with a send() whose `more` is false or absent.
+   */
+  more?: boolean;
+}
+
+const CALLBACKS = Object.freeze(["onOpen", "onMessage", "onPing", "onPong", "onDrain", "onClose"] as const);
+
+/** The client's options, validated and resolved: what a connection is made from. */
+export interface ResolvedClientOptions {
+  url: WebSocketUrl;
+  host: NetHost;
+  /** The host's native UTF-8 codec, or the portable one. */
+  utf8: Utf8Codec;
+  limits: Limits;
+  /** Subprotocols to offer, in order. */
+  protocols: string[];
+  /** Extra request headers as [name, value] pairs. */
+  headers: Array<[string, string]>;
+  /** What the host's TLS socket gets, for wss:// only. */
+  tls: TlsOptions | undefined;
+  /** The host's socket for the URL's scheme: TCP, or TLS for wss:// (never a downgrade). */
+  tcp: TcpSocketConstructor;
+}
+
+/**
+ * Validates every option of the client, throwing a WebSocketError (ERR_INVALID_OPTION, or
+ * ERR_INVALID_URL for the URL and for wss:// on a host without TLS) that names the bad value.
+ */
+export function resolveClientOptions(options: WebSocketClientOptions): ResolvedClientOptions {
+  checkObject("options", options);
+  if (typeof options.url !== "string") throw invalidOption("url", "a string", options.url);
+  const url = parseWebSocketUrl(options.url);
+  const host = validateHost(options.host);
+  const utf8 = checkUtf8Codec(host.utf8);
+  const limits = resolveClientLimits(options.limits);
+  const protocols = validateProtocols(options.protocols);
+  const headers = validateHeaders(options.headers);
+  checkCallbacks(options as unknown as Record<string, unknown>, CALLBACKS);
+  const tls = resolveTls(options.tls, url);
+  // TLS is the host's: never silently downgrade wss:// to ws://.
+  const tcp = url.secure ? host.tls : host.tcp;
+  if (!tcp) {
+    throw new WebSocketError(
+      ErrorCode.INVALID_URL,
+      `${options.url}: wss:// needs a host with TLS support, and this host has none`,
+    );
+  }
+  return { url, host, utf8, limits, protocols, headers, tls, tcp };
+}
 
 /**
  * Smallest accepted value of each limit. A frame or message limit below a control frame's
  * payload (125 bytes) would reject legal pings; the send buffer must hold a close frame
  * (131 bytes on the wire) with room to spare; a 101 response is rarely under 130 bytes.
  */
-const MINIMUM: Limits = {
+const MINIMUM: Readonly<Limits> = Object.freeze({
   maxMessageBytes: MAX_CONTROL_PAYLOAD,
   maxFrameBytes: MAX_CONTROL_PAYLOAD,
   maxBufferedBytes: 256,
   maxHandshakeBytes: 256,
   handshakeTimeoutMs: 1,
   closeTimeoutMs: 1,
-};
+});
 
-const LIMIT_NAMES = Object.keys(DEFAULT_LIMITS) as Array<keyof Limits>;
-
-function checkInteger(name: string, value: unknown, min: number, max: number): number {
-  if (typeof value !== "number" || !Number.isInteger(value) || value < min || value > max) {
-    throw invalidOption(name, `an integer from ${min} to ${max}`, value);
-  }
-  return value;
-}
+const LIMIT_NAMES = Object.freeze(Object.keys(DEFAULT_LIMITS) as Array<keyof Limits>);
 
 /**
- * Merges `partial` over the defaults, validating each value. maxFrameBytes defaults to the
- * resolved maxMessageBytes (raising only the message limit must not leave single-frame
- * messages capped at the default frame size) and may not exceed it.
+ * The client's limits: `partial` merged over DEFAULT_LIMITS, each value validated.
+ * maxFrameBytes defaults to the resolved maxMessageBytes (raising only the message limit
+ * must not leave single-frame messages capped at the default frame size) and may not
+ * exceed it.
  */
-export function resolveLimits(partial: unknown): Limits {
+export function resolveClientLimits(partial: unknown): Limits {
   if (partial === undefined) return { ...DEFAULT_LIMITS };
-  if (typeof partial !== "object" || partial === null || Array.isArray(partial)) {
-    throw invalidOption("limits", "an object", partial);
-  }
-  const given = partial as Record<string, unknown>;
-  for (const key of Object.keys(given)) {
-    if (!(LIMIT_NAMES as string[]).includes(key)) {
-      throw invalidOption(`limits.${key}`, `one of ${LIMIT_NAMES.join(", ")}`, key);
-    }
-  }
+  const given = checkObject("limits", partial);
+  checkKnownKeys("limits", given, LIMIT_NAMES);
   const limits: Limits = { ...DEFAULT_LIMITS };
   for (const name of LIMIT_NAMES) {
     const value = given[name];
     if (value === undefined) continue;
-    const max = name.endsWith("Ms") ? MAX_TIMEOUT_MS : MAX_LIMIT_BYTES;
-    limits[name] = checkInteger(`limits.${name}`, value, MINIMUM[name], max);
+    limits[name] = name.endsWith("Ms")
+      ? checkInteger(`limits.${name}`, value, MINIMUM[name], MAX_TIMEOUT_MS, "milliseconds")
+      : checkInteger(`limits.${name}`, value, MINIMUM[name], MAX_LIMIT_BYTES, "bytes");
   }
   if (given.maxFrameBytes === undefined) {
     limits.maxFrameBytes = limits.maxMessageBytes;
@@ -72,35 +182,17 @@ export function resolveLimits(partial: unknown): Limits {
 
 /** Checks that the host gives what the client calls. */
 export function validateHost(host: unknown): NetHost {
-  if (typeof host !== "object" || host === null) throw invalidOption("host", "an object", host);
-  const h = host as Record<string, unknown>;
-  if (typeof h.tcp !== "function") throw invalidOption("host.tcp", "a TCP socket constructor", h.tcp);
-  const timers = h.timers as Record<string, unknown> | undefined;
-  if (
-    typeof timers !== "object" ||
-    timers === null ||
-    typeof timers.set !== "function" ||
-    typeof timers.clear !== "function" ||
-    typeof timers.now !== "function"
-  ) {
-    throw invalidOption("host.timers", "an object with set, clear and now", timers);
-  }
-  if (typeof h.random !== "function") throw invalidOption("host.random", "a function", h.random);
-  if (h.sha1 !== undefined && typeof h.sha1 !== "function") {
-    throw invalidOption("host.sha1", "a function", h.sha1);
-  }
-  if (h.log !== undefined && typeof h.log !== "function") {
-    throw invalidOption("host.log", "a function", h.log);
-  }
+  const given = checkObject("host", host);
+  checkFunction("host.tcp", given.tcp, "a TCP socket constructor");
+  checkMethods("host.timers", given.timers, ["set", "clear", "now"]);
+  checkFunction("host.random", given.random);
+  checkCallbacks(given, ["sha1", "log"], "host.");
   return host as NetHost;
 }
 
-/** Callbacks are optional, but when given they must be functions. */
-export function validateCallbacks(options: Record<string, unknown>, names: readonly string[]): void {
-  for (const name of names) {
-    const value = options[name];
-    if (value !== undefined && typeof value !== "function") {
-      throw invalidOption(name, "a function", value);
-    }
-  }
+/** host.utf8, when given, must have both functions; absent, the portable codec is used. */
+export function checkUtf8Codec(codec: unknown): Utf8Codec {
+  if (codec === undefined) return portableUtf8;
+  checkMethods("host.utf8", codec, ["encode", "decode"]);
+  return codec as Utf8Codec;
 }

@@ -6,16 +6,20 @@
  * memory: the first header byte (RSV bits, opcode, fragmentation order), the second
  * (MASK bit, control frame length), the extended length (minimal encoding, size limits,
  * before any payload byte is buffered), and text payload bytes as they arrive (UTF-8).
+ *
+ * Memory held is bounded by the limits, never by the bytes on the wire: a fragmented
+ * message is copied, fragment by fragment, into one buffer of at most maxMessageBytes, so no
+ * fragment keeps the (possibly much larger) read buffer it arrived in alive.
  */
 import { CloseCode, isValidCloseCode, MAX_CONTROL_PAYLOAD, MAX_LIMIT_BYTES, Opcode } from "./constants.js";
 import {
   ErrorCode,
-  invalidOption,
   invalidUtf8,
   protocolError,
   tooBig,
   type WebSocketError,
 } from "../shared/errors.js";
+import { checkInteger } from "../shared/options.js";
 import { decodeUtf8, Utf8Validator } from "./utf8.js";
 
 export interface ReceiverEvents {
@@ -45,7 +49,7 @@ export interface ReceiverLimits {
 }
 
 /** Parser states: which part of a frame (section 5.2) the next byte belongs to. */
-const State = {
+const State = Object.freeze({
   /** Byte 1 of the header: FIN, RSV1-3, opcode. */
   HEADER: 0,
   /** Byte 2 of the header: MASK and the 7-bit payload length. */
@@ -58,11 +62,17 @@ const State = {
   PAYLOAD: 4,
   /** A close frame or an error was seen: all input is ignored. */
   STOPPED: 5,
-} as const;
+} as const);
 type StateValue = (typeof State)[keyof typeof State];
 
 /** 2^32: the weight of the high half of a 64-bit length. */
 const TWO_TO_32 = 0x100000000;
+
+/**
+ * Smallest buffer a fragmented message starts with, bytes: many tiny fragments then cost a
+ * few copies, while a message's buffer never exceeds maxMessageBytes.
+ */
+const MIN_MESSAGE_BUFFER = 256;
 
 export class Receiver {
   private readonly events: ReceiverEvents;
@@ -81,15 +91,22 @@ export class Receiver {
   private payloadLength = 0;
   private payloadReceived = 0;
   /**
-   * The frame's payload: a buffer of payloadLength being filled, or a view into the input
-   * when one chunk held the whole payload. Undefined until the first payload byte.
+   * The payload of a control frame or an unfragmented message: a buffer of payloadLength
+   * being filled, or a view into the input when one chunk held the whole payload (delivered
+   * at once, never kept). Undefined until the first payload byte.
    */
   private payload: Uint8Array | undefined = undefined;
+  /** The frame is a fragment (section 5.4): its payload goes into `message`. */
+  private fragment = false;
 
   // The data message being received (section 5.4): opcode 0 when none is in progress.
   private messageOpcode = 0;
-  /** Payloads of the message's frames so far (non-empty ones), joined at the final frame. */
-  private fragments: Uint8Array[] = [];
+  /**
+   * A fragmented message's bytes so far (the first `messageBytes`), copied out of the input:
+   * a buffer that grows geometrically up to maxMessageBytes, and to the exact length at the
+   * final fragment. Undefined while the message is empty.
+   */
+  private message: Uint8Array | undefined = undefined;
   private messageBytes = 0;
   /** Validates a text message across all its fragments. */
   private readonly textValidator = new Utf8Validator();
@@ -115,15 +132,16 @@ export class Receiver {
   constructor(events: ReceiverEvents, limits: ReceiverLimits, decode: (bytes: Uint8Array) => string = decodeUtf8) {
     this.events = events;
     this.decode = decode;
-    this.maxMessageBytes = checkLimit("maxMessageBytes", limits.maxMessageBytes);
-    this.maxFrameBytes = checkLimit("maxFrameBytes", limits.maxFrameBytes);
+    this.maxMessageBytes = checkInteger("maxMessageBytes", limits.maxMessageBytes, 0, MAX_LIMIT_BYTES, "bytes");
+    this.maxFrameBytes = checkInteger("maxFrameBytes", limits.maxFrameBytes, 0, MAX_LIMIT_BYTES, "bytes");
   }
 
   /**
    * Feeds bytes from the server. Safe to call after close or error (input is ignored).
    *
-   * The receiver may keep and deliver views into `chunk` (a payload that arrived whole in
-   * one chunk is not copied), so the caller must not modify `chunk` afterwards.
+   * The receiver may deliver views into `chunk` (a payload that arrived whole in one chunk
+   * is not copied), so the caller must not modify `chunk` afterwards. It keeps none once
+   * the chunk is parsed: fragments of a message are copied.
    * A handler may call push() again: those bytes are parsed after the current ones.
    * If a handler throws, the exception propagates and the bytes not yet parsed are kept,
    * to be parsed (before the new ones) at the next push().
@@ -318,6 +336,7 @@ export class Receiver {
   /** The payload length is known: check it against the limits before buffering anything. */
   private startPayload(length: number): void {
     const opcode = this.opcode;
+    this.fragment = false;
     if (opcode >= Opcode.CLOSE) {
       // Control frames are bounded by section 5.5 (125 bytes, checked already), not by the
       // data limits: a small maxFrameBytes must not make pings or close reasons fail.
@@ -346,6 +365,10 @@ export class Receiver {
         this.messageBytes = 0;
         if (opcode === Opcode.TEXT) this.textValidator.reset();
       }
+      // A message in one frame is delivered as its payload; a fragment is copied into the
+      // message buffer, which must hold it before any of its bytes arrive.
+      this.fragment = opcode === Opcode.CONTINUATION || !this.fin;
+      if (this.fragment && length > 0) this.reserveMessage(buffered + length);
     }
     this.payloadLength = length;
     this.payloadReceived = 0;
@@ -376,7 +399,10 @@ export class Receiver {
     }
 
     let payload = this.payload;
-    if (received === 0 && count === this.payloadLength) {
+    if (this.fragment) {
+      // Copied: the message holds its own bytes, never the (larger) input they came in.
+      this.message!.set(bytes.subarray(at, end), this.messageBytes + received);
+    } else if (received === 0 && count === this.payloadLength) {
       payload = bytes.subarray(at, end); // the whole payload is here: no copy
     } else {
       if (payload === undefined) payload = new Uint8Array(this.payloadLength);
@@ -386,9 +412,10 @@ export class Receiver {
     this.payloadReceived = received + count;
     this.pendingOffset = end;
 
-    if (this.opcode === Opcode.CLOSE && !this.checkClosePayload(payload, received, received + count)) {
+    if (this.opcode === Opcode.CLOSE && !this.checkClosePayload(payload!, received, received + count)) {
       return;
     }
+
     if (this.payloadReceived === this.payloadLength) {
       this.state = State.HEADER;
       this.endFrame();
@@ -433,14 +460,17 @@ export class Receiver {
     }
 
     // A data frame (text, binary or continuation).
-    if (payload.length > 0) {
-      this.fragments.push(payload);
-      this.messageBytes += payload.length;
-    }
-    if (!this.fin) return;
-
     const isText = this.messageOpcode === Opcode.TEXT;
-    const message = this.takeMessage();
+    let message: Uint8Array;
+    if (this.fragment) {
+      this.messageBytes += this.payloadLength;
+      if (!this.fin) return;
+      // Text becomes a string; binary is handed over, so it gets a buffer of its own size.
+      message = this.takeMessage(!isText);
+    } else {
+      message = payload; // an unfragmented message is delivered as received, not copied
+    }
+    this.messageOpcode = 0;
     if (isText) {
       // Section 5.6 / 8.1: the message must end on a character boundary too.
       if (!this.textValidator.complete) {
@@ -453,27 +483,37 @@ export class Receiver {
     }
   }
 
-  /** Joins the message's fragments and resets the message state. */
-  private takeMessage(): Uint8Array {
-    const fragments = this.fragments;
-    const total = this.messageBytes;
-    let message: Uint8Array;
-    if (fragments.length === 0) {
-      message = new Uint8Array(0);
-    } else if (fragments.length === 1) {
-      message = fragments[0]; // an unfragmented message is delivered as received, not copied
-    } else {
-      message = new Uint8Array(total); // at most maxMessageBytes, checked at each header
-      let at = 0;
-      for (let i = 0; i < fragments.length; i++) {
-        message.set(fragments[i], at);
-        at += fragments[i].length;
-      }
+  /**
+   * Makes `message` hold at least `needed` bytes (at most maxMessageBytes: the header
+   * checks came first). It doubles, so a message of many small fragments costs few copies;
+   * at the final fragment it grows to the exact length.
+   */
+  private reserveMessage(needed: number): void {
+    const current = this.message;
+    const capacity = current === undefined ? 0 : current.length;
+    if (needed <= capacity) return;
+    let size = needed;
+    if (!this.fin) {
+      const doubled = capacity * 2 > MIN_MESSAGE_BUFFER ? capacity * 2 : MIN_MESSAGE_BUFFER;
+      if (doubled > size) size = doubled < this.maxMessageBytes ? doubled : this.maxMessageBytes;
     }
-    this.fragments = [];
+    const grown = new Uint8Array(size);
+    if (current !== undefined && this.messageBytes > 0) grown.set(current.subarray(0, this.messageBytes));
+    this.message = grown;
+  }
+
+  /**
+   * The fragmented message received, with the message state reset (its buffer released).
+   * `exact`: never a view into a larger buffer (a copy when the buffer had grown past it).
+   */
+  private takeMessage(exact: boolean): Uint8Array {
+    const buffer = this.message;
+    const total = this.messageBytes;
+    this.message = undefined;
     this.messageBytes = 0;
-    this.messageOpcode = 0;
-    return message;
+    if (buffer === undefined) return new Uint8Array(0);
+    if (total === buffer.length) return buffer;
+    return exact ? buffer.slice(0, total) : buffer.subarray(0, total);
   }
 
   private endClose(payload: Uint8Array): void {
@@ -497,7 +537,7 @@ export class Receiver {
   private stop(): void {
     this.state = State.STOPPED;
     this.payload = undefined;
-    this.fragments = [];
+    this.message = undefined;
     this.messageBytes = 0;
     this.messageOpcode = 0;
     this.pending.length = 0;
@@ -518,9 +558,3 @@ function nonMinimal(length: number, bits: number): WebSocketError {
   );
 }
 
-function checkLimit(name: string, value: number): number {
-  if (typeof value !== "number" || !Number.isInteger(value) || value < 0 || value > MAX_LIMIT_BYTES) {
-    throw invalidOption(name, `an integer from 0 to ${MAX_LIMIT_BYTES}`, value);
-  }
-  return value;
-}

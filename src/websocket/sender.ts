@@ -1,7 +1,18 @@
 /**
- * Frame encoding, RFC 6455 section 5.2. Pure: the caller supplies the masking key.
+ * The send side of a client connection (RFC 6455 section 5), as the `ws` package keeps it in
+ * its Sender: frame encoding (encodeFrame, encodeClosePayload: pure functions, the caller
+ * supplies the masking key) and the Sender, which owns everything the client accepted and
+ * has not yet written: the bounded queue of encoded frames (bufferedAmount, refused past
+ * maxBufferedBytes with ERR_BUFFER_FULL), the one coalesced pong, the drain signal, the
+ * fragmentation state of the message being sent, and the pool of mask keys.
+ *
+ * The Sender never holds a socket: the client gives it one to write into (flush) whenever
+ * the socket may take bytes, so the queue is testable alone and the client keeps the
+ * connection's state machine.
  */
-import { invalidArgument } from "../shared/errors.js";
+import { ErrorCode, invalidArgument, WebSocketError } from "../shared/errors.js";
+import type { NetHost, Utf8Codec } from "../shared/host.js";
+import { Opcode } from "./constants.js";
 import { encodeUtf8Into, utf8Length } from "./utf8.js";
 
 /** Payload lengths up to this use the 7-bit length field (section 5.2). */
@@ -93,4 +104,253 @@ export function encodeClosePayload(code?: number, reason?: string): Uint8Array {
   payload[1] = code & 0xff;
   encodeUtf8Into(text, payload, 2);
   return payload;
+}
+
+/** Bytes a frame of `payloadLength` takes on the wire from a client (section 5.2). */
+export function clientFrameLength(payloadLength: number): number {
+  const header = payloadLength < 126 ? 2 : payloadLength < 65536 ? 4 : 10;
+  return header + 4 + payloadLength;
+}
+
+/** Mask keys are drawn from the host's random source this many bytes at a time. */
+const MASK_POOL_BYTES = 64;
+
+const EMPTY = new Uint8Array(0);
+
+/** Where the Sender writes: the connection's socket (ECMA-419 `write`). */
+export interface FrameSink {
+  write(bytes: Uint8Array): void;
+}
+
+export interface SenderOptions {
+  /**
+   * The source of the mask keys (section 5.3): `random` fills its argument with random
+   * bytes; called as a method (a host may be a class instance).
+   */
+  host: Pick<NetHost, "random">;
+  /** Encodes text messages; called as a method (a host's codec may be a class instance). */
+  utf8: Utf8Codec;
+  /** The bufferedAmount bound: send() and ping() refuse a frame that would pass it. */
+  maxBufferedBytes: number;
+}
+
+/**
+ * The queue of one connection's outgoing frames. Frames wait in `queue` (from `queueHead`);
+ * a pong jumps ahead of them at the next frame boundary; `current` is the frame being
+ * written, from `currentOffset`. Every frame is encoded (and masked) when it is accepted,
+ * so bufferedAmount counts wire bytes and a write never allocates.
+ */
+export class Sender {
+  private readonly host: Pick<NetHost, "random">;
+  private readonly utf8: Utf8Codec;
+  private readonly maxBufferedBytes: number;
+
+  private queue: Uint8Array[] = [];
+  private queueHead = 0;
+  /** The answer to the latest ping, not yet started: at most one is kept (section 5.5.3). */
+  private pongFrame: Uint8Array | undefined;
+  private current: Uint8Array | undefined;
+  private currentOffset = 0;
+  private buffered = 0;
+  /** Queued bytes thrown away when the connection failed (reported as unsent). */
+  private discarded = 0;
+  /** Bytes the socket said it takes, not yet written. */
+  private writable = 0;
+  /** Bytes had to wait for the socket since the queue was last empty (onDrain is due). */
+  private waitedForSocket = false;
+  private readonly maskPool = new Uint8Array(MASK_POOL_BYTES);
+  private maskOffset = MASK_POOL_BYTES;
+  /** Opcode of the fragmented message being sent, 0 when none. */
+  private sendingFragmented = 0;
+
+  constructor(options: SenderOptions) {
+    this.host = options.host;
+    this.utf8 = options.utf8;
+    this.maxBufferedBytes = options.maxBufferedBytes;
+  }
+
+  /** Frame bytes accepted and not yet handed to the socket. */
+  get bufferedAmount(): number {
+    return this.buffered;
+  }
+
+  /**
+   * Queues the opening handshake's request (a few hundred bytes) like a frame, so a socket
+   * that takes it in parts gets the rest later. Not bounded: it is the first thing queued.
+   */
+  queueRequest(request: Uint8Array): void {
+    this.queue.push(request);
+    this.buffered += request.length;
+  }
+
+  /**
+   * Queues a text (string) or binary (Uint8Array) message or fragment (section 5.4). Throws
+   * ERR_BUFFER_FULL when it would take bufferedAmount past maxBufferedBytes (nothing is
+   * queued then), ERR_INVALID_ARGUMENT for a fragment whose type differs from the message it
+   * continues.
+   */
+  send(data: string | Uint8Array, more: boolean): void {
+    const text = typeof data === "string";
+    const type = text ? Opcode.TEXT : Opcode.BINARY;
+    if (this.sendingFragmented !== 0 && this.sendingFragmented !== type) {
+      throw invalidArgument(
+        `a ${text ? "text" : "binary"} fragment cannot continue a ${text ? "binary" : "text"} message`,
+      );
+    }
+    let payload: Uint8Array;
+    if (text) {
+      // A string takes at least one byte per UTF-16 unit, so one that cannot fit is refused
+      // before it costs an allocation. Otherwise it is encoded once (no separate length
+      // pass) and the exact bound checked below, still before anything is queued.
+      this.reserve(clientFrameLength(data.length), "send");
+      payload = this.utf8.encode(data);
+    } else {
+      payload = data;
+    }
+    this.reserve(clientFrameLength(payload.length), "send");
+    const opcode = this.sendingFragmented !== 0 ? Opcode.CONTINUATION : type;
+    this.sendingFragmented = more ? type : 0;
+    this.enqueue(encodeFrame(opcode, payload, !more, this.nextMaskKey()));
+  }
+
+  /** Queues a ping (the caller checked the payload: at most 125 bytes); bounded as send(). */
+  ping(payload: Uint8Array): void {
+    this.reserve(clientFrameLength(payload.length), "ping");
+    this.enqueue(encodeFrame(Opcode.PING, payload, true, this.nextMaskKey()));
+  }
+
+  /**
+   * Answers a ping (section 5.5.3: the same payload). A pong still waiting is replaced by
+   * the newer one (allowed by 5.5.3), so a ping flood cannot grow the queue.
+   */
+  pong(payload: Uint8Array): void {
+    const frame = encodeFrame(Opcode.PONG, payload, true, this.nextMaskKey());
+    if (this.pongFrame) this.buffered -= this.pongFrame.length;
+    this.pongFrame = frame;
+    this.buffered += frame.length;
+  }
+
+  /**
+   * Queues a close frame (section 5.5.1; the caller validated code and reason). It always
+   * goes out, even past maxBufferedBytes: it is at most 131 bytes.
+   */
+  close(code: number | undefined, reason: string): void {
+    this.enqueue(encodeFrame(Opcode.CLOSE, encodeClosePayload(code, reason), true, this.nextMaskKey()));
+  }
+
+  /** The socket takes `count` bytes now (its onWritable); flush() writes them. */
+  setWritable(count: number): void {
+    this.writable = count;
+  }
+
+  /** Writes as much as the socket's reported space allows. */
+  flush(socket: FrameSink): void {
+    while (this.writable > 0) {
+      if (!this.current) {
+        this.current = this.nextFrame();
+        this.currentOffset = 0;
+        if (!this.current) break;
+      }
+      const remaining = this.current.length - this.currentOffset;
+      const count = remaining < this.writable ? remaining : this.writable;
+      const chunk =
+        this.currentOffset === 0 && count === this.current.length
+          ? this.current
+          : this.current.subarray(this.currentOffset, this.currentOffset + count);
+      socket.write(chunk);
+      this.writable -= count;
+      this.buffered -= count;
+      this.currentOffset += count;
+      if (this.currentOffset === this.current.length) this.current = undefined;
+    }
+    if (this.buffered > 0) this.waitedForSocket = true;
+  }
+
+  /**
+   * True once when the queue has emptied after bytes had to wait for the socket: the moment
+   * for the application's onDrain.
+   */
+  takeDrained(): boolean {
+    if (this.buffered !== 0 || !this.waitedForSocket) return false;
+    this.waitedForSocket = false;
+    return true;
+  }
+
+  /**
+   * Drops every frame not yet started (the connection failed: section 7.1.7), counting them
+   * as unsent. A frame half-written is finished, so the close frame after it is readable.
+   */
+  discardQueued(): void {
+    let dropped = 0;
+    for (let i = this.queueHead; i < this.queue.length; i++) dropped += this.queue[i]!.length;
+    this.queue = [];
+    this.queueHead = 0;
+    if (this.pongFrame) {
+      dropped += this.pongFrame.length;
+      this.pongFrame = undefined;
+    }
+    this.buffered -= dropped;
+    this.discarded += dropped;
+  }
+
+  /**
+   * The connection is closed: releases every frame and returns the bytes accepted that never
+   * reached the socket (frame bytes, as bufferedAmount counts them).
+   */
+  release(): number {
+    this.discardQueued();
+    const unsent = this.discarded + this.buffered;
+    this.current = undefined;
+    this.buffered = 0;
+    return unsent;
+  }
+
+  private reserve(frameLength: number, what: string): void {
+    if (this.buffered + frameLength > this.maxBufferedBytes) {
+      throw new WebSocketError(
+        ErrorCode.BUFFER_FULL,
+        `${what}() of a ${frameLength}-byte frame would exceed limits.maxBufferedBytes ` +
+          `(${this.maxBufferedBytes}); ${this.buffered} bytes are waiting: wait for onDrain`,
+      );
+    }
+  }
+
+  private enqueue(frame: Uint8Array): void {
+    this.queue.push(frame);
+    this.buffered += frame.length;
+  }
+
+  private nextFrame(): Uint8Array | undefined {
+    // A pending pong goes first at a frame boundary (control frames may be interleaved
+    // between fragments, section 5.4). It never overtakes the handshake request: pings are
+    // read only once the 101 came, and the server could answer only after reading our key.
+    if (this.pongFrame) {
+      const pong = this.pongFrame;
+      this.pongFrame = undefined;
+      return pong;
+    }
+    if (this.queueHead >= this.queue.length) return undefined;
+    const frame = this.queue[this.queueHead]!;
+    this.queue[this.queueHead++] = EMPTY;
+    if (this.queueHead === this.queue.length) {
+      this.queue = [];
+      this.queueHead = 0;
+    } else if (this.queueHead >= 32 && this.queueHead * 2 >= this.queue.length) {
+      this.queue = this.queue.slice(this.queueHead);
+      this.queueHead = 0;
+    }
+    return frame;
+  }
+
+  private nextMaskKey(): Uint8Array {
+    // Section 5.3: a fresh, unpredictable key per frame. Drawing 64 bytes at a time keeps
+    // the host's random source off the per-frame path; each key is used once.
+    if (this.maskOffset + 4 > MASK_POOL_BYTES) {
+      this.host.random(this.maskPool);
+      this.maskOffset = 0;
+    }
+    const key = this.maskPool.subarray(this.maskOffset, this.maskOffset + 4);
+    this.maskOffset += 4;
+    return key;
+  }
 }

@@ -276,4 +276,4 @@ function unitsToString(units: Uint16Array, count: number): string {
 }
 
 /** The codec of hosts without a native one (Moddable on the chip): this file's functions. */
-export const portableUtf8: Utf8Codec = { encode: encodeUtf8, decode: decodeUtf8 };
+export const portableUtf8: Utf8Codec = Object.freeze({ encode: encodeUtf8, decode: decodeUtf8 });

@@ -21,6 +21,7 @@ import {
   serverFrame,
   toBytes,
 } from "../support/frames.js";
+import { formatBytes, liveArrayBufferBytes } from "../support/memory.js";
 
 type Event =
   | ["message", string | Uint8Array]
@@ -312,6 +313,89 @@ describe("Receiver", () => {
           ["error", "ERR_INVALID_UTF8", 1007],
         ],
       );
+    });
+  });
+
+  describe("memory: bounded by maxMessageBytes, not by the bytes on the wire", () => {
+    /** 125-byte pongs after a one-byte fragment: 3 + 516 * 127 = 65,535 bytes, one 64 KiB read. */
+    const PONGS_PER_READ = 516;
+    const pong = serverFrame({ opcode: OP.PONG, payload: pattern(125) });
+
+    /** A read of a 64 KiB socket buffer: a one-byte fragment (`byte`), then pongs. */
+    function largeRead(opcode: number, fin: boolean, byte: number): Uint8Array {
+      const read = new Uint8Array(3 + PONGS_PER_READ * pong.length);
+      read.set(serverFrame({ fin, opcode, payload: [byte] }), 0);
+      for (let i = 0; i < PONGS_PER_READ; i++) read.set(pong, 3 + i * pong.length);
+      return read;
+    }
+
+    function countingReceiver(limits: ReceiverLimits) {
+      const seen = { messages: [] as Uint8Array[], pongs: 0 };
+      const receiver = new Receiver(
+        {
+          onMessage: (data) => seen.messages.push(data as Uint8Array),
+          onPing: () => assert.fail("no ping was sent"),
+          onPong: () => seen.pongs++,
+          onClose: () => assert.fail("no close was sent"),
+          onError: (error) => assert.fail(error),
+        },
+        limits,
+      );
+      return { receiver, seen };
+    }
+
+    it("holds 1,500 one-byte fragments, each in a 64 KiB read full of pongs, in about maxMessageBytes", () => {
+      // The ESP32's default limits. Before the fix each fragment was a view that kept its
+      // whole read alive: 1,500 x 64 KiB, about 94 MiB, for a message of 1,501 bytes.
+      const limits = { maxMessageBytes: 16 * 1024, maxFrameBytes: 16 * 1024 };
+      const { receiver, seen } = countingReceiver(limits);
+      const fragments = 1500;
+      const before = liveArrayBufferBytes();
+      for (let i = 0; i < fragments; i++) receiver.push(largeRead(i === 0 ? OP.BINARY : OP.CONTINUATION, false, i & 0xff));
+      const held = liveArrayBufferBytes() - before;
+      assert.equal(seen.pongs, fragments * PONGS_PER_READ);
+      assert.equal(seen.messages.length, 0, "the message is not complete yet");
+      // The message buffer (at most maxMessageBytes) and a little slack for the allocator.
+      assert.ok(
+        held <= limits.maxMessageBytes + 64 * 1024,
+        `${formatBytes(held)} of ArrayBuffers held after ${fragments} fragments (${formatBytes(fragments * 65535)} read)`,
+      );
+
+      receiver.push(largeRead(OP.CONTINUATION, true, fragments & 0xff));
+      assert.equal(seen.messages.length, 1);
+      const message = seen.messages[0]!;
+      assert.equal(message.length, fragments + 1);
+      assert.ok(message.every((byte, i) => byte === (i & 0xff)), "the bytes in order");
+      assert.equal(message.buffer.byteLength, fragments + 1, "the message owns a buffer of its own size");
+    });
+
+    it("copies each fragment: a read overwritten after it was parsed leaves the message intact", () => {
+      const { receiver, seen } = countingReceiver(roomy);
+      const reads = [
+        serverFrame({ fin: false, opcode: OP.BINARY, payload: [1, 2] }),
+        serverFrame({ fin: false, opcode: OP.CONTINUATION, payload: [3] }),
+      ];
+      for (const read of reads) receiver.push(read);
+      for (const read of reads) read.fill(0xee); // the socket reuses its buffer
+      receiver.push(serverFrame({ opcode: OP.CONTINUATION, payload: [4] }));
+      assert.deepEqual(seen.messages, [Uint8Array.of(1, 2, 3, 4)]);
+    });
+
+    it("never allocates past maxMessageBytes for a message of many fragments, and delivers it exactly", () => {
+      const limits = { maxMessageBytes: 1000, maxFrameBytes: 1000 };
+      for (const size of [1, 7, 100, 999]) {
+        const { receiver, seen } = countingReceiver(limits);
+        const whole = pattern(1000);
+        const parts: Uint8Array[] = [];
+        for (let at = 0; at < whole.length; at += size) {
+          const payload = whole.subarray(at, at + size);
+          parts.push(serverFrame({ fin: at + size >= whole.length, opcode: at === 0 ? OP.BINARY : OP.CONTINUATION, payload }));
+        }
+        receiver.push(concat(...parts));
+        assert.deepEqual(seen.messages, [whole], `fragments of ${size}`);
+        const buffer = seen.messages[0]!.buffer.byteLength;
+        assert.ok(buffer <= limits.maxMessageBytes, `fragments of ${size}: a buffer of ${buffer} bytes`);
+      }
     });
   });
 

@@ -1,10 +1,15 @@
 /**
  * src/websocket/sender.ts: client frames (RFC 6455 section 5.2) byte for byte, with an injected
- * masking key, and close payloads (section 5.5.1).
+ * masking key, and close payloads (section 5.5.1); the Sender's queue alone (bounded
+ * bufferedAmount, the coalesced pong, partial writes, drain, discarding) against a recording
+ * socket, frames read back with the tests' own parser.
  */
 import assert from "node:assert/strict";
 import { WebSocketError } from "../../src/shared/errors.js";
-import { encodeClosePayload, encodeFrame } from "../../src/websocket/sender.js";
+import { ErrorCode } from "../../src/shared/errors.js";
+import { portableUtf8 } from "../../src/websocket/utf8.js";
+import { clientFrameLength, encodeClosePayload, encodeFrame, Sender } from "../../src/websocket/sender.js";
+import { parseClientFrames } from "../support/client-frames.js";
 import { hex, OP, pattern, serverFrame, toHex } from "../support/frames.js";
 
 const key = hex("37 fa 21 3d"); // the key of the RFC 6455 section 5.7 examples
@@ -144,6 +149,144 @@ describe("sender", () => {
       const payload = encodeClosePayload(1000, "r".repeat(123));
       assert.equal(payload.length, 125);
       assert.equal(toHex(encodeFrame(OP.CLOSE, payload, true, key).subarray(0, 2)), "88 fd");
+    });
+  });
+
+  describe("Sender (the queue of one connection)", () => {
+    /** A Sender with a counting random source, and a socket that records what it is given. */
+    function harness(maxBufferedBytes = 1024) {
+      let randomCalls = 0;
+      const sender = new Sender({
+        host: {
+          random: (bytes) => {
+            randomCalls++;
+            for (let i = 0; i < bytes.length; i++) bytes[i] = (i * 7 + randomCalls) & 0xff;
+          },
+        },
+        utf8: portableUtf8,
+        maxBufferedBytes,
+      });
+      const writes: Uint8Array[] = [];
+      const socket = { write: (bytes: Uint8Array) => void writes.push(bytes.slice()) };
+      const written = () => Uint8Array.from(writes.flatMap((chunk) => [...chunk]));
+      return { sender, socket, writes, written, randomCalls: () => randomCalls };
+    }
+
+    it("counts queued frames in bufferedAmount and writes them in order, masked", () => {
+      const h = harness();
+      h.sender.send("Hello", false);
+      h.sender.send(Uint8Array.of(1, 2, 3), false);
+      assert.equal(h.sender.bufferedAmount, clientFrameLength(5) + clientFrameLength(3));
+      h.sender.setWritable(1000);
+      h.sender.flush(h.socket);
+      assert.equal(h.sender.bufferedAmount, 0);
+      const frames = parseClientFrames(h.written());
+      assert.deepEqual(
+        frames.map((f) => [f.opcode, f.fin, [...f.payload]]),
+        [
+          [OP.TEXT, true, [...text("Hello")]],
+          [OP.BINARY, true, [1, 2, 3]],
+        ],
+      );
+    });
+
+    it("writes no more than the socket said it takes, and the rest at the next flush", () => {
+      const h = harness();
+      h.sender.send(pattern(100), false);
+      h.sender.setWritable(30);
+      h.sender.flush(h.socket);
+      assert.deepEqual(h.writes.map((w) => w.length), [30]);
+      assert.equal(h.sender.bufferedAmount, clientFrameLength(100) - 30);
+      assert.equal(h.sender.takeDrained(), false, "bytes are still waiting");
+      h.sender.setWritable(1000);
+      h.sender.flush(h.socket);
+      assert.equal(h.sender.bufferedAmount, 0);
+      assert.deepEqual([...parseClientFrames(h.written())[0]!.payload], [...pattern(100)]);
+      assert.equal(h.sender.takeDrained(), true, "drained after waiting for the socket");
+      assert.equal(h.sender.takeDrained(), false, "once");
+    });
+
+    it("refuses a frame that would pass maxBufferedBytes with ERR_BUFFER_FULL, queueing nothing", () => {
+      const h = harness(256);
+      h.sender.send(pattern(200), false); // 208 bytes on the wire
+      assert.throws(() => h.sender.send(pattern(50), false), (error: unknown) => {
+        assert.ok(error instanceof WebSocketError);
+        assert.equal(error.code, ErrorCode.BUFFER_FULL);
+        assert.match(error.message, /send\(\) of a 56-byte frame would exceed limits\.maxBufferedBytes \(256\); 208 bytes are waiting/);
+        return true;
+      });
+      assert.throws(() => h.sender.ping(pattern(125)), { code: ErrorCode.BUFFER_FULL, message: /^ping\(\)/ });
+      assert.equal(h.sender.bufferedAmount, 208);
+      // A close frame always goes out: it is what ends the connection.
+      h.sender.close(1000, "bye");
+      assert.equal(h.sender.bufferedAmount, 208 + clientFrameLength(5));
+    });
+
+    it("keeps one pong at most, the latest, and sends it ahead of queued frames at a frame boundary", () => {
+      const h = harness();
+      h.sender.send(pattern(40), true); // a fragment, partly written below
+      h.sender.send(pattern(10), false);
+      h.sender.setWritable(20);
+      h.sender.flush(h.socket);
+      h.sender.pong(text("one"));
+      h.sender.pong(text("two"));
+      assert.equal(h.sender.bufferedAmount, clientFrameLength(40) - 20 + clientFrameLength(10) + clientFrameLength(3));
+      h.sender.setWritable(1000);
+      h.sender.flush(h.socket);
+      const frames = parseClientFrames(h.written());
+      assert.deepEqual(
+        frames.map((f) => [f.opcode, f.fin, f.payload.length]),
+        [
+          [OP.BINARY, false, 40], // finished first: a frame is never cut by another
+          [OP.PONG, true, 3],
+          [OP.CONTINUATION, true, 10],
+        ],
+      );
+      assert.equal(new TextDecoder().decode(frames[1]!.payload), "two");
+    });
+
+    it("refuses a fragment of the other type, and continues a fragmented message with continuation frames", () => {
+      const h = harness();
+      h.sender.send("a", true);
+      assert.throws(() => h.sender.send(Uint8Array.of(1), false), { code: ErrorCode.INVALID_ARGUMENT, message: /a binary fragment cannot continue a text message/ });
+      h.sender.send("b", false);
+      h.sender.send(Uint8Array.of(2), false);
+      h.sender.setWritable(1000);
+      h.sender.flush(h.socket);
+      assert.deepEqual(
+        parseClientFrames(h.written()).map((f) => [f.opcode, f.fin]),
+        [
+          [OP.TEXT, false],
+          [OP.CONTINUATION, true],
+          [OP.BINARY, true],
+        ],
+      );
+    });
+
+    it("draws mask keys from the random source 64 bytes at a time, a fresh key per frame", () => {
+      const h = harness(1 << 20);
+      for (let i = 0; i < 17; i++) h.sender.send("x", false);
+      assert.equal(h.randomCalls(), 2, "16 keys from each 64-byte draw");
+      h.sender.setWritable(1 << 20);
+      h.sender.flush(h.socket);
+      const keys = parseClientFrames(h.written()).map((f) => toHex(f.mask));
+      assert.equal(new Set(keys).size, 17);
+    });
+
+    it("discards what was not started, counting it, and reports the unsent bytes at release", () => {
+      const h = harness();
+      h.sender.send(pattern(50), false);
+      h.sender.send(pattern(60), false);
+      h.sender.pong(text("p"));
+      h.sender.setWritable(10);
+      h.sender.flush(h.socket); // 10 bytes of the pong went out (it jumps ahead): 7 bytes, then 3 of the first frame
+      h.sender.discardQueued();
+      // The frame begun is kept, so a close frame after it can still be read.
+      assert.equal(h.sender.bufferedAmount, clientFrameLength(50) - 3);
+      h.sender.close(1002, "");
+      const closeLength = clientFrameLength(2);
+      assert.equal(h.sender.release(), clientFrameLength(60) + clientFrameLength(50) - 3 + closeLength);
+      assert.equal(h.sender.bufferedAmount, 0);
     });
   });
 });
