@@ -88,6 +88,8 @@ export interface DeviceAppOptions {
   settings: Settings;
   /** Fields added to the status result (rssi, reconnects, lastRttMs, wifi, link state...). */
   status?(): Record<string, unknown>;
+  /** Fields added to hello after its own (the clock, the reset reason, the update state...). */
+  hello?(): Record<string, unknown>;
   /**
    * The `data` of each telemetry record. Default: freeMemory (when known) and the fields of
    * status().
@@ -106,7 +108,7 @@ export interface DeviceAppOptions {
 }
 
 const IDENTITY_FIELDS = Object.freeze(["deviceId", "firmware", "bootId"] as const);
-const OPTIONAL_CALLBACKS = Object.freeze(["log", "sendBinary", "status", "readTelemetry", "freeMemory"] as const);
+const OPTIONAL_CALLBACKS = Object.freeze(["log", "sendBinary", "status", "hello", "readTelemetry", "freeMemory"] as const);
 const LIMIT_NAMES = Object.freeze(Object.keys(DEFAULT_APP_LIMITS));
 
 /**

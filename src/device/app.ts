@@ -92,6 +92,12 @@ interface PendingRequest {
 
 const hasOwn = (object: object, key: string): boolean => Object.prototype.hasOwnProperty.call(object, key);
 
+/** Copies the fields of `extra` that `target` does not have yet (ours are never overridden). */
+function addMissing(target: Record<string, unknown>, extra: Record<string, unknown> | undefined): void {
+  if (!extra) return;
+  for (const key of Object.keys(extra)) if (!hasOwn(target, key)) target[key] = extra[key];
+}
+
 function isRecord(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === "object" && !Array.isArray(value);
 }
@@ -212,13 +218,16 @@ export class DeviceApp {
     this.isConnected = true;
     this.telemetry.connected();
     this.note("info", "app_connected", { unacked: this.telemetry.size });
-    const hello = JSON.stringify({
+    const fields: Record<string, unknown> = {
       type: "hello",
       device: this.identity.deviceId,
       firmware: this.identity.firmware,
       boot: this.identity.bootId,
       capabilities: this.capabilities(),
-    });
+    };
+    // The composition's fields (clock, reset reason...) do not override ours.
+    if (this.options.hello) addMissing(fields, this.options.hello());
+    const hello = JSON.stringify(fields);
     if (!this.sendNow(hello)) this.note("warn", "hello_not_sent", {});
     this.telemetry.flush();
   }
@@ -537,10 +546,7 @@ export class DeviceApp {
     result.telemetrySeq = counters.telemetrySeq;
     result.boot = this.identity.bootId;
     // The composition's fields (rssi, reconnects, lastRttMs, wifi, link) do not override ours.
-    const extra = this.options.status ? this.options.status() : undefined;
-    if (extra) {
-      for (const key of Object.keys(extra)) if (!hasOwn(result, key)) result[key] = extra[key];
-    }
+    if (this.options.status) addMissing(result, this.options.status());
     return result;
   }
 

@@ -19,6 +19,16 @@ import { loadNetworks, WifiManager } from "./wifi.js";
 /** The firmware's version, reported in hello. */
 export const FIRMWARE_VERSION = "0.1.0";
 
+/**
+ * A part of the device that adds fields to hello and to the status reply (the link, the
+ * clock, health, updates...). Each new capability registers one with addReporter(), so hello
+ * and status grow without the JSON loop knowing every part.
+ */
+export interface DeviceReporter {
+  hello?(): Record<string, unknown>;
+  status?(): Record<string, unknown>;
+}
+
 export interface DeviceOptions {
   host: DeviceHost;
   config: DeviceConfig;
@@ -45,6 +55,8 @@ export class Device {
   private readonly host: DeviceHost;
   private readonly config: DeviceConfig;
   private started = false;
+  /** Fields for hello and status, in order; an earlier reporter's field wins a clash. */
+  private readonly reporters: DeviceReporter[] = [];
 
   constructor(options: DeviceOptions) {
     const { host, config } = options;
@@ -105,10 +117,35 @@ export class Device {
       sendBinary: (bytes) => this.supervisor.send(bytes),
       settings: this.settings,
       freeMemory: host.freeMemory,
-      status: () => this.linkStatus(),
+      status: () => this.report("status"),
+      hello: () => this.report("hello"),
       ...(options.handlers ? { handlers: options.handlers } : {}),
       readTelemetry: options.readTelemetry ?? (() => this.defaultTelemetry()),
     });
+    this.addReporter({ status: () => this.linkStatus() });
+  }
+
+  /** Adds fields to hello and status (see DeviceReporter). */
+  addReporter(reporter: DeviceReporter): void {
+    this.reporters.push(reporter);
+  }
+
+  /** The reporters' fields for hello or status; a reporter that throws adds nothing. */
+  private report(kind: "hello" | "status"): Record<string, unknown> {
+    const fields: Record<string, unknown> = {};
+    for (const reporter of this.reporters) {
+      const part = reporter[kind];
+      if (!part) continue;
+      let extra: Record<string, unknown>;
+      try {
+        extra = part.call(reporter);
+      } catch (error) {
+        this.host.log("warn", "report_failed", { kind, error: String(error) });
+        continue;
+      }
+      for (const key of Object.keys(extra)) if (!(key in fields)) fields[key] = extra[key];
+    }
+    return fields;
   }
 
   /** Starts WiFi (or the link directly), the supervisor and the telemetry timer. */

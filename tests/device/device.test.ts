@@ -11,7 +11,9 @@ import { Device, type DeviceOptions } from "../../src/device/device.js";
 import { SETTINGS_STORAGE } from "../../src/device/settings.js";
 import type { DeviceHost, LogLevel, WifiDriver } from "../../src/shared/host.js";
 import { MemoryStorage } from "../../src/shared/memory-storage.js";
+import { parseClientFrames, parseRequest, switchingProtocols } from "../support/client-frames.js";
 import { fakeTcp, type FakeTcpSocket } from "../support/fake-tcp.js";
+import { serverFrame } from "../support/frames.js";
 import { VirtualClock } from "../support/virtual-clock.js";
 
 interface LogLine {
@@ -98,6 +100,51 @@ describe("Device", function () {
       }
       assert.equal(d.events("ws_backoff").length, 3, "three attempts failed");
       assert.deepEqual(d.events("app_disconnected"), [], "none of them had connected");
+      d.device.stop();
+    });
+  });
+
+  describe("reporters: the parts that add fields to hello and status", function () {
+    /** Opens the device's connection on the fake socket; returns what the device sends as JSON. */
+    function open(d: ReturnType<typeof device>): () => Array<Record<string, unknown>> {
+      d.device.start();
+      const socket = d.sockets[d.sockets.length - 1]!;
+      socket.connect();
+      socket.receive(switchingProtocols(parseRequest(socket.takeWritten())));
+      return () =>
+        parseClientFrames(socket.takeWritten()).map((frame) => JSON.parse(Buffer.from(frame.payload).toString("utf8")));
+    }
+
+    it("hello and status carry each reporter's fields; the device's own fields and earlier reporters win a clash", function () {
+      const d = device({});
+      d.device.addReporter({ hello: () => ({ clock: "unset", device: "impostor" }), status: () => ({ clock: { source: "none" } }) });
+      d.device.addReporter({ hello: () => ({ clock: "later", reset: "power_on" }) });
+      const sent = open(d);
+      const [hello] = sent();
+      assert.equal(hello!.type, "hello");
+      assert.notEqual(hello!.device, "impostor", "the device's own field is not overridden");
+      assert.equal(hello!.clock, "unset", "the first reporter's field wins");
+      assert.equal(hello!.reset, "power_on");
+
+      const socket = d.sockets[d.sockets.length - 1]!;
+      socket.receive(serverFrame({ opcode: 1, payload: JSON.stringify({ type: "status", id: 1 }) }));
+      const [reply] = sent();
+      const result = reply!.result as Record<string, unknown>;
+      assert.deepEqual(result.clock, { source: "none" });
+      assert.equal(result.link, "open", "the link's own reporter is still there");
+      d.device.stop();
+    });
+
+    it("a reporter that throws adds nothing, is logged, and hello still goes out", function () {
+      const d = device({});
+      d.device.addReporter({
+        hello: () => {
+          throw new Error("sensor gone");
+        },
+      });
+      const [hello] = open(d)();
+      assert.equal(hello!.type, "hello");
+      assert.equal(d.events("report_failed").length, 1);
       d.device.stop();
     });
   });
