@@ -140,6 +140,39 @@ export interface Utf8Codec {
   decode(bytes: Uint8Array): string;
 }
 
+/**
+ * Options for a UDP socket, shaped after ECMA-419 `embedded:io/socket/udp` (SNTP's client
+ * socket, a captive portal's DNS server).
+ */
+export interface UdpSocketOptions {
+  /** Local port to bind: 1..65535 for a server (DNS: 53); absent or 0 for any free port. */
+  port?: number;
+  /** Local address to bind (an IP literal); absent: every interface. */
+  address?: string;
+  /** One datagram arrived from `address`:`port`. `bytes` is the receiver's to keep. */
+  onMessage?: (bytes: Uint8Array, address: string, port: number) => void;
+  /** The socket failed (the port is taken, the network went away). No callback follows. */
+  onError?: (message?: string) => void;
+}
+
+export interface UdpSocket {
+  /**
+   * Sends one datagram to an IP address literal (names are resolved first, with `resolve`).
+   * Throws when the host cannot send now; a lost datagram is not reported (it is UDP).
+   */
+  send(address: string, port: number, bytes: Uint8Array): void;
+  /** Closes the socket; no callback follows. */
+  close(): void;
+}
+
+export type UdpSocketConstructor = new (options: UdpSocketOptions) => UdpSocket;
+
+/**
+ * Resolves a host name to an IP address literal (an IP literal resolves to itself).
+ * Calls `onResolved` exactly once, later (never from inside resolve()).
+ */
+export type Resolver = (name: string, onResolved: (address: string | undefined, error?: string) => void) => void;
+
 /** Everything the WebSocket client needs from its platform. */
 export interface NetHost {
   tcp: TcpSocketConstructor;
@@ -152,6 +185,10 @@ export interface NetHost {
   /** Optional native UTF-8 encoder and decoder; src/websocket/utf8.ts's portable ones when absent. */
   utf8?: Utf8Codec;
   log?: Log;
+  /** UDP sockets, on hosts that have them (SNTP, the captive portal's DNS server). */
+  udp?: UdpSocketConstructor;
+  /** Name resolution for UDP peers (TCP sockets resolve names themselves). */
+  resolve?: Resolver;
 }
 
 // ---------------------------------------------------------------------------------------
