@@ -16,7 +16,7 @@
  * reported through onError with its TlsErrorCode and a message that says what was wrong:
  * "certificate for 127.0.0.1 is signed by an unknown CA (UNABLE_TO_VERIFY_LEAF_SIGNATURE)".
  *
- * Failures before TCP connects are the plain socket's ("connection refused (...)", no code);
+ * Failures before TCP connects are the plain socket's ("connection refused", no code);
  * anything that ends the connection between TCP connecting and TLS being verified is a
  * failed handshake (ERR_TLS_HANDSHAKE_FAILED) unless a named check failed. The client's
  * handshake deadline covers a server that never completes the handshake.
@@ -30,6 +30,7 @@ import { readFileSync } from "node:fs";
 import { isIP } from "node:net";
 import { checkServerIdentity, connect, type ConnectionOptions, type PeerCertificate, type TLSSocket } from "node:tls";
 import { TlsErrorCode, type TcpSocketOptions, type TlsOptions } from "../../src/shared/host.js";
+import { fileProblem } from "./cli.js";
 import { checkAddress, NodeStreamSocket, type NodeTcpTuning, type SocketEnding, type SocketFailure } from "./socket.js";
 
 /**
@@ -187,9 +188,7 @@ export function readCaFile(path: string): string {
   try {
     text = readFileSync(path, "utf8");
   } catch (error) {
-    const { code, message } = error as NodeJS.ErrnoException;
-    const why = code === "ENOENT" ? "no such file" : code === "EACCES" ? "permission denied" : code === "EISDIR" ? "it is a folder" : message;
-    throw new Error(`cannot read the CA file ${path}: ${why}`);
+    throw new Error(`cannot read the CA file ${path}: ${fileProblem(error)}`);
   }
   const first = text.indexOf("-----BEGIN CERTIFICATE-----");
   if (first < 0) throw new Error(`the CA file ${path} holds no PEM certificate (-----BEGIN CERTIFICATE-----)`);
