@@ -106,9 +106,14 @@ export function logLevelOf(parsed: ParsedFlags, name: string, fallback: LogLevel
 /**
  * Parses `argv` against the command's table: `--name value`, `--name=value`, `-h`; a switch
  * takes no value; a flag not marked repeatable may be given once. Throws UsageError naming
- * the flag as typed.
+ * the flag as typed. -h or --help anywhere (before a bare "--") wins over any mistake: the
+ * user is asking how to fix it.
  */
 export function parseFlags(spec: CommandSpec, argv: readonly string[]): ParsedFlags {
+  const own = argv.indexOf("--") < 0 ? argv : argv.slice(0, argv.indexOf("--"));
+  if (spec.flags.includes(HELP_FLAG) && own.some((arg) => arg === "--help" || arg === "-h")) {
+    return { values: new Map([["help", true]]), typed: new Map(), positionals: [], rest: [], help: true };
+  }
   const byName = new Map<string, Flag>();
   for (const flag of spec.flags) {
     byName.set(`--${flag.name}`, flag);
@@ -167,7 +172,7 @@ export function parseFlags(spec: CommandSpec, argv: readonly string[]): ParsedFl
 /** A flag's value checked against what its table entry says it takes. */
 function checkValue(flag: Flag, as: string, text: string): string | number {
   if (flag.choices && !flag.choices.includes(text)) {
-    throw new UsageError(`${as} must be one of ${flag.choices.join(", ")}, got ${quote(text)}`);
+    throw new UsageError(`${as} must be ${alternatives(flag.choices)}, got ${quote(text)}`);
   }
   if (flag.integer) {
     const { min, max, unit } = flag.integer;
@@ -354,6 +359,11 @@ export function listenProblem(error: unknown): string {
 /** Colour when writing to a terminal, unless NO_COLOR is set to anything (https://no-color.org). */
 export function wantsColour(stream: { isTTY?: boolean }, env: Readonly<Record<string, string | undefined>> = process.env): boolean {
   return stream.isTTY === true && (env.NO_COLOR === undefined || env.NO_COLOR === "");
+}
+
+/** ["a", "b", "c"] as "a, b or c". */
+export function alternatives(choices: readonly string[]): string {
+  return choices.length < 2 ? choices.join("") : `${choices.slice(0, -1).join(", ")} or ${choices[choices.length - 1]}`;
 }
 
 function quote(text: string): string {

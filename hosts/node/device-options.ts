@@ -23,7 +23,7 @@ import {
   type Flag,
 } from "./cli.js";
 import { SIM_NETWORK } from "./device-host.js";
-import { readCaFile } from "./tls.js";
+import { caFlagFile, TLS_FLAGS } from "./tls.js";
 
 /** The device's name when --device-id is not given. */
 const DEFAULT_DEVICE_ID = "sim-1";
@@ -41,9 +41,7 @@ const FLAGS: readonly Flag[] = [
   { name: "password", value: "PW", key: "password", help: "WiFi passphrase (default: the simulated access point's)" },
   { name: "no-wifi", help: "no simulated WiFi: the link is up at once" },
   { name: "auth-token", value: "TOKEN", key: "authToken", help: 'sent as "Authorization: Bearer TOKEN" in the handshake' },
-  { name: "ca", value: "FILE", key: "ca", help: "wss://: trust only the CA certificate(s) in this PEM file\n(default: Node's root CAs)" },
-  { name: "pin", value: "BASE64", key: "pins", repeatable: true, help: "wss://: the server's public key must be this one: base64\nSHA-256 of its SubjectPublicKeyInfo (repeatable)" },
-  { name: "insecure", key: "insecure", help: "wss://: no certificate verification (warned at every connect)" },
+  ...TLS_FLAGS,
   { name: "telemetry-interval-ms", value: "N", key: "telemetryIntervalMs", help: `initial telemetry interval (default ${D.telemetryIntervalMs}); given here,\nit wins over a value stored by \`config set\`` },
   { name: "heartbeat-interval-ms", value: "N", key: "heartbeatIntervalMs", help: `ping after this much silence (default ${D.heartbeatIntervalMs}; 0 = off)` },
   { name: "heartbeat-timeout-ms", value: "N", key: "heartbeatTimeoutMs", help: `dead when nothing arrives this long after a ping (default ${D.heartbeatTimeoutMs})` },
@@ -93,13 +91,7 @@ export function deviceArguments(parsed: ParsedFlags, stdoutIsTerminal: boolean):
   const raw: Record<string, unknown> = { deviceId: DEFAULT_DEVICE_ID, ...(wifi ? SIM_NETWORK : { ssid: "", password: "" }) };
   Object.assign(raw, keyedValues(parsed, FLAGS));
   const ca = stringFlag(parsed, "ca");
-  if (ca !== undefined) {
-    try {
-      raw.ca = readCaFile(ca);
-    } catch (error) {
-      throw new UsageError(`--ca: ${(error as Error).message}`);
-    }
-  }
+  if (ca !== undefined) raw.ca = caFlagFile(parsed.typed.get("ca")!, ca);
   let config: DeviceConfig;
   try {
     config = parseDeviceConfig(raw);

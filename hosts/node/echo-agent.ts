@@ -26,7 +26,7 @@ import {
   type Flag,
 } from "./cli.js";
 import { createNodeHost } from "./host.js";
-import { readCaFile } from "./tls.js";
+import { caFlagFile, TLS_FLAGS } from "./tls.js";
 
 /**
  * Room in the send buffer beyond the largest message when --max-buffered-bytes is not
@@ -60,9 +60,7 @@ const FLAGS: readonly Flag[] = [
   ...LIMIT_FLAGS,
   { name: "autobahn", help: "the Autobahn|Testsuite limits (16 MiB messages); the default" },
   { name: "verbose", help: "log JSON lines (one per event) to stderr" },
-  { name: "ca", value: "FILE", help: "wss://: trust only the CA certificate(s) in this PEM file\n(default: Node's root CAs)" },
-  { name: "pin", value: "BASE64", repeatable: true, help: "wss://: the server's public key must be this one: base64\nSHA-256 of its SubjectPublicKeyInfo (repeatable)" },
-  { name: "insecure", help: "wss://: no certificate verification (logs a warning)" },
+  ...TLS_FLAGS,
   { name: "engine", value: "NAME", choices: ["node", "xs"], help: "node (default), or xs: the agent inside the XS engine\n(the chip's JavaScript engine, hosts/xs)" },
   HELP_FLAG,
 ];
@@ -118,13 +116,7 @@ function agentArguments(parsed: ParsedFlags): AgentArguments {
 function tlsArguments(parsed: ParsedFlags): ClientTlsOptions | undefined {
   const tls: ClientTlsOptions = {};
   const ca = stringFlag(parsed, "ca");
-  if (ca !== undefined) {
-    try {
-      tls.ca = readCaFile(ca);
-    } catch (error) {
-      throw new UsageError(`--ca: ${(error as Error).message}`);
-    }
-  }
+  if (ca !== undefined) tls.ca = caFlagFile(parsed.typed.get("ca")!, ca);
   const pins = listFlag(parsed, "pin");
   if (pins.length > 0) tls.pins = pins;
   if (switchFlag(parsed, "insecure")) tls.insecure = true;

@@ -30,7 +30,7 @@ import { readFileSync } from "node:fs";
 import { isIP } from "node:net";
 import { checkServerIdentity, connect, type ConnectionOptions, type PeerCertificate, type TLSSocket } from "node:tls";
 import { TlsErrorCode, type TcpSocketOptions, type TlsOptions } from "../../src/shared/host.js";
-import { fileProblem } from "./cli.js";
+import { fileProblem, UsageError, type Flag } from "./cli.js";
 import { checkAddress, NodeStreamSocket, type NodeTcpTuning, type SocketEnding, type SocketFailure } from "./socket.js";
 
 /**
@@ -198,6 +198,25 @@ export function readCaFile(path: string): string {
     throw new Error(`the CA file ${path} holds a certificate that cannot be read: ${(error as Error).message}`);
   }
   return text;
+}
+
+/**
+ * The wss:// flags of the command lines (device, echo agent); their keys are the
+ * DeviceConfig keys. caFlagFile reads --ca's file.
+ */
+export const TLS_FLAGS: readonly Flag[] = Object.freeze([
+  { name: "ca", value: "FILE", key: "ca", help: "wss://: trust only the CA certificate(s) in this PEM file\n(default: Node's root CAs)" },
+  { name: "pin", value: "BASE64", key: "pins", repeatable: true, help: "wss://: the server's public key must be this one: base64\nSHA-256 of its SubjectPublicKeyInfo (repeatable)" },
+  { name: "insecure", key: "insecure", help: "wss://: no certificate verification (a warning is logged at every connect)" },
+]);
+
+/** The PEM text of the file a --ca flag (typed as `as`) names; a UsageError naming the flag when it cannot be used. */
+export function caFlagFile(as: string, path: string): string {
+  try {
+    return readCaFile(path);
+  } catch (error) {
+    throw new UsageError(`${as}: ${(error as Error).message}`);
+  }
 }
 
 /** Why the handshake ended, in words. */

@@ -21,6 +21,7 @@ import { Device } from "../../src/device/device.js";
 import { WebSocketError } from "../../src/shared/errors.js";
 import type { Log, LogLevel, NetHost, Storage } from "../../src/shared/host.js";
 import { MemoryStorage } from "../../src/shared/memory-storage.js";
+import { levelShown } from "../../src/shared/log-format.js";
 import {
   ConnectionSupervisor,
   type HeartbeatOptions,
@@ -127,10 +128,10 @@ function nodeClient(options: EngineClientOptions): EngineClient {
   const { host, xsEngine: _xs, logLevel, log, echo, ...rest } = options;
   const onMessage = rest.onMessage;
   const base = host ?? createNodeHost({ logLevel: "silent" });
-  const minRank = logLevel === "silent" ? Infinity : LEVEL_RANK[logLevel ?? "debug"];
+  const shown = (level: LogLevel): boolean => logLevel !== "silent" && levelShown(level, logLevel ?? "debug");
   const client: WebSocketClient = new WebSocketClient({
     ...rest,
-    host: log ? { ...base, log: (level, event, fields) => (LEVEL_RANK[level] >= minRank ? log(level, event, fields) : undefined) } : base,
+    host: log ? { ...base, log: (level, event, fields) => (shown(level) ? log(level, event, fields) : undefined) } : base,
     ...(echo
       ? {
           onMessage: (data: string | Uint8Array) => {
@@ -458,8 +459,6 @@ export interface EngineSupervisor {
   refresh(): Promise<void>;
 }
 
-const LEVEL_RANK: Record<LogLevel, number> = { debug: 0, info: 1, warn: 2, error: 3 };
-
 /** A supervisor on `engine` (not started: call start()). */
 export async function createSupervisorOn(engine: EngineName, options: EngineSupervisorOptions): Promise<EngineSupervisor> {
   if (engine === "node") return nodeSupervisor(options);
@@ -551,10 +550,10 @@ export async function createSupervisorOn(engine: EngineName, options: EngineSupe
 
 function nodeSupervisor(options: EngineSupervisorOptions): EngineSupervisor {
   const base = options.host ?? createNodeHost({ logLevel: "silent" });
-  const minRank = LEVEL_RANK[options.logLevel ?? "debug"];
+  const minLevel = options.logLevel ?? "debug";
   const log = options.log;
   const host: NetHost = log
-    ? { ...base, log: (level, event, fields) => (LEVEL_RANK[level] >= minRank ? log(level, event, fields) : undefined) }
+    ? { ...base, log: (level, event, fields) => (levelShown(level, minLevel) ? log(level, event, fields) : undefined) }
     : base;
   const now = () => performance.now();
   const supervisor = new ConnectionSupervisor({

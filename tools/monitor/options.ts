@@ -5,6 +5,7 @@
 import type { LogLevel } from "../../src/shared/host.js";
 import { isLogLevel, LOG_LEVELS } from "../../src/shared/log-format.js";
 import {
+  alternatives,
   formatHelp,
   HELP_FLAG,
   integerFlag,
@@ -107,7 +108,7 @@ export function monitorCommand(parsed: ParsedFlags): Command {
   const as = (name: string): string => parsed.typed.get(name) ?? `--${name}`;
   const level = stringFlag(parsed, "level")?.toLowerCase() ?? "debug";
   if (!isLogLevel(level)) {
-    throw new UsageError(`${as("level")} must be one of ${LOG_LEVELS.join(", ")}, got ${JSON.stringify(stringFlag(parsed, "level"))}`);
+    throw new UsageError(`${as("level")} must be ${alternatives(LOG_LEVELS)}, got ${JSON.stringify(stringFlag(parsed, "level"))}`);
   }
   const events = listFlag(parsed, "event").map(eventMatcher);
   if (switchFlag(parsed, "color") && switchFlag(parsed, "no-color")) throw new UsageError("--color and --no-color contradict each other");

@@ -8,11 +8,10 @@ import type { Limits } from "../../../src/websocket/constants.js";
 import { WebSocketError, type ErrorCodeValue } from "../../../src/shared/errors.js";
 import type { LogLevel } from "../../../src/shared/host.js";
 import { ReadyState, WebSocketClient, type ClientTlsOptions, type CloseEvent } from "../../../src/websocket/client.js";
+import { levelShown, logValue } from "../../../src/shared/log-format.js";
 import { powers } from "./bridge.js";
 import { createXsNetHost } from "./host.js";
 import { errorToJson, registerProgram, type Json } from "./programs.js";
-
-const LEVEL_RANK: Record<LogLevel, number> = { debug: 0, info: 1, warn: 2, error: 3 };
 
 registerProgram("client", (options, emit) => {
   const logLevel = (options.logLevel as LogLevel | "silent" | undefined) ?? "silent";
@@ -20,8 +19,8 @@ registerProgram("client", (options, emit) => {
   const host = createXsNetHost(options.logEvents === true ? "silent" : logLevel);
   if (options.logEvents === true && logLevel !== "silent") {
     host.log = (level, name, fields) => {
-      if (LEVEL_RANK[level] < LEVEL_RANK[logLevel]) return;
-      emit({ event: "log", level, name, fields: JSON.parse(JSON.stringify(fields ?? {}, jsonSafe)) as Json });
+      if (!levelShown(level, logLevel)) return;
+      emit({ event: "log", level, name, fields: JSON.parse(JSON.stringify(fields ?? {}, logValue)) as Json });
     };
   }
   let client: WebSocketClient | undefined;
@@ -96,13 +95,3 @@ registerProgram("client", (options, emit) => {
   };
 });
 
-/** What JSON cannot show, as the Node host's log shows it. */
-function jsonSafe(_key: string, value: unknown): unknown {
-  if (value instanceof Uint8Array) return `<${value.length} bytes>`;
-  if (typeof value === "bigint") return value.toString();
-  if (value instanceof Error) {
-    const code = (value as { code?: unknown }).code;
-    return code === undefined ? { name: value.name, message: value.message } : { name: value.name, code, message: value.message };
-  }
-  return value;
-}

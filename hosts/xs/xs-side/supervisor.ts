@@ -10,29 +10,18 @@ import type { Limits } from "../../../src/websocket/constants.js";
 import type { Log, LogLevel } from "../../../src/shared/host.js";
 import { ConnectionSupervisor, type HeartbeatOptions } from "../../../src/device/supervisor.js";
 import { WebSocketClient, type CloseEvent } from "../../../src/websocket/client.js";
+import { levelShown, logValue } from "../../../src/shared/log-format.js";
 import { now, powers } from "./bridge.js";
 import { createXsNetHost } from "./host.js";
 import { errorToJson, registerProgram, type Json } from "./programs.js";
-
-const LEVEL_RANK: Record<LogLevel, number> = { debug: 0, info: 1, warn: 2, error: 3 };
-
-function jsonSafe(_key: string, value: unknown): unknown {
-  if (value instanceof Uint8Array) return `<${value.length} bytes>`;
-  if (typeof value === "bigint") return value.toString();
-  if (value instanceof Error) {
-    const code = (value as { code?: unknown }).code;
-    return code === undefined ? { name: value.name, message: value.message } : { name: value.name, code, message: value.message };
-  }
-  return value;
-}
 
 registerProgram("supervisor", (options, emit) => {
   const minLevel = (options.logLevel as LogLevel | "silent" | undefined) ?? "silent";
   const host = createXsNetHost("silent");
   if (minLevel !== "silent") {
     const log: Log = (level, name, fields) => {
-      if (LEVEL_RANK[level] < LEVEL_RANK[minLevel]) return;
-      emit({ event: "log", level, name, fields: JSON.parse(JSON.stringify(fields ?? {}, jsonSafe)) as Json, at: now() });
+      if (!levelShown(level, minLevel)) return;
+      emit({ event: "log", level, name, fields: JSON.parse(JSON.stringify(fields ?? {}, logValue)) as Json, at: now() });
     };
     host.log = log;
   }

@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
   fileProblem,
+  HELP_FLAG,
   flagErrorMessage,
   formatHelp,
   listenProblem,
@@ -28,7 +29,7 @@ const FLAGS: readonly Flag[] = [
   { name: "mode", value: "M", choices: ["a", "b"], help: "a or b", section: "Modes:" },
   { name: "pin", value: "P", repeatable: true, key: "pins", help: "repeatable" },
   { name: "quiet", help: "a switch" },
-  { name: "help", short: "h", help: "print this help" },
+  HELP_FLAG,
 ];
 
 const SPEC: CommandSpec = {
@@ -53,15 +54,21 @@ function refused(argv: string[], spec: CommandSpec = SPEC): string {
 
 describe("command-line layer (hosts/node/cli.ts)", function () {
   describe("parseFlags", function () {
-    it("takes --name value, --name=value and -h; integers as numbers; repeatable flags as lists; one positional", function () {
-      const parsed = parseFlags(SPEC, ["--url", "ws://h/", "--count=7", "--pin", "a", "--pin=b", "--quiet", "-h", "arg"]);
+    it("takes --name value, --name=value; integers as numbers; repeatable flags as lists; one positional", function () {
+      const parsed = parseFlags(SPEC, ["--url", "ws://h/", "--count=7", "--pin", "a", "--pin=b", "--quiet", "arg"]);
       assert.equal(parsed.values.get("url"), "ws://h/");
       assert.equal(parsed.values.get("count"), 7);
       assert.deepEqual(parsed.values.get("pin"), ["a", "b"]);
       assert.equal(parsed.values.get("quiet"), true);
-      assert.equal(parsed.help, true);
+      assert.equal(parsed.help, false);
       assert.deepEqual(parsed.positionals, ["arg"]);
-      assert.equal(parsed.typed.get("help"), "-h", "as the user typed it");
+      assert.equal(parsed.typed.get("url"), "--url", "as the user typed it");
+      assert.equal(parseFlags(SPEC, ["-h"]).help, true);
+    });
+
+    it("takes --help anywhere as the question, whatever mistakes surround it", function () {
+      assert.equal(parseFlags(SPEC, ["--bogus", "--count", "x", "--help"]).help, true);
+      assert.throws(() => parseFlags({ ...SPEC, passesRest: true }, ["--bogus", "--", "--help"]), /unknown option --bogus/, "not the help of what follows --");
     });
 
     it("passes what follows a bare -- on, unparsed, when the command says so", function () {
@@ -86,7 +93,7 @@ describe("command-line layer (hosts/node/cli.ts)", function () {
       assert.equal(refused(["--count", "5s"]), '--count must be an integer from 1 to 10 (milliseconds), got "5s"');
       assert.equal(refused(["--count", "0x5"]), '--count must be an integer from 1 to 10 (milliseconds), got "0x5"');
       assert.equal(refused(["--count=11"]), "--count must be an integer from 1 to 10 (milliseconds), got 11");
-      assert.equal(refused(["--mode", "c"]), '--mode must be one of a, b, got "c"');
+      assert.equal(refused(["--mode", "c"]), '--mode must be a or b, got "c"');
     });
   });
 

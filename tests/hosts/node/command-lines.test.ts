@@ -80,7 +80,7 @@ const COMMANDS: Command[] = [
     prefix: "monitor",
     help: "npm run monitor -- --help",
     flags: ["--port", "--stdin", "--baud", "--raw", "--level", "--event", "--only-json", "--wait", "--color", "--no-color", "--help"],
-    badValue: [["--level", "loud"], '--level must be one of debug, info, warn, error, got "loud"'],
+    badValue: [["--level", "loud"], '--level must be debug, info, warn or error, got "loud"'],
   },
 ];
 

@@ -48,7 +48,7 @@ describe("monitor options", function () {
       [["--baud", "fast", "--port", "/dev/x"], /^--baud must be an integer from 50 to 12000000, got "fast"$/],
       [["--port", "/dev/x", "--baud", "0"], /--baud must be/],
       [["--port", "/dev/x", "--baud", "20000000"], /--baud must be/],
-      [["--port", "/dev/x", "--level", "loud"], /--level must be one of debug, info, warn, error, got "loud"/],
+      [["--port", "/dev/x", "--level", "loud"], /--level must be debug, info, warn or error, got "loud"/],
       [["--port", "/dev/x", "--event", "("], /--event "\(" is not a valid regular expression/],
       [["--port", "/dev/x", "--event", ""], /--event needs/],
       [["--port"], /--port needs a value/],
