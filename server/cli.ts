@@ -12,7 +12,24 @@
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { clearLine, createInterface, cursorTo, type Interface } from "node:readline";
-import { parseArgs } from "node:util";
+import {
+  flagErrorMessage,
+  HELP_FLAG,
+  integerFlag,
+  keyedValues,
+  listenProblem,
+  readFlagFile,
+  runCommand,
+  SetupError,
+  stringFlag,
+  switchFlag,
+  UsageError,
+  wantsColour,
+  type CommandSpec,
+  type Flag,
+  type ParsedFlags,
+} from "../hosts/node/cli.js";
+import { MAX_TIMEOUT_MS } from "../src/shared/options.js";
 import { isValidCloseCode } from "../src/websocket/constants.js";
 import { COMMAND_HELP } from "./commands.js";
 import {
@@ -25,59 +42,86 @@ import {
 } from "./companion.js";
 import { DEFAULT_TLS_DIR, ensureLocalTls } from "./certificates.js";
 import type { CompanionEvent } from "./events.js";
-import { formatHuman, formatJson, wantsColour } from "./format.js";
+import { formatHuman, formatJson } from "./format.js";
 
-const EXIT_LISTEN_FAILED = 1;
-const EXIT_USAGE = 2;
 /** After SIGINT/SIGTERM/quit, the process exits by this time whatever is left, ms. */
 const EXIT_DEADLINE_MS = DEFAULT_SHUTDOWN_TIMEOUT_MS + 1500;
 
-const USAGE = `Usage: npm run server -- [options]
-       node dist/server/cli.js [options]
+/** Flags with a key set that CompanionOptions key. */
+const FLAGS: readonly Flag[] = [
+  { name: "host", value: "H", key: "host", help: `address to listen on (default ${DEFAULT_HOST}; 0.0.0.0 for every interface)` },
+  { name: "port", value: "N", key: "port", integer: { min: 0, max: 65535 }, help: `port to listen on (default ${DEFAULT_PORT}; 0: any free port)` },
+  { name: "json", help: "one JSON line per event on stdout instead of readable lines" },
+  { name: "stdin", help: "read commands from stdin even when it is not a terminal" },
+  {
+    name: "max-boots",
+    value: "N",
+    key: "maxBoots",
+    integer: { min: 1, max: 10_000_000 },
+    help: `(device, boot) pairs whose telemetry sequence is remembered\n(default ${DEFAULT_MAX_BOOTS}; the least recently heard is forgotten first)`,
+  },
+  {
+    name: "tls",
+    section: "TLS (wss://):",
+    help:
+      "serve wss:// with a local CA and a certificate for 127.0.0.1, ::1\n" +
+      `and localhost, made on first use in ${DEFAULT_TLS_DIR}/ (ca.pem,\n` +
+      "ca-key.pem, server.pem, server-key.pem); give devices the CA:\n" +
+      `npm run device -- --url wss://127.0.0.1:PORT/ --ca ${DEFAULT_TLS_DIR}/ca.pem`,
+  },
+  { name: "tls-dir", value: "DIR", help: "... kept in DIR instead" },
+  { name: "cert", value: "FILE", help: "serve wss:// with your own certificate chain (PEM), with --key" },
+  { name: "key", value: "FILE", help: "... and its private key (PEM)" },
+  { name: "no-ack", key: "noAck", section: "Misbehaviour, for tests:", help: "never acknowledge telemetry (terminal: acks off)" },
+  { name: "no-pong", key: "noPong", help: "never answer the devices' pings (terminal: mute)" },
+  {
+    name: "garbage",
+    key: "garbage",
+    help:
+      "after each hello, send what the device must reject: text that is\n" +
+      "not JSON, JSON too deep, a message too large, a request of an\n" +
+      "unknown type, a bad request (terminal: garbage)",
+  },
+  {
+    name: "drop-after-ms",
+    value: "N",
+    key: "dropAfterMs",
+    integer: { min: 0, max: MAX_TIMEOUT_MS, unit: "milliseconds" },
+    help: "destroy each connection's TCP N ms after it opens, with no close\nframe (terminal: drop)",
+  },
+  {
+    name: "close-after-ms",
+    value: "N",
+    key: "closeAfterMs",
+    integer: { min: 0, max: MAX_TIMEOUT_MS, unit: "milliseconds" },
+    help: "close each connection N ms after it opens (terminal: close)",
+  },
+  { name: "close-code", value: "C", key: "closeCode", integer: { min: 0, max: 99_999 }, help: "... with close code C (default 1000)" },
+  { name: "close-reason", value: "R", key: "closeReason", help: "... and reason R (default none)" },
+  { name: "reject-status", value: "S", key: "rejectStatus", integer: { min: 200, max: 599 }, help: "refuse every WebSocket upgrade with HTTP status S (e.g. 503)" },
+  HELP_FLAG,
+];
 
-The moorline companion server: the server side of the device protocol (docs/protocol.md).
-Logs what devices send, acknowledges their telemetry, sends them the commands you type,
-and misbehaves on demand to test them.
-
-Options:
-  --host H               address to listen on (default ${DEFAULT_HOST}; 0.0.0.0 for every interface)
-  --port N               port to listen on (default ${DEFAULT_PORT}; 0: any free port)
-  --json                 one JSON line per event on stdout instead of readable lines
-  --stdin                read commands from stdin even when it is not a terminal
-  --max-boots N          (device, boot) pairs whose telemetry sequence is remembered
-                         (default ${DEFAULT_MAX_BOOTS}; the least recently heard is forgotten first)
-TLS (wss://):
-  --tls                  serve wss:// with a local CA and a certificate for 127.0.0.1, ::1
-                         and localhost, made on first use in ${DEFAULT_TLS_DIR}/ (ca.pem,
-                         ca-key.pem, server.pem, server-key.pem); give devices the CA:
-                         npm run device -- --url wss://127.0.0.1:PORT/ --ca ${DEFAULT_TLS_DIR}/ca.pem
-  --tls-dir DIR          ... kept in DIR instead
-  --cert FILE --key FILE serve wss:// with your own certificate chain and key (PEM)
-Misbehaviour, for tests:
-  --no-ack               never acknowledge telemetry (terminal: acks off)
-  --no-pong              never answer the devices' pings (terminal: mute)
-  --garbage              after each hello, send what the device must reject: text that is
-                         not JSON, JSON too deep, a message too large, a request of an
-                         unknown type, a bad request (terminal: garbage)
-  --drop-after-ms N      destroy each connection's TCP N ms after it opens, with no close
-                         frame (terminal: drop)
-  --close-after-ms N     close each connection N ms after it opens (terminal: close)
-  --close-code C         ... with close code C (default 1000)
-  --close-reason R       ... and reason R (default none)
-  --reject-status S      refuse every WebSocket upgrade with HTTP status S (e.g. 503)
-  -h, --help             print this help
-
-${COMMAND_HELP}
+const SERVER_COMMAND: CommandSpec = {
+  name: "companion",
+  helpCommand: "npm run server -- --help",
+  usage: "Usage: npm run server -- [options]\n       node dist/server/cli.js [options]",
+  description:
+    "The moorline companion server: the server side of the device protocol (docs/protocol.md).\n" +
+    "Logs what devices send, acknowledges their telemetry, sends them the commands you type,\n" +
+    "and misbehaves on demand to test them.",
+  flags: FLAGS,
+  footer: `${COMMAND_HELP}
 Output: first "listening on ws://HOST:PORT/" (wss:// with TLS; with --json,
 {"event":"listening","url":...}; with --tls, a "TLS:" line naming the CA comes before it),
-then one line per event: time, device id (from its hello), what happened, a summary.
-Colour when stdout is a terminal and NO_COLOR is not set.
+then one line per event: time, device id (from its hello), what happened, a summary; a
+reply (status, say) is shown whole, pretty-printed. Colour when stdout is a terminal and
+NO_COLOR is not set.
 
 Exit status: 0 after quit, end of command input (Ctrl-D), SIGINT or SIGTERM (every
-connection is closed with 1001 first); 1 cannot listen; 2 bad arguments.
-`;
-
-class UsageError extends Error {}
+connection is closed with 1001 first); 1 cannot listen (the port is in use) or set up TLS;
+2 bad arguments (including a --cert or --key file that cannot be read).`,
+};
 
 /** Where the TLS certificate comes from: the local CA's folder, or the user's files. */
 type TlsSource = { dir: string } | { certPath: string; keyPath: string };
@@ -87,85 +131,33 @@ interface CliArguments {
   tls?: TlsSource;
   json: boolean;
   stdin: boolean;
-  help: boolean;
 }
 
-function integer(option: string, text: string | undefined, min: number, max: number): number | undefined {
-  if (text === undefined) return undefined;
-  if (!/^[0-9]+$/.test(text) || Number(text) < min || Number(text) > max) {
-    throw new UsageError(`--${option} must be an integer from ${min} to ${max}, got ${JSON.stringify(text)}`);
-  }
-  return Number(text);
-}
-
-/** Parses the command line; throws UsageError naming what is wrong. */
-export function parseCliArguments(argv: readonly string[]): CliArguments {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: [...argv],
-      allowPositionals: false,
-      strict: true,
-      options: {
-        host: { type: "string" },
-        port: { type: "string" },
-        json: { type: "boolean" },
-        stdin: { type: "boolean" },
-        "max-boots": { type: "string" },
-        "no-ack": { type: "boolean" },
-        "no-pong": { type: "boolean" },
-        garbage: { type: "boolean" },
-        "drop-after-ms": { type: "string" },
-        "close-after-ms": { type: "string" },
-        "close-code": { type: "string" },
-        "close-reason": { type: "string" },
-        "reject-status": { type: "string" },
-        tls: { type: "boolean" },
-        "tls-dir": { type: "string" },
-        cert: { type: "string" },
-        key: { type: "string" },
-        help: { type: "boolean", short: "h" },
-      },
-    });
-  } catch (error) {
-    // Node's message goes on to explain "--"; its first sentence is enough.
-    throw new UsageError((error as Error).message.split(". ")[0]!);
-  }
-  const v = parsed.values;
-  if (v.help) return { options: {}, json: false, stdin: false, help: true };
-  if (v.host !== undefined && v.host === "") throw new UsageError("--host must not be empty");
-  const closeAfterMs = integer("close-after-ms", v["close-after-ms"], 0, 86_400_000);
-  if (closeAfterMs === undefined && (v["close-code"] !== undefined || v["close-reason"] !== undefined)) {
+/** The parsed flags as the server's arguments; throws UsageError naming what is wrong. */
+function serverArguments(parsed: ParsedFlags): CliArguments {
+  if (stringFlag(parsed, "host") === "") throw new UsageError("--host must not be empty");
+  if (!parsed.values.has("close-after-ms") && (parsed.values.has("close-code") || parsed.values.has("close-reason"))) {
     throw new UsageError("--close-code and --close-reason go with --close-after-ms N (0: at once)");
   }
-  const closeCode = integer("close-code", v["close-code"], 0, 99_999);
+  const closeCode = integerFlag(parsed, "close-code");
   if (closeCode !== undefined && !isValidCloseCode(closeCode)) {
     throw new UsageError(`--close-code must be one a close frame may carry (1000-1003, 1007-1014, 3000-4999), got ${closeCode}`);
   }
-  const options: CompanionOptions = {
-    host: v.host ?? DEFAULT_HOST,
-    port: integer("port", v.port, 0, 65535) ?? DEFAULT_PORT,
-    maxBoots: integer("max-boots", v["max-boots"], 1, 10_000_000),
-    noAck: v["no-ack"] === true,
-    noPong: v["no-pong"] === true,
-    garbage: v.garbage === true,
-    dropAfterMs: integer("drop-after-ms", v["drop-after-ms"], 0, 86_400_000),
-    closeAfterMs,
-    closeCode,
-    closeReason: v["close-reason"],
-    rejectStatus: integer("reject-status", v["reject-status"], 200, 599),
-  };
-  const tls = parseTlsSource(v);
-  return { options, ...(tls ? { tls } : {}), json: v.json === true, stdin: v.stdin === true, help: false };
+  const options: CompanionOptions = { host: DEFAULT_HOST, port: DEFAULT_PORT, ...keyedValues(parsed, FLAGS) };
+  const tls = tlsSource(parsed);
+  return { options, ...(tls ? { tls } : {}), json: switchFlag(parsed, "json"), stdin: switchFlag(parsed, "stdin") };
 }
 
-function parseTlsSource(v: { tls?: boolean; "tls-dir"?: string; cert?: string; key?: string }): TlsSource | undefined {
-  const own = v.cert !== undefined || v.key !== undefined;
-  if (own && (v.cert === undefined || v.key === undefined)) throw new UsageError("--cert and --key go together");
-  if (own && (v.tls || v["tls-dir"] !== undefined)) throw new UsageError("--cert/--key replace the local CA: leave out --tls and --tls-dir");
-  if (own) return { certPath: v.cert!, keyPath: v.key! };
-  if (v["tls-dir"] === "") throw new UsageError("--tls-dir must not be empty");
-  if (v.tls || v["tls-dir"] !== undefined) return { dir: v["tls-dir"] ?? DEFAULT_TLS_DIR };
+function tlsSource(parsed: ParsedFlags): TlsSource | undefined {
+  const cert = stringFlag(parsed, "cert");
+  const key = stringFlag(parsed, "key");
+  const dir = stringFlag(parsed, "tls-dir");
+  const own = cert !== undefined || key !== undefined;
+  if (own && (cert === undefined || key === undefined)) throw new UsageError("--cert and --key go together");
+  if (own && (switchFlag(parsed, "tls") || dir !== undefined)) throw new UsageError("--cert/--key replace the local CA: leave out --tls and --tls-dir");
+  if (own) return { certPath: cert!, keyPath: key! };
+  if (dir === "") throw new UsageError("--tls-dir must not be empty");
+  if (switchFlag(parsed, "tls") || dir !== undefined) return { dir: dir ?? DEFAULT_TLS_DIR };
   return undefined;
 }
 
@@ -183,54 +175,38 @@ function loadTls(source: TlsSource): { cert: string; key: string; note: string; 
       created: local.created.length > 0,
     };
   }
-  const read = (option: string, path: string) => {
-    try {
-      return readFileSync(path, "utf8");
-    } catch (error) {
-      throw new UsageError(`${option} ${path}: ${(error as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (error as Error).message}`);
-    }
-  };
   return {
-    cert: read("--cert", source.certPath),
-    key: read("--key", source.keyPath),
+    cert: readFlagFile("--cert", source.certPath),
+    key: readFlagFile("--key", source.keyPath),
     note: `TLS: serving ${resolve(source.certPath)}`,
   };
 }
 
-async function main(argv: readonly string[]): Promise<void> {
-  let args: CliArguments;
-  let server: CompanionServer;
+async function main(parsed: ParsedFlags): Promise<void> {
+  const args = serverArguments(parsed);
   let tlsLine: string | undefined;
-  try {
-    args = parseCliArguments(argv);
-    if (args.help) {
-      process.stdout.write(USAGE);
-      return;
+  if (args.tls) {
+    let tls;
+    try {
+      tls = loadTls(args.tls);
+    } catch (error) {
+      if (error instanceof UsageError) throw error;
+      throw new SetupError(`cannot set up TLS: ${(error as Error).message}`);
     }
-    if (args.tls) {
-      let tls;
-      try {
-        tls = loadTls(args.tls);
-      } catch (error) {
-        if (error instanceof UsageError) throw error;
-        process.stderr.write(`companion: cannot set up TLS: ${(error as Error).message}\n`);
-        process.exitCode = EXIT_LISTEN_FAILED;
-        return;
-      }
-      args.options.tls = { cert: tls.cert, key: tls.key };
-      tlsLine = args.json
-        ? JSON.stringify({ t: new Date().toISOString(), event: "tls", ca: tls.ca ?? null, created: tls.created ?? false })
-        : tls.note;
-    }
-    server = new CompanionServer(args.options);
-    if (tlsLine !== undefined) process.stdout.write(`${tlsLine}\n`);
-  } catch (error) {
-    // Option values the server refuses (a close code no frame may carry, say) are usage errors too.
-    if (!(error instanceof UsageError) && !(error instanceof RangeError) && !(error instanceof TypeError)) throw error;
-    process.stderr.write(`companion: ${error.message}\nTry 'npm run server -- --help' for usage.\n`);
-    process.exitCode = EXIT_USAGE;
-    return;
+    args.options.tls = { cert: tls.cert, key: tls.key };
+    tlsLine = args.json
+      ? JSON.stringify({ t: new Date().toISOString(), event: "tls", ca: tls.ca ?? null, created: tls.created ?? false })
+      : tls.note;
   }
+  let server: CompanionServer;
+  try {
+    server = new CompanionServer(args.options);
+  } catch (error) {
+    // Option values the server refuses (a key that does not go with its certificate, say) are usage errors too.
+    if (error instanceof RangeError || error instanceof TypeError) throw new UsageError(flagErrorMessage(error, FLAGS));
+    throw error;
+  }
+  if (tlsLine !== undefined) process.stdout.write(`${tlsLine}\n`);
 
   // A reader of our stdout went away (piped into `head`, say): nothing left to report to.
   process.stdout.on("error", () => process.exit(0));
@@ -258,10 +234,7 @@ async function main(argv: readonly string[]): Promise<void> {
   try {
     await server.listen();
   } catch (error) {
-    const where = `${args.options.host}:${args.options.port}`;
-    process.stderr.write(`companion: cannot listen on ${where}: ${(error as Error).message}\n`);
-    process.exitCode = EXIT_LISTEN_FAILED;
-    return;
+    throw new SetupError(`cannot listen on ${args.options.host}:${args.options.port}: ${listenProblem(error)}`);
   }
 
   let stopping = false;
@@ -304,7 +277,4 @@ async function main(argv: readonly string[]): Promise<void> {
   }
 }
 
-main(process.argv.slice(2)).catch((error: unknown) => {
-  process.stderr.write(`companion: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-  process.exit(1);
-});
+void runCommand(SERVER_COMMAND, process.argv.slice(2), main);

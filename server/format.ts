@@ -1,49 +1,50 @@
 /**
  * The companion server's output: each event as one readable line (time, device, what
- * happened, a short summary), coloured for a terminal, or as one JSON line (--json).
+ * happened, a short summary), coloured for a terminal, or as one JSON line (--json). A reply
+ * (to `status`, say) is what the user asked for: it is shown whole, on its line when short,
+ * else pretty-printed below it. Device text is shown with its control characters escaped
+ * (src/shared/log-format.ts printable): nothing a device sends may drive the terminal.
  */
+import { localTime, paint as paintIf, printable, SGR } from "../src/shared/log-format.js";
 import type { CompanionEvent } from "./events.js";
 
 /** Summaries of device data are cut here, characters: one event stays one terminal line. */
 export const SUMMARY_CHARS = 160;
 
-const ANSI = {
-  reset: "\u001b[0m",
-  bold: "\u001b[1m",
-  dim: "\u001b[2m",
-  red: "\u001b[31m",
-  green: "\u001b[32m",
-  yellow: "\u001b[33m",
-  blue: "\u001b[34m",
-  magenta: "\u001b[35m",
-  cyan: "\u001b[36m",
-} as const;
-type Colour = keyof typeof ANSI;
-
-/** Colour when writing to a terminal, unless NO_COLOR is set to anything (https://no-color.org). */
-export function wantsColour(stream: { isTTY?: boolean }, env: NodeJS.ProcessEnv = process.env): boolean {
-  return stream.isTTY === true && (env.NO_COLOR === undefined || env.NO_COLOR === "");
-}
+type Colour = keyof typeof SGR;
 
 export function formatJson(event: CompanionEvent): string {
   return JSON.stringify(event);
 }
 
+/** `value` as JSON text (a string as it is), or what String() makes of what JSON cannot show. */
+function jsonText(value: unknown, indent?: number): string {
+  try {
+    return typeof value === "string" ? value : (JSON.stringify(value, null, indent) ?? String(value));
+  } catch {
+    return String(value);
+  }
+}
+
 /** JSON of `value`, cut to SUMMARY_CHARS with an ellipsis. */
 export function summary(value: unknown, chars = SUMMARY_CHARS): string {
-  let text: string;
-  try {
-    text = typeof value === "string" ? value : (JSON.stringify(value) ?? String(value));
-  } catch {
-    text = String(value);
-  }
+  const text = printable(jsonText(value));
   return text.length > chars ? `${text.slice(0, chars - 1)}\u2026` : text;
 }
 
+/**
+ * `value` whole: its compact JSON when that fits in a summary, else "\n" and the JSON
+ * pretty-printed, each line indented by two spaces.
+ */
+export function whole(value: unknown): string {
+  const compact = printable(jsonText(value));
+  if (compact.length <= SUMMARY_CHARS) return compact;
+  const lines = jsonText(value, 2).split("\n");
+  return `\n${lines.map((line) => `  ${printable(line)}`).join("\n")}`;
+}
+
 function clock(iso: string): string {
-  const date = new Date(iso);
-  const pad = (n: number, width = 2) => String(n).padStart(width, "0");
-  return `${pad(date.getHours())}:${pad(date.getMinutes())}:${pad(date.getSeconds())}.${pad(date.getMilliseconds(), 3)}`;
+  return localTime(Date.parse(iso));
 }
 
 function ms(value: number): string {
@@ -55,7 +56,7 @@ function ms(value: number): string {
  * "listening on <url>" (no time, no colour), the line scripts wait for.
  */
 export function formatHuman(event: CompanionEvent, colour: boolean): string {
-  const paint = (name: Colour, text: string) => (colour ? `${ANSI[name]}${text}${ANSI.reset}` : text);
+  const paint = (name: Colour, text: string) => paintIf(SGR[name], text, colour);
   if (event.event === "listening") return `listening on ${event.url}`;
   const who = "conn" in event && event.conn !== null ? (event.device ?? `conn#${event.conn}`) : "server";
   const head = `${paint("dim", clock(event.t))} ${paint("cyan", who)}`;
@@ -82,8 +83,12 @@ export function formatHuman(event: CompanionEvent, colour: boolean): string {
     }
     case "reply": {
       const rtt = event.rttMs === null ? paint("yellow", " (no such request)") : ` ${paint("dim", `${ms(event.rttMs)} ms`)}`;
-      const body = event.ok ? `${paint("green", "ok")} ${summary(event.result)}` : `${paint("red", "error")} ${summary(event.error)}`;
-      return line("\u2190 reply", "magenta", `id=${summary(event.id)}${event.request ? ` (${event.request})` : ""} ${body}${rtt}`);
+      const shown = whole(event.ok ? event.result : event.error);
+      const status = event.ok ? paint("green", "ok") : paint("red", "error");
+      const head = `id=${summary(event.id)}${event.request ? ` (${event.request})` : ""} ${status}`;
+      // Pretty-printed below the line, after the round-trip time; a short one stays on it.
+      const rest = shown.startsWith("\n") ? `${head}${rtt}${shown}` : `${head} ${shown}${rtt}`;
+      return line("\u2190 reply", "magenta", rest);
     }
     case "device_error":
       return line("error", "red", summary(event.error));

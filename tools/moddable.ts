@@ -14,12 +14,47 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, statSync } from "node:fs";
 import { basename, delimiter, dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import {
+  failCommand,
+  flagErrorMessage,
+  formatHelp,
+  HELP_FLAG,
+  integerFlag,
+  keyedValues,
+  parseFlags,
+  SetupError,
+  stringFlag,
+  switchFlag,
+  UsageError,
+  type CommandSpec,
+  type Flag,
+} from "../hosts/node/cli.js";
 import { caResourceName } from "../hosts/moddable/tls.js";
 import { parseDeviceConfig } from "../src/device/config.js";
 
-export const USAGE = `Usage: npm run <command> -- [options] [key=value ...] [-- extra arguments]
+export const COMMANDS = ["build:esp32", "flash", "erase", "chip-info", "sim", "check:moddable"] as const;
+export type CommandName = (typeof COMMANDS)[number];
 
-Commands (npm scripts):
+/** The options that set a config key, and the environment variable that gives a default. */
+const CONFIG_FLAGS: readonly Flag[] = [
+  { name: "ssid", value: "S", key: "ssid", help: "WiFi network (config ssid; env MOORLINE_SSID)" },
+  { name: "password", value: "P", key: "password", help: "WiFi passphrase (config password; env MOORLINE_PASSWORD)" },
+  { name: "url", value: "U", key: "url", help: "the server, ws://host:port/path (config url; env MOORLINE_URL)" },
+  { name: "device-id", value: "ID", key: "deviceId", help: "the device's name in hello (config deviceId; env MOORLINE_DEVICE_ID)" },
+];
+const CONFIG_ENV: Readonly<Record<string, string>> = Object.freeze({
+  ssid: "MOORLINE_SSID",
+  password: "MOORLINE_PASSWORD",
+  url: "MOORLINE_URL",
+  deviceId: "MOORLINE_DEVICE_ID",
+});
+
+/** The tool's command line; `name` and `helpCommand` are the command's (see commandSpec). */
+const MODDABLE_COMMAND: CommandSpec = {
+  name: "moddable",
+  helpCommand: "node dist/tools/moddable.js --help",
+  usage: "Usage: npm run <command> -- [options] [key=value ...] [-- extra arguments]",
+  description: `Commands (npm scripts):
   build:esp32     build the firmware for the ESP32 (release):
                     mcconfig -m -p esp32 -t build manifest.json ssid=... password=... url=...
   flash           build, flash and start the debugger (xsbug):
@@ -33,42 +68,37 @@ Commands (npm scripts):
                   under xvfb-run when there is no display
   check:moddable  where $MODDABLE is set: build the manifest for the simulator and generate
                   the ESP32 build (mcconfig -p esp32, no ESP-IDF needed); where it is not,
-                  say so and skip (exit 0)
-
-Options:
-  --ssid S          WiFi network (config ssid; env MOORLINE_SSID)
-  --password P      WiFi passphrase (config password; env MOORLINE_PASSWORD)
-  --url U           the server, ws://host:port/path (config url; env MOORLINE_URL)
-  --device-id ID    the device's name in hello (config deviceId; env MOORLINE_DEVICE_ID)
-  --platform P      ESP32 variant for mcconfig -p (default esp32; e.g. esp32/esp32c3)
-  --port DEV        serial port, e.g. /dev/ttyUSB0 (env UPLOAD_PORT; flash passes it to
-                    mcconfig as UPLOAD_PORT, erase/chip-info to esptool as --port)
-  --release         flash: release build (no -d)
-  --headless        sim: run mcsim without xsbug, log on stdout (Linux)
-  --seconds N       sim --headless: stop the simulator after N seconds
+                  say so and skip (exit 0)`,
+  flags: [
+    ...CONFIG_FLAGS,
+    { name: "platform", value: "P", help: "ESP32 variant for mcconfig -p (default esp32; e.g. esp32/esp32c3)" },
+    { name: "port", value: "DEV", help: "serial port, e.g. /dev/ttyUSB0 (env UPLOAD_PORT; flash passes it to\nmcconfig as UPLOAD_PORT, erase/chip-info to esptool as --port)" },
+    { name: "release", help: "flash: release build (no -d)" },
+    { name: "headless", help: "sim: run mcsim without xsbug, log on stdout (Linux)" },
+    { name: "seconds", value: "N", integer: { min: 1, max: 86_400 }, help: "sim --headless: stop the simulator after N seconds" },
+    HELP_FLAG,
+  ],
+  maxPositionals: Infinity,
+  passesRest: true,
+  footer: `Arguments:
   key=value         any other config key, e.g. telemetryIntervalMs=5000 logLevel=debug;
                     for wss://, ca=NAME trusts the CA in certs/NAME.der (DER, built in)
   -- ...            the rest goes to mcconfig (or esptool) as is, e.g. -- -i
-  -h, --help        this text
 
 Needs: $MODDABLE (the Moddable SDK, its tools built), tsc (npm ci), and for the ESP32
 $IDF_PATH (ESP-IDF, with its export.sh sourced). See README.md, "Building for the ESP32 and
 Moddable's simulator".
 
-Exit status: the command's own; 1 when something it needs is missing; 2 for bad arguments.
-`;
+Exit status: the command's own; 1 when something it needs is missing; 2 for bad arguments.`,
+};
 
-export const COMMANDS = ["build:esp32", "flash", "erase", "chip-info", "sim", "check:moddable"] as const;
-export type CommandName = (typeof COMMANDS)[number];
+/** The --help text. */
+export const USAGE = formatHelp(MODDABLE_COMMAND);
 
-/** A command line the tool refuses: printed with a pointer to --help, exit 2. */
-export class UsageError extends Error {
-  override name = "UsageError";
-}
-
-/** Something the command needs is not installed or not set up: printed as is, exit 1. */
-export class SetupError extends Error {
-  override name = "SetupError";
+/** The spec for `command`: errors start with its name and point at its own --help. */
+function commandSpec(command: string | undefined): CommandSpec {
+  const known = command !== undefined && (COMMANDS as readonly string[]).includes(command);
+  return known ? { ...MODDABLE_COMMAND, name: command, helpCommand: `npm run ${command} -- --help` } : MODDABLE_COMMAND;
 }
 
 export interface Options {
@@ -87,13 +117,6 @@ export interface Options {
 /** Config keys that hold secrets: masked when a command line is printed. */
 const SECRET_KEYS = new Set(["password", "authToken"]);
 
-const CONFIG_OPTIONS: Readonly<Record<string, { key: string; env: string }>> = {
-  "--ssid": { key: "ssid", env: "MOORLINE_SSID" },
-  "--password": { key: "password", env: "MOORLINE_PASSWORD" },
-  "--url": { key: "url", env: "MOORLINE_URL" },
-  "--device-id": { key: "deviceId", env: "MOORLINE_DEVICE_ID" },
-};
-
 /** A config key as mcconfig takes it on its command line (and mc/config exposes it). */
 const CONFIG_KEY = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
@@ -102,66 +125,38 @@ type Env = Readonly<Record<string, string | undefined>>;
 /**
  * The command line, validated: unknown options, missing values and config values that the
  * firmware would refuse at boot (src/device/config.ts) are reported here, before a long build.
+ * The command is the first argument; --help anywhere gives `{ help: true }`.
  */
-export function parseArguments(argv: readonly string[], env: Env): Options {
-  const [command, ...rest] = argv;
-  if (command === undefined || command === "-h" || command === "--help") throw new UsageError("");
+export function parseModdableArguments(argv: readonly string[], env: Env): Options | { help: true } {
+  const parsed = parseFlags(MODDABLE_COMMAND, argv);
+  if (parsed.help) return { help: true };
+  const [command, ...settings] = parsed.positionals;
+  if (command === undefined) throw new UsageError(`missing the command: one of ${COMMANDS.join(", ")}`);
   if (!(COMMANDS as readonly string[]).includes(command)) {
     throw new UsageError(`unknown command ${JSON.stringify(command)}; one of ${COMMANDS.join(", ")}`);
   }
   const options: Options = {
     command: command as CommandName,
     config: [],
-    platform: env.MOORLINE_PLATFORM || "esp32",
-    port: env.UPLOAD_PORT || undefined,
-    release: false,
-    headless: false,
-    seconds: undefined,
-    extra: [],
+    platform: stringFlag(parsed, "platform") ?? (env.MOORLINE_PLATFORM || "esp32"),
+    port: stringFlag(parsed, "port") ?? (env.UPLOAD_PORT || undefined),
+    release: switchFlag(parsed, "release"),
+    headless: switchFlag(parsed, "headless"),
+    seconds: integerFlag(parsed, "seconds"),
+    extra: [...parsed.rest],
   };
   const given = new Map<string, string>();
   // The environment first: options given on the command line override it.
-  for (const { key, env: name } of Object.values(CONFIG_OPTIONS)) {
+  for (const [key, name] of Object.entries(CONFIG_ENV)) {
     const value = env[name];
     if (value !== undefined && value !== "") given.set(key, value);
   }
-  for (let i = 0; i < rest.length; i++) {
-    const arg = rest[i]!;
-    if (arg === "--") {
-      options.extra = rest.slice(i + 1);
-      break;
-    }
-    const value = (): string => {
-      const next = rest[i + 1];
-      if (next === undefined || next === "--") throw new UsageError(`${arg} needs a value`);
-      i++;
-      return next;
-    };
-    if (arg in CONFIG_OPTIONS) {
-      given.set(CONFIG_OPTIONS[arg]!.key, value());
-    } else if (arg === "--platform") {
-      options.platform = value();
-    } else if (arg === "--port") {
-      options.port = value();
-    } else if (arg === "--release") {
-      options.release = true;
-    } else if (arg === "--headless") {
-      options.headless = true;
-    } else if (arg === "--seconds") {
-      const text = value();
-      const seconds = Number(text);
-      if (!/^[0-9]+$/.test(text) || seconds < 1) throw new UsageError(`--seconds must be a whole number of seconds (1 or more), got ${JSON.stringify(text)}`);
-      options.seconds = seconds;
-    } else if (arg === "-h" || arg === "--help") {
-      throw new UsageError("");
-    } else if (arg.startsWith("-")) {
-      throw new UsageError(`unknown option ${arg}`);
-    } else {
-      const equals = arg.indexOf("=");
-      const key = equals > 0 ? arg.slice(0, equals) : "";
-      if (!CONFIG_KEY.test(key)) throw new UsageError(`${JSON.stringify(arg)} is not key=value (a config key, e.g. telemetryIntervalMs=5000)`);
-      given.set(key, arg.slice(equals + 1));
-    }
+  for (const [key, value] of Object.entries(keyedValues(parsed, CONFIG_FLAGS))) given.set(key, String(value));
+  for (const arg of settings) {
+    const equals = arg.indexOf("=");
+    const key = equals > 0 ? arg.slice(0, equals) : "";
+    if (!CONFIG_KEY.test(key)) throw new UsageError(`${JSON.stringify(arg)} is not key=value (a config key, e.g. telemetryIntervalMs=5000)`);
+    given.set(key, arg.slice(equals + 1));
   }
   if (!/^esp32(\/[A-Za-z0-9_-]+)?$/.test(options.platform)) {
     throw new UsageError(`--platform must be esp32 or esp32/<subplatform>, got ${JSON.stringify(options.platform)}`);
@@ -173,11 +168,13 @@ export function parseArguments(argv: readonly string[], env: Env): Options {
     throw new UsageError(`${options.command} takes no config values (${[...given.keys()].join(", ")})`);
   }
   // What the firmware would refuse at boot is refused now: the values arrive as strings, as
-  // they will from mcconfig.
+  // they will from mcconfig. A value given by an option is named by that option; one given
+  // as key=value (or by the environment) by its config key.
   try {
     parseDeviceConfig(Object.fromEntries(given));
   } catch (error) {
-    throw new UsageError((error as Error).message);
+    const named = CONFIG_FLAGS.filter((flag) => parsed.values.has(flag.name));
+    throw new UsageError(flagErrorMessage(error, named, "config."));
   }
   options.config = [...given.entries()];
   return options;
@@ -494,25 +491,19 @@ function runSimulator(simulate: NonNullable<Plan["simulate"]>): Promise<number> 
 }
 
 export async function main(argv: readonly string[], env: Env, root: string): Promise<number> {
-  let options: Options;
+  const spec = commandSpec(argv[0]);
   let steps: Plan;
   try {
-    options = parseArguments(argv, env);
+    const options = parseModdableArguments(argv, env);
+    if ("help" in options) {
+      process.stdout.write(USAGE);
+      return 0;
+    }
     steps = plan(options, env, root);
   } catch (error) {
-    if (error instanceof UsageError) {
-      if (error.message === "") {
-        process.stdout.write(USAGE);
-        return argv.length === 0 ? 2 : 0;
-      }
-      process.stderr.write(`${argv[0] ?? "moddable"}: ${error.message}\n(--help lists the commands and options)\n`);
-      return 2;
-    }
-    if (error instanceof SetupError) {
-      process.stderr.write(`${argv[0]}: ${error.message}\n`);
-      return 1;
-    }
-    throw error;
+    if (!(error instanceof UsageError) && !(error instanceof SetupError)) throw error;
+    failCommand(spec, error);
+    return process.exitCode as number;
   }
   for (const note of steps.notes) process.stderr.write(note + "\n");
   for (const step of steps.steps) {

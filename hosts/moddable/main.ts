@@ -17,16 +17,15 @@ import { parseDeviceConfig, type DeviceConfig } from "../../src/device/config.js
 import { Device } from "../../src/device/device.js";
 import { invalidOption } from "../../src/shared/errors.js";
 import type { LogLevel } from "../../src/shared/host.js";
+import { isLogLevel } from "../../src/shared/log-format.js";
 import { createModdableHost, moddableResource } from "./host.js";
 import { createTraceLog } from "./log.js";
 import { loadCa } from "./tls.js";
 
-const LOG_LEVELS: readonly string[] = ["debug", "info", "warn", "error"];
-
 /** `config.logLevel`, when it names a level (default "info"). */
 function logLevelOf(raw: Readonly<Record<string, unknown>>): LogLevel {
   const level = raw.logLevel;
-  return typeof level === "string" && LOG_LEVELS.indexOf(level) >= 0 ? (level as LogLevel) : "info";
+  return isLogLevel(level) ? level : "info";
 }
 
 export default function main(): void {

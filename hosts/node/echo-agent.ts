@@ -8,16 +8,25 @@
  * 0 when the connection opened and then closed (any close code), 1 when it never opened,
  * 2 for bad arguments. See docs/echo-agent.md.
  */
-import { parseArgs } from "node:util";
 import { MAX_LIMIT_BYTES, MAX_TIMEOUT_MS, type Limits } from "../../src/websocket/constants.js";
 import { AUTOBAHN_LIMITS, startEchoAgent, type EchoAgent } from "../../src/websocket/echo-agent.js";
 import { ErrorCode, WebSocketError } from "../../src/shared/errors.js";
 import type { ClientTlsOptions } from "../../src/websocket/client.js";
+import {
+  flagErrorMessage,
+  HELP_FLAG,
+  integerFlag,
+  listFlag,
+  runCommand,
+  stringFlag,
+  switchFlag,
+  UsageError,
+  type ParsedFlags,
+  type CommandSpec,
+  type Flag,
+} from "./cli.js";
 import { createNodeHost } from "./host.js";
-import { readCaFile } from "./tls.js";
-
-/** Exit code for bad arguments (a URL or option the agent cannot use). */
-const EXIT_USAGE = 2;
+import { caFlagFile, TLS_FLAGS } from "./tls.js";
 
 /**
  * Room in the send buffer beyond the largest message when --max-buffered-bytes is not
@@ -28,45 +37,50 @@ const BUFFER_HEADROOM_BYTES = 64 * 1024;
 /** After onExit, the longest the process may linger (a stray timer, a socket's grace). */
 const EXIT_GRACE_MS = 2_000;
 
-const USAGE = `Usage: echo-agent [options] <url>
+const bytes = (key: keyof Limits, help: string): Flag => ({
+  name: key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`),
+  value: "N",
+  key,
+  integer: { min: 0, max: MAX_LIMIT_BYTES, unit: "bytes" },
+  help,
+});
+const ms = (key: keyof Limits, help: string): Flag => ({ ...bytes(key, help), integer: { min: 0, max: MAX_TIMEOUT_MS, unit: "milliseconds" } });
 
-Connects to a WebSocket server (ws:// or wss://host[:port][/path][?query]) and sends
-every message it receives back unchanged, text as text and binary as binary, until the
-connection closes. One connection per run: the shape Autobahn|Testsuite's fuzzing server drives
-(ws://127.0.0.1:9001/runCase?case=N&agent=NAME).
+/** The limits' flags: --max-message-bytes sets limits.maxMessageBytes, and so on. */
+const LIMIT_FLAGS: readonly Flag[] = [
+  bytes("maxMessageBytes", "largest message accepted (default 16777216, 16 MiB)"),
+  bytes("maxFrameBytes", "largest frame accepted (default: the message limit)"),
+  bytes("maxBufferedBytes", `send buffer bound (default: the message limit + ${BUFFER_HEADROOM_BYTES})`),
+  bytes("maxHandshakeBytes", `largest handshake response header block (default ${AUTOBAHN_LIMITS.maxHandshakeBytes})`),
+  ms("handshakeTimeoutMs", `TCP connect to validated 101 response (default ${AUTOBAHN_LIMITS.handshakeTimeoutMs})`),
+  ms("closeTimeoutMs", `close frame to TCP closed (default ${AUTOBAHN_LIMITS.closeTimeoutMs})`),
+];
 
-Options (byte counts and milliseconds are decimal integers):
-  --max-message-bytes N     largest message accepted (default 16777216, 16 MiB)
-  --max-frame-bytes N       largest frame accepted (default: the message limit)
-  --max-buffered-bytes N    send buffer bound (default: the message limit + 65536)
-  --max-handshake-bytes N   largest handshake response header block (default 8192)
-  --handshake-timeout-ms N  TCP connect to validated 101 response (default 10000)
-  --close-timeout-ms N      close frame to TCP closed (default 5000)
-  --autobahn                the Autobahn|Testsuite limits (16 MiB messages); the default
-  --verbose                 log JSON lines (one per event) to stderr
-  --ca FILE                 wss://: trust only the CA certificate(s) in this PEM file
-                            (default: Node's root CAs)
-  --pin BASE64              wss://: the server's public key must be this one: base64
-                            SHA-256 of its SubjectPublicKeyInfo (repeatable)
-  --insecure                wss://: no certificate verification (logs a warning)
-  --engine node|xs          run the agent on Node (default) or inside the XS engine
-                            (the chip's JavaScript engine, hosts/xs)
-  -h, --help                print this help
+const FLAGS: readonly Flag[] = [
+  ...LIMIT_FLAGS,
+  { name: "autobahn", help: "the Autobahn|Testsuite limits (16 MiB messages); the default" },
+  { name: "verbose", help: "log JSON lines (one per event) to stderr" },
+  ...TLS_FLAGS,
+  { name: "engine", value: "NAME", choices: ["node", "xs"], help: "node (default), or xs: the agent inside the XS engine\n(the chip's JavaScript engine, hosts/xs)" },
+  HELP_FLAG,
+];
 
-Exit status: 0 the connection opened and then closed (whatever the close code),
-1 it never opened (connect or handshake failure), 2 bad arguments.
-`;
-
-const NUMERIC_OPTIONS = {
-  "max-message-bytes": "maxMessageBytes",
-  "max-frame-bytes": "maxFrameBytes",
-  "max-buffered-bytes": "maxBufferedBytes",
-  "max-handshake-bytes": "maxHandshakeBytes",
-  "handshake-timeout-ms": "handshakeTimeoutMs",
-  "close-timeout-ms": "closeTimeoutMs",
-} as const satisfies Record<string, keyof Limits>;
-
-class UsageError extends Error {}
+const ECHO_AGENT_COMMAND: CommandSpec = {
+  name: "echo-agent",
+  helpCommand: "npm run -s echo-agent -- --help",
+  usage: "Usage: npm run -s echo-agent -- [options] <url>\n       node dist/hosts/node/echo-agent.js [options] <url>",
+  description:
+    "Connects to a WebSocket server (ws:// or wss://host[:port][/path][?query]) and sends\n" +
+    "every message it receives back unchanged, text as text and binary as binary, until the\n" +
+    "connection closes. One connection per run: the shape Autobahn|Testsuite's fuzzing server\n" +
+    "drives (ws://127.0.0.1:9001/runCase?case=N&agent=NAME). Byte counts and milliseconds are\n" +
+    "decimal integers.",
+  flags: FLAGS,
+  maxPositionals: 1,
+  footer:
+    "Exit status: 0 the connection opened and then closed (whatever the close code),\n" +
+    "1 it never opened (connect or handshake failure), 2 bad arguments.",
+};
 
 type Engine = "node" | "xs";
 
@@ -76,101 +90,42 @@ interface AgentArguments {
   /** wss:// options, when any was given. */
   tls?: ClientTlsOptions;
   verbose: boolean;
-  help: boolean;
   engine: Engine;
 }
 
-/** Parses the command line; throws UsageError with a message naming what is wrong. */
-function parseAgentArguments(argv: readonly string[]): AgentArguments {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: [...argv],
-      allowPositionals: true,
-      strict: true,
-      options: {
-        ...Object.fromEntries(Object.keys(NUMERIC_OPTIONS).map((name) => [name, { type: "string" as const }])),
-        autobahn: { type: "boolean" },
-        verbose: { type: "boolean" },
-        ca: { type: "string" },
-        pin: { type: "string", multiple: true },
-        insecure: { type: "boolean" },
-        engine: { type: "string" },
-        help: { type: "boolean", short: "h" },
-      },
-    });
-  } catch (error) {
-    // Node's message goes on to explain "--" for positionals; its first sentence is enough.
-    throw new UsageError((error as Error).message.split(". ")[0]!);
-  }
-  const values = parsed.values as Record<string, string | boolean | string[] | undefined>;
-  const engine = values.engine ?? "node";
-  if (engine !== "node" && engine !== "xs") throw new UsageError(`--engine must be node or xs, got ${JSON.stringify(engine)}`);
-  if (values.help) return { url: "", limits: { ...AUTOBAHN_LIMITS }, verbose: false, help: true, engine };
-  if (parsed.positionals.length !== 1) {
-    throw new UsageError(
-      parsed.positionals.length === 0
-        ? "missing the server URL"
-        : `expected one URL, got ${parsed.positionals.length} arguments: ${parsed.positionals.join(" ")}`,
-    );
-  }
+/** The command line as the agent's arguments; throws UsageError naming what is wrong. */
+function agentArguments(parsed: ParsedFlags): AgentArguments {
+  const url = parsed.positionals[0];
+  if (url === undefined) throw new UsageError("missing the server URL");
   const limits: Limits = { ...AUTOBAHN_LIMITS };
-  const given = new Set<keyof Limits>();
-  for (const [option, name] of Object.entries(NUMERIC_OPTIONS)) {
-    const text = values[option];
-    if (text === undefined) continue;
-    const max = name.endsWith("Ms") ? MAX_TIMEOUT_MS : MAX_LIMIT_BYTES;
-    if (typeof text !== "string" || !/^[0-9]+$/.test(text) || Number(text) > max) {
-      throw new UsageError(`--${option} must be an integer from 0 to ${max}, got ${JSON.stringify(text)}`);
-    }
-    limits[name] = Number(text);
-    given.add(name);
+  for (const flag of LIMIT_FLAGS) {
+    const value = integerFlag(parsed, flag.name);
+    if (value !== undefined) limits[flag.key as keyof Limits] = value;
   }
   // Raising (or lowering) only the message limit carries the frame and buffer limits along,
   // so every accepted message can be echoed.
-  if (!given.has("maxFrameBytes")) limits.maxFrameBytes = limits.maxMessageBytes;
-  if (!given.has("maxBufferedBytes")) {
+  if (!parsed.values.has("max-frame-bytes")) limits.maxFrameBytes = limits.maxMessageBytes;
+  if (!parsed.values.has("max-buffered-bytes")) {
     limits.maxBufferedBytes = Math.min(MAX_LIMIT_BYTES, limits.maxMessageBytes + BUFFER_HEADROOM_BYTES);
   }
-  const tls = parseTlsArguments(values);
-  return { url: parsed.positionals[0]!, limits, ...(tls ? { tls } : {}), verbose: values.verbose === true, help: false, engine };
+  const tls = tlsArguments(parsed);
+  return { url, limits, ...(tls ? { tls } : {}), verbose: switchFlag(parsed, "verbose"), engine: stringFlag(parsed, "engine") === "xs" ? "xs" : "node" };
 }
 
 /** --ca FILE (read here: a clear error when it cannot be), --pin (repeatable), --insecure. */
-function parseTlsArguments(values: Record<string, unknown>): ClientTlsOptions | undefined {
+function tlsArguments(parsed: ParsedFlags): ClientTlsOptions | undefined {
   const tls: ClientTlsOptions = {};
-  if (typeof values.ca === "string") {
-    try {
-      tls.ca = readCaFile(values.ca);
-    } catch (error) {
-      throw new UsageError(`--ca: ${(error as Error).message}`);
-    }
-  }
-  if (Array.isArray(values.pin)) tls.pins = values.pin as string[];
-  if (values.insecure === true) tls.insecure = true;
+  const ca = stringFlag(parsed, "ca");
+  if (ca !== undefined) tls.ca = caFlagFile(parsed.typed.get("ca")!, ca);
+  const pins = listFlag(parsed, "pin");
+  if (pins.length > 0) tls.pins = pins;
+  if (switchFlag(parsed, "insecure")) tls.insecure = true;
   return Object.keys(tls).length > 0 ? tls : undefined;
 }
 
-function main(argv: readonly string[]): void {
-  let args: AgentArguments;
-  try {
-    args = parseAgentArguments(argv);
-  } catch (error) {
-    if (!(error instanceof UsageError)) throw error;
-    usageFailure(error.message);
-    return;
-  }
-  if (args.help) {
-    process.stdout.write(USAGE);
-    return;
-  }
-  if (args.engine === "xs") {
-    mainInXs(args).catch((error: Error) => {
-      process.stderr.write(`echo-agent: ${error.stack ?? error.message}\n`);
-      process.exitCode = 1;
-    });
-    return;
-  }
+function main(parsed: ParsedFlags): Promise<void> | void {
+  const args = agentArguments(parsed);
+  if (args.engine === "xs") return mainInXs(args);
 
   // Without verification, the client's warning (tls_insecure) is always shown.
   const host = createNodeHost({ logLevel: args.verbose ? "debug" : args.tls?.insecure ? "warn" : "silent" });
@@ -190,11 +145,8 @@ function main(argv: readonly string[]): void {
       },
     });
   } catch (error) {
-    if (!isUsageError(error)) throw error;
-    usageFailure(error.message);
-    return;
+    throw usageErrorOf(error);
   }
-
   stopOnSignals(() => agent.stop());
 }
 
@@ -211,9 +163,7 @@ async function mainInXs(args: AgentArguments): Promise<void> {
       logLevel: args.verbose ? "debug" : args.tls?.insecure ? "warn" : "silent",
     });
   } catch (error) {
-    if (!isUsageError(error)) throw error;
-    usageFailure(error.message);
-    return;
+    throw usageErrorOf(error);
   }
   const forget = stopOnSignals(() => agent.stop());
   const { code, reason } = await agent.exited;
@@ -223,9 +173,13 @@ async function mainInXs(args: AgentArguments): Promise<void> {
   forget();
 }
 
-/** A bad URL or option the client refused: the user's mistake, exit 2. */
-function isUsageError(error: unknown): error is WebSocketError {
-  return error instanceof WebSocketError && (error.code === ErrorCode.INVALID_URL || error.code === ErrorCode.INVALID_OPTION);
+/**
+ * A bad URL or option the client refused is the user's mistake: a UsageError naming the flag
+ * (exit 2). Anything else is passed on as it is.
+ */
+function usageErrorOf(error: unknown): unknown {
+  const refused = error instanceof WebSocketError && (error.code === ErrorCode.INVALID_URL || error.code === ErrorCode.INVALID_OPTION);
+  return refused ? new UsageError(flagErrorMessage(error, LIMIT_FLAGS, "limits.")) : error;
 }
 
 /**
@@ -247,9 +201,4 @@ function stopOnSignals(stopAgent: () => void): () => void {
   };
 }
 
-function usageFailure(message: string): void {
-  process.stderr.write(`echo-agent: ${message}\nTry 'echo-agent --help' for usage.\n`);
-  process.exitCode = EXIT_USAGE;
-}
-
-main(process.argv.slice(2));
+void runCommand(ECHO_AGENT_COMMAND, process.argv.slice(2), main);

@@ -19,6 +19,7 @@ import type {
   Timers,
   Utf8Codec,
 } from "../../src/shared/host.js";
+import { createLog } from "../../src/shared/log-format.js";
 import { checkAddress, NodeStreamSocket, type NodeTcpTuning } from "./socket.js";
 import { NodeTlsSocket } from "./tls.js";
 
@@ -36,7 +37,7 @@ export { NodeTlsSocket } from "./tls.js";
  *
  * Lifecycle: connecting -> open (first onWritable) -> lost (onError, once) or closed
  * (close(), after which nothing is reported). Failure messages are short and human:
- * "connection refused (127.0.0.1:1234)", "connection reset by peer",
+ * "connection refused", "connection reset by peer" (the client says where),
  * "peer closed the connection".
  */
 export class NodeTcpSocket extends NodeStreamSocket {
@@ -94,42 +95,18 @@ export const nodeUtf8: Utf8Codec = {
   },
 };
 
-const LEVEL_RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
-
 /** Where log lines go: process.stderr, a file stream, or a test's collector. */
 export interface LineSink {
   write(line: string): unknown;
 }
 
 /**
- * A Log printing one JSON line per event at or above `minLevel`:
+ * A Log printing one JSON line per event at or above `minLevel`, in the firmware's log format
+ * (src/shared/log-format.ts), timed by the desktop's clock:
  * {"t":"2026-01-01T00:00:00.000Z","level":"info","event":"open",...fields}.
- * Bytes are shown by length (never dumped), errors by code and message; a field that would
- * hide t, level or event is prefixed with "_".
  */
 export function createJsonLog(sink: LineSink = process.stderr, minLevel: LogLevel = "info"): Log {
-  const threshold = LEVEL_RANK[minLevel];
-  if (threshold === undefined) throw new RangeError(`unknown log level ${JSON.stringify(minLevel)}`);
-  return (level, event, fields) => {
-    if ((LEVEL_RANK[level] ?? 0) < threshold) return;
-    const record: Record<string, unknown> = { t: new Date().toISOString(), level, event };
-    if (fields) {
-      for (const [key, value] of Object.entries(fields)) {
-        record[key in record ? `_${key}` : key] = value;
-      }
-    }
-    sink.write(JSON.stringify(record, logValue) + "\n");
-  };
-}
-
-function logValue(_key: string, value: unknown): unknown {
-  if (value instanceof Uint8Array) return `<${value.length} bytes>`;
-  if (typeof value === "bigint") return value.toString();
-  if (value instanceof Error) {
-    const code = (value as { code?: unknown }).code;
-    return code === undefined ? { name: value.name, message: value.message } : { name: value.name, code, message: value.message };
-  }
-  return value;
+  return createLog({ print: (line) => sink.write(line), minLevel, now: () => new Date().toISOString() });
 }
 
 export interface NodeHostOptions {

@@ -45,7 +45,10 @@ export interface NodeTcpTuning {
 
 /** Why a connection ended, as onError reports it. */
 export interface SocketFailure {
-  /** Short and human: "connection refused (127.0.0.1:1234)". */
+  /**
+   * Short and human, without the address ("connection refused"): whoever reports it says
+   * where (the client: "could not connect to 127.0.0.1:1234: connection refused").
+   */
   message: string;
   /** Which TLS check failed, for TLS sockets. */
   code?: TlsErrorCodeValue;
@@ -191,10 +194,9 @@ export abstract class NodeStreamSocket implements TcpSocket {
 
   /** The message (and TLS code) onError reports for how the stream ended. */
   protected explain(ending: SocketEnding): SocketFailure {
-    const { host, port } = this.options;
     if (ending === "end") return { message: "peer closed the connection" };
-    if (ending === "close") return { message: this.connected ? "connection closed" : `connection failed (${host}:${port})` };
-    return { message: describeError(ending, host, port) };
+    if (ending === "close") return { message: this.connected ? "connection closed" : "connection failed" };
+    return { message: describeError(ending) };
   }
 
   /**
@@ -275,27 +277,32 @@ export abstract class NodeStreamSocket implements TcpSocket {
   }
 }
 
-/** A short, human message for a Node socket error. */
-export function describeError(error: NodeJS.ErrnoException, host: string, port: number): string {
+/**
+ * A short, human message for a Node socket error, without the address: the client that
+ * reports it names the host and port once ("could not connect to 127.0.0.1:1234: connection
+ * refused"), so saying them here too would repeat them.
+ */
+export function describeError(error: NodeJS.ErrnoException): string {
   switch (error.code) {
     case "ECONNREFUSED":
-      return `connection refused (${host}:${port})`;
+      return "connection refused";
     case "ECONNRESET":
     case "EPIPE":
       return "connection reset by peer";
     case "ETIMEDOUT":
-      return `connection timed out (${host}:${port})`;
+      return "connection timed out";
     case "ENOTFOUND":
     case "EAI_AGAIN":
     case "EAI_FAIL":
-      return `cannot resolve host name ${JSON.stringify(host)}`;
+      return "cannot resolve the host name";
     case "EHOSTUNREACH":
-      return `host unreachable (${host}:${port})`;
+      return "host unreachable";
     case "ENETUNREACH":
-      return `network unreachable (${host}:${port})`;
+      return "network unreachable";
     case "EADDRNOTAVAIL":
-      return `address not available (${host}:${port})`;
+      return "address not available";
     default:
-      return error.code ? `${error.message} (${error.code})` : error.message;
+      // Node's own text ("connect EHOSTDOWN 10.0.0.2:80") names the address again.
+      return error.code ? `${error.syscall ?? "socket"} failed (${error.code})` : error.message;
   }
 }

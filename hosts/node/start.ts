@@ -17,7 +17,22 @@ import { dirname, join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { DEFAULT_TLS_DIR } from "../../server/certificates.js";
-import { formatDeviceLine, paint as paintIf } from "./log-format.js";
+import { formatDeviceLine, paint as paintIf, SGR } from "../../src/shared/log-format.js";
+import {
+  formatHelp,
+  HELP_FLAG,
+  integerFlag,
+  listenProblem,
+  parseFlags,
+  runCommand,
+  SetupError,
+  switchFlag,
+  UsageError,
+  wantsColour,
+  type ParsedFlags,
+  type CommandSpec,
+} from "./cli.js";
+import { DEVICE_COMMAND, deviceArguments } from "./device-options.js";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const SERVER_CLI = join(HERE, "..", "..", "server", "cli.js");
@@ -30,21 +45,54 @@ const SERVER_START_TIMEOUT_MS = 10_000;
 /** After Ctrl-C, how long the children may take to close their connections, ms. */
 const STOP_GRACE_MS = 4_000;
 
-const colour = Boolean(process.stdout.isTTY) && !process.env.NO_COLOR;
+const START_COMMAND: CommandSpec = {
+  name: "start",
+  helpCommand: "npm start -- --help",
+  usage: "Usage: npm start [-- [--port N] [--tls] [-- device options]]\n       node dist/hosts/node/start.js [--port N] [--tls] [-- device options]",
+  description:
+    "Starts the companion server on 127.0.0.1 and a simulated device connected to it, and shows\n" +
+    "both here: [server] lines, and the device's log made readable as [device] lines. Lines typed\n" +
+    "here are server commands (help, status, echo hi, config set telemetryIntervalMs 2000).\n" +
+    "Ctrl-C stops both.",
+  flags: [
+    { name: "port", value: "N", integer: { min: 1, max: 65535 }, help: `the server's port (default ${PREFERRED_PORT}, or any free port when it is taken)` },
+    { name: "tls", help: `wss:// with a local CA (made on first use in ${DEFAULT_TLS_DIR}/);\nthe device is given it (--ca)` },
+    HELP_FLAG,
+  ],
+  passesRest: true,
+  footer:
+    "After \"--\", options for the device (npm run device -- --help lists them), e.g.\n" +
+    "  npm start -- -- --telemetry-interval-ms 2000 --log-level debug\n" +
+    "(not --url: the device connects to the server started here).\n\n" +
+    "Exit status: 0 after Ctrl-C; 1 when the server or the device cannot start (the port is in\n" +
+    "use); 2 bad arguments.",
+};
+
+const colour = wantsColour(process.stdout);
 const paint = (code: number, text: string): string => paintIf(code, text, colour);
 
-function freePort(preferred: number): Promise<number> {
-  return new Promise((resolve) => {
+/** Whether `port` can be listened on at 127.0.0.1; a SetupError saying why not. */
+function checkPort(port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
     const probe = createServer();
-    probe.once("error", () => {
-      const any = createServer();
+    probe.once("error", (error) => reject(new SetupError(`cannot listen on 127.0.0.1:${port}: ${listenProblem(error)}`)));
+    probe.listen(port, "127.0.0.1", () => probe.close(() => resolve()));
+  });
+}
+
+async function freePort(preferred: number): Promise<number> {
+  try {
+    await checkPort(preferred);
+    return preferred;
+  } catch {
+    const any = createServer();
+    return new Promise((resolve) => {
       any.listen(0, "127.0.0.1", () => {
         const port = (any.address() as { port: number }).port;
         any.close(() => resolve(port));
       });
     });
-    probe.listen(preferred, "127.0.0.1", () => probe.close(() => resolve(preferred)));
-  });
+  }
 }
 
 function pipeLines(child: ChildProcess, prefix: string, format: (line: string) => string, onLine?: (line: string) => void): void {
@@ -57,27 +105,34 @@ function pipeLines(child: ChildProcess, prefix: string, format: (line: string) =
   }
 }
 
-async function main(argv: readonly string[]): Promise<void> {
-  const split = argv.indexOf("--");
-  const own = split < 0 ? argv : argv.slice(0, split);
-  const deviceArgs = split < 0 ? [] : argv.slice(split + 1);
-  let port: number | undefined;
-  let tls = false;
-  for (let i = 0; i < own.length; i++) {
-    if (own[i] === "--port" && /^[0-9]+$/.test(own[i + 1] ?? "")) port = Number(own[++i]);
-    else if (own[i] === "--tls") tls = true;
-    else if (own[i] === "-h" || own[i] === "--help") {
-      process.stdout.write(
-        "Usage: npm start [-- --port N] [--tls] [-- -- device options]\n" +
-          `  --tls  wss:// with a local CA (made on first use in ${DEFAULT_TLS_DIR}/) that the device is given\n`,
-      );
-      return;
-    } else {
-      process.stderr.write(`start: unknown argument ${JSON.stringify(own[i])}\n`);
-      process.exit(2);
-    }
+/**
+ * The device options after "--", checked with the device's own table before anything starts;
+ * --url is refused: the device connects to the server started here.
+ */
+function checkDeviceOptions(argv: readonly string[]): ParsedFlags {
+  let parsed: ParsedFlags;
+  try {
+    parsed = parseFlags(DEVICE_COMMAND, argv);
+    if (parsed.values.has("url")) throw new UsageError(`${parsed.typed.get("url")}: the device connects to the server npm start runs; leave it out`);
+    if (!parsed.help) deviceArguments(parsed, false);
+  } catch (error) {
+    if (error instanceof UsageError) throw new UsageError(`the device's options (after "--"): ${error.message}`);
+    throw error;
   }
-  port ??= await freePort(PREFERRED_PORT);
+  return parsed;
+}
+
+async function main(own: ParsedFlags): Promise<number | void> {
+  const tls = switchFlag(own, "tls");
+  const deviceArgs = own.rest;
+  const deviceLine = checkDeviceOptions(deviceArgs);
+  if (deviceLine.help) {
+    process.stdout.write(formatHelp(DEVICE_COMMAND));
+    return;
+  }
+  const chosen = integerFlag(own, "port");
+  if (chosen !== undefined) await checkPort(chosen);
+  const port = chosen ?? (await freePort(PREFERRED_PORT));
 
   const tlsDir = resolve(DEFAULT_TLS_DIR);
   const serverArgs = ["--port", String(port), "--stdin", ...(tls ? ["--tls", "--tls-dir", tlsDir] : [])];
@@ -86,25 +141,32 @@ async function main(argv: readonly string[]): Promise<void> {
   });
   const children: ChildProcess[] = [server];
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error("the companion server did not start")), SERVER_START_TIMEOUT_MS);
-    pipeLines(server, paint(36, "[server]"), (line) => line, (line) => {
+    const timer = setTimeout(() => {
+      server.kill();
+      reject(new SetupError("the companion server did not start"));
+    }, SERVER_START_TIMEOUT_MS);
+    pipeLines(server, paint(SGR.cyan, "[server]"), (line) => line, (line) => {
       const match = /listening on (wss?:\/\/\S+)/.exec(line);
       if (match) {
         clearTimeout(timer);
         resolve(match[1]!);
       }
     });
-    server.once("exit", (code) => reject(new Error(`the companion server exited (${code})`)));
+    server.once("exit", (code) => reject(new SetupError(`the companion server exited (${code})`)));
   });
 
   // The device trusts the local CA, unless told how to check the server some other way.
-  const ownCheck = deviceArgs.some((arg) => arg === "--ca" || arg === "--pin" || arg === "--insecure" || /^--(ca|pin)=/.test(arg));
+  const ownCheck = ["ca", "pin", "insecure"].some((name) => deviceLine.values.has(name));
   const caArgs = tls && !ownCheck ? ["--ca", join(tlsDir, "ca.pem")] : [];
-  const device = spawn(process.execPath, [DEVICE_CLI, "--url", url, ...caArgs, ...deviceArgs], { stdio: ["ignore", "pipe", "pipe"] });
+  // JSON lines, made readable here (the device would choose them anyway: its stdout is a pipe).
+  const formatArgs = deviceLine.values.has("log-format") ? [] : ["--log-format", "json"];
+  const device = spawn(process.execPath, [DEVICE_CLI, "--url", url, ...caArgs, ...formatArgs, ...deviceArgs], {
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   children.push(device);
-  pipeLines(device, paint(35, "[device]"), (line) => formatDeviceLine(line, colour));
+  pipeLines(device, paint(SGR.magenta, "[device]"), (line) => formatDeviceLine(line, colour));
   process.stdout.write(
-    `${paint(1, "moorline")}: companion server at ${url}, simulated device connected to it` +
+    `${paint(SGR.bold, "moorline")}: companion server at ${url}, simulated device connected to it` +
       (caArgs.length > 0 ? `, checking the server's certificate against ${caArgs[1]}.\n` : ".\n") +
       "Type server commands here (help, status, echo hi, config set telemetryIntervalMs 2000); Ctrl-C stops.\n",
   );
@@ -133,7 +195,4 @@ async function main(argv: readonly string[]): Promise<void> {
   }
 }
 
-main(process.argv.slice(2)).catch((error: Error) => {
-  process.stderr.write(`start: ${error.message}\n`);
-  process.exit(1);
-});
+void runCommand(START_COMMAND, process.argv.slice(2), main);

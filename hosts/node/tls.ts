@@ -16,7 +16,7 @@
  * reported through onError with its TlsErrorCode and a message that says what was wrong:
  * "certificate for 127.0.0.1 is signed by an unknown CA (UNABLE_TO_VERIFY_LEAF_SIGNATURE)".
  *
- * Failures before TCP connects are the plain socket's ("connection refused (...)", no code);
+ * Failures before TCP connects are the plain socket's ("connection refused", no code);
  * anything that ends the connection between TCP connecting and TLS being verified is a
  * failed handshake (ERR_TLS_HANDSHAKE_FAILED) unless a named check failed. The client's
  * handshake deadline covers a server that never completes the handshake.
@@ -30,6 +30,7 @@ import { readFileSync } from "node:fs";
 import { isIP } from "node:net";
 import { checkServerIdentity, connect, type ConnectionOptions, type PeerCertificate, type TLSSocket } from "node:tls";
 import { TlsErrorCode, type TcpSocketOptions, type TlsOptions } from "../../src/shared/host.js";
+import { fileProblem, UsageError, type Flag } from "./cli.js";
 import { checkAddress, NodeStreamSocket, type NodeTcpTuning, type SocketEnding, type SocketFailure } from "./socket.js";
 import { TLS_PIN } from "../../src/websocket/tls-options.js";
 
@@ -185,9 +186,7 @@ export function readCaFile(path: string): string {
   try {
     text = readFileSync(path, "utf8");
   } catch (error) {
-    const { code, message } = error as NodeJS.ErrnoException;
-    const why = code === "ENOENT" ? "no such file" : code === "EACCES" ? "permission denied" : code === "EISDIR" ? "it is a folder" : message;
-    throw new Error(`cannot read the CA file ${path}: ${why}`);
+    throw new Error(`cannot read the CA file ${path}: ${fileProblem(error)}`);
   }
   const first = text.indexOf("-----BEGIN CERTIFICATE-----");
   if (first < 0) throw new Error(`the CA file ${path} holds no PEM certificate (-----BEGIN CERTIFICATE-----)`);
@@ -197,6 +196,25 @@ export function readCaFile(path: string): string {
     throw new Error(`the CA file ${path} holds a certificate that cannot be read: ${(error as Error).message}`);
   }
   return text;
+}
+
+/**
+ * The wss:// flags of the command lines (device, echo agent); their keys are the
+ * DeviceConfig keys. caFlagFile reads --ca's file.
+ */
+export const TLS_FLAGS: readonly Flag[] = Object.freeze([
+  { name: "ca", value: "FILE", key: "ca", help: "wss://: trust only the CA certificate(s) in this PEM file\n(default: Node's root CAs)" },
+  { name: "pin", value: "BASE64", key: "pins", repeatable: true, help: "wss://: the server's public key must be this one: base64\nSHA-256 of its SubjectPublicKeyInfo (repeatable)" },
+  { name: "insecure", key: "insecure", help: "wss://: no certificate verification (a warning is logged at every connect)" },
+]);
+
+/** The PEM text of the file a --ca flag (typed as `as`) names; a UsageError naming the flag when it cannot be used. */
+export function caFlagFile(as: string, path: string): string {
+  try {
+    return readCaFile(path);
+  } catch (error) {
+    throw new UsageError(`${as}: ${(error as Error).message}`);
+  }
 }
 
 /** Why the handshake ended, in words. */

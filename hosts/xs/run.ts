@@ -83,6 +83,8 @@ export async function runEchoAgentInXs(options: EchoAgentInXsOptions): Promise<E
 
 export interface DeviceInXsOptions {
   config: DeviceConfig;
+  /** Setting keys the user gave explicitly at start: they win over stored values (DeviceOptions). */
+  explicitSettings?: readonly string[];
   /** Settings and saved networks (a FileStorage for the command line). */
   storage: Storage;
   logLevel: LogLevel;
@@ -129,7 +131,12 @@ export async function runDeviceInXs(options: DeviceInXsOptions): Promise<DeviceI
   engine.onFailure((error) => failed(error));
   let handle: number;
   try {
-    handle = await engine.startProgram("device", { config: options.config, logLevel: options.logLevel }, (event) => {
+    const program = {
+      config: options.config,
+      logLevel: options.logLevel,
+      ...(options.explicitSettings ? { explicitSettings: [...options.explicitSettings] } : {}),
+    };
+    handle = await engine.startProgram("device", program, (event) => {
       if (event.event === "stopped") stopped();
     });
   } catch (error) {

@@ -131,7 +131,7 @@ for (const engine of ENGINES) describe(`echo agent (hosts/node/echo-agent.ts, in
     const port = await closedPort();
     const agent = run([`ws://127.0.0.1:${port}/`]);
     assert.deepEqual(await agent.waitForExit(5000), { code: 1, signal: null });
-    assert.match(agent.stderr, new RegExp(`^echo-agent: .*connection refused \\(127\\.0\\.0\\.1:${port}\\)\\n$`));
+    assert.match(agent.stderr, new RegExp(`^echo-agent: could not connect to 127\\.0\\.0\\.1:${port}: connection refused\\n$`));
   });
 
   it("exits 1 when the server never answers the handshake within --handshake-timeout-ms", async function () {
@@ -154,10 +154,11 @@ for (const engine of ENGINES) describe(`echo agent (hosts/node/echo-agent.ts, in
   describe("exits 2 for bad arguments, saying what is wrong", function () {
     const cases: Array<[string, string[], RegExp]> = [
       ["no URL", [], /missing the server URL/],
-      ["two URLs", ["ws://127.0.0.1:1/", "ws://127.0.0.1:2/"], /expected one URL/],
-      ["an unknown option", ["--frobnicate", "ws://127.0.0.1:1/"], /Unknown option '--frobnicate'/],
-      ["a number that is not one", ["--max-message-bytes", "12k", "ws://127.0.0.1:1/"], /--max-message-bytes must be an integer/],
-      ["a limit the client refuses", ["--max-message-bytes", "10", "ws://127.0.0.1:1/"], /limits\.maxMessageBytes/],
+      ["two URLs", ["ws://127.0.0.1:1/", "ws://127.0.0.1:2/"], /unexpected argument "ws:\/\/127\.0\.0\.1:2\/"/],
+      ["an unknown option", ["--frobnicate", "ws://127.0.0.1:1/"], /unknown option --frobnicate\./],
+      ["a number that is not one", ["--max-message-bytes", "12k", "ws://127.0.0.1:1/"], /--max-message-bytes must be an integer from 0 to \d+ \(bytes\), got "12k"/],
+      // The client's own check, named by the flag the user typed, not the client's option.
+      ["a limit the client refuses", ["--max-message-bytes", "10", "ws://127.0.0.1:1/"], /: --max-message-bytes must be an integer from 125 to/],
       ["a URL of another scheme", ["http://127.0.0.1:1/"], /http/],
     ];
     for (const [what, args, message] of cases) {
@@ -165,15 +166,21 @@ for (const engine of ENGINES) describe(`echo agent (hosts/node/echo-agent.ts, in
         const agent = run(args);
         assert.deepEqual(await agent.waitForExit(5000), { code: 2, signal: null });
         assert.match(agent.stderr, message);
-        assert.match(agent.stderr, /^echo-agent: /);
+        // One line: what is wrong, then where the help is.
+        assert.match(agent.stderr, /^echo-agent: [^\n]*\. Try 'npm run -s echo-agent -- --help'\.\n$/);
+        assert.doesNotMatch(agent.stderr, /limits\./);
       });
     }
 
-    it("--help prints the usage and exits 0", async function () {
+    it("--help prints the usage, every option once, and exits 0", async function () {
       const agent = run(["--help"]);
       assert.deepEqual(await agent.waitForExit(5000), { code: 0, signal: null });
-      assert.match(agent.stdout, /^Usage: echo-agent \[options\] <url>/);
-      assert.match(agent.stdout, /--max-message-bytes/);
+      assert.match(agent.stdout, /^Usage: npm run -s echo-agent -- \[options\] <url>/);
+      const options = [...agent.stdout.matchAll(/^ {2}(?:-h, )?(--[a-z-]+)/gm)].map((match) => match[1]);
+      assert.deepEqual(options, [
+        "--max-message-bytes", "--max-frame-bytes", "--max-buffered-bytes", "--max-handshake-bytes", "--handshake-timeout-ms",
+        "--close-timeout-ms", "--autobahn", "--verbose", "--ca", "--pin", "--insecure", "--engine", "--help",
+      ]);
     });
   });
 });

@@ -20,7 +20,7 @@ import assert from "node:assert/strict";
 import { cpSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { parseLogLine } from "../../hosts/node/log-format.js";
+import { parseLogLine } from "../../src/shared/log-format.js";
 import { start, type CompanionServer } from "../../server/companion.js";
 import { issueCertificate, type Issued } from "../../server/certificates.js";
 import { testCertificates } from "../support/certs.js";

@@ -307,7 +307,7 @@ describe("secrets: the WiFi password and the auth token never leave the device's
         const child = node("dist/hosts/node/device.js", [...engineArgs(engine), "--password", long, "--auth-token", TOKEN.repeat(60)]);
         const exit = await child.waitForExit(5000);
         assert.equal(exit.code, 2);
-        assert.match(child.stderr, /config\.password must be a string of at most 64 characters/);
+        assert.match(child.stderr, /^device: --password must be a string of at most 64 characters, got "\(hidden\)"/);
         assertNoSecret("the usage error", child.stderr + child.stdout);
       });
     });

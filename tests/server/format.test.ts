@@ -1,22 +1,14 @@
 /**
- * The companion server's output (server/format.ts): readable lines for people, with colour
- * only on a terminal without NO_COLOR, and JSON lines for machines.
+ * The companion server's output (server/format.ts): readable lines for people (colour is
+ * decided by hosts/node/cli.ts wantsColour), and JSON lines for machines.
  */
 import assert from "node:assert/strict";
 import type { CompanionEvent } from "../../server/events.js";
-import { formatHuman, formatJson, SUMMARY_CHARS, summary, wantsColour } from "../../server/format.js";
+import { formatHuman, formatJson, SUMMARY_CHARS, summary } from "../../server/format.js";
 
 const T = new Date(2025, 0, 2, 3, 4, 5, 67).toISOString();
 
 describe("companion output (server/format.ts)", function () {
-  it("colours only a terminal, and never with NO_COLOR set", function () {
-    assert.equal(wantsColour({ isTTY: true }, {}), true);
-    assert.equal(wantsColour({ isTTY: true }, { NO_COLOR: "1" }), false);
-    assert.equal(wantsColour({ isTTY: true }, { NO_COLOR: "" }), true, "an empty NO_COLOR does not count (no-color.org)");
-    assert.equal(wantsColour({ isTTY: false }, {}), false);
-    assert.equal(wantsColour({}, {}), false);
-  });
-
   it("starts with the plain 'listening on <url>' line scripts wait for", function () {
     const event: CompanionEvent = { t: T, event: "listening", url: "ws://127.0.0.1:8765/", host: "127.0.0.1", port: 8765 };
     assert.equal(formatHuman(event, true), "listening on ws://127.0.0.1:8765/");
@@ -38,6 +30,31 @@ describe("companion output (server/format.ts)", function () {
     const base = { t: T, event: "reply", conn: 2, device: null, id: 7, matched: true, request: "echo", rttMs: 0.4 } as const;
     assert.equal(formatHuman({ ...base, ok: true, result: { payload: "hi" } }, false), '03:04:05.067 conn#2 \u2190 reply id=7 (echo) ok {"payload":"hi"} 0.4 ms');
     assert.match(formatHuman({ ...base, ok: false, error: { code: "unknown_type" }, matched: false, request: null, rttMs: null }, false), /error \{"code":"unknown_type"\} \(no such request\)$/);
+  });
+
+  it("shows a reply whole: a status too long for one line is pretty-printed below it, indented, nothing cut", function () {
+    const result = {
+      firmware: "0.1.0",
+      uptimeMs: 123456,
+      wifi: "online",
+      link: "open",
+      supervisor: { state: "open", stats: { connects: 3, reconnects: 2, heartbeatTimeouts: 1, attempt: 0 } },
+      app: { counters: { telemetrySeq: 42, ignored: 0, errorsSent: 0, requests: 7 }, telemetryIntervalMs: 10000 },
+      note: "x".repeat(300),
+    };
+    const event = { t: T, event: "reply", conn: 1, device: "sim-1", id: 3, matched: true, request: "status", rttMs: 0.4, ok: true, result } as const;
+    const [head, ...body] = formatHuman(event, false).split("\n");
+    assert.equal(head, "03:04:05.067 sim-1 \u2190 reply id=3 (status) ok 0.4 ms");
+    assert.ok(body.length > 10, "one line per key");
+    assert.ok(body.every((line) => line.startsWith("  ")), "indented under its event");
+    assert.equal(body[1], '    "firmware": "0.1.0",');
+    assert.deepEqual(JSON.parse(body.join("\n")), result, "the whole status, nothing cut");
+  });
+
+  it("escapes control characters a device sends, in summaries and in whole replies", function () {
+    assert.equal(summary("a\u001b[2Jb\u009b"), "a\\x1b[2Jb\\x9b");
+    const event = { t: T, event: "reply", conn: 1, device: "sim-1", id: 1, matched: true, request: "echo", rttMs: 1, ok: true, result: { payload: "\u009b".repeat(200) } } as const;
+    assert.doesNotMatch(formatHuman(event, false), /[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/);
   });
 
   it("writes requests with their type, id and fields", function () {

@@ -22,6 +22,7 @@ import { Device } from "../../src/device/device.js";
 import { WebSocketError } from "../../src/shared/errors.js";
 import type { Log, LogLevel, NetHost, Storage } from "../../src/shared/host.js";
 import { MemoryStorage } from "../../src/shared/memory-storage.js";
+import { levelShown } from "../../src/shared/log-format.js";
 import {
   ConnectionSupervisor,
   type HeartbeatOptions,
@@ -49,13 +50,13 @@ export type { DeviceStatus };
 
 // --- what the client, the supervisor and the device share --------------------------------
 
-const LEVEL_RANK: Record<LogLevel, number> = { debug: 0, info: 1, warn: 2, error: 3 };
-
 /** `base` with its log replaced by `log` from `minLevel` up (none for "silent"). */
 function withLog<H extends NetHost>(base: H, log: Log | undefined, minLevel: LogLevel | "silent"): H {
   if (!log) return base;
-  const minRank = minLevel === "silent" ? Infinity : LEVEL_RANK[minLevel];
-  return { ...base, log: (level, event, fields) => (LEVEL_RANK[level] >= minRank ? log(level, event, fields) : undefined) };
+  return {
+    ...base,
+    log: (level, event, fields) => (minLevel !== "silent" && levelShown(level, minLevel) ? log(level, event, fields) : undefined),
+  };
 }
 
 /** What `action` returns, or its throw as a rejection (the Node end's calls, shaped as XS's). */

@@ -10,7 +10,7 @@ import { chmodSync, closeSync, constants, existsSync, mkdtempSync, openSync, rea
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Child, REPO_ROOT } from "../support/child-process.js";
-import { delay, until, within } from "../support/wait.js";
+import { closedPort, delay, until, within } from "../support/wait.js";
 
 const CLI = join(REPO_ROOT, "dist", "tools", "monitor", "cli.js");
 const MISSING_SOCAT = "socat is missing: apt-get install socat";
@@ -312,11 +312,54 @@ describe("npm run monitor", function () {
       }
     });
 
-    it("exits 2 with the usage for bad arguments", async function () {
+    it("exits 2 for bad arguments, in one line naming the flag", async function () {
       const mon = monitor(["--port", "/dev/ttyUSB0", "--baud", "fast"]);
       const exit = await mon.waitForExit(START_MS);
       assert.equal(exit.code, 2);
-      assert.match(mon.stderr, /^monitor: --baud must be a whole number of bit\/s from 50 to 12000000, got "fast"\n\nUsage: npm run monitor/);
+      assert.equal(mon.stderr, `monitor: --baud must be an integer from 50 to 12000000, got "fast". Try 'npm run monitor -- --help'.\n`);
+    });
+  });
+
+  describe("reading a pipe (--stdin)", function () {
+    it("renders the lines as from a serial port, and exits 0 when the input ends", async function () {
+      const mon = monitor(["--stdin"]);
+      mon.process.stdin!.write(record("info", "ws_open", { url: "ws://h/", attempt: 2 }));
+      mon.process.stdin!.write("rst:0x1 (POWERON_RESET)\n");
+      mon.process.stdin!.end(record("warn", "ws_slow", { ms: 900 }).trimEnd());
+      assert.deepEqual(await mon.waitForExit(START_MS), { code: 0, signal: null }, `stderr: ${mon.stderr}`);
+      const lines = mon.stdout.trimEnd().split("\n");
+      assert.equal(lines.length, 3, mon.stdout);
+      assert.match(lines[0]!, new RegExp(`^${STAMP} 10:00:00\\.123 info  ws_open url=ws://h/ attempt=2$`));
+      assert.match(lines[1]!, new RegExp(`^${STAMP} rst:0x1 \\(POWERON_RESET\\)$`));
+      assert.match(lines[2]!, new RegExp(`^${STAMP} 10:00:00\\.123 warn  ws_slow ms=900 \\[no end of line\\]$`), "the last line had no newline");
+    });
+
+    it("takes the filters, and --port - as the same", async function () {
+      const mon = monitor(["--port", "-", "--level", "warn"]);
+      mon.process.stdin!.end(record("info", "hidden") + record("error", "shown"));
+      assert.deepEqual(await mon.waitForExit(START_MS), { code: 0, signal: null });
+      assert.match(mon.stdout, new RegExp(`^${STAMP} 10:00:00\\.123 error shown\n$`));
+    });
+
+    it("shows the simulated device's log piped into it: npm run -s device | npm run monitor -- --stdin", async function () {
+      const dir = mkdtempSync(join(tmpdir(), "moorline-monitor-"));
+      const device = spawn(
+        process.execPath,
+        [join(REPO_ROOT, "dist", "hosts", "node", "device.js"), "--url", `ws://127.0.0.1:${await closedPort()}/`, "--no-wifi", "--storage", join(dir, "d.json")],
+        { stdio: ["ignore", "pipe", "inherit"] },
+      );
+      const mon = monitor(["--stdin"]);
+      device.stdout!.pipe(mon.process.stdin!);
+      try {
+        await shows(mon, new RegExp(`^${STAMP} ${STAMP} info  device_start device=sim-1 `), "the device's start, readable");
+        await shows(mon, /warn {2}ws_closed code=1006 reason="could not connect to 127\.0\.0\.1:\d+: connection refused"/, "its failed attempt");
+        device.kill("SIGTERM");
+        assert.deepEqual(await mon.waitForExit(START_MS, "the monitor to end with its input"), { code: 0, signal: null });
+        assert.match(mon.stdout, /info {2}device_stopped device=sim-1$/m);
+      } finally {
+        device.kill("SIGKILL");
+        rmSync(dir, { recursive: true, force: true });
+      }
     });
   });
 });

@@ -1,15 +1,17 @@
 /**
- * `npm run monitor -- --port /dev/ttyUSB0 [--baud 115200]`: watches a device over serial.
+ * `npm run monitor -- --port /dev/ttyUSB0 [--baud 115200]`: watches a device over serial;
+ * `npm run -s device | npm run -s monitor -- --stdin`: the same for lines from a pipe.
  * Device lines go to stdout; the monitor's own lines (opened, gone, reconnected, errors) go to
  * stderr, so `--raw > capture.log` captures exactly what the device sent.
- * See USAGE in options.ts and docs/monitor.md.
+ * See MONITOR_COMMAND in options.ts and docs/monitor.md.
  */
+import { runCommand, SetupError, wantsColour, type ParsedFlags } from "../../hosts/node/cli.js";
+import { localTime, paint, SGR } from "../../src/shared/log-format.js";
 import { LineSplitter, type Line } from "./line-splitter.js";
-import { parseArguments, USAGE, UsageError, type MonitorOptions } from "./options.js";
+import { MONITOR_COMMAND, monitorCommand, type MonitorOptions } from "./options.js";
 import { formatPortList, listPorts } from "./ports.js";
-import { localTime, renderLine } from "./render.js";
+import { renderLine } from "./render.js";
 import { PortSession, type PortOpener } from "./session.js";
-import { paint } from "../../hosts/node/log-format.js";
 
 /** A partial line is shown after this long without a byte, ms (the device reset mid-line). */
 export const PARTIAL_LINE_IDLE_MS = 300;
@@ -17,7 +19,7 @@ export const PARTIAL_LINE_IDLE_MS = 300;
 const CLOSE_TIMEOUT_MS = 2_000;
 
 function colourFor(stream: NodeJS.WriteStream, forced: boolean | undefined): boolean {
-  return forced ?? (Boolean(stream.isTTY) && !process.env.NO_COLOR);
+  return forced ?? wantsColour(stream);
 }
 
 type SerialportModule = typeof import("serialport");
@@ -27,7 +29,7 @@ async function loadSerialport(): Promise<SerialportModule> {
   try {
     return await import("serialport");
   } catch (error) {
-    throw new Error(
+    throw new SetupError(
       `the serialport package could not be loaded (${(error as Error).message}).\n` +
         "Run `npm install` in the project; on a platform without a prebuilt binding, `npm rebuild serialport` builds it (needs a C++ compiler and Python).",
     );
@@ -41,25 +43,34 @@ async function list(forcedColour: boolean | undefined): Promise<number> {
   return 0;
 }
 
-async function monitor(options: MonitorOptions): Promise<number> {
-  const { SerialPort } = await loadSerialport();
+/** Where device lines go: rendered, written to stdout; a slow reader pauses the source. */
+interface Output {
+  /** Takes bytes from the device that came now. */
+  data(chunk: Uint8Array): void;
+  /** The source paused or ended: a pending partial line is complete. */
+  flush(): void;
+  /** The monitor's own line, on stderr. */
+  status(text: string): void;
+}
+
+/**
+ * The rendering pipeline both sources share: lines split (a partial one shown after
+ * PARTIAL_LINE_IDLE_MS of silence), rendered, written; when stdout's reader falls behind, the
+ * source is paused (`pause`) until it drains, instead of buffering without bound.
+ */
+function createOutput(options: MonitorOptions, source: { pause(): void; resume(): void }): Output {
   const colour = colourFor(process.stdout, options.colour);
   const statusColour = colourFor(process.stderr, options.colour);
-  const status = (text: string): void => {
-    process.stderr.write(`${localTime(Date.now())} ${paint(36, `monitor: ${text}`, statusColour)}\n`);
-  };
-
-  let session: PortSession | undefined;
   let outputBlocked = false;
   const write = (output: string | Uint8Array): void => {
     if (!process.stdout.write(output) && !outputBlocked) {
-      // The reader (a pager, a slow pipe) is behind: stop reading the port instead of
+      // The reader (a pager, a slow pipe) is behind: stop reading the source instead of
       // buffering without bound; the OS keeps a little, the rest is lost as on any terminal.
       outputBlocked = true;
-      session?.pause();
+      source.pause();
       process.stdout.once("drain", () => {
         outputBlocked = false;
-        session?.resume();
+        source.resume();
       });
     }
   };
@@ -68,6 +79,38 @@ async function monitor(options: MonitorOptions): Promise<number> {
     if (output !== undefined) write(output);
   });
   let idleTimer: NodeJS.Timeout | undefined;
+  return {
+    data(chunk) {
+      splitter.push(chunk, Date.now());
+      clearTimeout(idleTimer);
+      if (splitter.pending > 0) idleTimer = setTimeout(() => splitter.flush(), PARTIAL_LINE_IDLE_MS);
+    },
+    flush() {
+      clearTimeout(idleTimer);
+      splitter.flush();
+    },
+    status(text) {
+      process.stderr.write(`${localTime(Date.now())} ${paint(SGR.cyan, `monitor: ${text}`, statusColour)}\n`);
+    },
+  };
+}
+
+/** Quits on Ctrl-C, SIGTERM, and when stdout's reader goes away (`| head`). */
+function onQuit(quit: () => void): void {
+  // A repeated signal is ignored: one Ctrl-C often arrives twice (from the terminal and
+  // forwarded by npm), and closing is bounded by CLOSE_TIMEOUT_MS anyway.
+  process.on("SIGINT", quit);
+  process.on("SIGTERM", quit);
+  process.stdout.on("error", (error: NodeJS.ErrnoException) => {
+    if (error.code === "EPIPE") quit();
+  });
+}
+
+async function monitor(options: MonitorOptions): Promise<number> {
+  if (options.port === "-") return monitorStdin(options);
+  const { SerialPort } = await loadSerialport();
+  let session: PortSession | undefined;
+  const output = createOutput(options, { pause: () => session?.pause(), resume: () => session?.resume() });
 
   const open: PortOpener = (path, baudRate) =>
     new Promise((resolve, reject) => {
@@ -80,54 +123,50 @@ async function monitor(options: MonitorOptions): Promise<number> {
     const finish = async (code: number, farewell?: string): Promise<void> => {
       if (finished) return;
       finished = true;
-      clearTimeout(idleTimer);
-      splitter.flush();
+      output.flush();
       setTimeout(() => resolve(code), CLOSE_TIMEOUT_MS).unref();
       await session?.stop();
-      if (farewell) status(farewell);
+      if (farewell) output.status(farewell);
       resolve(code);
     };
     session = new PortSession(options.port, options.baudRate, open, {
-      data(chunk) {
-        splitter.push(chunk, Date.now());
-        clearTimeout(idleTimer);
-        if (splitter.pending > 0) idleTimer = setTimeout(() => splitter.flush(), PARTIAL_LINE_IDLE_MS);
-      },
-      lost() {
-        clearTimeout(idleTimer);
-        splitter.flush();
-      },
-      status,
+      data: (chunk) => output.data(chunk),
+      lost: () => output.flush(),
+      status: (text) => output.status(text),
       fatal(text) {
         process.stderr.write(`monitor: ${text}\n`);
         void finish(1);
       },
     });
-    // A repeated signal is ignored: one Ctrl-C often arrives twice (from the terminal and
-    // forwarded by npm), and closing is bounded by CLOSE_TIMEOUT_MS anyway.
-    const quit = (): void => void finish(0, `closed ${options.port}`);
-    process.on("SIGINT", quit);
-    process.on("SIGTERM", quit);
-    // A reader that went away (`| head`): nothing more to show, quit as after Ctrl-C.
-    process.stdout.on("error", (error: NodeJS.ErrnoException) => {
-      if (error.code === "EPIPE") void finish(0);
-    });
+    onQuit(() => void finish(0, `closed ${options.port}`));
     void session.start(options.wait);
   });
 }
 
-async function main(argv: readonly string[]): Promise<number> {
-  let command;
-  try {
-    command = parseArguments(argv);
-  } catch (error) {
-    if (!(error instanceof UsageError)) throw error;
-    process.stderr.write(`monitor: ${error.message}\n\n${USAGE}`);
-    return 2;
-  }
+/** The same rendering for lines read from standard input, until it ends (exit 0). */
+function monitorStdin(options: MonitorOptions): Promise<number> {
+  const input = process.stdin;
+  const output = createOutput(options, { pause: () => input.pause(), resume: () => input.resume() });
+  return new Promise<number>((resolve) => {
+    const finish = (): void => {
+      output.flush();
+      resolve(0);
+    };
+    input.on("data", (chunk: Buffer) => output.data(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.length)));
+    input.once("end", finish);
+    input.once("error", (error) => {
+      process.stderr.write(`monitor: cannot read standard input: ${error.message}\n`);
+      output.flush();
+      resolve(1);
+    });
+    onQuit(finish);
+  });
+}
+
+async function main(parsed: ParsedFlags): Promise<number> {
+  const command = monitorCommand(parsed);
   switch (command.kind) {
-    case "help":
-      process.stdout.write(USAGE);
+    case "help": // printed by runCommand
       return 0;
     case "list":
       return list(command.colour);
@@ -136,15 +175,10 @@ async function main(argv: readonly string[]): Promise<number> {
   }
 }
 
-main(process.argv.slice(2)).then(
-  (code) => {
-    // Let stdout drain before exiting: process.exit would cut a piped output short.
-    process.exitCode = code;
-    setTimeout(() => process.exit(code), 50).unref();
-    process.stdout.write("", () => process.exit(code));
-  },
-  (error: Error) => {
-    process.stderr.write(`monitor: ${error.message}\n`);
-    process.exit(1);
-  },
-);
+void runCommand(MONITOR_COMMAND, process.argv.slice(2), main).then(() => {
+  // Let stdout drain before exiting: process.exit would cut a piped output short. A port or
+  // a signal handler may still hold the process: leave once the output is out.
+  const code = typeof process.exitCode === "number" ? process.exitCode : 0;
+  setTimeout(() => process.exit(code), 50).unref();
+  process.stdout.write("", () => process.exit(code));
+});

@@ -4,7 +4,7 @@
  */
 import { readdirSync, readFileSync, realpathSync, statSync, existsSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { paint } from "../../hosts/node/log-format.js";
+import { paint, SGR } from "../../src/shared/log-format.js";
 
 export interface PortInfo {
   path: string;
@@ -141,8 +141,8 @@ export function formatPortList(ports: readonly PortInfo[], colour: boolean): str
         port.vendorId && `${port.vendorId}:${port.productId ?? "????"}`,
       ].filter(Boolean);
       const bridge = esp32Bridge(port);
-      const mark = bridge ? `  ${paint(32, `<- likely an ESP32 (${bridge})`, colour)}` : "";
-      lines.push(`  ${paint(1, port.path.padEnd(width), colour)}  ${details.join(", ") || "(no USB details)"}${mark}`);
+      const mark = bridge ? `  ${paint(SGR.green, `<- likely an ESP32 (${bridge})`, colour)}` : "";
+      lines.push(`  ${paint(SGR.bold, port.path.padEnd(width), colour)}  ${details.join(", ") || "(no USB details)"}${mark}`);
     }
   }
   if (legacy.length > 0) {

@@ -3,18 +3,19 @@
  * (filters). Pure: a Line in, text or bytes out.
  *
  * Pretty (default): "HH:MM:SS.mmm " (local time the line's first byte came) then the firmware's
- * JSON log line made readable (hosts/node/log-format.ts), or any other line dimmed, with its
+ * JSON log line made readable (src/shared/log-format.ts), or any other line dimmed, with its
  * control characters shown as escapes. Raw (--raw): the bytes exactly as received.
  */
-import { levelRank, parseLogLine, paint, printable, formatLogRecord, type LogRecord } from "../../hosts/node/log-format.js";
+import type { LogLevel } from "../../src/shared/host.js";
+import { formatLogRecord, levelShown, localTime, paint, parseLogLine, printable, SGR, type LogRecord } from "../../src/shared/log-format.js";
 import type { Line } from "./line-splitter.js";
 import type { EventMatcher } from "./options.js";
 
 export interface RenderOptions {
   raw: boolean;
   colour: boolean;
-  /** levelRank of the least important level shown. */
-  minLevel: number;
+  /** The least important level shown. */
+  minLevel: LogLevel;
   /** Empty: every event. */
   events: readonly EventMatcher[];
   onlyJson: boolean;
@@ -25,7 +26,7 @@ const RECORD_START = '{"t":';
 /** How many record starts inside one line are tried before giving up (bounds the parsing). */
 const MAX_RECORD_STARTS_TRIED = 8;
 /** An SGR (colour) sequence, as ESP-IDF's own log lines carry them. */
-const SGR = /\x1b\[[0-9;]*m/g;
+const SGR_SEQUENCE = /\x1b\[[0-9;]*m/g;
 
 const decoder = new TextDecoder("utf-8");
 
@@ -54,12 +55,12 @@ export function renderLine(line: Line, options: RenderOptions): string | Uint8Ar
     // Blank lines (the ROM prints a few) carry nothing once timestamped.
     if (!piece.record && piece.text.trim() === "") continue;
     let body = piece.record ? formatLogRecord(piece.record, options.colour) : plainText(piece.text, options.colour);
-    if (line.continuation) body = `${paint(33, "[continued]", options.colour)} ${body}`;
+    if (line.continuation) body = `${paint(SGR.yellow, "[continued]", options.colour)} ${body}`;
     out.push(`${stamp} ${body}`);
   }
   if (out.length === 0) return undefined;
-  if (line.end === "cut") out[out.length - 1] += ` ${paint(33, `[cut at ${line.raw.length} bytes; continues on the next line]`, options.colour)}`;
-  else if (line.end === "partial") out[out.length - 1] += ` ${paint(33, "[no end of line]", options.colour)}`;
+  if (line.end === "cut") out[out.length - 1] += ` ${paint(SGR.yellow, `[cut at ${line.raw.length} bytes; continues on the next line]`, options.colour)}`;
+  else if (line.end === "partial") out[out.length - 1] += ` ${paint(SGR.yellow, "[no end of line]", options.colour)}`;
   return out.join("\n") + "\n";
 }
 
@@ -72,21 +73,13 @@ export function lineText(raw: Uint8Array): string {
   return decoder.decode(raw.subarray(0, end));
 }
 
-/** "HH:MM:SS.mmm" in local time. */
-export function localTime(ms: number): string {
-  const date = new Date(ms);
-  const two = (n: number) => String(n).padStart(2, "0");
-  return `${two(date.getHours())}:${two(date.getMinutes())}:${two(date.getSeconds())}.${String(date.getMilliseconds()).padStart(3, "0")}`;
-}
-
 function shown(piece: Piece, options: RenderOptions): boolean {
   const record = piece.record;
   // Non-JSON lines are boot messages, panics and backtraces: what explains a crash. The
   // level and event filters select among log records and never hide them.
   if (!record) return !options.onlyJson;
-  const rank = levelRank(record.level);
   // A level we don't know is shown: a filter never hides what it cannot judge.
-  if (rank !== undefined && rank < options.minLevel) return false;
+  if (!levelShown(record.level, options.minLevel)) return false;
   return options.events.length === 0 || options.events.some((matches) => matches(record.event));
 }
 
@@ -116,10 +109,10 @@ function pieces(text: string): Piece[] {
 function plainText(text: string, colour: boolean): string {
   let out = "";
   let last = 0;
-  for (const match of text.matchAll(SGR)) {
+  for (const match of text.matchAll(SGR_SEQUENCE)) {
     out += printable(text.slice(last, match.index)) + (colour ? match[0] : "");
     last = match.index + match[0].length;
   }
   out += printable(text.slice(last));
-  return paint(2, out, colour);
+  return paint(SGR.dim, out, colour);
 }

@@ -7,7 +7,11 @@ import { registerProgram, type Json } from "./programs.js";
 
 registerProgram("device", (options, emit) => {
   const host = createXsDeviceHost((options.logLevel as LogLevel | "silent" | undefined) ?? "info");
-  const device = new Device({ host, config: parseDeviceConfig((options.config ?? {}) as Record<string, unknown>) });
+  const device = new Device({
+    host,
+    config: parseDeviceConfig((options.config ?? {}) as Record<string, unknown>),
+    ...(Array.isArray(options.explicitSettings) ? { explicitSettings: options.explicitSettings as string[] } : {}),
+  });
   device.start();
   return {
     call(op) {

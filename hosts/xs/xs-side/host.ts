@@ -37,10 +37,11 @@ import type {
   Utf8Codec,
 } from "../../../src/shared/host.js";
 import { takeBytes } from "../../../src/shared/byte-queue.js";
+import { errorMessage, levelShown, LOG_LEVELS, logValue } from "../../../src/shared/log-format.js";
 import { checkStorageName, checkStorageValue } from "../../../src/shared/memory-storage.js";
 import { encodeUtf8 } from "../../../src/websocket/utf8.js";
 import { call, defer, now, onDelivery, post, postId, powers } from "./bridge.js";
-import { Command, Delivery, LOG_LEVELS, Post, WIFI_NOTIFICATIONS, WIFI_REASONS, type Reader } from "./protocol.js";
+import { Command, Delivery, Post, WIFI_NOTIFICATIONS, WIFI_REASONS, type Reader } from "./protocol.js";
 
 // --- TCP --------------------------------------------------------------------------------
 
@@ -295,33 +296,26 @@ export const xsRandom: RandomSource = (into: Uint8Array): void => {
 
 // --- log --------------------------------------------------------------------------------
 
-const LEVEL_RANK: Record<LogLevel, number> = { debug: 0, info: 1, warn: 2, error: 3 };
-
-/** The JSON the Node host's log makes of values JSON cannot show (hosts/node/host.ts logValue). */
-function logValue(_key: string, value: unknown): unknown {
-  if (value instanceof Uint8Array) return `<${value.length} bytes>`;
-  if (typeof value === "bigint") return value.toString();
-  if (value instanceof Error) {
-    const code = (value as { code?: unknown }).code;
-    return code === undefined ? { name: value.name, message: value.message } : { name: value.name, code, message: value.message };
-  }
-  return value;
-}
-
 /**
- * A Log whose lines Node prints (hosts/node/host.ts createJsonLog); events below `minLevel`
- * are dropped here, before any work.
+ * A Log whose lines Node prints (hosts/node/host.ts createJsonLog, the firmware's log format of
+ * src/shared/log-format.ts); events below `minLevel` are dropped here, before any work. Fields
+ * are serialised as that format does (logValue); a field that cannot be (a cycle) becomes a
+ * note, so a log call never throws.
  */
 export function createXsLog(minLevel: LogLevel | "silent"): Log | undefined {
   if (minLevel === "silent") return undefined;
-  const threshold = LEVEL_RANK[minLevel];
   return (level, event, fields) => {
-    const rank = LEVEL_RANK[level];
-    if (rank === undefined || rank < threshold) return;
-    const json = powers.encode(JSON.stringify([event, fields ?? null], logValue));
+    if (!levelShown(level, minLevel)) return;
+    let json: string;
+    try {
+      json = JSON.stringify([event, fields ?? null], logValue);
+    } catch (error) {
+      json = JSON.stringify([event, { logError: errorMessage(error) }]);
+    }
+    const bytes = powers.encode(json);
     post(Post.LOG, (writer) => {
       writer.u8(LOG_LEVELS.indexOf(level));
-      writer.bytes(json);
+      writer.bytes(bytes);
     });
   };
 }

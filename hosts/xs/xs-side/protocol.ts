@@ -105,7 +105,8 @@ export const DELIVERY_HEADER_BYTES = 9;
 /** Bytes of a record's header: kind u8 and body length u32. */
 export const RECORD_HEADER_BYTES = 5;
 
-export const LOG_LEVELS = ["debug", "info", "warn", "error"] as const;
+/** The wire's level numbers are indexes in the log format's own table. */
+export { LOG_LEVELS } from "../../../src/shared/log-format.js";
 export const WIFI_NOTIFICATIONS = ["connect", "gotIP", "lostIP", "disconnect"] as const;
 export const WIFI_REASONS = ["wrong_password", "ap_not_found", "link_lost"] as const;
 

@@ -187,13 +187,13 @@ describe("Node host (hosts/node/host.ts)", function () {
       socket.write(chunk); // space is back
     });
 
-    it("reports a refused connection once, naming the address", async function () {
+    it("reports a refused connection once, leaving the address to the client (which names it)", async function () {
       const refusedPort = await closedPort();
       const { options, seen } = recordingOptions(refusedPort);
       sockets.push(new NodeTcpSocket(options));
       await until(() => seen.events.length > 0, 2000, "onError");
       await delay(50);
-      assert.deepEqual(seen.events, [`error connection refused (127.0.0.1:${refusedPort})`]);
+      assert.deepEqual(seen.events, ["error connection refused"]);
     });
 
     it("reports a connection reset by the peer", async function () {

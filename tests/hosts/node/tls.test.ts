@@ -182,7 +182,7 @@ describe("Node host: NodeTlsSocket (hosts/node/tls.ts)", function () {
     const refused = open(refusedPort, { serverName: "127.0.0.1" });
     await until(() => refused.seen.errors.length > 0, 5000, "onError");
     await delay(50);
-    assert.deepEqual(refused.seen.errors, [{ message: `connection refused (127.0.0.1:${refusedPort})`, code: undefined }]);
+    assert.deepEqual(refused.seen.errors, [{ message: "connection refused", code: undefined }]);
   });
 
   it("close() during the handshake abandons it without a callback", async function () {

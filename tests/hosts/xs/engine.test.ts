@@ -139,7 +139,7 @@ describe("the XS host's bridge (hosts/xs)", function () {
       const refused = await closedPort();
       const id = (await probe.call("tcp-open", { host: "127.0.0.1", port: refused })).value;
       const error = await probe.next((e) => e.event === "error" && e.id === id, "onError");
-      assert.equal(error.event.message, `connection refused (127.0.0.1:${refused})`);
+      assert.equal(error.event.message, "connection refused");
       assert.deepEqual((await probe.call("stats")).value, { timers: 0, sockets: 0 });
     });
 

@@ -146,7 +146,7 @@ for (const engine of ENGINES) {
       assert.equal(event.code, 1006);
       assert.ok(event.error instanceof WebSocketError);
       assert.equal(event.error.code, ErrorCode.CONNECT_FAILED);
-      assert.match(event.error.message, new RegExp(`connection refused \\(127\\.0\\.0\\.1:${port}\\)`));
+      assert.match(event.error.message, new RegExp(`could not connect to 127\\.0\\.0\\.1:${port}: connection refused$`));
     });
 
     it("rejects a bad URL with the constructor's ERR_INVALID_URL", async function () {

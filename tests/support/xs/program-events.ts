@@ -8,8 +8,7 @@ import type { Limits } from "../../../src/websocket/constants.js";
 import type { Log, LogLevel } from "../../../src/shared/host.js";
 import type { ClientTlsOptions, CloseEvent, WebSocketClientOptions } from "../../../src/websocket/client.js";
 import { errorToJson, type Emit, type Json } from "../../../hosts/xs/xs-side/programs.js";
-
-const LEVEL_RANK: Record<LogLevel, number> = { debug: 0, info: 1, warn: 2, error: 3 };
+import { levelShown, logValue } from "../../../src/shared/log-format.js";
 
 /** The client options Node passed that were given (as on-engine.ts clientJson() sends them). */
 export function clientOptionsFrom(
@@ -41,20 +40,9 @@ export function closeEventJson(event: CloseEvent): Record<string, Json> {
  */
 export function eventLog(emit: Emit, minLevel: LogLevel | "silent", stamp: () => Record<string, Json> = () => ({})): Log | undefined {
   if (minLevel === "silent") return undefined;
-  const threshold = LEVEL_RANK[minLevel];
   return (level, name, fields) => {
-    if (LEVEL_RANK[level] < threshold) return;
-    emit({ event: "log", level, name, fields: JSON.parse(JSON.stringify(fields ?? {}, jsonSafe)) as Json, ...stamp() });
+    if (!levelShown(level, minLevel)) return;
+    emit({ event: "log", level, name, fields: JSON.parse(JSON.stringify(fields ?? {}, logValue)) as Json, ...stamp() });
   };
 }
 
-/** What JSON cannot show, as the hosts' JSON log shows it (bytes as a count, errors by name). */
-function jsonSafe(_key: string, value: unknown): unknown {
-  if (value instanceof Uint8Array) return `<${value.length} bytes>`;
-  if (typeof value === "bigint") return value.toString();
-  if (value instanceof Error) {
-    const code = (value as { code?: unknown }).code;
-    return code === undefined ? { name: value.name, message: value.message } : { name: value.name, code, message: value.message };
-  }
-  return value;
-}

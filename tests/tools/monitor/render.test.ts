@@ -1,10 +1,11 @@
 import assert from "node:assert/strict";
 import type { Line, LineEnd } from "../../../tools/monitor/line-splitter.js";
 import { eventMatcher } from "../../../tools/monitor/options.js";
-import { lineText, localTime, renderLine, type RenderOptions } from "../../../tools/monitor/render.js";
+import { localTime } from "../../../src/shared/log-format.js";
+import { lineText, renderLine, type RenderOptions } from "../../../tools/monitor/render.js";
 
 const AT = new Date(2026, 0, 1, 9, 8, 7, 65).getTime();
-const PRETTY: RenderOptions = { raw: false, colour: false, minLevel: 0, events: [], onlyJson: false };
+const PRETTY: RenderOptions = { raw: false, colour: false, minLevel: "debug", events: [], onlyJson: false };
 
 function line(text: string | Uint8Array, end: LineEnd = "newline", continuation = false): Line {
   return { raw: typeof text === "string" ? Buffer.from(text, "utf8") : text, receivedAt: AT, end, continuation };
@@ -65,8 +66,8 @@ describe("renderLine", function () {
       lines.filter((text) => pretty(text, options) !== undefined).map((text) => /"event":"(\w+)"/.exec(text)?.[1] ?? text.trim());
 
     it("--level shows that level and above, a level it does not know, and every non-JSON line", function () {
-      assert.deepEqual(shown({ minLevel: 2 }), ["ws_slow", "wifi_lost", "odd", "Guru Meditation Error"]);
-      assert.deepEqual(shown({ minLevel: 0 }), ["tick", "ws_open", "ws_slow", "wifi_lost", "odd", "Guru Meditation Error"]);
+      assert.deepEqual(shown({ minLevel: "warn" }), ["ws_slow", "wifi_lost", "odd", "Guru Meditation Error"]);
+      assert.deepEqual(shown({ minLevel: "debug" }), ["tick", "ws_open", "ws_slow", "wifi_lost", "odd", "Guru Meditation Error"]);
     });
 
     it("--event shows the events any matcher accepts, and every non-JSON line", function () {
@@ -75,7 +76,7 @@ describe("renderLine", function () {
     });
 
     it("--only-json hides the non-JSON lines; filters combine", function () {
-      assert.deepEqual(shown({ onlyJson: true, minLevel: 1, events: [eventMatcher("w")] }), ["ws_open", "ws_slow", "wifi_lost"]);
+      assert.deepEqual(shown({ onlyJson: true, minLevel: "info", events: [eventMatcher("w")] }), ["ws_open", "ws_slow", "wifi_lost"]);
     });
   });
 
@@ -88,7 +89,7 @@ describe("renderLine", function () {
     });
 
     it("still filters", function () {
-      const options = { ...PRETTY, raw: true, minLevel: 2 };
+      const options: RenderOptions = { ...PRETTY, raw: true, minLevel: "warn" };
       assert.equal(renderLine(line(record("info", "e")), options), undefined);
       assert.ok(renderLine(line(record("error", "e")), options));
       assert.ok(renderLine(line("boot\n"), options));

@@ -1,6 +1,26 @@
+/**
+ * The firmware's log format (src/shared/log-format.ts): the one JSON line every host writes,
+ * the level scale and its filter, and the readable line every reader makes of it.
+ */
 import assert from "node:assert/strict";
-import { createJsonLog } from "../../../hosts/node/host.js";
-import { deviceTime, formatDeviceLine, formatLogRecord, levelRank, parseLogLine, printable } from "../../../hosts/node/log-format.js";
+import { createJsonLog } from "../../hosts/node/host.js";
+import { invalidArgument } from "../../src/shared/errors.js";
+import {
+  createLog,
+  deviceTime,
+  errorMessage,
+  formatDeviceLine,
+  formatLogLine,
+  formatLogRecord,
+  formatValue,
+  isLogLevel,
+  levelRank,
+  levelShown,
+  localTime,
+  LOG_LEVELS,
+  parseLogLine,
+  printable,
+} from "../../src/shared/log-format.js";
 
 /** One line exactly as the device's log writes it. */
 function logged(level: "debug" | "info" | "warn" | "error", event: string, fields?: Record<string, unknown>): string {
@@ -9,7 +29,76 @@ function logged(level: "debug" | "info" | "warn" | "error", event: string, field
   return line.replace(/\n$/, "");
 }
 
-describe("log-format", function () {
+describe("log-format (src/shared/log-format.ts)", function () {
+  describe("levels", function () {
+    it("are debug < info < warn < error, in a frozen table", function () {
+      assert.deepEqual(LOG_LEVELS, ["debug", "info", "warn", "error"]);
+      assert.ok(Object.isFrozen(LOG_LEVELS));
+      assert.deepEqual(["debug", "info", "warn", "error", "fatal", "INFO"].map(isLogLevel), [true, true, true, true, false, false]);
+    });
+
+    it("filter once: a level at or above the minimum passes, one we don't know always does", function () {
+      assert.deepEqual(LOG_LEVELS.map((level) => levelShown(level, "warn")), [false, false, true, true]);
+      assert.deepEqual(LOG_LEVELS.map((level) => levelShown(level, "debug")), [true, true, true, true]);
+      assert.equal(levelShown("fatal", "error"), true, "a filter never hides what it cannot judge");
+    });
+  });
+
+  describe("formatLogLine and createLog (what every host writes)", function () {
+    const T = "2026-01-01T00:00:00.000Z";
+
+    it("writes t, level, event, then the fields in their order, one line", function () {
+      assert.equal(formatLogLine(T, "info", "ws_open", { url: "ws://h/", attempt: 2 }), `{"t":"${T}","level":"info","event":"ws_open","url":"ws://h/","attempt":2}`);
+    });
+
+    it("shows bytes by length, bigints as text, errors by name, code and message", function () {
+      const line = formatLogLine(T, "warn", "e", { bytes: new Uint8Array(5), big: 2n ** 70n, error: invalidArgument("bad"), plain: new TypeError("x") });
+      assert.deepEqual(JSON.parse(line), {
+        t: T,
+        level: "warn",
+        event: "e",
+        bytes: "<5 bytes>",
+        big: "1180591620717411303424",
+        error: { name: "WebSocketError", code: "ERR_INVALID_ARGUMENT", message: "bad" },
+        plain: { name: "TypeError", message: "x" },
+      });
+    });
+
+    it("keeps t, level and event: a field of that name is written with a _ prefix; any other name is a field", function () {
+      const fields = JSON.parse('{"event":"mine","t":1,"__proto__":{"x":1},"toString":"s"}') as Record<string, unknown>;
+      const record = JSON.parse(formatLogLine(T, "info", "real", fields)) as Record<string, unknown>;
+      assert.equal(record.event, "real");
+      assert.equal(record._event, "mine");
+      assert.equal(record._t, 1);
+      assert.deepEqual(Object.keys(record), ["t", "level", "event", "_event", "_t", "__proto__", "toString"]);
+    });
+
+    it("never throws: a field it cannot serialise becomes a note", function () {
+      const cyclic: Record<string, unknown> = {};
+      cyclic.self = cyclic;
+      const record = JSON.parse(formatLogLine(T, "error", "odd", { cyclic })) as Record<string, unknown>;
+      assert.equal(record.event, "odd");
+      assert.match(String(record.logError), /circular/i);
+    });
+
+    it("createLog prints lines at or above its level, with the clock it is given, and refuses a level it does not know", function () {
+      const lines: string[] = [];
+      const log = createLog({ print: (line) => lines.push(line), minLevel: "warn", now: () => T });
+      log("info", "hidden");
+      log("warn", "shown", { n: 1 });
+      assert.deepEqual(lines, [`{"t":"${T}","level":"warn","event":"shown","n":1}\n`]);
+      assert.throws(() => createLog({ print: () => {}, minLevel: "loud" as "info", now: () => T }), { name: "RangeError", message: 'unknown log level "loud"' });
+    });
+  });
+
+  describe("errorMessage", function () {
+    it("is an error's message, or the text of anything else thrown", function () {
+      assert.equal(errorMessage(new RangeError("too big")), "too big");
+      assert.equal(errorMessage("plain"), "plain");
+      assert.equal(errorMessage(42), "42");
+    });
+  });
+
   describe("parseLogLine", function () {
     it("reads back what createJsonLog writes: time, level, event and the other fields in order", function () {
       const record = parseLogLine(logged("warn", "ws_close", { code: 1006, reason: "" }));
@@ -92,6 +181,14 @@ describe("log-format", function () {
       assert.equal(deviceTime("2026-01-01T10:00:00.123Z"), "10:00:00.123");
       assert.equal(deviceTime(12345), "12.345s");
       assert.equal(deviceTime(undefined), "");
+    });
+
+    it("shows a local clock time as HH:MM:SS.mmm", function () {
+      assert.equal(localTime(new Date(2026, 0, 2, 3, 4, 5, 67).getTime()), "03:04:05.067");
+    });
+
+    it("shows a value as key=value does: bare words, quoted text, JSON for the rest", function () {
+      assert.deepEqual(["plain", "", "a b", 3, null, [1], { a: 1 }].map(formatValue), ["plain", '""', '"a b"', "3", "null", "[1]", '{"a":1}']);
     });
 
     it("escapes C0 and C1 controls but keeps tabs and text", function () {
