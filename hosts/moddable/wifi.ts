@@ -40,7 +40,7 @@ export type NetGet = (property: "RSSI" | "IP") => unknown;
 /** The ESP32's "disconnect" code for a password the access point rejected. */
 export const ESP32_WRONG_PASSWORD = -1;
 
-const PASSED_ON: readonly string[] = ["connect", "gotIP", "lostIP", "disconnect"];
+const PASSED_ON: readonly string[] = Object.freeze(["connect", "gotIP", "lostIP", "disconnect"]);
 
 export class ModdableWifi implements WifiDriver {
   onNotify: ((notification: WifiNotification, reason?: WifiDisconnectReason) => void) | undefined;
