@@ -73,7 +73,7 @@ const FLAGS: readonly Flag[] = [
   { name: "cert", value: "FILE", help: "serve wss:// with your own certificate chain (PEM), with --key" },
   { name: "key", value: "FILE", help: "... and its private key (PEM)" },
   { name: "no-ack", key: "noAck", section: "Misbehaviour, for tests:", help: "never acknowledge telemetry (terminal: acks off)" },
-  { name: "no-pong", key: "noPong", help: "never answer the devices' pings (terminal: mute)" },
+  { name: "no-pong", key: "noPong", help: "never answer the devices' pings (acks and requests still go out; the terminal's mute silences everything)" },
   {
     name: "garbage",
     key: "garbage",
