@@ -52,7 +52,8 @@ export default function main(): void {
     });
     return;
   }
-  const host = createModdableHost({ logLevel });
+  // config clockUnset (testing): the wall clock starts at 1970 even in the simulator, as on a chip.
+  const host = createModdableHost({ logLevel, clockUnset: raw.clockUnset === true || raw.clockUnset === "true" });
   if (raw.logLevel !== undefined && logLevel !== raw.logLevel) {
     host.log("warn", "config_ignored", { key: "logLevel", value: raw.logLevel, using: logLevel });
   }
