@@ -117,20 +117,23 @@ describe("Device", function () {
 
     it("hello and status carry each reporter's fields; the device's own fields and earlier reporters win a clash", function () {
       const d = device({});
-      d.device.addReporter({ hello: () => ({ clock: "unset", device: "impostor" }), status: () => ({ clock: { source: "none" } }) });
-      d.device.addReporter({ hello: () => ({ clock: "later", reset: "power_on" }) });
+      // The device's own clock reporter (src/time/device-time.ts) is registered first: its fields win.
+      d.device.addReporter({ hello: () => ({ update: "idle", device: "impostor", time: 1 }), status: () => ({ update: { slot: "ota_0" } }) });
+      d.device.addReporter({ hello: () => ({ update: "later", reset: "power_on" }) });
       const sent = open(d);
       const [hello] = sent();
       assert.equal(hello!.type, "hello");
       assert.notEqual(hello!.device, "impostor", "the device's own field is not overridden");
-      assert.equal(hello!.clock, "unset", "the first reporter's field wins");
+      assert.equal(hello!.update, "idle", "the first reporter's field wins");
+      assert.equal(hello!.time, null, "the clock's reporter came first: an untrusted clock's time is null");
       assert.equal(hello!.reset, "power_on");
 
       const socket = d.sockets[d.sockets.length - 1]!;
       socket.receive(serverFrame({ opcode: 1, payload: JSON.stringify({ type: "status", id: 1 }) }));
       const [reply] = sent();
       const result = reply!.result as Record<string, unknown>;
-      assert.deepEqual(result.clock, { source: "none" });
+      assert.deepEqual(result.update, { slot: "ota_0" });
+      assert.equal((result.clock as Record<string, unknown>).trusted, false);
       assert.equal(result.link, "open", "the link's own reporter is still there");
       d.device.stop();
     });
