@@ -264,15 +264,16 @@ export async function startNtpRelay(upstream: NtpPeer): Promise<NtpRelay> {
   await bind(own);
   await bind(upstreamSocket);
   const port = own.address().port;
-  return Object.assign(relay, {
-    port,
-    label: `127.0.0.1:${port}`,
-    get requests() {
-      return requests;
+  // Getters defined in place: Object.assign would copy their values once.
+  return Object.defineProperties(relay, {
+    port: { value: port },
+    label: { value: `127.0.0.1:${port}` },
+    requests: { get: () => requests },
+    close: {
+      value: async () => {
+        await new Promise<void>((resolve) => own.close(() => resolve()));
+        await new Promise<void>((resolve) => upstreamSocket.close(() => resolve()));
+      },
     },
-    close: async () => {
-      await new Promise<void>((resolve) => own.close(() => resolve()));
-      await new Promise<void>((resolve) => upstreamSocket.close(() => resolve()));
-    },
-  });
+  }) as NtpRelay;
 }
