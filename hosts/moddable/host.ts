@@ -83,6 +83,8 @@ export interface ModdableHostOptions {
   logLevel?: LogLevel;
   /** The wall clock reads 1970-01-01 at start, whatever the platform's says (config clockUnset: the simulator as a chip). */
   clockUnset?: boolean;
+  /** The platform's clock is the OS's, kept in sync (config systemClock: the simulator): trusted from boot. */
+  systemClock?: boolean;
 }
 
 /** The DeviceHost over the SDK's modules. Call once: the SDK's WiFi allows one listener. */
@@ -90,7 +92,10 @@ export function createModdableHost(options: ModdableHostOptions = {}): DeviceHos
   const timers = createTimers(Timer as unknown as TimerApi, () => Time.ticks);
   const log = createTraceLog({ print: (line) => trace(line), minLevel: options.logLevel ?? "info" });
   const resolve = (name: string, callback: (name: string, address?: string) => void): void => Net.resolve(name, callback);
-  const wallClock = createWallClock({ now: () => Date.now(), setSeconds: (seconds) => Time.set(seconds) }, options.clockUnset === true);
+  const wallClock = createWallClock(
+    { now: () => Date.now(), setSeconds: (seconds) => Time.set(seconds) },
+    { unset: options.clockUnset === true, systemSynced: options.systemClock === true },
+  );
   return {
     tcp: createTcpSocketClass({ TCP: TCP as unknown as Ecma419TcpConstructor, resolve }),
     tls: createTlsSocketClass({

@@ -120,6 +120,12 @@ describe("Moddable host: UDP, resolver and wall clock (hosts/moddable/udp.ts, wa
   });
 
   describe("createWallClock (Date.now, Time.set)", function () {
+    it("trusts the simulator's clock, the computer's, when told so (config systemClock), and never sets it", function () {
+      const clock = createWallClock({ now: () => 1_800_000_000_000, setSeconds: () => assert.fail("not set") }, { systemSynced: true });
+      assert.equal(clock.systemSynced, true);
+      assert.equal(clock.now(), 1_800_000_000_000);
+    });
+
     /** A chip's clock: starts at `start`, Time.set takes whole seconds (usec = 0). */
     function chip(start: number) {
       let base = start;
@@ -146,13 +152,14 @@ describe("Moddable host: UDP, resolver and wall clock (hosts/moddable/udp.ts, wa
 
     it("starts at 1970 when unset, whatever the platform clock reads (the simulator as a chip: config clockUnset)", function () {
       const c = chip(Date.UTC(2026, 11, 6));
-      const clock = createWallClock(c.api, true);
+      const clock = createWallClock(c.api, { unset: true, systemSynced: true });
       assert.equal(clock.now(), 0);
+      assert.equal(clock.systemSynced, false, "an unset clock is nobody's to trust");
       c.advance(5000);
       assert.equal(clock.now(), 5000);
       // In the simulator Time.set does nothing: the offset carries the whole correction.
       const simulator = { now: () => Date.UTC(2026, 11, 6) + 5000, setSeconds: () => {} };
-      const simulated = createWallClock(simulator, true);
+      const simulated = createWallClock(simulator, { unset: true });
       simulated.set(Date.UTC(2026, 11, 6, 0, 0, 7));
       assert.equal(simulated.now(), Date.UTC(2026, 11, 6, 0, 0, 7));
     });
