@@ -86,13 +86,7 @@ export function createUdpSocketClass(UDP: Ecma419UdpConstructor): UdpSocketConst
     close(): void {
       if (this.closed) return;
       this.closed = true;
-      const socket = this.socket;
-      this.socket = undefined;
-      try {
-        socket?.close();
-      } catch {
-        // Already released by the SDK.
-      }
+      this.release();
     }
 
     private readable(count: number): void {
@@ -108,14 +102,20 @@ export function createUdpSocketClass(UDP: Ecma419UdpConstructor): UdpSocketConst
     private fail(message: string): void {
       if (this.closed || this.failed) return;
       this.failed = true;
+      this.release();
+      this.options.onError?.(message);
+    }
+
+    /** Lets go of the SDK's socket (one that failed may be released already). */
+    private release(): void {
       const socket = this.socket;
       this.socket = undefined;
+      if (socket === undefined) return;
       try {
-        socket?.close();
+        socket.close();
       } catch {
         // Nothing more to do with it.
       }
-      this.options.onError?.(message);
     }
   };
 }

@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 
 import { parseDeviceConfig } from "../../src/device/config.js";
 import { Device } from "../../src/device/device.js";
-import { TlsErrorCode, type DeviceHost, type LogLevel, type WallClock, type WifiDriver } from "../../src/shared/host.js";
+import { TlsErrorCode, type DeviceHost, type LogLevel, type WallClock } from "../../src/shared/host.js";
 import { MemoryStorage } from "../../src/shared/memory-storage.js";
 import { SOURCE_DATE_MS } from "../../src/time/clock.js";
 import { parseClientFrames, parseRequest, switchingProtocols } from "../support/client-frames.js";
@@ -16,17 +16,11 @@ import { fakeTcp, type FakeTcpSocket } from "../support/fake-tcp.js";
 import { fakeUdpNet } from "../support/fake-udp.js";
 import { serverFrame } from "../support/frames.js";
 import { ntpAnswer } from "../support/ntp.js";
+import { NO_WIFI } from "../support/no-wifi.js";
 import { VirtualClock } from "../support/virtual-clock.js";
 
 const TRUE_TIME = Date.UTC(2027, 1, 2, 3, 4, 5);
 
-const NO_WIFI: WifiDriver = {
-  connect: () => assert.fail("no WiFi is configured"),
-  disconnect: () => {},
-  onNotify: undefined,
-  rssi: () => undefined,
-  address: () => undefined,
-};
 
 function device(config: Record<string, unknown>, wall?: (timers: VirtualClock) => WallClock) {
   const timers = new VirtualClock();
