@@ -3,7 +3,8 @@
  * together over a DeviceHost. The same composition runs on the ESP32, in Moddable's
  * simulator, in XS on the desktop and on Node.
  *
- *   WiFi online  -> supervisor.setNetwork(true)  -> WebSocket attempts (backoff, heartbeat)
+ *   WiFi online  -> SNTP (src/time), and supervisor.setNetwork(true) -> WebSocket attempts
+ *                   (backoff, heartbeat); for wss:// only once the clock is trusted
  *   WiFi offline -> supervisor.setNetwork(false) -> the connection is dropped at once
  *   open         -> app.connected(): hello, then every unacknowledged telemetry record
  *   message      -> app.receive()
