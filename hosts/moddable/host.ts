@@ -11,6 +11,8 @@
  *   random    native: the platform's CSPRNG                                       -> random.ts
  *   SHA-1     crypt's Digest("SHA1") (native); SHA-256 for pins likewise
  *   WiFi      wifi (legacy; the only one with a simulator), Net.get for RSSI/IP    -> wifi.ts
+ *   UDP       embedded:io/socket/udp (ECMA-419), Net.resolve for names            -> udp.ts
+ *   clock     Date.now() and Time.set (the clock TLS checks dates against)        -> wall-clock.ts
  *   storage   preference (NVS on the ESP32, a JSON file in the simulator)         -> storage.ts
  *   log       trace(), one JSON line per event                                    -> log.ts
  *   memory    instrumentation's "System Free Memory" (debug and -i builds only)
@@ -18,6 +20,7 @@
 import { Digest } from "crypt";
 import TCP from "embedded:io/socket/tcp";
 import TLS from "embedded:io/socket/tcp/tls";
+import UDP from "embedded:io/socket/udp";
 import Instrumentation from "instrumentation";
 import Net from "net";
 import Preference from "preference";
@@ -32,6 +35,8 @@ import { PreferenceStorage } from "./storage.js";
 import { createTcpSocketClass, type Ecma419TcpConstructor } from "./tcp.js";
 import { createTimers, type TimerApi } from "./timers.js";
 import { createTlsSocketClass, type Ecma419TlsConstructor } from "./tls.js";
+import { createResolver, createUdpSocketClass, type Ecma419UdpConstructor } from "./udp.js";
+import { createWallClock } from "./wall-clock.js";
 import { ModdableWifi, type WifiApi } from "./wifi.js";
 
 /** SHA-1 with the SDK's native digest (the opening handshake's Sec-WebSocket-Accept). */
@@ -76,6 +81,10 @@ function createFreeMemory(): () => number | undefined {
 export interface ModdableHostOptions {
   /** Least important level logged (default "info"). */
   logLevel?: LogLevel;
+  /** The wall clock reads 1970-01-01 at start, whatever the platform's says (config clockUnset: the simulator as a chip). */
+  clockUnset?: boolean;
+  /** The platform's clock is the OS's, kept in sync (config systemClock: the simulator): trusted from boot. */
+  systemClock?: boolean;
 }
 
 /** The DeviceHost over the SDK's modules. Call once: the SDK's WiFi allows one listener. */
@@ -83,6 +92,10 @@ export function createModdableHost(options: ModdableHostOptions = {}): DeviceHos
   const timers = createTimers(Timer as unknown as TimerApi, () => Time.ticks);
   const log = createTraceLog({ print: (line) => trace(line), minLevel: options.logLevel ?? "info" });
   const resolve = (name: string, callback: (name: string, address?: string) => void): void => Net.resolve(name, callback);
+  const wallClock = createWallClock(
+    { now: () => Date.now(), setSeconds: (seconds) => Time.set(seconds) },
+    { unset: options.clockUnset === true, systemSynced: options.systemClock === true },
+  );
   return {
     tcp: createTcpSocketClass({ TCP: TCP as unknown as Ecma419TcpConstructor, resolve }),
     tls: createTlsSocketClass({
@@ -91,8 +104,11 @@ export function createModdableHost(options: ModdableHostOptions = {}): DeviceHos
       resolve,
       resource: moddableResource,
       sha256: moddableSha256,
-      now: () => Date.now(),
+      now: () => wallClock.now(),
     }),
+    udp: createUdpSocketClass(UDP as unknown as Ecma419UdpConstructor),
+    resolve: createResolver(resolve),
+    wallClock,
     timers,
     random: moddableRandom,
     sha1: moddableSha1,

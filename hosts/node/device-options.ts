@@ -24,6 +24,7 @@ import {
 } from "./cli.js";
 import { SIM_NETWORK } from "./device-host.js";
 import { caFlagFile, TLS_FLAGS } from "./tls.js";
+import type { NodeWallClockOptions } from "./wall-clock.js";
 
 /** The device's name when --device-id is not given. */
 const DEFAULT_DEVICE_ID = "sim-1";
@@ -49,6 +50,10 @@ const FLAGS: readonly Flag[] = [
   { name: "backoff-cap-ms", value: "N", key: "backoffCapMs", help: `reconnect backoff: largest delay (default ${D.backoffCapMs})` },
   { name: "stable-ms", value: "N", key: "stableMs", help: `backoff reset by a server message N ms after connecting (default ${D.stableMs})` },
   { name: "max-message-bytes", value: "N", key: "maxMessageBytes", help: `largest message accepted (default ${D.maxMessageBytes})` },
+  { name: "clock-unset", help: "the device's clock starts at 1970-01-01, as a chip's: wss://\nwaits for NTP (default: the OS clock, trusted at once)" },
+  { name: "ntp", value: "HOST[:PORT]", key: "ntp", repeatable: true, help: "an NTP server to set the clock from (repeatable); default with\n--clock-unset: the NTP Pool (0, 1 and 2.pool.ntp.org). Given alone,\nthe clock starts at the OS time but waits for NTP all the same" },
+  { name: "ntp-interval-ms", value: "N", key: "ntpIntervalMs", help: `how often a synced clock asks NTP again (default ${D.ntpIntervalMs})` },
+  { name: "clock-fallback-ms", value: "N", key: "clockFallbackMs", help: "after this long without a trusted clock, try wss:// anyway, dates\nchecked against the clock's lower bound (default 0: never)" },
   { name: "storage", value: "FILE", help: "settings and saved networks (default .moorline/<device-id>.json)" },
   logLevelFlag("log-level", "debug, info, warn or error (default info)"),
   { name: "log-format", value: "FORMAT", choices: ["text", "json"], help: "text: readable lines; json: one JSON object a line (what\nthe monitor and scripts read). Default: text on a terminal,\njson otherwise" },
@@ -79,6 +84,8 @@ export interface DeviceArguments {
   engine: "node" | "xs";
   /** The setting keys (DEVICE_SETTINGS) given as flags: they win over stored values. */
   explicitSettings: readonly string[];
+  /** The device's wall clock (hosts/node/wall-clock.ts): from 1970 (--clock-unset), trusted from boot or not (--ntp). */
+  clock: NodeWallClockOptions;
 }
 
 /** The command line as the device's arguments; throws UsageError naming the flag at fault. */
@@ -103,12 +110,15 @@ export function deviceArguments(parsed: ParsedFlags, stdoutIsTerminal: boolean):
   const storage = stringFlag(parsed, "storage") ?? `.moorline/${config.deviceId}.json`;
   checkStorageFile(parsed.typed.get("storage") ?? "--storage", storage);
   const logFormat = stringFlag(parsed, "log-format") ?? (stdoutIsTerminal ? "text" : "json");
+  // The OS clock is trusted unless the user asked for a chip's clock or for NTP.
+  const unset = switchFlag(parsed, "clock-unset");
   return {
     config,
     storage,
     logLevel: logLevelOf(parsed, "log-level", "info"),
     logFormat: logFormat === "text" ? "text" : "json",
     engine: stringFlag(parsed, "engine") === "xs" ? "xs" : "node",
+    clock: { unset, systemSynced: !unset && !parsed.values.has("ntp") },
     explicitSettings: FLAGS.filter((flag) => flag.key !== undefined && flag.key in DEVICE_SETTINGS && parsed.values.has(flag.name)).map(
       (flag) => flag.key!,
     ),

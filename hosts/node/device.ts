@@ -31,7 +31,7 @@ function main(parsed: ParsedFlags): Promise<void> | void {
   // A reader of our stdout went away (piped into `head`, or a monitor that quit): nothing left to report to.
   process.stdout.on("error", () => process.exit(0));
   if (args.engine === "xs") return mainInXs(args);
-  const host = createNodeDeviceHost({ storage: args.storage, logLevel: args.logLevel, out: logSink(args.logFormat) });
+  const host = createNodeDeviceHost({ storage: args.storage, logLevel: args.logLevel, out: logSink(args.logFormat), clock: args.clock });
   const device = new Device({ host, config: args.config, explicitSettings: args.explicitSettings });
   let stopping = false;
   const stop = (): void => {
@@ -60,6 +60,7 @@ async function mainInXs(args: DeviceArguments): Promise<void> {
     storage,
     logLevel: args.logLevel,
     out,
+    clock: args.clock,
   });
   device.engine.onFailure((error) => {
     process.stderr.write(`device: ${error.stack ?? error.message}\n`);

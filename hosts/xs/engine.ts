@@ -2,8 +2,8 @@
  * The Node side of the XS desktop host: it runs the firmware's compiled modules (dist/src)
  * inside the real XS engine (an xsnap worker, xsnap-worker.ts) and serves the platform they
  * need with the Node host's own implementations: NodeTcpSocket and NodeTlsSocket (TLS is
- * done here, on the Node side of the bridge), Node timers, crypto, a Storage, a SimWifi and
- * the JSON-line log. loader.ts loads the modules (and says which XS may load); xs-errors.ts
+ * done here, on the Node side of the bridge), Node timers, crypto, a Storage, a SimWifi, the
+ * JSON-line log, and UDP, name lookups and the wall clock (udp-bridge.ts). loader.ts loads the modules (and says which XS may load); xs-errors.ts
  * turns errors inside XS into Node's.
  *
  * Programs: the host's XS side registers programs (xs-side/programs.ts): the echo agent and
@@ -21,6 +21,8 @@ import { MemoryStorage } from "../../src/shared/memory-storage.js";
 import { SIM_NETWORK } from "../node/device-host.js";
 import { createJsonLog, NodeTcpSocket, NodeTlsSocket, type NodeTcpTuning } from "../node/host.js";
 import { SimWifi, type SimWifiOptions } from "../node/sim-wifi.js";
+import { NodeWallClock } from "../node/wall-clock.js";
+import { UdpBridge } from "./udp-bridge.js";
 import {
   ANSWER_FAILED,
   ANSWER_OK,
@@ -72,6 +74,8 @@ export interface XsEngineOptions {
    * runs loads nothing but the firmware and its own XS side.
    */
   programRoots?: readonly string[];
+  /** The device's wall clock, which TLS checks dates by (default: the OS clock, trusted). */
+  wallClock?: NodeWallClock;
 }
 
 /** Node's view of one TCP or TLS socket of XS. */
@@ -113,6 +117,8 @@ export class XsEngine {
   readonly worker: XsnapWorker;
   readonly storage: Storage;
   readonly wifi: SimWifi;
+  /** The wall clock XS reads and sets (hosts/xs/udp-bridge.ts). */
+  readonly wallClock: NodeWallClock;
   /** Uncaught XS exceptions and the worker's death, in order. */
   readonly failures: Error[] = [];
   /** The meter of the last request that ran in XS. */
@@ -126,6 +132,8 @@ export class XsEngine {
   private readonly log: Log;
   private readonly ownsWifi: boolean;
   private readonly sockets = new Map<number, SocketRecord>();
+  /** XS's UDP sockets, name lookups and wall clock. */
+  private readonly udp: UdpBridge;
   private readonly timers = new Map<number, NodeJS.Timeout>();
   private readonly listeners = new Map<number, ProgramListener>();
   private readonly failureListeners = new Set<(error: Error) => void>();
@@ -140,6 +148,8 @@ export class XsEngine {
     this.loader = new ModuleLoader(options.programRoots);
     this.log = options.log ?? createJsonLog(process.stderr, "debug");
     this.storage = options.storage ?? new MemoryStorage();
+    this.wallClock = options.wallClock ?? new NodeWallClock();
+    this.udp = new UdpBridge((kind, write) => this.event(kind, write), this.wallClock);
     if (options.wifi instanceof SimWifi) {
       this.wifi = options.wifi;
       this.ownsWifi = false;
@@ -405,6 +415,7 @@ export class XsEngine {
         return;
       }
       default:
+        if (this.udp.post(kind, body)) return;
         throw new Error(`XS sent an unknown post kind ${kind}`);
     }
   }
@@ -463,8 +474,11 @@ export class XsEngine {
           address.copy(out, 9);
           return out;
         }
-        default:
+        default: {
+          const handled = this.udp.command(kind, body);
+          if (handled !== undefined) return handled;
           throw new Error(`XS sent an unknown command kind ${kind}`);
+        }
       }
     } catch (error) {
       const { name, message } = error instanceof Error ? error : new Error(String(error));
@@ -499,7 +513,7 @@ export class XsEngine {
         host,
         port,
         nodelay,
-        ...(tls === undefined ? {} : { tls }),
+        ...(tls === undefined ? {} : { tls, wallClock: this.wallClock }),
         onWritable: (count) => {
           record.space = count;
           if (record.writableQueued) return; // one delivery tells the latest space
@@ -566,6 +580,7 @@ export class XsEngine {
     this.timers.clear();
     for (const record of this.sockets.values()) record.socket?.close();
     this.sockets.clear();
+    this.udp.close();
     this.wifi.onNotify = undefined;
     if (this.ownsWifi) this.wifi.close();
   }

@@ -97,6 +97,11 @@ export interface DeviceAppOptions {
   readTelemetry?(): Record<string, unknown>;
   /** Free heap, bytes, when the platform knows it. */
   freeMemory?(): number | undefined;
+  /**
+   * The trusted wall time, UTC ms, or undefined while the clock is not trusted: each telemetry
+   * record carries it as `time` (null when untrusted). Without it, records have no `time`.
+   */
+  wallTime?(): number | undefined;
   /** User handlers, as if given to register() one by one. */
   handlers?: Record<string, RequestHandler>;
   limits?: Partial<AppLimits>;
@@ -108,7 +113,7 @@ export interface DeviceAppOptions {
 }
 
 const IDENTITY_FIELDS = Object.freeze(["deviceId", "firmware", "bootId"] as const);
-const OPTIONAL_CALLBACKS = Object.freeze(["log", "sendBinary", "status", "hello", "readTelemetry", "freeMemory"] as const);
+const OPTIONAL_CALLBACKS = Object.freeze(["log", "sendBinary", "status", "hello", "readTelemetry", "freeMemory", "wallTime"] as const);
 const LIMIT_NAMES = Object.freeze(Object.keys(DEFAULT_APP_LIMITS));
 
 /**

@@ -173,6 +173,7 @@ export class DeviceApp {
       maxBytes: this.limits.outboxBytes,
       send: (text) => this.sendNow(text),
       readTelemetry: options.readTelemetry,
+      wallTime: options.wallTime,
       freeMemory: () => this.freeMemory(),
       status: options.status,
       uptimeMs: () => this.uptimeMs(),

@@ -12,6 +12,8 @@ import { invalidOption } from "../shared/errors.js";
 import { checkInteger, checkString, MAX_TIMEOUT_MS, type Unit } from "../shared/options.js";
 import { parseWebSocketUrl } from "../websocket/url.js";
 import { checkTlsSettings } from "../websocket/tls-options.js";
+import { checkNtpServers, DEFAULT_NTP_SERVERS } from "../time/servers.js";
+import { DEFAULT_SNTP_INTERVAL_MS, MIN_SNTP_INTERVAL_MS } from "../time/sntp-client.js";
 
 export interface DeviceConfig {
   /** The server, ws:// or wss://. */
@@ -49,6 +51,26 @@ export interface DeviceConfig {
   pins: readonly string[];
   /** wss:// only: no certificate verification at all (logged as a warning at every connect). */
   insecure: boolean;
+  /**
+   * The NTP servers, each "host" or "host:port" (port 123 by default), asked in turn;
+   * mcconfig passes them comma-separated. Empty: no SNTP (the clock is never trusted, unless
+   * the platform keeps it in sync itself).
+   */
+  ntp: readonly string[];
+  /** How often a synced clock asks NTP again, ms. */
+  ntpIntervalMs: number;
+  /**
+   * wss:// waits for a trusted clock (certificate dates cannot be checked before). After this
+   * long waiting, it is attempted anyway, with certificate dates checked against the clock's
+   * lower bound (build time, or the last time saved); 0 (the default): wait for NTP, however long.
+   */
+  clockFallbackMs: number;
+  /**
+   * When the firmware was built, UTC ms: the clock is never set earlier, and an NTP answer
+   * more than a day earlier is refused. 0: the date of the source (SOURCE_DATE_MS). The
+   * Moddable build commands (tools/moddable.ts) pass the time of the build.
+   */
+  buildTime: number;
 }
 
 export const DEFAULT_DEVICE_CONFIG: Readonly<DeviceConfig> = Object.freeze({
@@ -67,6 +89,10 @@ export const DEFAULT_DEVICE_CONFIG: Readonly<DeviceConfig> = Object.freeze({
   ca: "",
   pins: Object.freeze([]),
   insecure: false,
+  ntp: DEFAULT_NTP_SERVERS,
+  ntpIntervalMs: DEFAULT_SNTP_INTERVAL_MS,
+  clockFallbackMs: 0,
+  buildTime: 0,
 });
 
 /** Integer keys: [smallest, largest, unit]. */
@@ -78,7 +104,14 @@ const INTEGERS: Readonly<Record<string, readonly [number, number, Unit]>> = Obje
   backoffCapMs: Object.freeze([1, MAX_TIMEOUT_MS, "milliseconds"] as const),
   stableMs: Object.freeze([0, MAX_TIMEOUT_MS, "milliseconds"] as const),
   maxMessageBytes: Object.freeze([125, MAX_LIMIT_BYTES, "bytes"] as const),
+  ntpIntervalMs: Object.freeze([MIN_SNTP_INTERVAL_MS, MAX_TIMEOUT_MS, "milliseconds"] as const),
+  clockFallbackMs: Object.freeze([0, MAX_TIMEOUT_MS, "milliseconds"] as const),
+  // Up to 9999-12-31 (UTC ms).
+  buildTime: Object.freeze([0, 253_402_300_799_999, "milliseconds"] as const),
 });
+
+/** No firmware of this project was built before this (2020-01-01), UTC ms. */
+const EARLIEST_BUILD_TIME = Date.UTC(2020, 0, 1);
 
 /** A device id: what a server logs and keys on; printable ASCII without spaces. */
 const DEVICE_ID = /^[A-Za-z0-9._:-]{1,64}$/;
@@ -128,6 +161,12 @@ export function parseDeviceConfig(raw: Readonly<Record<string, unknown>>): Devic
   const authToken = given("authToken");
   if (authToken !== undefined) config.authToken = readString("authToken", authToken, 1024);
   readTls(config, given);
+  if (config.buildTime !== 0 && config.buildTime < EARLIEST_BUILD_TIME) {
+    // Seconds given for milliseconds, most likely: 10 digits instead of 13.
+    throw invalidOption("config.buildTime", "0, or UTC milliseconds since 1970 (13 digits) after 2020", config.buildTime);
+  }
+  const ntp = given("ntp");
+  if (ntp !== undefined) config.ntp = checkNtpServers("config.ntp", ntp);
   if (config.backoffBaseMs > config.backoffCapMs) {
     throw invalidOption("config.backoffBaseMs", `at most config.backoffCapMs (${config.backoffCapMs})`, config.backoffBaseMs);
   }

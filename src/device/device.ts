@@ -3,7 +3,8 @@
  * together over a DeviceHost. The same composition runs on the ESP32, in Moddable's
  * simulator, in XS on the desktop and on Node.
  *
- *   WiFi online  -> supervisor.setNetwork(true)  -> WebSocket attempts (backoff, heartbeat)
+ *   WiFi online  -> SNTP (src/time), and supervisor.setNetwork(true) -> WebSocket attempts
+ *                   (backoff, heartbeat); for wss:// only once the clock is trusted
  *   WiFi offline -> supervisor.setNetwork(false) -> the connection is dropped at once
  *   open         -> app.connected(): hello, then every unacknowledged telemetry record
  *   message      -> app.receive()
@@ -12,9 +13,10 @@ import { DeviceApp, type RequestHandler } from "./app.js";
 import type { DeviceConfig } from "./config.js";
 import type { DeviceHost } from "../shared/host.js";
 import { DEVICE_SETTINGS, Settings } from "./settings.js";
-import { ConnectionSupervisor } from "./supervisor.js";
+import { ConnectionSupervisor, SupervisorState } from "./supervisor.js";
 import type { ClientTlsOptions } from "../websocket/client.js";
 import { loadNetworks, WifiManager } from "./wifi.js";
+import { DeviceTime } from "../time/device-time.js";
 
 /** The firmware's version, reported in hello. */
 export const FIRMWARE_VERSION = "0.1.0";
@@ -52,9 +54,13 @@ export class Device {
   readonly supervisor: ConnectionSupervisor;
   readonly wifi: WifiManager | undefined;
   readonly settings: Settings;
+  /** The clock (SNTP), and the gate that holds wss:// back until it is trusted. */
+  readonly time: DeviceTime;
   private readonly host: DeviceHost;
   private readonly config: DeviceConfig;
   private started = false;
+  /** The network is up (WiFi has an address, or there is no WiFi to manage). */
+  private online: boolean;
   /** Fields for hello and status, in order; an earlier reporter's field wins a clash. */
   private readonly reporters: DeviceReporter[] = [];
 
@@ -76,6 +82,8 @@ export class Device {
     const networks = loadNetworks({ ssid: config.ssid, password: config.password }, host.storage, log);
 
     const tls = clientTls(config);
+    this.online = networks.length === 0;
+    this.time = new DeviceTime({ host, config, onGateChange: () => this.updateLink() });
     this.supervisor = new ConnectionSupervisor({
       url: config.url,
       host,
@@ -86,11 +94,14 @@ export class Device {
         config.heartbeatIntervalMs === 0
           ? false
           : { intervalMs: config.heartbeatIntervalMs, timeoutMs: config.heartbeatTimeoutMs },
-      // With WiFi to manage, nothing is attempted before an IP address.
-      networkUp: networks.length === 0,
+      // With WiFi to manage, nothing is attempted before an IP address; wss:// waits for the clock.
+      networkUp: this.online && this.time.ready,
       onOpen: () => this.app.connected(),
       onMessage: (data) => this.app.receive(data),
-      onClose: () => this.app.disconnected(),
+      onClose: (event) => {
+        this.time.connectionEnded(event.error?.code);
+        this.app.disconnected();
+      },
     });
 
     // No network to join: a host whose link is always up (a desktop without simulated WiFi).
@@ -103,8 +114,8 @@ export class Device {
             random: host.random,
             log,
             networks,
-            onOnline: () => this.supervisor.setNetwork(true),
-            onOffline: () => this.supervisor.setNetwork(false),
+            onOnline: () => this.setOnline(true),
+            onOffline: () => this.setOnline(false),
           });
 
     const boot = new Uint8Array(4);
@@ -119,10 +130,12 @@ export class Device {
       freeMemory: host.freeMemory,
       status: () => this.report("status"),
       hello: () => this.report("hello"),
+      wallTime: () => this.time.now(),
       ...(options.handlers ? { handlers: options.handlers } : {}),
       readTelemetry: options.readTelemetry ?? (() => this.defaultTelemetry()),
     });
     this.addReporter({ status: () => this.linkStatus() });
+    this.addReporter({ hello: () => this.time.hello(), status: () => this.time.status() });
   }
 
   /** Adds fields to hello and status (see DeviceReporter). */
@@ -159,18 +172,35 @@ export class Device {
       wifi: this.wifi ? "managed" : "none",
     });
     this.app.start();
+    this.time.start(this.online);
     this.supervisor.start();
+    if (this.online && !this.time.ready) this.time.holding();
     this.wifi?.start();
   }
 
   /** Stops everything; `onStopped` runs once the connection is closed (bounded). */
   stop(onStopped?: () => void): void {
     this.app.stop();
+    this.time.stop();
     this.wifi?.stop();
     this.supervisor.stop(() => {
       this.host.log("info", "device_stopped", { device: this.config.deviceId });
       onStopped?.();
     });
+  }
+
+  /** WiFi went online or offline: SNTP and the connection follow. */
+  private setOnline(up: boolean): void {
+    this.online = up;
+    this.time.setNetwork(up);
+    this.updateLink();
+  }
+
+  /** The supervisor may connect when the network is up and, for wss://, the clock trusted. */
+  private updateLink(): void {
+    const ready = this.time.ready;
+    if (this.started && this.online && !ready) this.time.holding();
+    this.supervisor.setNetwork(this.online && ready);
   }
 
   /** What a device without sensors reports: its own health. */
@@ -185,8 +215,10 @@ export class Device {
   /** The link's part of a status reply. */
   private linkStatus(): Record<string, unknown> {
     const stats = this.supervisor.stats;
+    const state = this.supervisor.state;
     const status: Record<string, unknown> = {
-      link: this.supervisor.state,
+      // Held back by the clock gate, not by the network.
+      link: state === SupervisorState.WAITING_FOR_NETWORK && this.online ? "waiting_for_clock" : state,
       connects: stats.connects,
       reconnects: stats.reconnects,
       lastRttMs: stats.lastRttMs ?? null,

@@ -3,7 +3,9 @@
  * followed at once), each put in the bounded outbox (src/device/outbox.ts) and sent while
  * connected, oldest first, until the server acknowledges it (at least once delivery).
  *
- * A record: {"type":"telemetry","boot":...,"seq":n,"uptimeMs":...,"data":{...}}; `data` is
+ * A record: {"type":"telemetry","boot":...,"seq":n,"uptimeMs":...,"time":...,"data":{...}};
+ * `time` is the wall time (UTC ms) when the record was made, null while the device's clock is
+ * not trusted (absent when the composition gives no clock); `data` is
  * the application's readTelemetry(), or by default the free heap and the composition's status
  * fields. (boot, seq) names a record across reboots, so the server tells a resend from a new
  * record.
@@ -32,6 +34,8 @@ export interface TelemetryOptions {
   send(text: string): boolean;
   /** The record's data; see the file comment for the default. */
   readTelemetry?: (() => Record<string, unknown>) | undefined;
+  /** The trusted wall time, UTC ms (undefined while untrusted): the record's `time`, null when untrusted. */
+  wallTime?: (() => number | undefined) | undefined;
   /** Free heap, bytes, when the platform knows it (undefined otherwise). */
   freeMemory(): number | undefined;
   /** The composition's status fields, added to the default data. */
@@ -155,7 +159,10 @@ export class Telemetry {
       const data = this.data();
       const uptimeMs = options.uptimeMs();
       const boot = options.bootId;
-      const seq = this.outbox.add((seq) => JSON.stringify({ type: "telemetry", boot, seq, uptimeMs, data }));
+      const wallTime = options.wallTime;
+      // `time` when the record was made (null: the clock was not trusted), after uptimeMs.
+      const time = wallTime ? (wallTime() ?? null) : undefined;
+      const seq = this.outbox.add((seq) => JSON.stringify({ type: "telemetry", boot, seq, uptimeMs, time, data }));
       options.note("debug", "telemetry_recorded", { seq, unacked: this.outbox.size });
     } catch (error) {
       options.note("error", "telemetry_failed", { error: options.errorText(error) });

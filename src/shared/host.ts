@@ -173,6 +173,23 @@ export type UdpSocketConstructor = new (options: UdpSocketOptions) => UdpSocket;
  */
 export type Resolver = (name: string, onResolved: (address: string | undefined, error?: string) => void) => void;
 
+/**
+ * The platform's wall clock (UTC): what TLS checks certificate dates against, and what the
+ * device's clock service (src/time/clock.ts) sets from SNTP. A chip's reads 1970-01-01 after
+ * every power-up until it is set.
+ */
+export interface WallClock {
+  /** UTC milliseconds since 1970 as the platform's clock reads now (Date.now() on a chip). */
+  now(): number;
+  /** Sets the platform's clock to `utcMs` (Time.set on Moddable): TLS checks dates against it from then on. */
+  set(utcMs: number): void;
+  /**
+   * The platform keeps this clock in sync itself (a desktop's OS clock): the device trusts it
+   * from boot (source "system") and runs no SNTP of its own. False on a chip.
+   */
+  readonly systemSynced: boolean;
+}
+
 /** Everything the WebSocket client needs from its platform. */
 export interface NetHost {
   tcp: TcpSocketConstructor;
@@ -189,6 +206,8 @@ export interface NetHost {
   udp?: UdpSocketConstructor;
   /** Name resolution for UDP peers (TCP sockets resolve names themselves). */
   resolve?: Resolver;
+  /** The wall clock, where the platform has one (src/time/clock.ts keeps it set). */
+  wallClock?: WallClock;
 }
 
 // ---------------------------------------------------------------------------------------

@@ -9,11 +9,12 @@ import assert from "node:assert/strict";
 import { parseDeviceConfig } from "../../src/device/config.js";
 import { Device, type DeviceOptions } from "../../src/device/device.js";
 import { SETTINGS_STORAGE } from "../../src/device/settings.js";
-import type { DeviceHost, LogLevel, WifiDriver } from "../../src/shared/host.js";
+import type { DeviceHost, LogLevel } from "../../src/shared/host.js";
 import { MemoryStorage } from "../../src/shared/memory-storage.js";
 import { parseClientFrames, parseRequest, switchingProtocols } from "../support/client-frames.js";
 import { fakeTcp, type FakeTcpSocket } from "../support/fake-tcp.js";
 import { serverFrame } from "../support/frames.js";
+import { NO_WIFI } from "../support/no-wifi.js";
 import { VirtualClock } from "../support/virtual-clock.js";
 
 interface LogLine {
@@ -21,15 +22,6 @@ interface LogLine {
   event: string;
   fields: Record<string, unknown>;
 }
-
-/** No WiFi is configured in these tests: a driver that must never be used. */
-const NO_WIFI: WifiDriver = {
-  connect: () => assert.fail("no WiFi is configured"),
-  disconnect: () => {},
-  onNotify: undefined,
-  rssi: () => undefined,
-  address: () => undefined,
-};
 
 function device(config: Record<string, unknown>, options: Partial<DeviceOptions> = {}, storage = new MemoryStorage()) {
   const clock = new VirtualClock();
@@ -117,20 +109,23 @@ describe("Device", function () {
 
     it("hello and status carry each reporter's fields; the device's own fields and earlier reporters win a clash", function () {
       const d = device({});
-      d.device.addReporter({ hello: () => ({ clock: "unset", device: "impostor" }), status: () => ({ clock: { source: "none" } }) });
-      d.device.addReporter({ hello: () => ({ clock: "later", reset: "power_on" }) });
+      // The device's own clock reporter (src/time/device-time.ts) is registered first: its fields win.
+      d.device.addReporter({ hello: () => ({ update: "idle", device: "impostor", time: 1 }), status: () => ({ update: { slot: "ota_0" } }) });
+      d.device.addReporter({ hello: () => ({ update: "later", reset: "power_on" }) });
       const sent = open(d);
       const [hello] = sent();
       assert.equal(hello!.type, "hello");
       assert.notEqual(hello!.device, "impostor", "the device's own field is not overridden");
-      assert.equal(hello!.clock, "unset", "the first reporter's field wins");
+      assert.equal(hello!.update, "idle", "the first reporter's field wins");
+      assert.equal(hello!.time, null, "the clock's reporter came first: an untrusted clock's time is null");
       assert.equal(hello!.reset, "power_on");
 
       const socket = d.sockets[d.sockets.length - 1]!;
       socket.receive(serverFrame({ opcode: 1, payload: JSON.stringify({ type: "status", id: 1 }) }));
       const [reply] = sent();
       const result = reply!.result as Record<string, unknown>;
-      assert.deepEqual(result.clock, { source: "none" });
+      assert.deepEqual(result.update, { slot: "ota_0" });
+      assert.equal((result.clock as Record<string, unknown>).trusted, false);
       assert.equal(result.link, "open", "the link's own reporter is still there");
       d.device.stop();
     });

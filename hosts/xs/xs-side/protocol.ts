@@ -44,6 +44,12 @@ export const Delivery = {
   CALL: 6,
   /** Nothing: collect garbage, so the answer's meter shows the live heap. */
   GC: 7,
+  /** socket id u32 | port u16 | address (u32-prefixed) | bytes (the rest): a datagram arrived. */
+  UDP_MESSAGE: 8,
+  /** socket id u32 | message (the rest): the UDP socket failed; nothing follows. */
+  UDP_ERROR: 9,
+  /** lookup id u32 | found u8 | address, or the error when not found (the rest): a RESOLVE's answer. */
+  RESOLVED: 10,
 } as const;
 
 /** XS -> Node posts: no answer. */
@@ -68,6 +74,14 @@ export const Post = {
   RESULT: 9,
   /** text: an exception escaped into the host during a delivery (name: message, stack). */
   EXCEPTION: 10,
+  /** socket id u32 | port u16 | address (u32-prefixed) | bytes (the rest): send one datagram. */
+  UDP_SEND: 11,
+  /** socket id u32 */
+  UDP_CLOSE: 12,
+  /** lookup id u32 | name (the rest): resolve a host name; RESOLVED answers it. */
+  RESOLVE: 13,
+  /** time f64 (UTC ms): set the device's wall clock (Node keeps it, and checks certificate dates by it). */
+  CLOCK_SET: 14,
 } as const;
 
 /** XS -> Node synchronous calls (the last record of an issueCommand). */
@@ -95,6 +109,14 @@ export const Command = {
    * Its events are the TCP socket's (TCP_READABLE, TCP_WRITABLE, TCP_ERROR with the code).
    */
   TLS_OPEN: 40,
+  /**
+   * socket id u32 | port u16 (0: any) | address (the rest, "" for every interface) -> nothing:
+   * opens a UDP socket (NodeUdpSocket); a bad port or address throws inside XS. Its events are
+   * UDP_MESSAGE and UDP_ERROR.
+   */
+  UDP_OPEN: 41,
+  /** nothing -> time f64 (UTC ms, the device's wall clock) | systemSynced u8. */
+  CLOCK_GET: 42,
 } as const;
 
 export const ANSWER_OK = 0;
