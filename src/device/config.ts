@@ -12,6 +12,14 @@ import { invalidOption } from "../shared/errors.js";
 import { checkInteger, checkString, MAX_TIMEOUT_MS, type Unit } from "../shared/options.js";
 import { parseWebSocketUrl } from "../websocket/url.js";
 import { checkTlsSettings } from "../websocket/tls-options.js";
+import { DEFAULT_SAFE_MODE_AFTER_BOOTS, MAX_SAFE_MODE_AFTER_BOOTS } from "../health/health.js";
+import {
+  DEFAULT_OUTBOX_FLUSH_MS,
+  DEFAULT_OUTBOX_WRITES_PER_HOUR,
+  MAX_OUTBOX_FLUSH_MS,
+  MAX_OUTBOX_WRITES_PER_HOUR,
+  MIN_OUTBOX_FLUSH_MS,
+} from "../health/outbox-store.js";
 
 export interface DeviceConfig {
   /** The server, ws:// or wss://. */
@@ -49,6 +57,14 @@ export interface DeviceConfig {
   pins: readonly string[];
   /** wss:// only: no certificate verification at all (logged as a warning at every connect). */
   insecure: boolean;
+  /** Failed boots in a row (no stable connection) after which the device boots in safe mode; 0: never. */
+  safeModeAfterBoots: number;
+  /** Longest a telemetry record waits before it is written to storage, ms. */
+  outboxFlushMs: number;
+  /** Storage writes the durable outbox may make per hour, on average (flash wear budget). */
+  outboxWritesPerHour: number;
+  /** Adds the `fault` request (hang, crash): for trying the watchdog and safe mode. Never in production. */
+  faults: boolean;
 }
 
 export const DEFAULT_DEVICE_CONFIG: Readonly<DeviceConfig> = Object.freeze({
@@ -67,6 +83,10 @@ export const DEFAULT_DEVICE_CONFIG: Readonly<DeviceConfig> = Object.freeze({
   ca: "",
   pins: Object.freeze([]),
   insecure: false,
+  safeModeAfterBoots: DEFAULT_SAFE_MODE_AFTER_BOOTS,
+  outboxFlushMs: DEFAULT_OUTBOX_FLUSH_MS,
+  outboxWritesPerHour: DEFAULT_OUTBOX_WRITES_PER_HOUR,
+  faults: false,
 });
 
 /** Integer keys: [smallest, largest, unit]. */
@@ -78,6 +98,9 @@ const INTEGERS: Readonly<Record<string, readonly [number, number, Unit]>> = Obje
   backoffCapMs: Object.freeze([1, MAX_TIMEOUT_MS, "milliseconds"] as const),
   stableMs: Object.freeze([0, MAX_TIMEOUT_MS, "milliseconds"] as const),
   maxMessageBytes: Object.freeze([125, MAX_LIMIT_BYTES, "bytes"] as const),
+  safeModeAfterBoots: Object.freeze([0, MAX_SAFE_MODE_AFTER_BOOTS, ""] as const),
+  outboxFlushMs: Object.freeze([MIN_OUTBOX_FLUSH_MS, MAX_OUTBOX_FLUSH_MS, "milliseconds"] as const),
+  outboxWritesPerHour: Object.freeze([1, MAX_OUTBOX_WRITES_PER_HOUR, "writes"] as const),
 });
 
 /** A device id: what a server logs and keys on; printable ASCII without spaces. */
@@ -128,10 +151,19 @@ export function parseDeviceConfig(raw: Readonly<Record<string, unknown>>): Devic
   const authToken = given("authToken");
   if (authToken !== undefined) config.authToken = readString("authToken", authToken, 1024);
   readTls(config, given);
+  const faults = given("faults");
+  if (faults !== undefined) config.faults = readBoolean("faults", faults);
   if (config.backoffBaseMs > config.backoffCapMs) {
     throw invalidOption("config.backoffBaseMs", `at most config.backoffCapMs (${config.backoffCapMs})`, config.backoffBaseMs);
   }
   return config;
+}
+
+/** A boolean key: true or false, or "true" or "false" as mcconfig passes them. */
+function readBoolean(key: string, value: unknown): boolean {
+  if (value === true || value === "true") return true;
+  if (value === false || value === "false") return false;
+  throw invalidOption(`config.${key}`, '"true" or "false"', value);
 }
 
 /**

@@ -118,13 +118,14 @@ describe("Device", function () {
     it("hello and status carry each reporter's fields; the device's own fields and earlier reporters win a clash", function () {
       const d = device({});
       d.device.addReporter({ hello: () => ({ clock: "unset", device: "impostor" }), status: () => ({ clock: { source: "none" } }) });
-      d.device.addReporter({ hello: () => ({ clock: "later", reset: "power_on" }) });
+      d.device.addReporter({ hello: () => ({ clock: "later", update: "idle" }) });
       const sent = open(d);
       const [hello] = sent();
       assert.equal(hello!.type, "hello");
       assert.notEqual(hello!.device, "impostor", "the device's own field is not overridden");
       assert.equal(hello!.clock, "unset", "the first reporter's field wins");
-      assert.equal(hello!.reset, "power_on");
+      assert.equal(hello!.update, "idle");
+      assert.equal(hello!.reset, "unknown", "health's own reporter: a host without a reset reason");
 
       const socket = d.sockets[d.sockets.length - 1]!;
       socket.receive(serverFrame({ opcode: 1, payload: JSON.stringify({ type: "status", id: 1 }) }));
