@@ -52,7 +52,7 @@ const FLAGS: readonly Flag[] = [
   { name: "stable-ms", value: "N", key: "stableMs", help: `connected this long resets the backoff (default ${D.stableMs})` },
   { name: "max-message-bytes", value: "N", key: "maxMessageBytes", help: `largest message accepted (default ${D.maxMessageBytes})` },
   { name: "storage", value: "FILE", help: "settings, saved networks, the boot record and the durable outbox\n(default .moorline/<device-id>.json; the chip's memory beside it,\n<name>.chip.json)" },
-  { name: "safe-mode-after-boots", value: "N", key: "safeModeAfterBoots", help: `boots in a row without a stable connection before safe mode\n(default ${D.safeModeAfterBoots}; 0 = never)`, section: "Health:" },
+  { name: "safe-mode-after-boots", value: "N", key: "safeModeAfterBoots", help: `boots in a row without a stable connection before safe mode\n(default ${D.safeModeAfterBoots}; 0 = never)` },
   { name: "outbox-flush-ms", value: "N", key: "outboxFlushMs", help: `longest a telemetry record waits before it is stored (default ${D.outboxFlushMs})` },
   { name: "outbox-writes-per-hour", value: "N", key: "outboxWritesPerHour", help: `storage writes the outbox may make per hour (default ${D.outboxWritesPerHour})` },
   { name: "watchdog-ms", value: "N", integer: { min: 0, max: 600_000, unit: "milliseconds" }, help: `a turn of the firmware longer than this resets it (default ${DEFAULT_WATCHDOG_MS},\nthe ESP32's task watchdog; 0 = off)` },
