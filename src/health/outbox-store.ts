@@ -24,7 +24,9 @@
  * deleted. After a run that did not end cleanly, up to `lostAtMost` records (those of its last
  * flush interval) may have been lost: that bound is logged and reported in status.
  *
- * Bounded in RAM: a few numbers per slot; records are referenced, never copied.
+ * Bounded in RAM: three numbers and a boot id per slot, in arrays made once; records are
+ * referenced, never copied (a chunk holds a run of one boot's records: the range of their
+ * sequence numbers and how many are still held say all that is needed).
  */
 import type { Log, Storage, TimerId, Timers } from "../shared/host.js";
 import type { OutboxEntry } from "../device/outbox.js";
@@ -72,20 +74,20 @@ export interface PreviousRun {
   recordIntervalMs: number;
 }
 
-/** One storage key and what it holds. */
-interface Slot {
-  /** Chunk number of the value stored; -1 when the key holds nothing. */
-  chunk: number;
-  boot: string;
-  /** Sequence numbers of its records still in the outbox. */
-  live: number[];
-  /** Holds a value that is no longer needed (every record gone, or damaged): to delete or overwrite. */
-  dead: boolean;
-}
+/** `first` of a slot whose key holds nothing. */
+const EMPTY = -1;
 
 export class OutboxStore implements OutboxJournal {
   private readonly options: OutboxStoreOptions;
-  private readonly slots: Slot[] = [];
+  /**
+   * Per slot (storage key): the smallest and largest seq of its chunk (first is EMPTY when the
+   * key holds nothing), how many of its records the outbox still holds (0 in a used slot: no
+   * longer needed, to delete or overwrite), and the boot that made them.
+   */
+  private readonly first: Float64Array;
+  private readonly last: Float64Array;
+  private readonly live: Uint16Array;
+  private readonly boots: string[] = [];
   /** This boot's records not written yet, oldest first. */
   private pending: OutboxEntry[] = [];
   private nextChunk = 1;
@@ -102,9 +104,12 @@ export class OutboxStore implements OutboxJournal {
     checkInteger("flushMs", options.flushMs, MIN_OUTBOX_FLUSH_MS, MAX_OUTBOX_FLUSH_MS, "milliseconds");
     checkInteger("writesPerHour", options.writesPerHour, 1, MAX_OUTBOX_WRITES_PER_HOUR, "writes");
     const slots = options.slots ?? DEFAULT_OUTBOX_SLOTS;
-    checkInteger("slots", slots, 1, MAX_OUTBOX_SLOTS, "records");
+    checkInteger("slots", slots, 1, MAX_OUTBOX_SLOTS);
     this.options = options;
-    for (let i = 0; i < slots; i++) this.slots.push({ chunk: -1, boot: "", live: [], dead: false });
+    this.first = new Float64Array(slots).fill(EMPTY);
+    this.last = new Float64Array(slots);
+    this.live = new Uint16Array(slots);
+    for (let i = 0; i < slots; i++) this.boots.push("");
     this.burst = Math.min(WRITE_BURST, options.writesPerHour);
     this.tokens = this.burst;
     this.refilledAt = options.timers.now();
@@ -117,8 +122,7 @@ export class OutboxStore implements OutboxJournal {
   restore(previous: PreviousRun): RestoredRecord[] {
     const { storage, log } = this.options;
     const found: Array<{ chunk: number; boot: string; records: SlotRecord[] }> = [];
-    for (let index = 0; index < this.slots.length; index++) {
-      const slot = this.slots[index]!;
+    for (let index = 0; index < this.first.length; index++) {
       let value: string | undefined;
       try {
         value = storage.get(OUTBOX_STORAGE_DOMAIN, key(index));
@@ -131,18 +135,16 @@ export class OutboxStore implements OutboxJournal {
       if (isUnreadable(decoded)) {
         this.counts.corrupt++;
         log("warn", "outbox_slot_corrupt", { slot: index, bytes: value.length, problem: decoded.problem, action: "skipped and deleted" });
-        slot.chunk = 0;
-        slot.dead = true;
+        this.hold(index, "", 0, 0, 0); // no longer needed: deleted below
         continue;
       }
       for (const problem of decoded.problems) log("warn", "outbox_record_corrupt", { slot: index, boot: decoded.boot, problem });
       this.counts.corrupt += decoded.lost;
-      slot.chunk = decoded.chunk;
-      slot.boot = decoded.boot;
-      slot.live = decoded.records.map((record) => record.seq);
-      slot.dead = slot.live.length === 0;
+      const records = decoded.records;
+      if (records.length === 0) this.hold(index, decoded.boot, 0, 0, 0);
+      else this.hold(index, decoded.boot, records[0]!.seq, records[records.length - 1]!.seq, records.length);
       if (decoded.chunk >= this.nextChunk) this.nextChunk = decoded.chunk + 1;
-      if (!slot.dead) found.push({ chunk: decoded.chunk, boot: decoded.boot, records: decoded.records });
+      if (records.length > 0) found.push({ chunk: decoded.chunk, boot: decoded.boot, records });
     }
     found.sort((a, b) => a.chunk - b.chunk);
     const restored: RestoredRecord[] = [];
@@ -156,7 +158,7 @@ export class OutboxStore implements OutboxJournal {
       previousRunClean: previous.clean,
       lostAtMost: this.counts.lostAtMost,
     });
-    if (this.slots.some((slot) => slot.dead)) this.flushRemovals();
+    if (this.deadSlot() >= 0) this.flushRemovals();
     return restored;
   }
 
@@ -175,12 +177,11 @@ export class OutboxStore implements OutboxJournal {
       this.pending.splice(at, 1);
       return;
     }
-    for (const slot of this.slots) {
-      if (slot.chunk < 0 || slot.dead || slot.boot !== entry.boot) continue;
-      const index = slot.live.indexOf(entry.seq);
-      if (index < 0) continue;
-      slot.live.splice(index, 1);
-      if (slot.live.length === 0) slot.dead = true;
+    // The chunk whose range holds it: a boot's chunks hold disjoint runs of its records.
+    for (let index = 0; index < this.first.length; index++) {
+      if (this.live[index] === 0 || this.boots[index] !== entry.boot) continue;
+      if (entry.seq < this.first[index]! || entry.seq > this.last[index]!) continue;
+      this.live[index]--;
       return;
     }
   }
@@ -204,7 +205,7 @@ export class OutboxStore implements OutboxJournal {
   /** Counters for status (`outboxStore`). */
   status(): Record<string, number> {
     let used = 0;
-    for (const slot of this.slots) if (slot.chunk >= 0 && !slot.dead) used++;
+    for (let index = 0; index < this.live.length; index++) if (this.live[index]! > 0) used++;
     return {
       slots: used,
       pending: this.pending.length,
@@ -255,7 +256,7 @@ export class OutboxStore implements OutboxJournal {
       const index = this.freeSlot();
       if (index < 0) {
         this.counts.notStored += this.pending.length;
-        this.options.log("warn", "outbox_not_stored", { records: this.pending.length, reason: `all ${this.slots.length} storage slots are in use` });
+        this.options.log("warn", "outbox_not_stored", { records: this.pending.length, reason: `all ${this.first.length} storage slots are in use` });
         this.pending = [];
         return true;
       }
@@ -269,20 +270,14 @@ export class OutboxStore implements OutboxJournal {
       }
       this.counts.writes++;
       this.nextChunk++;
-      const slot = this.slots[index]!;
-      slot.chunk = chunk;
-      slot.boot = boot;
-      slot.live = records.map((entry) => entry.seq);
-      slot.dead = false;
+      this.hold(index, boot, records[0]!.seq, records[count - 1]!.seq, count);
       this.pending.splice(0, count);
     }
     return true;
   }
 
   private deleteDead(final: boolean): void {
-    for (let index = 0; index < this.slots.length; index++) {
-      const slot = this.slots[index]!;
-      if (!slot.dead) continue;
+    for (let index = this.deadSlot(); index >= 0; index = this.deadSlot()) {
       if (!this.spend(final)) return;
       try {
         this.options.storage.delete(OUTBOX_STORAGE_DOMAIN, key(index));
@@ -291,22 +286,31 @@ export class OutboxStore implements OutboxJournal {
         return;
       }
       this.counts.writes++;
-      slot.chunk = -1;
-      slot.boot = "";
-      slot.live = [];
-      slot.dead = false;
+      this.first[index] = EMPTY;
+      this.boots[index] = "";
     }
+  }
+
+  /** Records what slot `index` holds now. */
+  private hold(index: number, boot: string, first: number, last: number, live: number): void {
+    this.boots[index] = boot;
+    this.first[index] = first;
+    this.last[index] = last;
+    this.live[index] = live;
+  }
+
+  /** A slot that holds a value no longer needed, or -1. */
+  private deadSlot(): number {
+    for (let index = 0; index < this.first.length; index++) {
+      if (this.first[index] !== EMPTY && this.live[index] === 0) return index;
+    }
+    return -1;
   }
 
   /** A slot to write into: a dead one first (overwriting it saves its delete), then an empty one. */
   private freeSlot(): number {
-    let empty = -1;
-    for (let index = 0; index < this.slots.length; index++) {
-      const slot = this.slots[index]!;
-      if (slot.dead) return index;
-      if (empty < 0 && slot.chunk < 0) empty = index;
-    }
-    return empty;
+    const dead = this.deadSlot();
+    return dead >= 0 ? dead : this.first.indexOf(EMPTY);
   }
 
   /** Takes one write from the budget; when it is spent, schedules the flush for when it is not. */
