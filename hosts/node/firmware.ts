@@ -13,6 +13,7 @@
 import { FIRMWARE_VERSION } from "../../src/device/device.js";
 import { FileStorage } from "./file-storage.js";
 import type { Log } from "../../src/shared/host.js";
+import { parseJsonObject } from "../../src/shared/json.js";
 
 /** A firmware image the chip can boot. */
 export interface FirmwareImage {
@@ -67,14 +68,8 @@ export class ChipMemory {
     let previous: ChipState | undefined;
     const text = this.file.get(STATE_DOMAIN, STATE_KEY);
     if (text !== undefined) {
-      try {
-        const value = JSON.parse(text) as unknown;
-        if (typeof value === "object" && value !== null && !Array.isArray(value) && typeof (value as ChipState).running === "boolean") {
-          previous = value as ChipState;
-        }
-      } catch {
-        // unreadable: as if absent
-      }
+      const value = parseJsonObject(text);
+      if (value !== undefined && typeof value.running === "boolean") previous = value as ChipState;
       if (previous === undefined) log("warn", "chip_state_corrupt", { path, action: "as at a first start" });
     }
     this.previous = previous;

@@ -20,6 +20,7 @@
  */
 import { MAX_REBOOT_REASON_CHARS } from "../device/handlers.js";
 import type { Log, Storage, SystemHost } from "../shared/host.js";
+import { parseJsonObject } from "../shared/json.js";
 import { ResetReason } from "./reset-reason.js";
 
 /** Where the boot record lives (NVS names are at most 15 characters). */
@@ -218,14 +219,9 @@ function isCount(value: unknown): value is number {
 
 /** A boot record from its stored text, or undefined when it is not one. */
 export function parseBootRecord(text: string): BootRecord | undefined {
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-  if (typeof value !== "object" || value === null || Array.isArray(value)) return undefined;
-  const { boots, failed, clean, reason, safe } = value as Record<string, unknown>;
+  const value = parseJsonObject(text);
+  if (value === undefined) return undefined;
+  const { boots, failed, clean, reason, safe } = value;
   if (!isCount(boots) || !isCount(failed) || typeof clean !== "boolean") return undefined;
   if (reason !== undefined && (typeof reason !== "string" || reason.length > MAX_REBOOT_REASON_CHARS)) return undefined;
   if (safe !== undefined && typeof safe !== "boolean") return undefined;

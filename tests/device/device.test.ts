@@ -9,11 +9,12 @@ import assert from "node:assert/strict";
 import { parseDeviceConfig } from "../../src/device/config.js";
 import { Device, type DeviceOptions } from "../../src/device/device.js";
 import { SETTINGS_STORAGE } from "../../src/device/settings.js";
-import type { DeviceHost, LogLevel, WifiDriver } from "../../src/shared/host.js";
+import type { DeviceHost, LogLevel } from "../../src/shared/host.js";
 import { MemoryStorage } from "../../src/shared/memory-storage.js";
 import { parseClientFrames, parseRequest, switchingProtocols } from "../support/client-frames.js";
 import { fakeTcp, type FakeTcpSocket } from "../support/fake-tcp.js";
 import { serverFrame } from "../support/frames.js";
+import { NO_WIFI } from "../support/no-wifi.js";
 import { VirtualClock } from "../support/virtual-clock.js";
 
 interface LogLine {
@@ -21,15 +22,6 @@ interface LogLine {
   event: string;
   fields: Record<string, unknown>;
 }
-
-/** No WiFi is configured in these tests: a driver that must never be used. */
-const NO_WIFI: WifiDriver = {
-  connect: () => assert.fail("no WiFi is configured"),
-  disconnect: () => {},
-  onNotify: undefined,
-  rssi: () => undefined,
-  address: () => undefined,
-};
 
 function device(config: Record<string, unknown>, options: Partial<DeviceOptions> = {}, storage = new MemoryStorage()) {
   const clock = new VirtualClock();

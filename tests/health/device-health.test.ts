@@ -11,20 +11,13 @@ import { parseDeviceConfig } from "../../src/device/config.js";
 import { defineHandler } from "../../src/device/handlers.js";
 import { Device, REBOOT_DELAY_MS } from "../../src/device/device.js";
 import { OUTBOX_STORAGE_DOMAIN } from "../../src/health/outbox-store.js";
-import type { DeviceHost, LogLevel, SystemHost, WifiDriver } from "../../src/shared/host.js";
+import type { DeviceHost, LogLevel, SystemHost } from "../../src/shared/host.js";
 import { MemoryStorage } from "../../src/shared/memory-storage.js";
 import { closePayload, parseClientFrames, parseRequest, switchingProtocols } from "../support/client-frames.js";
 import { fakeTcp, type FakeTcpSocket } from "../support/fake-tcp.js";
 import { serverFrame } from "../support/frames.js";
+import { NO_WIFI } from "../support/no-wifi.js";
 import { VirtualClock } from "../support/virtual-clock.js";
-
-const NO_WIFI: WifiDriver = {
-  connect: () => assert.fail("no WiFi is configured"),
-  disconnect: () => {},
-  onNotify: undefined,
-  rssi: () => undefined,
-  address: () => undefined,
-};
 
 type Json = Record<string, unknown>;
 
