@@ -20,19 +20,10 @@ import { DEVICE_SETTINGS, Settings } from "./settings.js";
 import { ConnectionSupervisor } from "./supervisor.js";
 import type { ClientTlsOptions } from "../websocket/client.js";
 import { loadNetworks, WifiManager } from "./wifi.js";
-import { Health, SAFE_MODE_EXIT_REASON } from "../health/health.js";
-import { OutboxStore } from "../health/outbox-store.js";
-import { FAULT_TYPE, faultHandler } from "../health/faults.js";
-import { DEFAULT_DEVICE_CONFIG } from "./config.js";
-import type { RestoredRecord } from "./telemetry.js";
+import { DeviceHealth } from "../health/device-health.js";
 
 /** The firmware's version, reported in hello. */
 export const FIRMWARE_VERSION = "0.1.0";
-
-/** After a reboot request, how long the reply has to go out before the device stops, ms. */
-export const REBOOT_DELAY_MS = 100;
-/** Longest the device waits for its connection to close before it restarts anyway, ms. */
-export const REBOOT_STOP_TIMEOUT_MS = 3000;
 
 /**
  * A part of the device that adds fields to hello and to the status reply (the link, the
@@ -67,13 +58,9 @@ export class Device {
   readonly supervisor: ConnectionSupervisor;
   readonly wifi: WifiManager | undefined;
   readonly settings: Settings;
-  /** Boot counter, reset reason, safe mode (src/health/health.ts). */
-  readonly health: Health;
-  /** The durable outbox (absent in safe mode). */
-  readonly outboxStore: OutboxStore | undefined;
+  /** Boot record, reset reason, safe mode, the durable outbox, the reboot (src/health/). */
+  readonly health: DeviceHealth;
   private readonly host: DeviceHost;
-  /** A restart is under way (a reboot request, the end of safe mode). */
-  private rebooting = false;
   private readonly config: DeviceConfig;
   private started = false;
   /** Fields for hello and status, in order; an earlier reporter's field wins a clash. */
@@ -112,7 +99,7 @@ export class Device {
       onOpen: () => this.app.connected(),
       onMessage: (data) => this.app.receive(data),
       onClose: () => this.app.disconnected(),
-      onStable: () => this.connectionStable(),
+      onStable: () => this.health.connectionStable(),
     });
 
     // No network to join: a host whose link is always up (a desktop without simulated WiFi).
@@ -129,33 +116,14 @@ export class Device {
             onOffline: () => this.supervisor.setNetwork(false),
           });
 
-    const defaults = DEFAULT_DEVICE_CONFIG;
-    this.health = new Health({
-      storage: host.storage,
-      system: host.system,
-      log,
-      safeModeAfterBoots: config.safeModeAfterBoots ?? defaults.safeModeAfterBoots,
+    this.health = new DeviceHealth({
+      host,
+      config,
+      telemetryIntervalMs: this.settings.get("telemetryIntervalMs") as number,
+      stopDevice: (done) => this.stop(done),
     });
-    const safeMode = this.health.safeMode;
-    let restored: RestoredRecord[] | undefined;
-    if (!safeMode) {
-      // Safe mode leaves the stored records alone: they go out once it is over.
-      this.outboxStore = new OutboxStore({
-        storage: host.storage,
-        timers: host.timers,
-        log,
-        flushMs: config.outboxFlushMs ?? defaults.outboxFlushMs,
-        writesPerHour: config.outboxWritesPerHour ?? defaults.outboxWritesPerHour,
-      });
-      restored = this.outboxStore.restore({
-        clean: this.health.previousRunClean,
-        recordIntervalMs: this.settings.get("telemetryIntervalMs") as number,
-      });
-    }
-    let handlers = safeMode ? undefined : options.handlers;
-    if (config.faults && !safeMode) {
-      handlers = { ...handlers, [FAULT_TYPE]: faultHandler(host.timers, (event, fields) => log("warn", event, fields)) };
-    }
+    // Safe mode: none of the user's handlers.
+    const handlers = this.health.handlers(options.handlers);
 
     const boot = new Uint8Array(4);
     host.random(boot);
@@ -171,53 +139,12 @@ export class Device {
       hello: () => this.report("hello"),
       ...(handlers ? { handlers } : {}),
       readTelemetry: options.readTelemetry ?? (() => this.defaultTelemetry()),
-      ...(this.outboxStore ? { journal: this.outboxStore } : {}),
-      ...(restored ? { restored } : {}),
-      ...(host.system?.restart ? { reboot: (reason: string, safe: boolean) => this.reboot(reason, safe) } : {}),
+      ...(this.health.outboxStore ? { journal: this.health.outboxStore } : {}),
+      ...(this.health.restored ? { restored: this.health.restored } : {}),
+      ...(this.health.reboot ? { reboot: this.health.reboot } : {}),
     });
     this.addReporter({ status: () => this.linkStatus() });
-    this.addReporter({
-      hello: () => this.health.hello(),
-      status: () => ({ ...this.health.status(), ...(this.outboxStore ? { outboxStore: this.outboxStore.status() } : {}) }),
-    });
-  }
-
-  /**
-   * Restarts the device: records why (the next hello's rebootReason, and safe mode when
-   * asked), lets the reply go out, flushes the outbox, closes the connection (1001) and calls
-   * the platform's restart. Returns the reboot request's result.
-   */
-  reboot(reason: string, safeMode: boolean): Record<string, unknown> {
-    const restart = this.host.system?.restart;
-    if (restart === undefined) throw new Error("this platform cannot restart");
-    if (!this.rebooting) {
-      this.rebooting = true;
-      this.host.log("warn", "reboot", { reason, safeMode });
-      const timers = this.host.timers;
-      timers.set(() => {
-        let done = false;
-        const go = (): void => {
-          if (done) return;
-          done = true;
-          this.health.restarting(reason, safeMode);
-          restart.call(this.host.system);
-        };
-        timers.set(go, REBOOT_STOP_TIMEOUT_MS);
-        this.stop(go);
-      }, REBOOT_DELAY_MS);
-    }
-    return { rebooting: true, reason, safeMode, inMs: REBOOT_DELAY_MS };
-  }
-
-  /** The connection proved stable: the boot is a good one; in safe mode, time to leave it. */
-  private connectionStable(): void {
-    if (!this.health.connectionStable()) return;
-    if (this.host.system?.restart) {
-      this.host.log("info", "safe_mode_exit", { cause: "stable connection" });
-      this.reboot(SAFE_MODE_EXIT_REASON, false);
-    } else {
-      this.host.log("info", "safe_mode_exit", { cause: "stable connection", when: "at the next start (this platform cannot restart)" });
-    }
+    this.addReporter(this.health.reporter);
   }
 
   /** Adds fields to hello and status (see DeviceReporter). */
@@ -262,9 +189,7 @@ export class Device {
   /** Stops everything; `onStopped` runs once the connection is closed (bounded). */
   stop(onStopped?: () => void): void {
     this.app.stop();
-    // Everything pending goes to storage now, whatever the write budget: a clean end.
-    this.outboxStore?.flush(true);
-    if (!this.rebooting) this.health.stopped();
+    this.health.stopping();
     this.wifi?.stop();
     this.supervisor.stop(() => {
       this.host.log("info", "device_stopped", { device: this.config.deviceId });

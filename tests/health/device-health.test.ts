@@ -9,7 +9,8 @@ import assert from "node:assert/strict";
 
 import { parseDeviceConfig } from "../../src/device/config.js";
 import { defineHandler } from "../../src/device/handlers.js";
-import { Device, REBOOT_DELAY_MS } from "../../src/device/device.js";
+import { Device } from "../../src/device/device.js";
+import { REBOOT_DELAY_MS } from "../../src/health/device-health.js";
 import { OUTBOX_STORAGE_DOMAIN } from "../../src/health/outbox-store.js";
 import type { DeviceHost, LogLevel, SystemHost } from "../../src/shared/host.js";
 import { MemoryStorage } from "../../src/shared/memory-storage.js";
