@@ -576,7 +576,18 @@ export class CompanionServer {
     c.firmware = message.firmware ?? null;
     c.boot = message.boot ?? null;
     c.capabilities = message.capabilities ?? null;
-    this.emit({ event: "hello", conn: c.conn, device: c.device, firmware: c.firmware, boot: c.boot, capabilities: c.capabilities });
+    this.emit({
+      event: "hello",
+      conn: c.conn,
+      device: c.device,
+      firmware: c.firmware,
+      boot: c.boot,
+      capabilities: c.capabilities,
+      reset: message.reset ?? null,
+      boots: message.boots ?? null,
+      safeMode: message.safeMode ?? null,
+      rebootReason: message.rebootReason ?? null,
+    });
     if (this.behaviour.garbage && !c.garbageSent) this.sendGarbage(c);
   }
 

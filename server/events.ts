@@ -24,7 +24,17 @@ export type CompanionEvent = { t: string } & (
   | { event: "reject"; remote: string; status: number }
   /** A TLS handshake failed (wss:// only): a ws:// client, or one that refused the certificate. */
   | { event: "tls_error"; remote: string; message: string }
-  | ({ event: "hello"; firmware: unknown; boot: unknown; capabilities: unknown } & OnConnection)
+  | ({
+      event: "hello";
+      firmware: unknown;
+      boot: unknown;
+      capabilities: unknown;
+      /** Why the device's previous run ended, its boot counter, safe mode, a requested reboot's reason (null when absent). */
+      reset: unknown;
+      boots: unknown;
+      safeMode: unknown;
+      rebootReason: unknown;
+    } & OnConnection)
   | ({
       event: "telemetry";
       boot: string;

@@ -72,7 +72,10 @@ export function formatHuman(event: CompanionEvent, colour: boolean): string {
       return line(
         "hello",
         "green",
-        `firmware=${summary(event.firmware)} boot=${summary(event.boot)} capabilities=${Array.isArray(event.capabilities) ? event.capabilities.join(",") : summary(event.capabilities)}`,
+        `firmware=${summary(event.firmware)} boot=${summary(event.boot)} capabilities=${Array.isArray(event.capabilities) ? event.capabilities.join(",") : summary(event.capabilities)}` +
+          (event.reset === null || event.reset === undefined ? "" : ` reset=${summary(event.reset)} boots=${summary(event.boots)}`) +
+          (event.rebootReason === null || event.rebootReason === undefined ? "" : ` rebootReason=${summary(event.rebootReason)}`) +
+          (event.safeMode === true ? ` ${paint("yellow", "SAFE MODE")}` : ""),
       );
     case "telemetry": {
       let note = "";

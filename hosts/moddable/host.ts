@@ -16,6 +16,8 @@
  *   storage   preference (NVS on the ESP32, a JSON file in the simulator)         -> storage.ts
  *   log       trace(), one JSON line per event                                    -> log.ts
  *   memory    instrumentation's "System Free Memory" (debug and -i builds only)
+ *   system    the reset reason (resetReason) and esp_restart() on the ESP32; neither in
+ *             the simulator (the manifest picks chip.ts or chip-sim.ts)             -> system.ts
  */
 import { Digest } from "crypt";
 import TCP from "embedded:io/socket/tcp";
@@ -38,6 +40,9 @@ import { createTlsSocketClass, type Ecma419TlsConstructor } from "./tls.js";
 import { createResolver, createUdpSocketClass, type Ecma419UdpConstructor } from "./udp.js";
 import { createWallClock } from "./wall-clock.js";
 import { ModdableWifi, type WifiApi } from "./wifi.js";
+// Chosen per platform by the manifest: chip.ts on the ESP32, chip-sim.ts in the simulator.
+import { chipApi } from "hosts/moddable/chip";
+import { createSystemHost } from "./system.js";
 
 /** SHA-1 with the SDK's native digest (the opening handshake's Sec-WebSocket-Accept). */
 export const moddableSha1: Sha1 = (bytes: Uint8Array): Uint8Array => {
@@ -116,5 +121,6 @@ export function createModdableHost(options: ModdableHostOptions = {}): DeviceHos
     wifi: new ModdableWifi(WiFi as unknown as WifiApi, (property) => (property === "IP" ? Net.get("IP") : Net.get("RSSI"))),
     storage: new PreferenceStorage(Preference),
     freeMemory: createFreeMemory(),
+    system: createSystemHost(chipApi),
   };
 }

@@ -12,6 +12,7 @@ import {
   fileProblem,
   flagErrorMessage,
   HELP_FLAG,
+  integerFlag,
   keyedValues,
   logLevelFlag,
   logLevelOf,
@@ -25,6 +26,7 @@ import {
 import { SIM_NETWORK } from "./device-host.js";
 import { caFlagFile, TLS_FLAGS } from "./tls.js";
 import type { NodeWallClockOptions } from "./wall-clock.js";
+import { DEFAULT_WATCHDOG_MS } from "./chip.js";
 
 /** The device's name when --device-id is not given. */
 const DEFAULT_DEVICE_ID = "sim-1";
@@ -54,7 +56,12 @@ const FLAGS: readonly Flag[] = [
   { name: "ntp", value: "HOST[:PORT]", key: "ntp", repeatable: true, help: "an NTP server to set the clock from (repeatable); default with\n--clock-unset: the NTP Pool (0, 1 and 2.pool.ntp.org). Given alone,\nthe clock starts at the OS time but waits for NTP all the same" },
   { name: "ntp-interval-ms", value: "N", key: "ntpIntervalMs", help: `how often a synced clock asks NTP again (default ${D.ntpIntervalMs})` },
   { name: "clock-fallback-ms", value: "N", key: "clockFallbackMs", help: "after this long without a trusted clock, try wss:// anyway, dates\nchecked against the clock's lower bound (default 0: never)" },
-  { name: "storage", value: "FILE", help: "settings and saved networks (default .moorline/<device-id>.json)" },
+  { name: "storage", value: "FILE", help: "settings, saved networks, the boot record and the durable outbox\n(default .moorline/<device-id>.json; the chip's memory beside it,\n<name>.chip.json)" },
+  { name: "safe-mode-after-boots", value: "N", key: "safeModeAfterBoots", help: `boots in a row without a stable connection before safe mode\n(default ${D.safeModeAfterBoots}; 0 = never)` },
+  { name: "outbox-flush-ms", value: "N", key: "outboxFlushMs", help: `longest a telemetry record waits before it is stored (default ${D.outboxFlushMs})` },
+  { name: "outbox-writes-per-hour", value: "N", key: "outboxWritesPerHour", help: `storage writes the outbox may make per hour (default ${D.outboxWritesPerHour})` },
+  { name: "watchdog-ms", value: "N", integer: { min: 0, max: 600_000, unit: "milliseconds" }, help: `a turn of the firmware longer than this resets it (default ${DEFAULT_WATCHDOG_MS},\nthe ESP32's task watchdog; 0 = off)` },
+  { name: "faults", key: "faults", help: 'adds the "fault" request (hang, crash) to try the watchdog\nand safe mode; never in production' },
   logLevelFlag("log-level", "debug, info, warn or error (default info)"),
   { name: "log-format", value: "FORMAT", choices: ["text", "json"], help: "text: readable lines; json: one JSON object a line (what\nthe monitor and scripts read). Default: text on a terminal,\njson otherwise" },
   { name: "engine", value: "NAME", choices: ["node", "xs"], help: "node (default), or xs: the firmware inside the XS engine\n(the chip's JavaScript engine, hosts/xs)" },
@@ -71,8 +78,11 @@ export const DEVICE_COMMAND: CommandSpec = {
     "Logs one line per event on stdout.",
   flags: FLAGS,
   footer:
+    "A reboot request, a crash or the watchdog restarts the firmware, as on the chip; the next\n" +
+    "hello says why (reset). SIGKILL is a power cut: the next start reports reset=killed.\n\n" +
     "Exit status: 0 after SIGINT or SIGTERM (the connection is closed with 1001 first);\n" +
-    "2 bad arguments (including a --ca or --storage file that cannot be used).",
+    "1 the firmware cannot start at all; 2 bad arguments (including a --ca or --storage file\n" +
+    "that cannot be used).",
 };
 
 export interface DeviceArguments {
@@ -82,6 +92,8 @@ export interface DeviceArguments {
   /** Readable lines (text) or JSON lines. */
   logFormat: "text" | "json";
   engine: "node" | "xs";
+  /** The desktop chip's watchdog, ms; 0: none. */
+  watchdogMs: number;
   /** The setting keys (DEVICE_SETTINGS) given as flags: they win over stored values. */
   explicitSettings: readonly string[];
   /** The device's wall clock (hosts/node/wall-clock.ts): from 1970 (--clock-unset), trusted from boot or not (--ntp). */
@@ -119,6 +131,7 @@ export function deviceArguments(parsed: ParsedFlags, stdoutIsTerminal: boolean):
     logFormat: logFormat === "text" ? "text" : "json",
     engine: stringFlag(parsed, "engine") === "xs" ? "xs" : "node",
     clock: { unset, systemSynced: !unset && !parsed.values.has("ntp") },
+    watchdogMs: integerFlag(parsed, "watchdog-ms") ?? DEFAULT_WATCHDOG_MS,
     explicitSettings: FLAGS.filter((flag) => flag.key !== undefined && flag.key in DEVICE_SETTINGS && parsed.values.has(flag.name)).map(
       (flag) => flag.key!,
     ),

@@ -1,23 +1,22 @@
 /**
- * The simulated device on the Node host:
+ * The simulated device on the desktop:
  *
  *   node dist/hosts/node/device.js [options]
  *   npm run device -- --url ws://127.0.0.1:8080/
  *
- * Runs the firmware's Device (src/device/device.ts) over the Node host, a simulated WiFi and a
- * JSON file for storage, printing one log line per event on stdout, as the ESP32's serial port
- * would: readable on a terminal, JSON lines when piped (what the monitor and the tests read);
- * --log-format chooses.
+ * Runs the firmware's Device (src/device/device.ts) with a simulated WiFi and a JSON file for
+ * storage, on a desktop "chip" (hosts/node/chip.ts) that boots it, restarts it after a reboot
+ * request, a crash or a watchdog reset, and tells the next boot why, as an ESP32 does: in a
+ * worker thread (--engine node, the default) or inside the XS engine (--engine xs). One log
+ * line per event on stdout, as the ESP32's serial port would show them: readable on a
+ * terminal, JSON lines when piped (what the monitor and the tests read); --log-format chooses.
  */
-import { Device } from "../../src/device/device.js";
 import { formatDeviceLine } from "../../src/shared/log-format.js";
-import { runCommand, wantsColour, type ParsedFlags } from "./cli.js";
-import { createNodeDeviceHost } from "./device-host.js";
-import { DEVICE_COMMAND, deviceArguments, type DeviceArguments } from "./device-options.js";
-import type { LineSink } from "./host.js";
-
-/** How long a stop (closing the connection with 1001) may take before the process exits anyway. */
-const STOP_GRACE_MS = 3_000;
+import { Chip, STOP_GRACE_MS } from "./chip.js";
+import { runCommand, SetupError, wantsColour, type ParsedFlags } from "./cli.js";
+import { DEVICE_COMMAND, deviceArguments } from "./device-options.js";
+import { chipStatePath } from "./firmware.js";
+import { createJsonLog, type LineSink } from "./host.js";
 
 /** Where the log lines go: stdout as they are (JSON), or made readable (text). */
 function logSink(format: "text" | "json"): LineSink {
@@ -26,58 +25,40 @@ function logSink(format: "text" | "json"): LineSink {
   return { write: (line: string) => process.stdout.write(`${formatDeviceLine(line.replace(/\n$/, ""), colour)}\n`) };
 }
 
-function main(parsed: ParsedFlags): Promise<void> | void {
+async function main(parsed: ParsedFlags): Promise<void> {
   const args = deviceArguments(parsed, process.stdout.isTTY === true);
   // A reader of our stdout went away (piped into `head`, or a monitor that quit): nothing left to report to.
   process.stdout.on("error", () => process.exit(0));
-  if (args.engine === "xs") return mainInXs(args);
-  const host = createNodeDeviceHost({ storage: args.storage, logLevel: args.logLevel, out: logSink(args.logFormat), clock: args.clock });
-  const device = new Device({ host, config: args.config, explicitSettings: args.explicitSettings });
+  const out = logSink(args.logFormat);
+  const engine = args.engine === "xs" ? (await import("./chip-xs.js")).bootOnXs : (await import("./chip-node.js")).bootOnNode;
+  const chip = new Chip({
+    statePath: chipStatePath(args.storage),
+    engine,
+    watchdogMs: args.watchdogMs,
+    config: args.config,
+    explicitSettings: args.explicitSettings,
+    clock: args.clock,
+    storagePath: args.storage,
+    logLevel: args.logLevel,
+    out,
+    log: createJsonLog(out, args.logLevel),
+  });
   let stopping = false;
   const stop = (): void => {
     if (stopping) process.exit(0); // a second Ctrl-C: leave at once
     stopping = true;
-    setTimeout(() => process.exit(0), STOP_GRACE_MS).unref();
-    device.stop(() => process.exit(0));
+    setTimeout(() => process.exit(0), STOP_GRACE_MS + 1000).unref();
+    void chip.stop().then(() => process.exit(0));
   };
   process.on("SIGINT", stop);
   process.on("SIGTERM", stop);
-  device.start();
-}
-
-/** The same device inside XS (hosts/xs): the same log lines on stdout, the same exits. */
-async function mainInXs(args: DeviceArguments): Promise<void> {
-  const [{ runDeviceInXs }, { FileStorage }, { createJsonLog }] = await Promise.all([
-    import("../xs/run.js"),
-    import("./file-storage.js"),
-    import("./host.js"),
-  ]);
-  const out = logSink(args.logFormat);
-  const storage = new FileStorage(args.storage, { log: createJsonLog(out, args.logLevel) });
-  const device = await runDeviceInXs({
-    config: args.config,
-    explicitSettings: args.explicitSettings,
-    storage,
-    logLevel: args.logLevel,
-    out,
-    clock: args.clock,
-  });
-  device.engine.onFailure((error) => {
-    process.stderr.write(`device: ${error.stack ?? error.message}\n`);
-    process.exit(1);
-  });
-  let stopping = false;
-  const stop = (): void => {
-    if (stopping) process.exit(0);
-    stopping = true;
-    setTimeout(() => process.exit(0), STOP_GRACE_MS).unref();
-    device.stop().then(
-      () => process.exit(0),
-      () => process.exit(0),
-    );
-  };
-  process.on("SIGINT", stop);
-  process.on("SIGTERM", stop);
+  try {
+    await chip.powerOn();
+  } catch (error) {
+    // The firmware could not start at all (the XS engine is missing, say).
+    throw new SetupError(`the firmware cannot start: ${(error as Error).message}`);
+  }
+  process.exit(0);
 }
 
 void runCommand(DEVICE_COMMAND, process.argv.slice(2), main);

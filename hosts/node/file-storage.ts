@@ -7,6 +7,10 @@
  * the old one. A crash or power cut mid-write leaves the old file or the new one, never half
  * of each. The file is created (with its folder) on the first write. One process owns a file:
  * changes made by another process while this one runs are overwritten.
+ *
+ * A file cut short all the same (a file system that lost its tail) is not all lost: every
+ * value whose line is whole is kept (the file is written one value a line), the rest is
+ * reported, as NVS keeps every entry whose write completed.
  */
 import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
@@ -28,8 +32,9 @@ export class FileStorage implements Storage {
   /**
    * Reads `path` if it exists. A file that is not valid JSON of the expected shape is
    * reported once through `log` (event storage_file_corrupt, level warn) and the storage
-   * starts empty; the first write replaces it. A file that cannot be read at all (no
-   * permission, a folder) throws: that is a setup mistake, not data to discard.
+   * keeps the values whose lines are whole (a file cut short), or starts empty; the first
+   * write replaces it. A file that cannot be read at all (no permission, a folder) throws:
+   * that is a setup mistake, not data to discard.
    */
   constructor(path: string, options: FileStorageOptions = {}) {
     if (typeof path !== "string" || path === "") throw new TypeError("FileStorage needs a file path");
@@ -44,7 +49,12 @@ export class FileStorage implements Storage {
     const problem = this.load(text);
     if (problem !== undefined) {
       this.domains.clear();
-      options.log?.("warn", "storage_file_corrupt", { path, problem, action: "starting empty" });
+      const kept = this.salvage(text);
+      options.log?.("warn", "storage_file_corrupt", {
+        path,
+        problem,
+        action: kept === 0 ? "starting empty" : `kept the ${kept} values whose lines were whole`,
+      });
     }
   }
 
@@ -125,6 +135,36 @@ export class FileStorage implements Storage {
       this.domains.set(domain, keys);
     }
     return undefined;
+  }
+
+  /**
+   * The values of a damaged file in the layout write() makes (one `  "domain": {` line per
+   * domain, one `    "key": "value"` line per value) whose lines are whole: a line cut short
+   * never matches (its string is not closed). Returns how many were kept.
+   */
+  private salvage(text: string): number {
+    const STRING = '"(?:[^"\\\\]|\\\\.)*"';
+    const domainLine = new RegExp(`^  (${STRING}): \\{$`);
+    const valueLine = new RegExp(`^    (${STRING}): (${STRING}),?$`);
+    let keys: Map<string, string> | undefined;
+    let kept = 0;
+    for (const line of text.split("\n")) {
+      const domain = domainLine.exec(line);
+      if (domain) {
+        keys = new Map();
+        this.domains.set(JSON.parse(domain[1]!) as string, keys);
+        continue;
+      }
+      const value = valueLine.exec(line);
+      if (value && keys) {
+        keys.set(JSON.parse(value[1]!) as string, JSON.parse(value[2]!) as string);
+        kept++;
+        continue;
+      }
+      keys = undefined;
+    }
+    for (const [name, entries] of this.domains) if (entries.size === 0) this.domains.delete(name);
+    return kept;
   }
 
   /**

@@ -17,7 +17,7 @@ import {
 import type { RequestHandler } from "./handlers.js";
 import { MAX_OUTBOX_ENTRIES } from "./outbox.js";
 import type { Settings } from "./settings.js";
-import { TELEMETRY_INTERVAL_SETTING } from "./telemetry.js";
+import { TELEMETRY_INTERVAL_SETTING, type OutboxJournal, type RestoredRecord } from "./telemetry.js";
 import { MAX_LIMIT_BYTES } from "../websocket/constants.js";
 
 export interface DeviceIdentity {
@@ -110,10 +110,19 @@ export interface DeviceAppOptions {
    * announced): features that are not request types.
    */
   capabilities?: string[];
+  /** Keeps the telemetry outbox in storage (src/health/outbox-store.ts); absent: RAM only. */
+  journal?: OutboxJournal;
+  /** Earlier boots' unacknowledged records, restored from storage, oldest first. */
+  restored?: readonly RestoredRecord[];
+  /**
+   * The `reboot` request: restarts the device after the reply (src/device/handlers.ts).
+   * Without it the request is answered with `unsupported`.
+   */
+  reboot?(reason: string, safeMode: boolean): Record<string, unknown>;
 }
 
 const IDENTITY_FIELDS = Object.freeze(["deviceId", "firmware", "bootId"] as const);
-const OPTIONAL_CALLBACKS = Object.freeze(["log", "sendBinary", "status", "hello", "readTelemetry", "freeMemory", "wallTime"] as const);
+const OPTIONAL_CALLBACKS = Object.freeze(["log", "sendBinary", "status", "hello", "readTelemetry", "freeMemory", "wallTime", "reboot"] as const);
 const LIMIT_NAMES = Object.freeze(Object.keys(DEFAULT_APP_LIMITS));
 
 /**

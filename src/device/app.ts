@@ -179,12 +179,15 @@ export class DeviceApp {
       uptimeMs: () => this.uptimeMs(),
       note: (level, event, fields) => this.note(level, event, fields),
       errorText: (error) => clip(errorText(error), MAX_LOG_CHARS),
+      journal: options.journal,
+      restored: options.restored,
     });
     this.startedAt = this.timers.now();
     for (const [type, handler] of builtInHandlers({
       uptimeMs: () => this.uptimeMs(),
       status: () => this.statusResult(),
       settings: this.settings,
+      reboot: options.reboot,
     })) {
       this.handlers.set(type, handler);
     }
@@ -426,13 +429,18 @@ export class DeviceApp {
       this.badInput(RequestErrorCode.BAD_REQUEST, 'ack needs "boot" (a string) and "seq" (an integer >= 0)');
       return;
     }
+    const removed = this.telemetry.acknowledge(seq, boot);
     if (boot !== this.identity.bootId) {
-      // An ack meant for an earlier boot of this device (its records died with it).
-      this.counts.ignored++;
-      this.note("info", "ack_other_boot", { seq });
+      if (removed === 0) {
+        // An ack meant for an earlier boot of this device whose records are not held here.
+        this.counts.ignored++;
+        this.note("info", "ack_other_boot", { seq });
+        return;
+      }
+      // Records of an earlier boot, restored from storage and resent under their own boot.
+      this.note("info", "telemetry_acked", { boot, seq, removed, unacked: this.telemetry.size });
       return;
     }
-    const removed = this.telemetry.acknowledge(seq);
     this.note("info", "telemetry_acked", { seq, removed, unacked: this.telemetry.size });
   }
 

@@ -14,6 +14,14 @@ import { parseWebSocketUrl } from "../websocket/url.js";
 import { checkTlsSettings } from "../websocket/tls-options.js";
 import { checkNtpServers, DEFAULT_NTP_SERVERS } from "../time/servers.js";
 import { DEFAULT_SNTP_INTERVAL_MS, MIN_SNTP_INTERVAL_MS } from "../time/sntp-client.js";
+import { DEFAULT_SAFE_MODE_AFTER_BOOTS, MAX_SAFE_MODE_AFTER_BOOTS } from "../health/health.js";
+import {
+  DEFAULT_OUTBOX_FLUSH_MS,
+  DEFAULT_OUTBOX_WRITES_PER_HOUR,
+  MAX_OUTBOX_FLUSH_MS,
+  MAX_OUTBOX_WRITES_PER_HOUR,
+  MIN_OUTBOX_FLUSH_MS,
+} from "../health/outbox-store.js";
 
 export interface DeviceConfig {
   /** The server, ws:// or wss://. */
@@ -71,6 +79,14 @@ export interface DeviceConfig {
    * Moddable build commands (tools/moddable.ts) pass the time of the build.
    */
   buildTime: number;
+  /** Failed boots in a row (no stable connection) after which the device boots in safe mode; 0: never. */
+  safeModeAfterBoots: number;
+  /** Longest a telemetry record waits before it is written to storage, ms. */
+  outboxFlushMs: number;
+  /** Storage writes the durable outbox may make per hour, on average (flash wear budget). */
+  outboxWritesPerHour: number;
+  /** Adds the `fault` request (hang, crash): for trying the watchdog and safe mode. Never in production. */
+  faults: boolean;
 }
 
 export const DEFAULT_DEVICE_CONFIG: Readonly<DeviceConfig> = Object.freeze({
@@ -93,6 +109,10 @@ export const DEFAULT_DEVICE_CONFIG: Readonly<DeviceConfig> = Object.freeze({
   ntpIntervalMs: DEFAULT_SNTP_INTERVAL_MS,
   clockFallbackMs: 0,
   buildTime: 0,
+  safeModeAfterBoots: DEFAULT_SAFE_MODE_AFTER_BOOTS,
+  outboxFlushMs: DEFAULT_OUTBOX_FLUSH_MS,
+  outboxWritesPerHour: DEFAULT_OUTBOX_WRITES_PER_HOUR,
+  faults: false,
 });
 
 /** Integer keys: [smallest, largest, unit]. */
@@ -108,6 +128,9 @@ const INTEGERS: Readonly<Record<string, readonly [number, number, Unit]>> = Obje
   clockFallbackMs: Object.freeze([0, MAX_TIMEOUT_MS, "milliseconds"] as const),
   // Up to 9999-12-31 (UTC ms).
   buildTime: Object.freeze([0, 253_402_300_799_999, "milliseconds"] as const),
+  safeModeAfterBoots: Object.freeze([0, MAX_SAFE_MODE_AFTER_BOOTS, ""] as const),
+  outboxFlushMs: Object.freeze([MIN_OUTBOX_FLUSH_MS, MAX_OUTBOX_FLUSH_MS, "milliseconds"] as const),
+  outboxWritesPerHour: Object.freeze([1, MAX_OUTBOX_WRITES_PER_HOUR, "writes"] as const),
 });
 
 /** No firmware of this project was built before this (2020-01-01), UTC ms. */
@@ -167,10 +190,19 @@ export function parseDeviceConfig(raw: Readonly<Record<string, unknown>>): Devic
   }
   const ntp = given("ntp");
   if (ntp !== undefined) config.ntp = checkNtpServers("config.ntp", ntp);
+  const faults = given("faults");
+  if (faults !== undefined) config.faults = readBoolean("faults", faults);
   if (config.backoffBaseMs > config.backoffCapMs) {
     throw invalidOption("config.backoffBaseMs", `at most config.backoffCapMs (${config.backoffCapMs})`, config.backoffBaseMs);
   }
   return config;
+}
+
+/** A boolean key: true or false, or "true" or "false" as mcconfig passes them. */
+function readBoolean(key: string, value: unknown): boolean {
+  if (value === true || value === "true") return true;
+  if (value === false || value === "false") return false;
+  throw invalidOption(`config.${key}`, '"true" or "false"', value);
 }
 
 /**

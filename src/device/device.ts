@@ -8,6 +8,11 @@
  *   WiFi offline -> supervisor.setNetwork(false) -> the connection is dropped at once
  *   open         -> app.connected(): hello, then every unacknowledged telemetry record
  *   message      -> app.receive()
+ *
+ * Health (src/health/): at construction the boot is counted and the reset reason read; the
+ * durable outbox restores the records earlier boots left unacknowledged; a stable connection
+ * marks the boot a good one (and ends safe mode: the device restarts into normal mode). In safe
+ * mode only connectivity runs: no user handlers, no telemetry, the stored outbox left as it is.
  */
 import { DeviceApp, type RequestHandler } from "./app.js";
 import type { DeviceConfig } from "./config.js";
@@ -17,6 +22,7 @@ import { ConnectionSupervisor, SupervisorState } from "./supervisor.js";
 import type { ClientTlsOptions } from "../websocket/client.js";
 import { loadNetworks, WifiManager } from "./wifi.js";
 import { DeviceTime } from "../time/device-time.js";
+import { DeviceHealth } from "../health/device-health.js";
 
 /** The firmware's version, reported in hello. */
 export const FIRMWARE_VERSION = "0.1.0";
@@ -56,6 +62,8 @@ export class Device {
   readonly settings: Settings;
   /** The clock (SNTP), and the gate that holds wss:// back until it is trusted. */
   readonly time: DeviceTime;
+  /** Boot record, reset reason, safe mode, the durable outbox, the reboot (src/health/). */
+  readonly health: DeviceHealth;
   private readonly host: DeviceHost;
   private readonly config: DeviceConfig;
   private started = false;
@@ -102,6 +110,7 @@ export class Device {
         this.time.connectionEnded(event.error?.code);
         this.app.disconnected();
       },
+      onStable: () => this.health.connectionStable(),
     });
 
     // No network to join: a host whose link is always up (a desktop without simulated WiFi).
@@ -118,6 +127,15 @@ export class Device {
             onOffline: () => this.setOnline(false),
           });
 
+    this.health = new DeviceHealth({
+      host,
+      config,
+      telemetryIntervalMs: this.settings.get("telemetryIntervalMs") as number,
+      stopDevice: (done) => this.stop(done),
+    });
+    // Safe mode: none of the user's handlers.
+    const handlers = this.health.handlers(options.handlers);
+
     const boot = new Uint8Array(4);
     host.random(boot);
     this.app = new DeviceApp({
@@ -131,11 +149,15 @@ export class Device {
       status: () => this.report("status"),
       hello: () => this.report("hello"),
       wallTime: () => this.time.now(),
-      ...(options.handlers ? { handlers: options.handlers } : {}),
+      ...(handlers ? { handlers } : {}),
       readTelemetry: options.readTelemetry ?? (() => this.defaultTelemetry()),
+      ...(this.health.outboxStore ? { journal: this.health.outboxStore } : {}),
+      ...(this.health.restored ? { restored: this.health.restored } : {}),
+      ...(this.health.reboot ? { reboot: this.health.reboot } : {}),
     });
     this.addReporter({ status: () => this.linkStatus() });
     this.addReporter({ hello: () => this.time.hello(), status: () => this.time.status() });
+    this.addReporter(this.health.reporter);
   }
 
   /** Adds fields to hello and status (see DeviceReporter). */
@@ -171,7 +193,8 @@ export class Device {
       url: this.config.url,
       wifi: this.wifi ? "managed" : "none",
     });
-    this.app.start();
+    // Safe mode: no telemetry.
+    if (!this.health.safeMode) this.app.start();
     this.time.start(this.online);
     this.supervisor.start();
     if (this.online && !this.time.ready) this.time.holding();
@@ -182,6 +205,7 @@ export class Device {
   stop(onStopped?: () => void): void {
     this.app.stop();
     this.time.stop();
+    this.health.stopping();
     this.wifi?.stop();
     this.supervisor.stop(() => {
       this.host.log("info", "device_stopped", { device: this.config.deviceId });

@@ -132,6 +132,8 @@ export class ConnectionSupervisor {
   private openedAt = 0;
   /** The open connection proved stable: a message came stableMs or more after its opening. */
   private stable = false;
+  /** onStable was called for the open connection. */
+  private lasting = false;
 
   private readonly counters: SupervisorStats = {
     connects: 0,
@@ -358,6 +360,7 @@ export class ConnectionSupervisor {
     const now = this.host.timers.now();
     this.openedAt = now;
     this.stable = false;
+    this.lasting = false;
     this.heartbeat?.begin(now);
     this.counters.connects++;
     if (this.counters.connects > 1) this.counters.reconnects++;
@@ -495,6 +498,7 @@ export class ConnectionSupervisor {
     this.stable = true;
     if (this.failures !== 0) this.log("debug", "ws_backoff_reset", { stableMs: this.stableMs, failures: this.failures });
     this.failures = 0;
+    this.provedLasting();
   }
 
   private pongArrived(payload: Uint8Array): void {
@@ -502,6 +506,20 @@ export class ConnectionSupervisor {
     if (rtt === undefined) return; // unsolicited, or an older ping's
     this.counters.lastRttMs = rtt;
     this.log("debug", "ws_rtt", { rttMs: rtt });
+    this.provedLasting();
+  }
+
+  /**
+   * onStable, once per connection: the server answered (a message, or a pong to our ping)
+   * stableMs or more after the opening, so this connection lasted. A pong is enough here
+   * (src/health: a device in safe mode sends no telemetry and may get no message), though
+   * only a message resets the backoff (messageArrived).
+   */
+  private provedLasting(): void {
+    if (this.lasting || this.host.timers.now() - this.openedAt < this.stableMs) return;
+    this.lasting = true;
+    const onStable = this.callbacks.onStable;
+    if (onStable) this.guard("onStable", onStable);
   }
 
   // --- helpers ---

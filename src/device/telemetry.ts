@@ -10,6 +10,11 @@
  * fields. (boot, seq) names a record across reboots, so the server tells a resend from a new
  * record.
  *
+ * Durability: an OutboxJournal (src/health/outbox-store.ts) is told of every record added,
+ * acknowledged or dropped, and keeps them in storage; the records it restored at boot (earlier
+ * boots', under their own `(boot, seq)`) are put in the outbox first, so they go out after the
+ * next hello and before this boot's.
+ *
  * One timer at most. Nothing here throws into the caller: a failing readTelemetry is logged
  * and the next tick comes all the same.
  */
@@ -19,6 +24,23 @@ import type { Settings } from "./settings.js";
 
 /** The setting that paces telemetry (src/device/settings.ts, DEVICE_SETTINGS). */
 export const TELEMETRY_INTERVAL_SETTING = "telemetryIntervalMs";
+
+/** A record of an earlier boot, as storage gave it back. */
+export interface RestoredRecord {
+  readonly boot: string;
+  readonly seq: number;
+  readonly text: string;
+}
+
+/** Persistence of the outbox (src/health/outbox-store.ts): told of every change. */
+export interface OutboxJournal {
+  /** A record was added (made by this boot, or restored). */
+  added(entry: OutboxEntry): void;
+  /** A record left the outbox: acknowledged, or dropped by the drop policy. */
+  removed(entry: OutboxEntry): void;
+  /** An ack message was applied (its removals may be saved now). */
+  acked(): void;
+}
 
 export interface TelemetryOptions {
   timers: Timers;
@@ -46,6 +68,10 @@ export interface TelemetryOptions {
   note(level: "debug" | "info" | "warn" | "error", event: string, fields: Record<string, unknown>): void;
   /** Text of a thrown value, clipped for a log line. */
   errorText(error: unknown): string;
+  /** Keeps the records in storage (absent: RAM only). */
+  journal?: OutboxJournal | undefined;
+  /** Earlier boots' records, oldest first, to send before this boot's. */
+  restored?: readonly RestoredRecord[] | undefined;
 }
 
 export class Telemetry {
@@ -60,11 +86,18 @@ export class Telemetry {
 
   constructor(options: TelemetryOptions) {
     this.options = options;
+    const journal = options.journal;
     this.outbox = new Outbox({
       maxEntries: options.maxEntries,
       maxBytes: options.maxBytes,
-      onDrop: (entry) => options.note("warn", "outbox_drop", { seq: entry.seq, bytes: entry.bytes }),
+      boot: options.bootId,
+      onDrop: (entry) => {
+        options.note("warn", "outbox_drop", { seq: entry.seq, bytes: entry.bytes, ...(entry.boot === options.bootId ? {} : { boot: entry.boot }) });
+        journal?.removed(entry);
+      },
+      onAck: journal ? (entry) => journal.removed(entry) : undefined,
     });
+    for (const record of options.restored ?? []) this.outbox.restore(record.boot, record.seq, record.text);
   }
 
   /** Starts the timer: a record every telemetryIntervalMs, following changes of the setting. */
@@ -99,9 +132,11 @@ export class Telemetry {
     this.outbox.resetSent();
   }
 
-  /** Cumulative acknowledgement of this boot's records up to `seq`; how many were removed. */
-  acknowledge(seq: number): number {
-    return this.outbox.ack(seq);
+  /** Cumulative acknowledgement of `boot`'s records up to `seq`; how many were removed. */
+  acknowledge(seq: number, boot: string = this.options.bootId): number {
+    const removed = this.outbox.ack(seq, boot);
+    if (removed > 0) this.options.journal?.acked();
+    return removed;
   }
 
   /** Sends every record not yet sent on this connection, oldest first, until send() refuses. */
@@ -164,6 +199,8 @@ export class Telemetry {
       const time = wallTime ? (wallTime() ?? null) : undefined;
       const seq = this.outbox.add((seq) => JSON.stringify({ type: "telemetry", boot, seq, uptimeMs, time, data }));
       options.note("debug", "telemetry_recorded", { seq, unacked: this.outbox.size });
+      const entry = this.outbox.newest;
+      if (entry !== undefined) options.journal?.added(entry);
     } catch (error) {
       options.note("error", "telemetry_failed", { error: options.errorText(error) });
     }

@@ -259,6 +259,25 @@ export interface Storage {
   delete(domain: string, key: string): void;
 }
 
+/**
+ * The chip itself (src/health/): why the previous run ended and a way to start again. On the
+ * ESP32 the SDK's resetReason module and esp_restart(); on the desktop the supervising "chip"
+ * of hosts/node/chip.ts.
+ */
+export interface SystemHost {
+  /**
+   * Why the previous run ended, one of RESET_REASONS (src/health/reset-reason.ts): "power_on",
+   * "software", "panic", "watchdog", "brownout", ... ("unknown" when the platform cannot tell).
+   */
+  resetReason(): string;
+  /**
+   * Restarts the device: the run ends and the firmware boots again, reporting "software".
+   * Does not return on the chip (elsewhere nothing more should be done after it). Absent where
+   * the platform cannot restart its program (Moddable's simulator).
+   */
+  restart?(): void;
+}
+
 /** Everything the device application needs from its platform. */
 export interface DeviceHost extends NetHost {
   wifi: WifiDriver;
@@ -266,4 +285,6 @@ export interface DeviceHost extends NetHost {
   log: Log;
   /** Free heap in bytes, where the platform knows it. */
   freeMemory?: () => number | undefined;
+  /** Reset reason and restart, where the platform has them (src/health/). */
+  system?: SystemHost;
 }

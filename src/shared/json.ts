@@ -112,3 +112,18 @@ export function nestingExceeds(text: string, maxDepth: number): boolean {
 export function clip(text: string, max: number): string {
   return text.length > max ? text.slice(0, max) + "..." : text;
 }
+
+/**
+ * `text` as a JSON object (not an array, not null), or undefined when it is not one: for
+ * text we wrote ourselves and read back (storage, log lines), where anything else means it
+ * was damaged. Not for text from the network: that is bounded first (parseJson).
+ */
+export function parseJsonObject(text: string): Record<string, unknown> | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  return typeof value === "object" && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+}

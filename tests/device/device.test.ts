@@ -109,16 +109,17 @@ describe("Device", function () {
 
     it("hello and status carry each reporter's fields; the device's own fields and earlier reporters win a clash", function () {
       const d = device({});
-      // The device's own clock reporter (src/time/device-time.ts) is registered first: its fields win.
+      // The device's own reporters (the clock, src/time/device-time.ts; health, src/health/) come first: their fields win.
       d.device.addReporter({ hello: () => ({ update: "idle", device: "impostor", time: 1 }), status: () => ({ update: { slot: "ota_0" } }) });
-      d.device.addReporter({ hello: () => ({ update: "later", reset: "power_on" }) });
+      d.device.addReporter({ hello: () => ({ update: "later", reset: "power_on", flavour: "late" }) });
       const sent = open(d);
       const [hello] = sent();
       assert.equal(hello!.type, "hello");
       assert.notEqual(hello!.device, "impostor", "the device's own field is not overridden");
       assert.equal(hello!.update, "idle", "the first reporter's field wins");
       assert.equal(hello!.time, null, "the clock's reporter came first: an untrusted clock's time is null");
-      assert.equal(hello!.reset, "power_on");
+      assert.equal(hello!.reset, "unknown", "health's reporter came first: a host without a reset reason");
+      assert.equal(hello!.flavour, "late", "a later reporter's own field is there");
 
       const socket = d.sockets[d.sockets.length - 1]!;
       socket.receive(serverFrame({ opcode: 1, payload: JSON.stringify({ type: "status", id: 1 }) }));

@@ -78,7 +78,14 @@ describe("the firmware in Moddable's simulator (needs the Moddable SDK)", functi
 
     const hello = await server.waitFor("hello", () => true, 180_000); // includes the build
     assert.equal(hello.device, "mcsim-test");
-    assert.deepEqual(hello.capabilities, ["echo", "ping", "status", "config"]);
+    assert.deepEqual(hello.capabilities, ["echo", "ping", "status", "config", "reboot"]);
+    // The simulator has no reset reason and cannot restart its program (hosts/moddable/chip-sim.ts).
+    assert.equal(hello.reset, "unknown");
+    assert.equal(hello.safeMode, false);
+    assert.ok(Number.isInteger(hello.boots) && (hello.boots as number) >= 1, "the boot counter, in the simulator's preference file");
+    const [reboot] = server.execute("reboot please");
+    const refused = await server.waitFor("reply", (e) => e.id === reboot!.id, 10_000);
+    assert.equal((refused.error as { code?: string }).code, "unsupported");
 
     const [setting] = server.execute("config set telemetryIntervalMs 1000");
     const set = await server.waitFor("reply", (e) => e.id === setting!.id, 10_000);

@@ -40,6 +40,7 @@ const COMMANDS: Command[] = [
       "--url", "--device-id", "--ssid", "--password", "--no-wifi", "--auth-token", "--ca", "--pin", "--insecure",
       "--telemetry-interval-ms", "--heartbeat-interval-ms", "--heartbeat-timeout-ms", "--backoff-base-ms", "--backoff-cap-ms",
       "--stable-ms", "--max-message-bytes", "--clock-unset", "--ntp", "--ntp-interval-ms", "--clock-fallback-ms", "--storage",
+      "--safe-mode-after-boots", "--outbox-flush-ms", "--outbox-writes-per-hour", "--watchdog-ms", "--faults",
       "--log-level", "--log-format", "--engine", "--help",
     ],
     // The flag typed, never the config key it sets (config.telemetryIntervalMs).
