@@ -236,12 +236,14 @@ function invalidUrl(url: string, problem: string): WebSocketError {
 }
 
 /**
- * The URL for an error message: quoted (JSON escapes control characters), shortened when
- * long, with any userinfo masked so a password never reaches a log.
+ * The URL for an error message: quoted (JSON escapes the C0 control characters; DEL and the
+ * C1 controls, which it leaves, are escaped too, so none reaches a log or a terminal raw),
+ * shortened when long, with any userinfo masked so a password never reaches a log.
  */
 function quoteUrl(url: string): string {
   const masked = url.replace(/^([^:/?#]*:\/\/)[^/?#]*@/, "$1***@");
-  return JSON.stringify(masked.length > QUOTE_MAX ? masked.slice(0, QUOTE_MAX) + "..." : masked);
+  const quoted = JSON.stringify(masked.length > QUOTE_MAX ? masked.slice(0, QUOTE_MAX) + "..." : masked);
+  return quoted.replace(/[\u007f-\u009f]/g, (c) => "\\u00" + c.charCodeAt(0).toString(16));
 }
 
 function hex(c: number): string {

@@ -132,6 +132,12 @@ describe("parseWebSocketUrl", () => {
       assert.ok(error.message.includes('"http://example.com/"'), error.message);
     });
 
+    it("escapes DEL and the C1 controls in the quoted URL, as JSON does the C0 ones (found by fuzzing)", () => {
+      const error = assertRejected("\u007fws://h\u0085/\u0001", /control character 0x7f at index 0/);
+      assert.ok(error.message.startsWith('invalid WebSocket URL "\\u007fws://h\\u0085/\\u0001"'), error.message);
+      assert.ok(!/[\u0000-\u001f\u007f-\u009f]/.test(error.message), JSON.stringify(error.message));
+    });
+
     it("http:// and https://, suggesting ws:// and wss://", () => {
       assertRejected("http://example.com/", /use ws:\/\//);
       assertRejected("HTTPS://example.com/", /scheme "https".*use wss:\/\//);
