@@ -4,7 +4,15 @@
  */
 import type { FuzzTarget } from "../target.js";
 import { framesTarget } from "./frame-parser.js";
+import { handshakeTarget } from "./handshake.js";
+import { jsonLoopTarget } from "./json-loop.js";
+import { urlTarget } from "./url.js";
+import { utf8Target } from "./utf8.js";
 
 export const TARGETS: readonly FuzzTarget[] = [
   framesTarget,
+  handshakeTarget,
+  urlTarget,
+  utf8Target,
+  jsonLoopTarget,
 ];
