@@ -244,9 +244,10 @@ function isIpv6(text: string): boolean {
 }
 
 function invalidUrl(url: string, problem: string): WebSocketError {
+  // The problem may quote a character of the URL (JSON-escaped): DEL and C1 too, see quoteUrl.
   return new WebSocketError(
     ErrorCode.INVALID_URL,
-    `invalid WebSocket URL ${quoteUrl(url)}: ${problem}`,
+    `invalid WebSocket URL ${quoteUrl(url)}: ${escapeControls(problem)}`,
   );
 }
 
@@ -257,8 +258,12 @@ function invalidUrl(url: string, problem: string): WebSocketError {
  */
 function quoteUrl(url: string): string {
   const masked = url.replace(/^([^:/?#]*:\/\/)[^/?#]*@/, "$1***@");
-  const quoted = JSON.stringify(masked.length > QUOTE_MAX ? masked.slice(0, QUOTE_MAX) + "..." : masked);
-  return quoted.replace(/[\u007f-\u009f]/g, (c) => "\\u00" + c.charCodeAt(0).toString(16));
+  return escapeControls(JSON.stringify(masked.length > QUOTE_MAX ? masked.slice(0, QUOTE_MAX) + "..." : masked));
+}
+
+/** DEL and the C1 controls as \u escapes (JSON.stringify escapes only the C0 ones). */
+function escapeControls(text: string): string {
+  return text.replace(/[\u007f-\u009f]/g, (c) => "\\u00" + c.charCodeAt(0).toString(16));
 }
 
 function hex(c: number): string {

@@ -8,6 +8,7 @@ import { fromHex } from "./target.js";
 
 const FOUND: ReadonlyArray<[target: string, hex: string, what: string]> = [
   ["url", "7f", "DEL left raw in the error message's quoted URL (tests/websocket/url.test.ts)"],
+  ["url", "c280", "U+0080 left raw where the message names the non-ASCII character (tests/websocket/url.test.ts)"],
   ["url", "77733a2f2f412e30", "ws://A.0 accepted, a host WHATWG parsers read as a bad IPv4 address (tests/websocket/url.test.ts)"],
   ["utf8", "f48f9fa201f1b09a94f48fbfa3f0", "a stale continuation range after an update() ending in ASCII (tests/websocket/utf8.test.ts)"],
   ["utf8", "f48f9fa201f1b0af94f48fbfa3f0", "the same, as first found"],

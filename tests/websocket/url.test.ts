@@ -144,6 +144,8 @@ describe("parseWebSocketUrl", () => {
       const error = assertRejected("\u007fws://h\u0085/\u0001", /control character 0x7f at index 0/);
       assert.ok(error.message.startsWith('invalid WebSocket URL "\\u007fws://h\\u0085/\\u0001"'), error.message);
       assert.ok(!/[\u0000-\u001f\u007f-\u009f]/.test(error.message), JSON.stringify(error.message));
+      const quoted = assertRejected("\u0080", /contains non-ASCII character "\\u0080" at index 0/);
+      assert.ok(!/[\u0080-\u009f]/.test(quoted.message), JSON.stringify(quoted.message));
     });
 
     it("http:// and https://, suggesting ws:// and wss://", () => {
