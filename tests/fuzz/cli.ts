@@ -1,18 +1,23 @@
 /**
- * `npm run fuzz -- --runs N [--seed S] [--target NAME]`: runs every fuzz target (or one) for N
- * inputs each, guided by coverage (the firmware is instrumented: see coverage-register.ts),
- * and prints for each how many inputs it ran, how fast, what the corpus and the coverage map
- * grew to, and the first failure with its reproducer. Exit status 1 when any target failed,
- * 2 for a bad command line.
+ * `npm run fuzz -- --runs N [--seed S] [--target NAME] [--parity N]`: runs every fuzz target
+ * (or one) for N inputs each, guided by coverage (the firmware is instrumented: see
+ * coverage-register.ts), and prints for each how many inputs it ran, how fast, what the
+ * corpus and the coverage map grew to, and the first failure with its reproducer; then
+ * replays N inputs of the JSON loop and of the frame parser inside XS and compares the answers
+ * with Node's (--parity, default min(N, 20000); 0 skips it). Exit status 1 when any target
+ * failed or the engines differed, 2 for a bad command line.
  */
+import { startTestXsEngine } from "../support/engines.js";
 import { CoverageFeedback } from "./coverage.js";
+import { checkParity } from "./parity.js";
 import { fuzz, type TargetReport } from "./harness.js";
 import { TARGETS } from "./targets/index.js";
 
-const USAGE = "usage: npm run fuzz -- [--runs N (default 10000 per target)] [--seed S] [--target NAME]";
+const USAGE = "usage: npm run fuzz -- [--runs N (default 10000 per target)] [--seed S] [--target NAME] [--parity N (inputs replayed in XS; 0: none)]";
 
-function parseArguments(argv: readonly string[]): { runs: number; seed: number; only: string | undefined } {
+function parseArguments(argv: readonly string[]): { runs: number; seed: number; only: string | undefined; parity: number | undefined } {
   let runs = 10_000;
+  let parity: number | undefined;
   let seed = Date.now() % 0x7fffffff;
   let only: string | undefined;
   for (let i = 0; i < argv.length; i++) {
@@ -25,6 +30,7 @@ function parseArguments(argv: readonly string[]): { runs: number; seed: number; 
       return n;
     };
     if (flag === "--runs") runs = integer();
+    else if (flag === "--parity") parity = integer();
     else if (flag === "--seed") seed = integer();
     else if (flag === "--target") {
       if (!TARGETS.some((target) => target.name === value)) throw new Error(`--target must be one of ${TARGETS.map((t) => t.name).join(", ")}, got ${value ?? "nothing"}`);
@@ -35,7 +41,7 @@ function parseArguments(argv: readonly string[]): { runs: number; seed: number; 
       process.exit(0);
     } else throw new Error(`unknown argument ${flag}`);
   }
-  return { runs, seed, only };
+  return { runs, seed, only, parity };
 }
 
 function line(report: TargetReport): string {
@@ -44,7 +50,7 @@ function line(report: TargetReport): string {
   return `${report.name.padEnd(10)} ${report.runs.toLocaleString("en").padStart(11)} inputs in ${(report.ms / 1000).toFixed(1)} s (${rate.toLocaleString("en")}/s)${coverage}: ${report.failure ? "FAILED" : "ok"}`;
 }
 
-function main(): number {
+async function main(): Promise<number> {
   let options: ReturnType<typeof parseArguments>;
   try {
     options = parseArguments(process.argv.slice(2));
@@ -74,8 +80,32 @@ function main(): number {
       );
     }
   }
-  process.stdout.write(`fuzz: ${total.toLocaleString("en")} inputs in all, ${failed} target${failed === 1 ? "" : "s"} failed\n`);
+  const parityRuns = options.parity ?? Math.min(options.runs, 20_000);
+  if (parityRuns > 0 && options.only === undefined) {
+    const xs = await startTestXsEngine({ log: () => {} });
+    try {
+      const started = performance.now();
+      for (const report of await checkParity(xs, parityRuns, options.seed)) {
+        total += report.inputs;
+        process.stdout.write(
+          `xs-parity  ${report.target}: ${report.inputs.toLocaleString("en")} inputs through Node and XS in ${((performance.now() - started) / 1000).toFixed(1)} s: ` +
+            `${report.mismatchCount === 0 ? "the same answers" : `${report.mismatchCount} DIFFERED`}\n`,
+        );
+        for (const mismatch of report.mismatches) process.stdout.write(`  ${mismatch}\n`);
+        if (report.mismatchCount > 0) failed++;
+      }
+    } finally {
+      await xs.close();
+    }
+  }
+  process.stdout.write(`fuzz: ${total.toLocaleString("en")} inputs in all, ${failed} failed\n`);
   return failed > 0 ? 1 : 0;
 }
 
-process.exitCode = main();
+main().then(
+  (code) => (process.exitCode = code),
+  (error: Error) => {
+    process.stderr.write(`fuzz: ${error.stack ?? error.message}\n`);
+    process.exitCode = 1;
+  },
+);

@@ -13,10 +13,14 @@ import { HandshakeResponseParser, validateHandshakeResponse } from "../../src/we
 import { Receiver } from "../../src/websocket/receiver.js";
 import { parseWebSocketUrl } from "../../src/websocket/url.js";
 import { encodeFrame } from "./rfc6455-model.js";
+import { checkParity } from "./parity.js";
+import { startTestXsEngine } from "../support/engines.js";
 
 /** Inputs per target in npm test. */
 const RUNS = Number(process.env.FUZZ_RUNS ?? 400);
 const SEED = 17;
+/** Inputs per target replayed in XS for the parity check. */
+const PARITY_RUNS = Number(process.env.FUZZ_PARITY_RUNS ?? 500);
 
 describe("fuzzing, a short run of every target (tests/fuzz; npm run fuzz runs the long one)", function () {
   this.timeout(60_000);
@@ -85,5 +89,21 @@ describe("fuzzing: valid inputs round-trip (fast-check properties)", () => {
       }),
       { seed: SEED, numRuns: 300 },
     );
+  });
+});
+
+describe("fuzzing: Node and XS answer the same inputs alike (tests/fuzz/parity.ts)", function () {
+  this.timeout(120_000);
+  it(`the JSON loop and the frame parser, ${PARITY_RUNS} inputs each`, async function () {
+    const xs = await startTestXsEngine({ log: () => {} });
+    try {
+      for (const report of await checkParity(xs, PARITY_RUNS, SEED)) {
+        assert.equal(report.mismatchCount, 0, `${report.target}: ${report.mismatchCount} of ${report.inputs} inputs answered differently:\n${report.mismatches.join("\n")}`);
+        assert.equal(report.inputs, PARITY_RUNS);
+      }
+      xs.check();
+    } finally {
+      await xs.close();
+    }
   });
 });
