@@ -11,6 +11,7 @@
  */
 import { TextDecoder } from "node:util";
 import { ErrorCode } from "../../src/shared/errors.js";
+import { concat } from "../support/frames.js";
 
 export interface ModelLimits {
   maxMessageBytes: number;
@@ -141,7 +142,7 @@ export function expectedEvents(bytes: Uint8Array, limits: ModelLimits): ModelEve
       parts.push(payload);
       messageLength += length;
       if (!fin) continue;
-      const data = join(parts);
+      const data = concat(...parts);
       if (messageOpcode === 1) {
         utf8(text!, new Uint8Array(0), true); // the message must end on a character boundary
         events.push({ event: "text", data: new TextDecoder("utf-8", { ignoreBOM: true }).decode(data) });
@@ -155,16 +156,6 @@ export function expectedEvents(bytes: Uint8Array, limits: ModelLimits): ModelEve
     if (!(stop instanceof Stop)) throw stop;
   }
   return events;
-}
-
-function join(parts: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((total, part) => total + part.length, 0));
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.length;
-  }
-  return out;
 }
 
 // --- what the fuzzer builds streams from ------------------------------------------------

@@ -5,6 +5,13 @@
  * codes (docs/protocol.md, the client's ERR_ codes), backs off with growing delays, stays
  * within its memory bounds (XS: live slots after a garbage collection; Node: ArrayBuffer
  * bytes), and recovers as soon as the server behaves again.
+ *
+ * Flow control too: a server that floods the device with requests while it reads nothing gets
+ * every reply all the same. Before the fix the device read everything, answered into its
+ * 16 KiB send buffer, and refused (counted as dropped, but lost) every reply that did not fit:
+ * about 14,000 of 50,000. Now the client stops reading while its send queue is over
+ * limits.readPauseBytes (src/device/device.ts sets it so a whole reply always fits), TCP's
+ * window closes on the server, and nothing is lost.
  */
 import assert from "node:assert/strict";
 import { startDeviceOn, type EngineDevice, type LogLine } from "../support/on-engine.js";
@@ -14,6 +21,10 @@ import { encodeFrame, RawServer, type RawPeer } from "../support/raw-server.js";
 import { delay } from "../support/wait.js";
 
 type Message = Record<string, unknown>;
+
+const FLOOD_REQUESTS = 50_000;
+/** How long the flooding server reads nothing, ms: long enough for the device to answer all it can. */
+const STALL_MS = 4_000;
 
 /** Live XS slots the device may gain while it weathers a hostile server (caches settling). */
 const XS_SLOT_SLACK = 2000;
@@ -186,5 +197,45 @@ for (const engine of ENGINES) describe(`hostile servers, against the whole devic
     assert.equal(status.supervisor.state, "open");
     assert.equal(status.app.counters.repliesDropped, 0);
     assertMemoryBounded(before, await memory(), "the JSON bombs");
+  });
+  it(`answers all of ${FLOOD_REQUESTS.toLocaleString("en")} requests sent while the server reads nothing for ${STALL_MS / 1000} s`, async function () {
+    this.timeout(120_000);
+    await startDevice();
+    const peer = await behaves();
+    const before = await memory();
+    peer.socket.pause(); // the server reads nothing: the device's writes back up
+    const flood = Buffer.concat(Array.from({ length: FLOOD_REQUESTS }, (_, id) => encodeFrame({ opcode: 1, payload: JSON.stringify({ type: "ping", id }) })));
+    const sent = peer.sendRaw(flood); // resolves once TCP has taken it all
+    await delay(STALL_MS);
+    const during = await memory();
+    peer.socket.resume();
+    await sent;
+
+    // Until every reply is in, or none has come for 5 s (a lost reply never will).
+    const seen = new Set<number>();
+    const duplicates: number[] = [];
+    let cursor = 0;
+    let lastProgress = Date.now();
+    while (seen.size < FLOOD_REQUESTS && Date.now() - lastProgress < 5_000) {
+      for (; cursor < peer.frames.length; cursor++) {
+        const frame = peer.frames[cursor]!;
+        if (frame.opcode !== 1) continue;
+        const message = JSON.parse(frame.payload.toString("utf8")) as Message;
+        if (message.type !== "reply") continue;
+        if (seen.has(message.id as number)) duplicates.push(message.id as number);
+        seen.add(message.id as number);
+        lastProgress = Date.now();
+      }
+      await delay(50);
+    }
+    const status = await device!.status();
+    const missing = FLOOD_REQUESTS - seen.size;
+    assert.equal(missing, 0, `${missing} requests never answered; app counters ${JSON.stringify(status.app.counters)}`);
+    assert.deepEqual(duplicates, [], "no request answered twice");
+    assert.equal(status.app.counters.repliesDropped, 0, "no reply refused for want of send buffer");
+    assert.equal(status.supervisor.state, "open", "the connection stayed up");
+    // Bounded while stalled: the unread requests wait in TCP and in the host's bounded socket
+    // queue, not in the firmware (which holds one read and its 16 KiB send queue).
+    assertMemoryBounded(before, during, "the stall");
   });
 });

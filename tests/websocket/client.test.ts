@@ -22,7 +22,7 @@ import {
   switchingProtocols,
   type ClientFrame,
 } from "../support/client-frames.js";
-import { fakeTcp, type FakeTcpSocket } from "../support/fake-tcp.js";
+import { concat, fakeTcp, type FakeTcpSocket } from "../support/fake-tcp.js";
 import { VirtualClock } from "../support/virtual-clock.js";
 
 /** An unmasked server frame. */
@@ -364,7 +364,7 @@ describe("WebSocketClient", () => {
       h.socket.drain(0); // the server reads nothing
       const text = (n: number) => `message ${n} `.padEnd(50, ".");
       // Five 50-byte messages in one read: each echo queues 56 bytes.
-      h.socket.receive(concatBytes([1, 2, 3, 4, 5].map((n) => frame(Opcode.TEXT, text(n)))));
+      h.socket.receive(concat([1, 2, 3, 4, 5].map((n) => frame(Opcode.TEXT, text(n)))));
       assert.deepEqual(echoes, [text(1), text(2)], "paused after the echo that took the queue past 100 bytes");
       assert.equal(h.client.bufferedAmount, 112);
       h.socket.receive(frame(Opcode.TEXT, text(6)));
@@ -672,13 +672,3 @@ describe("WebSocketClient: the credentials in its headers never come back in its
     assert.equal(onlyClose(h).reason, "token revoked by the operator");
   });
 });
-
-function concatBytes(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, part) => n + part.length, 0));
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.length;
-  }
-  return out;
-}

@@ -12,6 +12,7 @@ import { WebSocketError } from "../../../src/shared/errors.js";
 import { Receiver, type ReceiverLimits } from "../../../src/websocket/receiver.js";
 import { encodeFrame, expectedEvents, hexOf, type FrameSpec, type ModelEvent } from "../rfc6455-model.js";
 import { chunkings, type FuzzTarget } from "../target.js";
+import { concat } from "../../support/frames.js";
 
 /** Small limits, so inputs of a few hundred bytes reach them. */
 const LIMITS: ReceiverLimits = { maxMessageBytes: 600, maxFrameBytes: 300 };
@@ -90,16 +91,7 @@ const stream = fc.oneof(
 export const framesTarget: FuzzTarget = {
   name: "frames",
   about: "src/websocket/receiver.ts against a reference model of RFC 6455 section 5 (tests/fuzz/rfc6455-model.ts), any chunking",
-  inputs: stream.map((frames) => {
-    const encoded = frames.map(encodeFrame);
-    const out = new Uint8Array(encoded.reduce((total, bytes) => total + bytes.length, 0));
-    let at = 0;
-    for (const bytes of encoded) {
-      out.set(bytes, at);
-      at += bytes.length;
-    }
-    return out;
-  }),
+  inputs: stream.map((frames) => concat(...frames.map(encodeFrame))),
   check(bytes) {
     const expected = expectedEvents(bytes, LIMITS);
     for (const [way, chunks] of chunkings(bytes, 600)) {
