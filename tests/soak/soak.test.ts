@@ -33,6 +33,7 @@ describe(`the soak: one device, ${DAYS} simulated days of trouble (tests/soak)`,
       assert.equal(s.telemetry.made, (DAYS * 86_400_000) / 10_000, "a record every 10 s");
       assert.ok(s.telemetry.delivered + s.telemetry.droppedByOutbox >= s.telemetry.made - s.telemetry.unacknowledgedAtEnd, report);
       assert.ok(s.requests.answered > 1000, report);
+      assert.ok(s.telemetry.resent > 0, `no record had to be resent (acks lost on a one-way half-open link): ${report}`);
       for (const [kind, count] of Object.entries(s.trouble)) assert.ok(count > 0, `no ${kind} happened: ${report}`);
       assert.ok(s.connections.heartbeatTimeouts > 0, `the half-open links were caught by the heartbeat: ${report}`);
       assert.ok(s.connections.shortestBackoffMs >= DEFAULT_BACKOFF.minMs, report);

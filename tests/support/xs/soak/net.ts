@@ -8,7 +8,8 @@
  * direction is FIFO with the connection's latency; the device's writes take room in an 8 KiB
  * send window that comes back when the server has read them (so a slow server slows the
  * device, as TCP does). Faults: the server refusing connections (down), resetting them
- * (restart), a half-open link (every byte silently lost, both ways, no error), a slow server
+ * (restart), a half-open link (every byte silently lost, both ways or only toward the device,
+ * no error), a slow server
  * (seconds between a byte's arrival and its reading), and the WiFi radio losing the access
  * point (nothing gets through until it is back).
  */
@@ -36,6 +37,11 @@ export class ServerConnection {
   onEnd: (() => void) | undefined;
   /** Every byte is lost silently, both ways (a dead NAT entry, a dead peer). */
   halfOpen = false;
+  /**
+   * Only what goes to the device is lost (its TCP acknowledgements included): the server
+   * still gets the device's bytes, but its answers, acks of telemetry among them, never arrive.
+   */
+  towardDeviceLost = false;
   ended = false;
   /** @internal */
   readonly socket: SimTcpSocket;
@@ -188,7 +194,7 @@ export class SimTcpSocket implements TcpSocket {
       if (!net.linkUp || connection.halfOpen || connection.ended) return;
       connection.onData?.(copy);
       net.clock.set(() => {
-        if (this.state !== "open" || !net.linkUp || connection.halfOpen) return;
+        if (this.state !== "open" || !net.linkUp || connection.halfOpen || connection.towardDeviceLost) return;
         this.space += copy.length;
         this.options.onWritable?.(this.space);
       }, this.latencyMs);
@@ -220,7 +226,7 @@ export class SimTcpSocket implements TcpSocket {
     const arrival = Math.max(net.clock.now() + this.latencyMs, this.lastToDevice);
     this.lastToDevice = arrival;
     net.clock.set(() => {
-      if (this.state !== "open" || !net.linkUp || connection.halfOpen) return;
+      if (this.state !== "open" || !net.linkUp || connection.halfOpen || connection.towardDeviceLost) return;
       this.inbox.push(copy);
       this.inboxBytes += copy.length;
       delivered?.();
@@ -234,7 +240,7 @@ export class SimTcpSocket implements TcpSocket {
     const connection = this.connection!;
     const arrival = reset ? net.clock.now() + this.latencyMs : Math.max(net.clock.now() + this.latencyMs, this.lastToDevice);
     net.clock.set(() => {
-      if (!net.linkUp || connection.halfOpen) return;
+      if (!net.linkUp || connection.halfOpen || connection.towardDeviceLost) return;
       if (reset) {
         this.inbox = [];
         this.inboxBytes = 0;

@@ -103,12 +103,20 @@ export class SoakServer implements SimServer {
     }, downMs);
   }
 
-  /** The current connection goes half-open: every byte lost both ways, nobody told. */
-  blackHole(): boolean {
+  /**
+   * The current connection goes half-open, nobody told: every byte lost both ways, or
+   * (`towardDeviceOnly`) only the server's, so the device's telemetry still arrives but its
+   * acks never do, and the device must send those records again on its next connection.
+   */
+  blackHole(towardDeviceOnly: boolean): boolean {
     const connection = this.current();
     if (connection === undefined) return false;
-    connection.end.halfOpen = true;
-    this.ended(connection);
+    if (towardDeviceOnly) {
+      connection.end.towardDeviceLost = true;
+    } else {
+      connection.end.halfOpen = true;
+      this.ended(connection);
+    }
     return true;
   }
 

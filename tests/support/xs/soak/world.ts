@@ -284,7 +284,7 @@ export class SoakWorld {
       this.server.restart(random.between(CHAOS.serverRestart.shortest, CHAOS.serverRestart.longest));
     });
     every(CHAOS.halfOpen.every, () => {
-      if (this.server.blackHole()) this.counts.halfOpens++;
+      if (this.server.blackHole(random.between(0, 1) === 1)) this.counts.halfOpens++;
     });
     every(CHAOS.slowServer.every, () => {
       this.counts.slowPeriods++;
