@@ -23,6 +23,16 @@ import type { ClientTlsOptions } from "../websocket/client.js";
 import { loadNetworks, WifiManager } from "./wifi.js";
 import { DeviceTime } from "../time/device-time.js";
 import { DeviceHealth } from "../health/device-health.js";
+import { DEFAULT_APP_LIMITS } from "./app-options.js";
+import { DEFAULT_LIMITS } from "../websocket/constants.js";
+import { clientFrameLength } from "../websocket/sender.js";
+
+/**
+ * The client's readPauseBytes for the device: reading stops while more than this is queued
+ * to send, so the reply to the next request, up to maxReplyBytes, always fits the send buffer
+ * (docs/protocol.md: every request gets exactly one reply, however fast requests come).
+ */
+export const DEVICE_READ_PAUSE_BYTES = DEFAULT_LIMITS.maxBufferedBytes - clientFrameLength(DEFAULT_APP_LIMITS.maxReplyBytes);
 
 /** The firmware's version, reported in hello. */
 export const FIRMWARE_VERSION = "0.1.0";
@@ -95,7 +105,7 @@ export class Device {
     this.supervisor = new ConnectionSupervisor({
       url: config.url,
       host,
-      client: { headers, limits: { maxMessageBytes: config.maxMessageBytes }, ...(tls ? { tls } : {}) },
+      client: { headers, limits: { maxMessageBytes: config.maxMessageBytes, readPauseBytes: DEVICE_READ_PAUSE_BYTES }, ...(tls ? { tls } : {}) },
       backoff: { baseMs: config.backoffBaseMs, capMs: config.backoffCapMs },
       stableMs: config.stableMs,
       heartbeat:

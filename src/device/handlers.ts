@@ -102,7 +102,7 @@ function rebootHandler(
       return { reason: reason ?? DEFAULT_REBOOT_REASON, safeMode: safeMode === true };
     },
     handle: ({ reason, safeMode }) => {
-      if (!reboot) throw requestError("unsupported", "this platform cannot restart its firmware (Moddable's simulator): restart it by hand");
+      if (!reboot) throw requestError(RequestErrorCode.UNSUPPORTED, "this platform cannot restart its firmware (Moddable's simulator): restart it by hand");
       return reboot(reason, safeMode);
     },
   });

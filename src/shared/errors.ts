@@ -178,6 +178,8 @@ export const RequestErrorCode = Object.freeze({
   HANDLER_TIMEOUT: "handler_timeout",
   /** maxPendingRequests asynchronous requests are already under way. */
   BUSY: "busy",
+  /** The request is valid but this platform cannot do it (reboot in Moddable's simulator). */
+  UNSUPPORTED: "unsupported",
 } as const);
 
 /**
