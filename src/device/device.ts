@@ -8,6 +8,7 @@
  *   open         -> app.connected(): hello, then every unacknowledged telemetry record
  *   message      -> app.receive()
  */
+import { chooseAuthToken, credentialHeaders, type AuthTokenSource } from "../auth/credentials.js";
 import { DeviceApp, type RequestHandler } from "./app.js";
 import type { DeviceConfig } from "./config.js";
 import type { DeviceHost } from "../shared/host.js";
@@ -42,7 +43,8 @@ export interface DeviceOptions {
    * those that are settings, the value in `config` wins over one stored at run time (`config
    * set`) for this run; otherwise a stored setting wins over the build's config, so a server's
    * change survives a reboot on the chip. Other keys are ignored. Default: none (a build's
-   * config is never explicit).
+   * config is never explicit). "authToken" among them makes config.authToken win over a
+   * token stored by provisioning, for this run (src/auth/credentials.ts).
    */
   explicitSettings?: readonly string[];
 }
@@ -55,6 +57,8 @@ export class Device {
   private readonly host: DeviceHost;
   private readonly config: DeviceConfig;
   private started = false;
+  /** Where the token sent to the server came from (never the token itself). */
+  private readonly authTokenSource: AuthTokenSource;
   /** Fields for hello and status, in order; an earlier reporter's field wins a clash. */
   private readonly reporters: DeviceReporter[] = [];
 
@@ -71,8 +75,15 @@ export class Device {
       ...(options.explicitSettings !== undefined ? { explicit: options.explicitSettings } : {}),
     });
 
-    const headers: Array<[string, string]> = [];
-    if (config.authToken) headers.push(["Authorization", `Bearer ${config.authToken}`]);
+    // Who the device is, and the token that proves it (src/auth/credentials.ts).
+    const credential = chooseAuthToken({
+      configToken: config.authToken,
+      explicit: options.explicitSettings?.includes("authToken") === true,
+      storage: host.storage,
+      log,
+    });
+    this.authTokenSource = credential.source;
+    const headers = credentialHeaders(config.deviceId, credential.token);
     const networks = loadNetworks({ ssid: config.ssid, password: config.password }, host.storage, log);
 
     const tls = clientTls(config);
@@ -192,6 +203,7 @@ export class Device {
       lastRttMs: stats.lastRttMs ?? null,
       heartbeatTimeouts: stats.heartbeatTimeouts,
       lastClose: stats.lastClose ?? null,
+      auth: { token: this.authTokenSource, refused: stats.unauthorized },
     };
     if (this.wifi) {
       status.wifi = this.wifi.state;

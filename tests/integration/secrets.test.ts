@@ -162,7 +162,7 @@ describe("secrets: the WiFi password and the auth token never leave the device's
       d.device.start();
       await until(() => events(d.lines, "ws_backoff").length >= 2, 8000, "two refused handshakes");
       const backoff = events(d.lines, "ws_backoff")[0]!;
-      assert.equal(backoff.error, "ERR_HANDSHAKE_STATUS");
+      assert.equal(backoff.error, "ERR_UNAUTHORIZED");
       assert.match(String(backoff.reason), /server answered 401 Unauthorized.*requires authentication/);
       assert.equal(server.authorizations[0], `Bearer ${TOKEN}`, "the token is sent where it belongs");
       await stopAndSearch(d);
@@ -282,7 +282,7 @@ describe("secrets: the WiFi password and the auth token never leave the device's
         const reflected = node("dist/hosts/node/device.js", [...engineArgs(engine), ...common, "--url", careless.url, "--storage", join(folder, "c.json")]);
         const tls = node("dist/hosts/node/device.js", [...engineArgs(engine), ...common, "--url", unknownCa.url, "--ca", caFile, "--storage", join(folder, "d.json")]);
         try {
-          await reflected.line(/"event":"ws_backoff".*ERR_HANDSHAKE_STATUS/, 10_000, "a 401 quoting the token");
+          await reflected.line(/"event":"ws_backoff".*ERR_UNAUTHORIZED/, 10_000, "a 401 quoting the token");
           await tls.line(/"event":"ws_backoff".*ERR_TLS_UNKNOWN_CA/, 10_000, "a certificate from an unknown CA refused");
           await delay(300);
         } finally {
