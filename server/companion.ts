@@ -27,7 +27,7 @@ import type { AddressInfo } from "node:net";
 import { performance } from "node:perf_hooks";
 import type { Duplex } from "node:stream";
 import { WebSocket, WebSocketServer, type RawData } from "ws";
-import { DEVICE_ID_HEADER } from "../src/auth/credentials.js";
+import { DEVICE_ID_HEADER, isLoopbackHost } from "../src/auth/credentials.js";
 import { isValidCloseCode } from "../src/websocket/constants.js";
 import {
   checkCloseReason,
@@ -382,7 +382,9 @@ export class CompanionServer {
     this.emit({ event: "listening", url: this.address.url, host: address.address, port: address.port });
     const registry = this.gatekeeper?.registry;
     if (registry) {
-      this.emit({ event: "auth", mode: "registry", file: registry.path, devices: registry.size });
+      // Tokens over plain ws:// beyond this machine can be read on the way and replayed.
+      const exposed = !this.secure && !isLoopbackHost(address.address.replace(/^::ffff:/, ""));
+      this.emit({ event: "auth", mode: "registry", file: registry.path, devices: registry.size, cleartext: exposed });
       // Changes made by another process (--remove-device) close the revoked devices' connections.
       this.registryTimer = setInterval(() => void this.gatekeeper!.refreshRegistry(), this.registryCheckMs);
       this.registryTimer.unref();

@@ -30,7 +30,14 @@ export type CompanionEvent = { t: string } & (
    * or only the devices of the registry file (server/registry.ts).
    */
   | { event: "auth"; mode: "open" }
-  | { event: "auth"; mode: "registry"; file: string; devices: number }
+  | {
+      event: "auth";
+      mode: "registry";
+      file: string;
+      devices: number;
+      /** Plain ws:// on an address other machines reach: tokens cross the network unencrypted (use --tls). */
+      cleartext: boolean;
+    }
   /**
    * An upgrade refused with 401 (server/auth.ts): `reason` says what was wrong, which the
    * device is not told; `device` is the id it claimed when that is a valid id; `delayMs` how

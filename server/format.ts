@@ -71,7 +71,12 @@ export function formatHuman(event: CompanionEvent, colour: boolean): string {
     case "auth":
       return event.mode === "open"
         ? line("development mode", "yellow", "no --devices: any device that connects is admitted, whatever id it claims")
-        : line("devices", "green", `only the ${event.devices} registered in ${event.file} are admitted, each with its token`);
+        : line(
+            "devices",
+            event.cleartext ? "yellow" : "green",
+            `only the ${event.devices} registered in ${event.file} are admitted, each with its token` +
+              (event.cleartext ? "; WARNING: over plain ws:// beyond this machine, tokens cross the network unencrypted (use --tls)" : ""),
+          );
     case "auth_refused": {
       const slowed = event.delayMs > 0 ? ` after ${ms(event.delayMs)} ms` : "";
       const claimed = event.device === null ? "" : ` as ${event.device}`;

@@ -121,6 +121,20 @@ export function chooseAuthToken(options: { configToken: string; explicit: boolea
   return choice;
 }
 
+/** Whether `host` (a URL's, lower-cased, IPv6 without brackets) is this machine: traffic to it never crosses a network. */
+export function isLoopbackHost(host: string): boolean {
+  return host === "localhost" || host === "::1" || /^127\.[0-9]+\.[0-9]+\.[0-9]+$/.test(host);
+}
+
+/**
+ * Warns (auth_token_cleartext, once) when a token would go over ws:// to another machine:
+ * anyone on the path could read it and pose as the device. wss:// (or loopback) is silent.
+ */
+export function warnCleartextToken(url: { secure: boolean; host: string }, token: string, log: Log | undefined): void {
+  if (token === "" || url.secure || isLoopbackHost(url.host)) return;
+  log?.("warn", "auth_token_cleartext", { host: url.host, hint: "the token crosses the network unencrypted over ws://: use a wss:// URL" });
+}
+
 /**
  * The handshake headers that say who the device is: Authorization (when there is a token)
  * and DEVICE_ID_HEADER.

@@ -8,7 +8,8 @@
  *   open         -> app.connected(): hello, then every unacknowledged telemetry record
  *   message      -> app.receive()
  */
-import { chooseAuthToken, credentialHeaders, type AuthTokenSource } from "../auth/credentials.js";
+import { chooseAuthToken, credentialHeaders, warnCleartextToken, type AuthTokenSource } from "../auth/credentials.js";
+import { parseWebSocketUrl } from "../websocket/url.js";
 import { DeviceApp, type RequestHandler } from "./app.js";
 import type { DeviceConfig } from "./config.js";
 import type { DeviceHost } from "../shared/host.js";
@@ -83,6 +84,7 @@ export class Device {
       log,
     });
     this.authTokenSource = credential.source;
+    warnCleartextToken(parseWebSocketUrl(config.url), credential.token, log);
     const headers = credentialHeaders(config.deviceId, credential.token);
     const networks = loadNetworks({ ssid: config.ssid, password: config.password }, host.storage, log);
 

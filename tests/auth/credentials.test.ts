@@ -14,8 +14,10 @@ import {
   DEVICE_ID_HEADER,
   isAuthToken,
   isDeviceId,
+  isLoopbackHost,
   MAX_AUTH_TOKEN_CHARS,
   saveAuthToken,
+  warnCleartextToken,
 } from "../../src/auth/credentials.js";
 import { parseDeviceConfig } from "../../src/device/config.js";
 import { ErrorCode } from "../../src/shared/errors.js";
@@ -135,6 +137,26 @@ describe("device credentials (src/auth/credentials.ts)", function () {
       assert.deepEqual(choice, { token: "tok-config", source: "config" });
       assert.equal(logs[0]!.event, "auth_token_unreadable");
       assert.equal(logs[0]!.level, "warn");
+    });
+  });
+
+  describe("warnCleartextToken", function () {
+    it("warns once when a token would cross a network over ws://, naming the host, never the token", function () {
+      const warnings: Array<[LogLevel, string, Record<string, unknown> | undefined]> = [];
+      const log = (level: LogLevel, event: string, fields?: Record<string, unknown>) => warnings.push([level, event, fields]);
+      warnCleartextToken({ secure: false, host: "iot.example" }, SECRET, log);
+      assert.equal(warnings.length, 1);
+      assert.deepEqual(warnings[0]!.slice(0, 2), ["warn", "auth_token_cleartext"]);
+      assert.equal(warnings[0]![2]!.host, "iot.example");
+      assert.ok(!JSON.stringify(warnings).includes(SECRET));
+      warnCleartextToken({ secure: true, host: "iot.example" }, SECRET, log);
+      warnCleartextToken({ secure: false, host: "iot.example" }, "", log);
+      for (const host of ["127.0.0.1", "127.9.8.7", "::1", "localhost"]) warnCleartextToken({ secure: false, host }, SECRET, log);
+      assert.equal(warnings.length, 1, "not over wss://, not without a token, not to this machine");
+    });
+
+    it("isLoopbackHost", function () {
+      assert.deepEqual(["127.0.0.1", "::1", "localhost", "192.168.1.2", "0.0.0.0", "::", "localhost.example", "127.0.0.1.example"].map(isLoopbackHost), [true, true, true, false, false, false, false, false]);
     });
   });
 

@@ -118,8 +118,10 @@ describe("companion server with a device registry (--devices)", function () {
   it("says once, after listening, that only registered devices are admitted", async function () {
     const s = await serve();
     const auth = await s.waitFor("auth");
-    assert.deepEqual({ ...auth, t: undefined }, { t: undefined, event: "auth", mode: "registry", file: registry.path, devices: 2 });
-    assert.match(formatHuman(auth, false), /only the 2 registered in .*devices\.json are admitted, each with its token/);
+    assert.deepEqual({ ...auth, t: undefined }, { t: undefined, event: "auth", mode: "registry", file: registry.path, devices: 2, cleartext: false });
+    assert.match(formatHuman(auth, false), /only the 2 registered in .*devices\.json are admitted, each with its token$/);
+    // Listening beyond this machine without TLS, the line warns that tokens travel in clear.
+    assert.match(formatHuman({ ...auth, cleartext: true } as typeof auth, false), /WARNING: over plain ws:\/\/ beyond this machine, tokens cross the network unencrypted \(use --tls\)$/);
   });
 
   it("without a registry, says in one line that anyone is admitted (development mode)", async function () {
