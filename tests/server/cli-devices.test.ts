@@ -132,6 +132,15 @@ describe("companion server command line with --devices (server/cli.ts, child pro
     assert.ok(!child.stdout.includes(token), "the token never in the server's output");
   });
 
+  it("npm start refuses a corrupt registry beside the device's storage, in one line, before starting anything", async function () {
+    writeFileSync(file, "{ not a registry");
+    const child = node("dist/hosts/node/start.js", ["--", "--storage", join(folder, "sim.json")]);
+    const exit = await child.waitForExit(10_000);
+    assert.equal(exit.code, 1);
+    assert.match(child.stderr.trimEnd(), /^start: .*devices\.json is not a usable device registry: not JSON \(.*\); fix it or remove it \(npm start makes a new one\)$/);
+    assert.doesNotMatch(child.stdout, /listening/);
+  });
+
   it("without --devices: one line says that anyone is admitted (development mode)", async function () {
     const child = node(CLI, ["--port", "0"]);
     children.push(child);
