@@ -21,13 +21,13 @@
  * The command line is server/cli.ts (`npm run server -- --help`).
  */
 import { EventEmitter } from "node:events";
-import { createServer, STATUS_CODES, type IncomingMessage, type RequestListener, type Server } from "node:http";
+import { createServer, type IncomingMessage, type RequestListener, type Server } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import { performance } from "node:perf_hooks";
 import type { Duplex } from "node:stream";
 import { WebSocket, WebSocketServer, type RawData } from "ws";
-import { DEVICE_ID_HEADER, isLoopbackHost } from "../src/auth/credentials.js";
+import { isLoopbackHost } from "../src/auth/credentials.js";
 import { isValidCloseCode } from "../src/websocket/constants.js";
 import {
   checkCloseReason,
@@ -38,7 +38,8 @@ import {
   type Command,
   type RequestBody,
 } from "./commands.js";
-import { Gatekeeper, type AuthLimits, type AuthVerdict } from "./auth.js";
+import { Admission } from "./admission.js";
+import { Gatekeeper, type AuthLimits } from "./auth.js";
 import type { CompanionEvent, CompanionEventName, DeviceInfo, RequestId, UnstampedEvent } from "./events.js";
 import type { DeviceRegistry } from "./registry.js";
 import { DEFAULT_MAX_BOOTS, TelemetryLedger } from "./telemetry.js";
@@ -63,8 +64,6 @@ export const DEFAULT_MAX_PENDING_REQUESTS = 256;
 export const DEFAULT_HISTORY_LENGTH = 1000;
 /** close(): how long devices get to answer the 1001 close frame before TCP is destroyed, ms. */
 export const DEFAULT_SHUTDOWN_TIMEOUT_MS = 2000;
-/** A refused upgrade's socket is destroyed this long after the response, if the device keeps it open, ms. */
-const REJECT_LINGER_MS = 1000;
 /** After destroying what did not close in time, how long close() waits for the sockets to be gone, ms. */
 const FINAL_CLOSE_MS = 500;
 /** Nesting of the garbage "too deep" message: well past the device's maxJsonDepth (default 16). */
@@ -82,8 +81,6 @@ export const CLOSE_REVOKED = 4003;
 const EVICT_CLOSE_MS = 2000;
 /** How often the registry file is looked at for changes made by another process (revoking live connections), ms. */
 export const DEFAULT_REGISTRY_CHECK_MS = 2000;
-/** Refusals sent without a check are summed over this period into one event, ms. */
-const REFUSAL_SUMMARY_MS = 1000;
 
 /** The ways the server misbehaves on purpose, for tests. Each can change at run time (setMisbehaviour). */
 export interface Misbehaviour {
@@ -278,15 +275,12 @@ export class CompanionServer {
   private readonly secure: boolean;
   private readonly wss: WebSocketServer;
   private readonly connections = new Map<number, Connection>();
-  /** Sockets of refused upgrades, and of those being checked, until they are gone. */
-  private readonly rejected = new Set<Duplex>();
+  /** What becomes of upgrade requests (server/admission.ts). */
+  private readonly admission: Admission;
   /** With a registry: the handshake checks. */
   private readonly gatekeeper: Gatekeeper | undefined;
   private readonly registryCheckMs: number;
   private registryTimer: NodeJS.Timeout | undefined;
-  /** Refusals not reported one by one (server/auth.ts: 429, 503), until their summary. */
-  private quietRefusals: { count: number; statuses: Record<string, number>; reasons: Record<string, number>; since: number } | undefined;
-  private quietTimer: NodeJS.Timeout | undefined;
   private nextConn = 1;
   private nextRequestId = 1;
   private address: { url: string; port: number } | undefined;
@@ -323,6 +317,13 @@ export class CompanionServer {
           },
         })
       : undefined;
+    this.admission = new Admission({
+      gatekeeper: this.gatekeeper,
+      report: (event) => this.emit(event),
+      upgrade: (request, socket, head, remote, device) =>
+        this.wss.handleUpgrade(request, socket, head, (ws) => this.onConnection(ws, request, remote, device)),
+      closing: () => this.closing !== undefined,
+    });
     this.behaviour = {
       dropAfterMs: options.dropAfterMs,
       closeAfterMs: options.closeAfterMs,
@@ -352,7 +353,9 @@ export class CompanionServer {
     // Pings are answered here rather than by `ws` (autoPong), so `mute` (and --no-pong) can
     // stop and restart answering per connection at run time.
     this.wss = new WebSocketServer({ noServer: true, autoPong: false, maxPayload: this.maxMessageBytes, perMessageDeflate: false });
-    this.http.on("upgrade", (request: IncomingMessage, socket: Duplex, head: Buffer) => this.onUpgrade(request, socket, head));
+    this.http.on("upgrade", (request: IncomingMessage, socket: Duplex, head: Buffer) =>
+      this.admission.handle(request, socket, head, this.behaviour.rejectStatus),
+    );
   }
 
   /** ws://host:port/ (wss:// with TLS) once listening. */
@@ -484,12 +487,11 @@ export class CompanionServer {
     const live = [...this.connections.values()];
     this.emit({ event: "shutdown", connections: live.length });
     clearInterval(this.registryTimer);
-    this.flushQuietRefusals();
     const httpClosed = new Promise<void>((resolve) => this.http.close(() => resolve()));
     for (const c of live) this.closeConnection(c, 1001, "server shutting down", "shutdown");
     await settleWithin(Promise.all(live.map((c) => c.closed)), this.shutdownTimeoutMs);
     for (const c of this.connections.values()) if (!c.ended) c.socket.terminate();
-    for (const socket of this.rejected) socket.destroy();
+    this.admission.close();
     this.http.closeAllConnections();
     // Destroyed sockets report their close a moment later; bound that wait too.
     await settleWithin(Promise.all([httpClosed, ...live.map((c) => c.closed)]), FINAL_CLOSE_MS);
@@ -526,95 +528,6 @@ export class CompanionServer {
   }
 
   // ---- connections ----
-
-  private onUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
-    socket.on("error", () => {});
-    const remote = `${request.socket.remoteAddress}:${request.socket.remotePort}`;
-    const status = this.behaviour.rejectStatus;
-    if (this.closing) {
-      socket.destroy();
-      return;
-    }
-    if (status !== undefined) {
-      this.refuseUpgrade(socket, status, [], "refused on purpose: --reject-status");
-      this.emit({ event: "reject", remote, status });
-      return;
-    }
-    if (this.gatekeeper) {
-      void this.admit(this.gatekeeper, request, socket, head, remote);
-      return;
-    }
-    this.wss.handleUpgrade(request, socket, head, (ws) => this.onConnection(ws, request, remote, undefined));
-  }
-
-  /** With a registry: checks the handshake (server/auth.ts), then upgrades or refuses. */
-  private async admit(gatekeeper: Gatekeeper, request: IncomingMessage, socket: Duplex, head: Buffer, remote: string): Promise<void> {
-    // Tracked while being checked too, so shutdown never waits on one.
-    this.rejected.add(socket);
-    socket.once("close", () => this.rejected.delete(socket));
-    const verdict = await gatekeeper.check({
-      address: request.socket.remoteAddress ?? "",
-      authorization: request.headers.authorization,
-      device: request.headers[DEVICE_HEADER],
-    });
-    if (socket.destroyed) return;
-    if (this.closing) {
-      socket.destroy();
-      return;
-    }
-    if (verdict.admit) {
-      this.rejected.delete(socket);
-      this.wss.handleUpgrade(request, socket, head, (ws) => this.onConnection(ws, request, remote, verdict.device));
-      return;
-    }
-    this.refuseUpgrade(socket, verdict.status, refusalHeaders(verdict), "");
-    if (verdict.status === 401) {
-      const { status, reason, device, failures, delayMs } = verdict;
-      this.emit({ event: "auth_refused", remote, device, status, reason, failures, delayMs });
-    } else {
-      this.countQuietRefusal(verdict.status, verdict.reason);
-    }
-  }
-
-  /**
-   * Answers an upgrade with an HTTP error and closes: the same short body whatever the cause
-   * (a 401 says nothing of which part was wrong), the socket destroyed REJECT_LINGER_MS later
-   * if the client keeps it open.
-   */
-  private refuseUpgrade(socket: Duplex, status: number, headers: readonly string[], note: string): void {
-    const phrase = STATUS_CODES[status] ?? "Refused";
-    const body = `${status} ${phrase}${note ? ` (${note})` : ""}\n`;
-    this.rejected.add(socket);
-    socket.once("close", () => this.rejected.delete(socket));
-    socket.end(
-      `HTTP/1.1 ${status} ${phrase}\r\n${headers.map((header) => `${header}\r\n`).join("")}` +
-        `Connection: close\r\nContent-Type: text/plain; charset=utf-8\r\n` +
-        `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
-    );
-    setTimeout(() => socket.destroy(), REJECT_LINGER_MS).unref();
-  }
-
-  /** A refusal sent without a check (429, 503): summed into one auth_refused_many event per REFUSAL_SUMMARY_MS. */
-  private countQuietRefusal(status: number, reason: string): void {
-    const quiet = (this.quietRefusals ??= { count: 0, statuses: {}, reasons: {}, since: Date.now() });
-    quiet.count++;
-    quiet.statuses[status] = (quiet.statuses[status] ?? 0) + 1;
-    quiet.reasons[reason] = (quiet.reasons[reason] ?? 0) + 1;
-    if (!this.quietTimer) {
-      this.quietTimer = setTimeout(() => this.flushQuietRefusals(), REFUSAL_SUMMARY_MS);
-      this.quietTimer.unref();
-    }
-  }
-
-  private flushQuietRefusals(): void {
-    clearTimeout(this.quietTimer);
-    this.quietTimer = undefined;
-    const quiet = this.quietRefusals;
-    this.quietRefusals = undefined;
-    if (quiet) {
-      this.emit({ event: "auth_refused_many", count: quiet.count, statuses: quiet.statuses, reasons: quiet.reasons, periodMs: Date.now() - quiet.since });
-    }
-  }
 
   private onConnection(socket: WebSocket, request: IncomingMessage, remote: string, device: string | undefined): void {
     const c = new Connection(this.nextConn++, socket, remote, request.url ?? "/", this.behaviour.noPong === true, this.behaviour.noAck !== true);
@@ -736,7 +649,7 @@ export class CompanionServer {
     }
     if (c.authenticated && message.device !== c.device) {
       // The handshake proved one id: the connection cannot speak for another.
-      this.emit({ event: "bad_message", conn: c.conn, device: c.device, type: "hello", reason: `device ${JSON.stringify(message.device)} is not the one authenticated` });
+      this.emit({ event: "bad_message", conn: c.conn, device: c.device, type: "hello", reason: "it names another device than the one authenticated" });
       this.closeConnection(c, 1008, "hello names another device than the one authenticated", "hello");
       return;
     }
@@ -965,15 +878,6 @@ function createTlsServer(tls: { cert: string; key: string }, answer: RequestList
 /** OpenSSL's reason ("wrong version number") rather than its whole error string. */
 function tlsErrorText(error: Error & { reason?: string; code?: string }): string {
   return error.reason ? `${error.reason}${error.code ? ` (${error.code})` : ""}` : error.message;
-}
-
-/** The header naming the device, as Node's lower-cased request.headers holds it. */
-const DEVICE_HEADER = DEVICE_ID_HEADER.toLowerCase();
-
-/** The headers of a refusal: the scheme for a 401 (RFC 7235 section 4.1), when to come back for a 429 or 503. */
-function refusalHeaders(verdict: Extract<AuthVerdict, { admit: false }>): string[] {
-  if (verdict.status === 401) return ['WWW-Authenticate: Bearer realm="moorline"'];
-  return verdict.retryAfterS === undefined ? [] : [`Retry-After: ${verdict.retryAfterS}`];
 }
 
 /** Creates a companion server and starts listening (127.0.0.1 and DEFAULT_PORT unless told). */
