@@ -71,11 +71,18 @@ export class Admission {
   /** Checks the handshake (server/auth.ts), then upgrades or refuses. */
   private async check(gatekeeper: Gatekeeper, request: IncomingMessage, socket: Duplex, head: Buffer, remote: string): Promise<void> {
     this.track(socket);
-    const verdict = await gatekeeper.check({
-      address: request.socket.remoteAddress ?? "",
-      authorization: request.headers.authorization,
-      device: request.headers[DEVICE_HEADER],
-    });
+    let verdict: AuthVerdict;
+    try {
+      verdict = await gatekeeper.check({
+        address: request.socket.remoteAddress ?? "",
+        authorization: request.headers.authorization,
+        device: request.headers[DEVICE_HEADER],
+      });
+    } catch {
+      // check() resolves with a verdict for every outcome it knows; anything else ends the attempt.
+      socket.destroy();
+      return;
+    }
     if (socket.destroyed) return;
     if (this.options.closing()) {
       socket.destroy();

@@ -70,7 +70,8 @@ export type RefusalReason =
   | "wrong_token"
   | "locked_out"
   | "too_many_at_once"
-  | "busy";
+  | "busy"
+  | "check_failed";
 
 export type AuthVerdict =
   | { admit: true; device: string }
@@ -316,6 +317,10 @@ export class Gatekeeper {
         await this.refreshRegistry();
         known = this.registry.has(id);
         valid = await this.registry.verify(id, token);
+      } catch (error) {
+        // scrypt itself failed (out of memory, say): the server's trouble, not the device's.
+        this.report({ event: "registry_error", file: this.registry.path, message: `checking a token failed: ${error instanceof Error ? error.message : String(error)}` });
+        return refuse(503, "check_failed", 1000);
       } finally {
         this.checks--;
       }

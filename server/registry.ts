@@ -43,7 +43,7 @@ export const DEFAULT_SCRYPT = Object.freeze({ ln: 14, r: 8, p: 1 });
 const SALT_BYTES = 16;
 /** Derived key length, bytes. */
 const KEY_BYTES = 32;
-/** Random bytes in a new token: 256 bits, base64url (43 characters, a valid RFC 6750 b64token). */
+/** Random bytes in a new token: 256 bits, base64url (43 characters, a valid RFC 6750 b64token; never starting with "-": newToken). */
 export const TOKEN_BYTES = 32;
 
 /** Bounds on the parameters a file may ask for: a crafted file must not make a check take a gigabyte. */
@@ -149,6 +149,17 @@ function signature(info: { mtimeMs: number; size: number; ino: number }): string
   return `${info.mtimeMs}:${info.size}:${info.ino}`;
 }
 
+/**
+ * A new token: TOKEN_BYTES random bytes in base64url, drawn again while it would start with
+ * "-" (1 in 64), which a command line would take for an option (`--auth-token -x...`).
+ */
+export function newToken(): string {
+  for (;;) {
+    const token = randomBytes(TOKEN_BYTES).toString("base64url");
+    if (token[0] !== "-") return token;
+  }
+}
+
 /** A file larger than MAX_REGISTRY_BYTES is refused before it is read; the error names it. */
 function checkSize(path: string, size: number): void {
   if (size > MAX_REGISTRY_BYTES) throw new RegistryError(`${path} is not a usable device registry: larger than ${MAX_REGISTRY_BYTES} bytes`);
@@ -225,7 +236,7 @@ export class DeviceRegistry {
     if (this.entries.has(id) && !options.replace) {
       throw new RegistryError(`${id} is already registered in ${this.path}; to give it a new token, remove it first (--remove-device ${id}), which disconnects it`);
     }
-    const token = options.token ?? randomBytes(TOKEN_BYTES).toString("base64url");
+    const token = options.token ?? newToken();
     const salt = randomBytes(SALT_BYTES);
     const key = await scrypt(token, { ...DEFAULT_SCRYPT, salt }, KEY_BYTES);
     const phc = `$scrypt$ln=${DEFAULT_SCRYPT.ln},r=${DEFAULT_SCRYPT.r},p=${DEFAULT_SCRYPT.p}$${b64(salt)}$${b64(key)}`;

@@ -239,6 +239,22 @@ describe("handshake checks (server/auth.ts)", function () {
       assert.ok(!after.admit && after.status === 401, "the counts went back down: checked again");
     });
 
+    it("a check that fails (scrypt out of memory, say) is the server's trouble: 503, reported, not counted against the device", async function () {
+      const broken = {
+        path: "fake",
+        size: 1,
+        has: () => true,
+        refresh: async (): Promise<RegistryChange | undefined> => undefined,
+        verify: async () => {
+          throw new RangeError("Invalid scrypt params: memory limit exceeded");
+        },
+      } as unknown as DeviceRegistry;
+      const failing = gatekeeper(broken);
+      const verdict = await check(claim(), failing);
+      assert.ok(!verdict.admit && verdict.status === 503 && verdict.reason === "check_failed" && verdict.failures === 0);
+      assert.deepEqual(reports, [{ event: "registry_error", file: "fake", message: "checking a token failed: Invalid scrypt params: memory limit exceeded" }]);
+    });
+
     it("reads a registry file changed by another process before checking, and reports it", async function () {
       const file = join(folder, "changing.json");
       const mine = DeviceRegistry.open(file, { create: true });

@@ -9,7 +9,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { isAuthToken } from "../../src/auth/credentials.js";
-import { DeviceRegistry, MAX_REGISTRY_BYTES, RegistryError, REGISTRY_FORMAT } from "../../server/registry.js";
+import { DeviceRegistry, MAX_REGISTRY_BYTES, newToken, RegistryError, REGISTRY_FORMAT } from "../../server/registry.js";
 
 describe("device registry (server/registry.ts)", function () {
   let folder: string;
@@ -57,6 +57,15 @@ describe("device registry (server/registry.ts)", function () {
     assert.notEqual(saved.devices["sim-1"]!.hash.split("$")[3], saved.devices["sim-2"]!.hash.split("$")[3], "each with its own salt");
     assert.ok(!Number.isNaN(Date.parse(saved.devices["sim-1"]!.added)));
     assert.equal(statSync(file).mode & 0o777, 0o600);
+  });
+
+  it("never makes a token that starts with \"-\" (a command line would read it as an option)", function () {
+    for (let i = 0; i < 2000; i++) {
+      const token = newToken();
+      assert.notEqual(token[0], "-");
+      assert.equal(isAuthToken(token), true);
+      assert.equal(token.length, 43);
+    }
   });
 
   it("verifies only the token of that id; not another's, not a wrong one, not an unknown or removed id", async function () {
