@@ -131,6 +131,10 @@ describe("handshake checks (server/auth.ts)", function () {
       });
     }
 
+    /** A registry of one device whose check is `verify` (to hold checks open, or make them fail). */
+    const fakeRegistry = (verify: () => Promise<boolean>): DeviceRegistry =>
+      ({ path: "fake", size: 1, has: () => true, refresh: async (): Promise<RegistryChange | undefined> => undefined, verify }) as unknown as DeviceRegistry;
+
     const claim = (over: Partial<Claim> = {}): Claim => ({ address: "10.0.0.7", authorization: `Bearer ${token}`, device: "sim-1", ...over });
 
     /**
@@ -215,16 +219,10 @@ describe("handshake checks (server/auth.ts)", function () {
     it("bounds the attempts under way: maxPerAddress per address (429), maxChecks in all (503)", async function () {
       let release!: () => void;
       const held = new Promise<void>((resolve) => (release = resolve));
-      const slow = {
-        path: "fake",
-        size: 1,
-        has: () => true,
-        refresh: async (): Promise<RegistryChange | undefined> => undefined,
-        verify: async () => {
-          await held;
-          return false;
-        },
-      } as unknown as DeviceRegistry;
+      const slow = fakeRegistry(async () => {
+        await held;
+        return false;
+      });
       const narrow = gatekeeper(slow, { ...LIMITS, maxPerAddress: 2, maxChecks: 3 });
       const pending = [narrow.check(claim({ address: "10.1.0.1" })), narrow.check(claim({ address: "10.1.0.1" }))];
       const third = await narrow.check(claim({ address: "10.1.0.1" }));
@@ -240,15 +238,9 @@ describe("handshake checks (server/auth.ts)", function () {
     });
 
     it("a check that fails (scrypt out of memory, say) is the server's trouble: 503, reported, not counted against the device", async function () {
-      const broken = {
-        path: "fake",
-        size: 1,
-        has: () => true,
-        refresh: async (): Promise<RegistryChange | undefined> => undefined,
-        verify: async () => {
-          throw new RangeError("Invalid scrypt params: memory limit exceeded");
-        },
-      } as unknown as DeviceRegistry;
+      const broken = fakeRegistry(async () => {
+        throw new RangeError("Invalid scrypt params: memory limit exceeded");
+      });
       const failing = gatekeeper(broken);
       const verdict = await check(claim(), failing);
       assert.ok(!verdict.admit && verdict.status === 503 && verdict.reason === "check_failed" && verdict.failures === 0);
