@@ -43,7 +43,12 @@ const FLAGS: readonly Flag[] = [
   { name: "ssid", value: "NAME", key: "ssid", help: `WiFi network (default: the simulated access point ${SIM_NETWORK.ssid};\nanother name shows WiFi failures)` },
   { name: "password", value: "PW", key: "password", help: "WiFi passphrase (default: the simulated access point's)" },
   { name: "no-wifi", help: "no simulated WiFi: the link is up at once" },
-  { name: "auth-token", value: "TOKEN", key: "authToken", help: 'sent as "Authorization: Bearer TOKEN" in the handshake' },
+  {
+    name: "auth-token",
+    value: "TOKEN",
+    key: "authToken",
+    help: 'sent as "Authorization: Bearer TOKEN" in the handshake; wins over\na token stored in --storage (npm start stores one there)',
+  },
   ...TLS_FLAGS,
   { name: "telemetry-interval-ms", value: "N", key: "telemetryIntervalMs", help: `initial telemetry interval (default ${D.telemetryIntervalMs}); given here,\nit wins over a value stored by \`config set\`` },
   { name: "heartbeat-interval-ms", value: "N", key: "heartbeatIntervalMs", help: `a ping every N ms, busy or not (default ${D.heartbeatIntervalMs}; 0 = off)` },
@@ -94,7 +99,7 @@ export interface DeviceArguments {
   engine: "node" | "xs";
   /** The desktop chip's watchdog, ms; 0: none. */
   watchdogMs: number;
-  /** The setting keys (DEVICE_SETTINGS) given as flags: they win over stored values. */
+  /** The setting keys (DEVICE_SETTINGS) and authToken given as flags: they win over stored values. */
   explicitSettings: readonly string[];
   /** The device's wall clock (hosts/node/wall-clock.ts): from 1970 (--clock-unset), trusted from boot or not (--ntp). */
   clock: NodeWallClockOptions;
@@ -132,9 +137,10 @@ export function deviceArguments(parsed: ParsedFlags, stdoutIsTerminal: boolean):
     engine: stringFlag(parsed, "engine") === "xs" ? "xs" : "node",
     clock: { unset, systemSynced: !unset && !parsed.values.has("ntp") },
     watchdogMs: integerFlag(parsed, "watchdog-ms") ?? DEFAULT_WATCHDOG_MS,
-    explicitSettings: FLAGS.filter((flag) => flag.key !== undefined && flag.key in DEVICE_SETTINGS && parsed.values.has(flag.name)).map(
-      (flag) => flag.key!,
-    ),
+    // The token too: one typed here wins over a stored one (src/auth/credentials.ts).
+    explicitSettings: FLAGS.filter(
+      (flag) => flag.key !== undefined && (flag.key in DEVICE_SETTINGS || flag.key === "authToken") && parsed.values.has(flag.name),
+    ).map((flag) => flag.key!),
   };
 }
 

@@ -12,18 +12,15 @@
  * value whose line is whole is kept (the file is written one value a line), the rest is
  * reported, as NVS keeps every entry whose write completed.
  */
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from "node:fs";
-import { basename, dirname, join } from "node:path";
+import { readFileSync } from "node:fs";
 import type { Log, Storage } from "../../src/shared/host.js";
 import { checkStorageName, checkStorageValue } from "../../src/shared/memory-storage.js";
+import { writeFileAtomic } from "./atomic-file.js";
 
 export interface FileStorageOptions {
   /** Where a corrupt file is reported (once, when it is read). */
   log?: Log;
 }
-
-/** Temporary files of this process get distinct names, even with several storages in one folder. */
-let temporaryCount = 0;
 
 export class FileStorage implements Storage {
   readonly path: string;
@@ -167,48 +164,14 @@ export class FileStorage implements Storage {
     return kept;
   }
 
-  /**
-   * Writes the whole store atomically: a temporary file in the same folder (rename is atomic
-   * only within one file system), fsync'd so its bytes are on disk before the rename makes
-   * it the file; then the folder is fsync'd so the rename itself survives a power cut
-   * (where the platform allows opening a folder, as Linux and macOS do).
-   */
+  /** Writes the whole store atomically (atomic-file.ts), readable by this user only: it holds WiFi passwords and the auth token. */
   private write(): void {
     const record: Record<string, Record<string, string>> = {};
     for (const [domain, keys] of this.domains) record[domain] = Object.fromEntries(keys);
-    const text = JSON.stringify(record, null, 2) + "\n";
-    const folder = dirname(this.path);
-    mkdirSync(folder, { recursive: true });
-    const temporary = join(folder, `.${basename(this.path)}.${process.pid}.${++temporaryCount}.tmp`);
     try {
-      // Owner-only: the store holds WiFi passwords.
-      const fd = openSync(temporary, "w", 0o600);
-      try {
-        writeSync(fd, text);
-        fsyncSync(fd);
-      } finally {
-        closeSync(fd);
-      }
-      renameSync(temporary, this.path);
+      writeFileAtomic(this.path, JSON.stringify(record, null, 2) + "\n", 0o600);
     } catch (error) {
-      // Best effort: the cleanup's own failure (the same full disk, say) must not hide why
-      // the write failed.
-      try {
-        rmSync(temporary, { force: true });
-      } catch {
-        // nothing more to do
-      }
       throw new Error(`cannot write storage file ${this.path}: ${(error as Error).message}`);
-    }
-    try {
-      const fd = openSync(folder, "r");
-      try {
-        fsyncSync(fd);
-      } finally {
-        closeSync(fd);
-      }
-    } catch {
-      // Windows cannot open a folder: the rename is still atomic, just not yet durable.
     }
   }
 }

@@ -4,6 +4,7 @@
  * line arrive as strings, so every number is parsed and every value is validated here, once,
  * with an error naming the key: a bad build is reported at boot, not retried forever.
  */
+import { checkAuthToken, DEVICE_ID_RULE, isDeviceId, MAX_AUTH_TOKEN_CHARS } from "../auth/credentials.js";
 import { DEFAULT_BACKOFF } from "./backoff.js";
 import { DEFAULT_HEARTBEAT } from "./heartbeat.js";
 import { DEFAULT_STABLE_MS } from "./supervisor-options.js";
@@ -31,7 +32,11 @@ export interface DeviceConfig {
   /** WiFi network from the build; more may be saved in storage. Empty: none. */
   ssid: string;
   password: string;
-  /** Sent as "Authorization: Bearer <token>" in the handshake when not empty. */
+  /**
+   * Sent as "Authorization: Bearer <token>" in the handshake when not empty (RFC 6750
+   * b64token syntax); a token stored by provisioning wins over this one
+   * (src/auth/credentials.ts).
+   */
   authToken: string;
   /** Initial telemetry interval (a setting the server can change), ms. */
   telemetryIntervalMs: number;
@@ -136,9 +141,6 @@ const INTEGERS: Readonly<Record<string, readonly [number, number, Unit]>> = Obje
 /** No firmware of this project was built before this (2020-01-01), UTC ms. */
 const EARLIEST_BUILD_TIME = Date.UTC(2020, 0, 1);
 
-/** A device id: what a server logs and keys on; printable ASCII without spaces. */
-const DEVICE_ID = /^[A-Za-z0-9._:-]{1,64}$/;
-
 /** An integer key: mcconfig passes "5000", so a plain decimal string is read as its number first. */
 function readInteger(key: string, value: unknown): number {
   const [min, max, unit] = INTEGERS[key]!;
@@ -171,8 +173,8 @@ export function parseDeviceConfig(raw: Readonly<Record<string, unknown>>): Devic
   parseWebSocketUrl(config.url); // throws ERR_INVALID_URL naming what is wrong
   const deviceId = given("deviceId");
   if (deviceId !== undefined) {
-    if (typeof deviceId !== "string" || !DEVICE_ID.test(deviceId)) {
-      throw invalidOption("config.deviceId", "1 to 64 letters, digits or ._:-", deviceId);
+    if (!isDeviceId(deviceId)) {
+      throw invalidOption("config.deviceId", DEVICE_ID_RULE, deviceId);
     }
     config.deviceId = deviceId;
   }
@@ -182,7 +184,7 @@ export function parseDeviceConfig(raw: Readonly<Record<string, unknown>>): Devic
   const password = given("password");
   if (password !== undefined) config.password = readString("password", password, 64);
   const authToken = given("authToken");
-  if (authToken !== undefined) config.authToken = readString("authToken", authToken, 1024);
+  if (authToken !== undefined) config.authToken = checkAuthToken("config.authToken", readString("authToken", authToken, MAX_AUTH_TOKEN_CHARS));
   readTls(config, given);
   if (config.buildTime !== 0 && config.buildTime < EARLIEST_BUILD_TIME) {
     // Seconds given for milliseconds, most likely: 10 digits instead of 13.

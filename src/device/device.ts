@@ -14,6 +14,8 @@
  * marks the boot a good one (and ends safe mode: the device restarts into normal mode). In safe
  * mode only connectivity runs: no user handlers, no telemetry, the stored outbox left as it is.
  */
+import { chooseAuthToken, credentialHeaders, warnCleartextToken, type AuthTokenSource } from "../auth/credentials.js";
+import { parseWebSocketUrl } from "../websocket/url.js";
 import { DeviceApp, type RequestHandler } from "./app.js";
 import type { DeviceConfig } from "./config.js";
 import type { DeviceHost } from "../shared/host.js";
@@ -60,7 +62,8 @@ export interface DeviceOptions {
    * those that are settings, the value in `config` wins over one stored at run time (`config
    * set`) for this run; otherwise a stored setting wins over the build's config, so a server's
    * change survives a reboot on the chip. Other keys are ignored. Default: none (a build's
-   * config is never explicit).
+   * config is never explicit). "authToken" among them makes config.authToken win over a
+   * token stored by provisioning, for this run (src/auth/credentials.ts).
    */
   explicitSettings?: readonly string[];
 }
@@ -79,6 +82,8 @@ export class Device {
   private started = false;
   /** The network is up (WiFi has an address, or there is no WiFi to manage). */
   private online: boolean;
+  /** Where the token sent to the server came from (never the token itself). */
+  private readonly authTokenSource: AuthTokenSource;
   /** Fields for hello and status, in order; an earlier reporter's field wins a clash. */
   private readonly reporters: DeviceReporter[] = [];
 
@@ -95,8 +100,16 @@ export class Device {
       ...(options.explicitSettings !== undefined ? { explicit: options.explicitSettings } : {}),
     });
 
-    const headers: Array<[string, string]> = [];
-    if (config.authToken) headers.push(["Authorization", `Bearer ${config.authToken}`]);
+    // Who the device is, and the token that proves it (src/auth/credentials.ts).
+    const credential = chooseAuthToken({
+      configToken: config.authToken,
+      explicit: options.explicitSettings?.includes("authToken") === true,
+      storage: host.storage,
+      log,
+    });
+    this.authTokenSource = credential.source;
+    warnCleartextToken(parseWebSocketUrl(config.url), credential.token, log);
+    const headers = credentialHeaders(config.deviceId, credential.token);
     const networks = loadNetworks({ ssid: config.ssid, password: config.password }, host.storage, log);
 
     const tls = clientTls(config);
@@ -258,6 +271,7 @@ export class Device {
       lastRttMs: stats.lastRttMs ?? null,
       heartbeatTimeouts: stats.heartbeatTimeouts,
       lastClose: stats.lastClose ?? null,
+      auth: { token: this.authTokenSource, refused: stats.unauthorized },
     };
     if (this.wifi) {
       status.wifi = this.wifi.state;

@@ -18,6 +18,10 @@
  *   OPEN        --stop()-->               STOPPING --closed--> STOPPED
  *   any other   --stop()-->               STOPPED, at once
  *
+ * A refusal of the credentials (ERR_UNAUTHORIZED: HTTP 401 or 403) waits at the long end
+ * instead, [backoff.capMs / 2, backoff.capMs] (30 to 60 s by default), and is logged as
+ * ws_unauthorized: retrying a refused token sooner cannot help.
+ *
  * Never a tight loop: every ended connection or failed attempt, whatever the server did
  * (refused, answered 503, accepted and closed at once, closed with 1000, accepted and then
  * said nothing), is followed by a backoff delay of at least backoff.minMs, and the delays
@@ -36,7 +40,7 @@
  * there is logged (supervisor_callback_failed) and the supervisor carries on. Callbacks may
  * call stop(), setNetwork() and send(): the supervisor's state is settled before any runs.
  */
-import { backoffDelay, randomUnit, type BackoffPolicy } from "./backoff.js";
+import { backoffDelay, randomUnit, unauthorizedDelay, type BackoffPolicy } from "./backoff.js";
 import { HEARTBEAT_DEAD, Heartbeat, type HeartbeatOptions } from "./heartbeat.js";
 import {
   checkSupervisorOptions,
@@ -93,6 +97,8 @@ export interface SupervisorStats {
   lastClose: { code: number; reason: string } | undefined;
   /** Connections declared dead by the heartbeat. */
   heartbeatTimeouts: number;
+  /** Attempts whose credentials the server refused (ERR_UNAUTHORIZED: HTTP 401 or 403). */
+  unauthorized: number;
 }
 
 /** The close sent by stop(): the device is going away (RFC 6455 section 7.4.1). */
@@ -142,6 +148,7 @@ export class ConnectionSupervisor {
     lastRttMs: undefined,
     lastClose: undefined,
     heartbeatTimeouts: 0,
+    unauthorized: 0,
   };
 
   /** Bound once: the timer callback allocates nothing per arm. */
@@ -397,9 +404,18 @@ export class ConnectionSupervisor {
     // out the first window: even a clean 1000 from a long-lived connection is not followed
     // by an instant retry, so a server closing everything at once cannot cause a storm.)
     const attempt = this.failures;
-    const delay = backoffDelay(attempt, this.policy, randomUnit(this.host.random));
+    // Refused credentials wait at the long end of the policy: the next attempts would be
+    // refused too, until the token is fixed (backoff.ts, unauthorizedDelay).
+    const unauthorized = error?.code === ErrorCode.UNAUTHORIZED;
+    const delay = unauthorized
+      ? unauthorizedDelay(this.policy, randomUnit(this.host.random))
+      : backoffDelay(attempt, this.policy, randomUnit(this.host.random));
     this.failures = attempt + 1;
     this.retryDelay = delay;
+    if (unauthorized) {
+      this.counters.unauthorized++;
+      this.log("warn", "ws_unauthorized", { status: (error as { status?: number }).status ?? null, delayMs: delay, refusals: this.counters.unauthorized });
+    }
     this.log("info", "ws_backoff", {
       delayMs: delay,
       attempt,

@@ -37,6 +37,12 @@ export const ErrorCode = Object.freeze({
   HANDSHAKE_EXTENSION: "ERR_HANDSHAKE_EXTENSION",
   HANDSHAKE_TIMEOUT: "ERR_HANDSHAKE_TIMEOUT",
   HANDSHAKE_CLOSED: "ERR_HANDSHAKE_CLOSED",
+  /**
+   * The server refused the device's credentials (HTTP 401 Unauthorized, or 403 Forbidden):
+   * retrying soon with the same token cannot help, so the supervisor waits long (backoff.ts,
+   * unauthorizedDelay). error.status holds the HTTP status.
+   */
+  UNAUTHORIZED: "ERR_UNAUTHORIZED",
   // TLS (wss://): the connection never opened; the host reports which check failed.
   ...TlsErrorCode,
   // Transport.

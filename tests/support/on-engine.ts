@@ -441,7 +441,7 @@ export async function createSupervisorOn(engine: EngineName, options: EngineSupe
   const xs = options.xsEngine ?? (await sharedXsEngine());
   let snapshot: { state: SupervisorStateValue; stats: SupervisorStats } = {
     state: "stopped",
-    stats: { connects: 0, reconnects: 0, consecutiveFailures: 0, lastRttMs: undefined, lastClose: undefined, heartbeatTimeouts: 0 },
+    stats: { connects: 0, reconnects: 0, consecutiveFailures: 0, lastRttMs: undefined, lastClose: undefined, heartbeatTimeouts: 0, unauthorized: 0 },
   };
   const stopWaiters: Array<() => void> = [];
   const take = (value: unknown): void => {

@@ -649,7 +649,7 @@ describe("WebSocketClient: the credentials in its headers never come back in its
     h.socket.receive(new TextEncoder().encode(`HTTP/1.1 401 Bad token ${TOKEN}\r\nContent-Length: 0\r\n\r\n`));
     const close = onlyClose(h);
     assert.ok(close.error instanceof HandshakeError);
-    assert.equal(close.error.code, ErrorCode.HANDSHAKE_STATUS);
+    assert.equal(close.error.code, ErrorCode.UNAUTHORIZED);
     assert.equal(close.error.status, 401);
     assert.match(close.error.message, /^server answered 401 Bad token <redacted>, expected 101 Switching Protocols; the server requires authentication/);
     assert.equal(close.reason, close.error.message);

@@ -51,7 +51,7 @@ const COMMANDS: Command[] = [
     base: [],
     prefix: "start",
     help: "npm start -- --help",
-    flags: ["--port", "--tls", "--help"],
+    flags: ["--port", "--tls", "--devices", "--help"],
     badValue: [["--port", "80x"], '--port must be an integer from 1 to 65535, got "80x"'],
   },
   {
@@ -60,7 +60,8 @@ const COMMANDS: Command[] = [
     prefix: "companion",
     help: "npm run server -- --help",
     flags: [
-      "--host", "--port", "--json", "--stdin", "--max-boots", "--tls", "--tls-dir", "--cert", "--key", "--no-ack", "--no-pong",
+      "--host", "--port", "--json", "--stdin", "--max-boots", "--tls", "--tls-dir", "--cert", "--key",
+      "--devices", "--add-device", "--remove-device", "--list-devices", "--no-ack", "--no-pong",
       "--garbage", "--drop-after-ms", "--close-after-ms", "--close-code", "--close-reason", "--reject-status", "--help",
     ],
     badValue: [["--drop-after-ms", "1s"], '--drop-after-ms must be an integer from 0 to 86400000 (milliseconds), got "1s"'],
