@@ -25,6 +25,13 @@ import {
 import { SIM_NETWORK } from "./device-host.js";
 import { caFlagFile, TLS_FLAGS } from "./tls.js";
 
+/** The MQTT transport's flags (src/mqtt, docs/mqtt.md). */
+const MQTT_FLAGS: readonly Flag[] = [
+  { name: "transport", value: "NAME", key: "transport", choices: ["websocket", "mqtt"], help: "websocket (default): the companion server; mqtt: the same\nprotocol on an MQTT broker's WebSocket listener at --url\n(topics PREFIX/ID/telemetry, req, reply, status)" },
+  { name: "mqtt-prefix", value: "PREFIX", key: "mqttPrefix", help: `MQTT: the topics' prefix (default ${DEFAULT_DEVICE_CONFIG.mqttPrefix})` },
+  { name: "mqtt-username", value: "NAME", key: "mqttUsername", help: "MQTT: the user name (default: the device id)" },
+];
+
 /** The device's name when --device-id is not given. */
 const DEFAULT_DEVICE_ID = "sim-1";
 
@@ -40,8 +47,9 @@ const FLAGS: readonly Flag[] = [
   { name: "ssid", value: "NAME", key: "ssid", help: `WiFi network (default: the simulated access point ${SIM_NETWORK.ssid};\nanother name shows WiFi failures)` },
   { name: "password", value: "PW", key: "password", help: "WiFi passphrase (default: the simulated access point's)" },
   { name: "no-wifi", help: "no simulated WiFi: the link is up at once" },
-  { name: "auth-token", value: "TOKEN", key: "authToken", help: 'sent as "Authorization: Bearer TOKEN" in the handshake' },
+  { name: "auth-token", value: "TOKEN", key: "authToken", help: 'sent as "Authorization: Bearer TOKEN" in the handshake\n(with --transport mqtt: the MQTT password)' },
   ...TLS_FLAGS,
+  ...MQTT_FLAGS,
   { name: "telemetry-interval-ms", value: "N", key: "telemetryIntervalMs", help: `initial telemetry interval (default ${D.telemetryIntervalMs}); given here,\nit wins over a value stored by \`config set\`` },
   { name: "heartbeat-interval-ms", value: "N", key: "heartbeatIntervalMs", help: `ping after this much silence (default ${D.heartbeatIntervalMs}; 0 = off)` },
   { name: "heartbeat-timeout-ms", value: "N", key: "heartbeatTimeoutMs", help: `dead when nothing arrives this long after a ping (default ${D.heartbeatTimeoutMs})` },

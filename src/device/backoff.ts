@@ -52,6 +52,20 @@ export function backoffDelay(attempt: number, policy: BackoffPolicy, random: num
   return jittered < policy.capMs ? jittered : policy.capMs;
 }
 
+/**
+ * The delay after a refusal that waiting a little cannot cure (the server refused the
+ * device's credentials): drawn from the upper half of the longest window,
+ * floor(capMs / 2 + random * capMs / 2), never below minMs, never above capMs. Still
+ * jittered, so a fleet whose token was revoked does not come back in step.
+ */
+export function longBackoffDelay(policy: BackoffPolicy, random: number): number {
+  const unit = random >= 0 ? (random < 1 ? random : ONE_MINUS_EPSILON) : 0;
+  const half = policy.capMs / 2;
+  const delay = Math.floor(half + unit * half);
+  if (delay < policy.minMs) return policy.minMs;
+  return delay < policy.capMs ? delay : policy.capMs;
+}
+
 /** The largest double below 1. */
 const ONE_MINUS_EPSILON = 1 - 2 ** -53;
 

@@ -15,6 +15,7 @@ import { DEVICE_SETTINGS, Settings } from "./settings.js";
 import { ConnectionSupervisor } from "./supervisor.js";
 import type { ClientTlsOptions } from "../websocket/client.js";
 import { loadNetworks, WifiManager } from "./wifi.js";
+import { MqttTransport } from "../mqtt/transport.js";
 
 /** The firmware's version, reported in hello. */
 export const FIRMWARE_VERSION = "0.1.0";
@@ -50,6 +51,8 @@ export interface DeviceOptions {
 export class Device {
   readonly app: DeviceApp;
   readonly supervisor: ConnectionSupervisor;
+  /** The MQTT transport (config.transport "mqtt"), whose supervisor is `supervisor`; else undefined. */
+  readonly mqtt: MqttTransport | undefined;
   readonly wifi: WifiManager | undefined;
   readonly settings: Settings;
   private readonly host: DeviceHost;
@@ -76,22 +79,39 @@ export class Device {
     const networks = loadNetworks({ ssid: config.ssid, password: config.password }, host.storage, log);
 
     const tls = clientTls(config);
-    this.supervisor = new ConnectionSupervisor({
+    // What both transports share: the supervisor's policies and the JSON loop's callbacks.
+    const link = {
       url: config.url,
       host,
-      client: { headers, limits: { maxMessageBytes: config.maxMessageBytes }, ...(tls ? { tls } : {}) },
       backoff: { baseMs: config.backoffBaseMs, capMs: config.backoffCapMs },
       stableMs: config.stableMs,
       heartbeat:
         config.heartbeatIntervalMs === 0
-          ? false
+          ? (false as const)
           : { intervalMs: config.heartbeatIntervalMs, timeoutMs: config.heartbeatTimeoutMs },
       // With WiFi to manage, nothing is attempted before an IP address.
       networkUp: networks.length === 0,
       onOpen: () => this.app.connected(),
-      onMessage: (data) => this.app.receive(data),
+      onMessage: (data: string | Uint8Array) => this.app.receive(data),
       onClose: () => this.app.disconnected(),
-    });
+    };
+    const limits = { maxMessageBytes: config.maxMessageBytes };
+    if (config.transport === "mqtt") {
+      // The same supervisor, JSON loop and outbox, on a broker's topics (src/mqtt/transport.ts).
+      this.mqtt = new MqttTransport({
+        ...link,
+        client: { limits, ...(tls ? { tls } : {}) },
+        deviceId: config.deviceId,
+        username: config.mqttUsername,
+        password: config.authToken,
+        prefix: config.mqttPrefix,
+        limits: { maxPacketBytes: config.maxMessageBytes },
+      });
+      this.supervisor = this.mqtt.supervisor;
+    } else {
+      this.mqtt = undefined;
+      this.supervisor = new ConnectionSupervisor({ ...link, client: { headers, limits, ...(tls ? { tls } : {}) } });
+    }
 
     // No network to join: a host whose link is always up (a desktop without simulated WiFi).
     this.wifi =
@@ -113,8 +133,8 @@ export class Device {
       identity: { deviceId: config.deviceId, firmware: FIRMWARE_VERSION, bootId: hexBytes(boot) },
       timers: host.timers,
       log,
-      send: (text) => this.supervisor.send(text),
-      sendBinary: (bytes) => this.supervisor.send(bytes),
+      send: (text, kind) => (this.mqtt ? this.mqtt.send(text, kind) : this.supervisor.send(text)),
+      sendBinary: (bytes) => (this.mqtt ? this.mqtt.send(bytes, "echo") : this.supervisor.send(bytes)),
       settings: this.settings,
       freeMemory: host.freeMemory,
       status: () => this.report("status"),
@@ -123,6 +143,8 @@ export class Device {
       readTelemetry: options.readTelemetry ?? (() => this.defaultTelemetry()),
     });
     this.addReporter({ status: () => this.linkStatus() });
+    const mqtt = this.mqtt;
+    if (mqtt) this.addReporter({ hello: () => ({ online: true }), status: () => ({ transport: "mqtt", mqtt: mqtt.mqttStats }) });
   }
 
   /** Adds fields to hello and status (see DeviceReporter). */
@@ -156,6 +178,7 @@ export class Device {
       device: this.config.deviceId,
       firmware: FIRMWARE_VERSION,
       url: this.config.url,
+      transport: this.config.transport,
       wifi: this.wifi ? "managed" : "none",
     });
     this.app.start();

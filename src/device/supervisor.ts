@@ -36,7 +36,7 @@
  * there is logged (supervisor_callback_failed) and the supervisor carries on. Callbacks may
  * call stop(), setNetwork() and send(): the supervisor's state is settled before any runs.
  */
-import { backoffDelay, randomUnit, type BackoffPolicy } from "./backoff.js";
+import { backoffDelay, longBackoffDelay, randomUnit, type BackoffPolicy } from "./backoff.js";
 import { HEARTBEAT_DEAD, Heartbeat, type HeartbeatOptions } from "./heartbeat.js";
 import {
   checkSupervisorOptions,
@@ -46,7 +46,7 @@ import {
   type SupervisorOptions,
 } from "./supervisor-options.js";
 import { CloseCode } from "../websocket/constants.js";
-import { ErrorCode, WebSocketError, invalidArgument, invalidState } from "../shared/errors.js";
+import { ErrorCode, HandshakeError, WebSocketError, invalidArgument, invalidState } from "../shared/errors.js";
 import type { LogLevel, NetHost, TimerId } from "../shared/host.js";
 import { WebSocketClient, type CloseEvent, type WebSocketClientOptions } from "../websocket/client.js";
 
@@ -394,7 +394,9 @@ export class ConnectionSupervisor {
     // out the first window: even a clean 1000 from a long-lived connection is not followed
     // by an instant retry, so a server closing everything at once cannot cause a storm.)
     const attempt = this.failures;
-    const delay = backoffDelay(attempt, this.policy, randomUnit(this.host.random));
+    const random = randomUnit(this.host.random);
+    // Refused credentials stay refused until the device is given new ones: the longest wait.
+    const delay = isCredentialRefusal(error) ? longBackoffDelay(this.policy, random) : backoffDelay(attempt, this.policy, random);
     this.failures = attempt + 1;
     this.retryDelay = delay;
     this.log("info", "ws_backoff", {
@@ -543,6 +545,11 @@ export class ConnectionSupervisor {
   private log(level: LogLevel, event: string, fields: Record<string, unknown>): void {
     this.host.log?.(level, event, fields);
   }
+}
+
+/** The server refused the device's credentials: ERR_UNAUTHORIZED (MQTT), or HTTP 401 to the handshake. */
+function isCredentialRefusal(error: WebSocketError | undefined): boolean {
+  return error !== undefined && (error.code === ErrorCode.UNAUTHORIZED || (error instanceof HandshakeError && error.status === 401));
 }
 
 function safeBufferedAmount(client: ClientLike): number {
