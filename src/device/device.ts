@@ -178,7 +178,7 @@ export class Device {
       device: this.config.deviceId,
       firmware: FIRMWARE_VERSION,
       url: this.config.url,
-      transport: this.config.transport,
+      ...(this.config.transport === "mqtt" ? { transport: "mqtt" } : {}),
       wifi: this.wifi ? "managed" : "none",
     });
     this.app.start();

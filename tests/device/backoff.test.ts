@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import {
   DEFAULT_BACKOFF,
   backoffDelay,
+  longBackoffDelay,
   randomUnit,
   resolveBackoff,
   type BackoffPolicy,
@@ -285,6 +286,17 @@ describe("backoff", function () {
         const unit = randomUnit(random);
         assert.ok(unit >= 0 && unit < 1, String(unit));
       }
+    });
+  });
+
+  describe("longBackoffDelay (refused credentials)", () => {
+    it("draws from the upper half of the cap, never above it, never below minMs", () => {
+      assert.equal(longBackoffDelay(POLICY, 0), 30_000);
+      assert.equal(longBackoffDelay(POLICY, 0.5), 45_000);
+      assert.equal(longBackoffDelay(POLICY, JUST_BELOW_ONE), 60_000);
+      assert.equal(longBackoffDelay(POLICY, Number.NaN), 30_000);
+      assert.equal(longBackoffDelay(POLICY, 7), 60_000);
+      assert.equal(longBackoffDelay({ baseMs: 1, capMs: 1, minMs: 1 }, 0), 1);
     });
   });
 });

@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import { createJsonLog } from "../../hosts/node/host.js";
 import { DEFAULT_BACKOFF } from "../../src/device/backoff.js";
 import { CloseCode } from "../../src/websocket/constants.js";
-import { ErrorCode, WebSocketError } from "../../src/shared/errors.js";
+import { ErrorCode, HandshakeError, WebSocketError } from "../../src/shared/errors.js";
 import {
   ConnectionSupervisor,
   DEFAULT_HEARTBEAT,
@@ -20,7 +20,7 @@ import {
 } from "../../src/device/supervisor.js";
 import { fakeTcp } from "../support/fake-tcp.js";
 import { VirtualClock } from "../support/virtual-clock.js";
-import { assertOptionError, FakeClient, harness, NO_TCP, topDelay, URL } from "../support/supervisor-harness.js";
+import { assertOptionError, FakeClient, harness, NO_TCP, TOP, topDelay, URL } from "../support/supervisor-harness.js";
 
 describe("ConnectionSupervisor", function () {
   describe("options", function () {
@@ -201,6 +201,26 @@ describe("ConnectionSupervisor", function () {
         [logged[0]!.fields.delayMs, logged[0]!.fields.attempt, logged[2]!.fields.delayMs, logged[2]!.fields.attempt],
         [999, 0, 3_999, 2],
       );
+    });
+
+    it("waits in the upper half of the cap after refused credentials (ERR_UNAUTHORIZED, or HTTP 401), whatever the attempt", function () {
+      const h = harness();
+      const refusals = [
+        new WebSocketError(ErrorCode.UNAUTHORIZED, "the broker refused the device's credentials (CONNACK 5: not authorized)"),
+        new HandshakeError(ErrorCode.HANDSHAKE_STATUS, "server answered 401 Unauthorized", 401),
+      ];
+      for (const [i, error] of refusals.entries()) {
+        h.random = 0;
+        h.client.closed({ code: CloseCode.ABNORMAL, reason: error.message, error });
+        assert.equal(h.closes[i]!.retryInMs, DEFAULT_BACKOFF.capMs / 2, "a zero draw: half the cap");
+        h.clock.advance(h.closes[i]!.retryInMs!);
+      }
+      h.random = TOP;
+      h.client.closed({ code: CloseCode.ABNORMAL, reason: "", error: refusals[0] });
+      assert.equal(h.closes[2]!.retryInMs, DEFAULT_BACKOFF.capMs - 1, "the top draw: just under the cap");
+      h.clock.advance(h.closes[2]!.retryInMs!);
+      h.client.closed({ code: CloseCode.ABNORMAL, reason: "", error: new HandshakeError(ErrorCode.HANDSHAKE_STATUS, "503", 503) });
+      assert.equal(h.closes[3]!.retryInMs, topDelay(3), "any other refusal backs off as usual");
     });
 
     it("draws the delay from the host's random source (full jitter), never below minMs", function () {
