@@ -11,11 +11,12 @@
  * MqttWatcher runs mosquitto_sub and collects what it prints; mqttPublish runs mosquitto_pub.
  */
 import { execFileSync, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Child } from "./child-process.js";
-import { until, within } from "./wait.js";
+import { connect } from "node:net";
+import { delay, within } from "./wait.js";
 
 export const MOSQUITTO = "/usr/sbin/mosquitto";
 export const MOSQUITTO_SUB = "/usr/bin/mosquitto_sub";
@@ -23,6 +24,9 @@ export const MOSQUITTO_PUB = "/usr/bin/mosquitto_pub";
 const MOSQUITTO_PASSWD = "/usr/bin/mosquitto_passwd";
 /** coreutils' stdbuf, to line-buffer mosquitto_sub's output. */
 const STDBUF = "/usr/bin/stdbuf";
+
+/** Linux's USER_HZ: /proc counts CPU time in these ticks a second. */
+const CLOCK_TICKS = 100;
 
 /** Why mosquitto cannot be used here, or undefined when it can. */
 export function mosquittoMissing(): string | undefined {
@@ -51,6 +55,13 @@ export interface BrokerOptions {
   devices?: Record<string, string>;
   /** A wss:// listener too, with this certificate and key (PEM). */
   tls?: { cert: string; key: string };
+  /** Sessions and queued messages saved in the folder at every change (default true). */
+  persistence?: boolean;
+  /**
+   * Log errors and warnings only, and run with the open-file limit raised to the hard limit
+   * (the bench's fleets: thousands of connections, tens of thousands of messages a second).
+   */
+  fleet?: boolean;
 }
 
 /** A free loopback port (taken from the OS, then released: the broker binds it next). */
@@ -63,6 +74,18 @@ async function freePort(): Promise<number> {
   return port;
 }
 
+/** Whether something listens on 127.0.0.1:`port`. */
+function accepts(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host: "127.0.0.1", port });
+    socket.once("connect", () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once("error", () => resolve(false));
+  });
+}
+
 export class Mosquitto {
   private child: Child | undefined;
   /** Every line the broker logged, over all its runs. */
@@ -73,25 +96,31 @@ export class Mosquitto {
     readonly tcpPort: number,
     readonly wsPort: number,
     readonly wssPort: number | undefined,
+    private readonly fleet: boolean,
   ) {}
 
   static async start(options: BrokerOptions = {}): Promise<Mosquitto> {
     const dir = mkdtempSync(join(tmpdir(), "moorline-mosquitto-"));
-    const broker = new Mosquitto(dir, await freePort(), await freePort(), options.tls ? await freePort() : undefined);
+    const broker = new Mosquitto(dir, await freePort(), await freePort(), options.tls ? await freePort() : undefined, options.fleet === true);
+    const persistence = options.persistence ?? true;
     const lines = [
       "per_listener_settings false",
       `allow_anonymous ${options.devices ? "false" : "true"}`,
       // Started as root, mosquitto drops to the mosquitto user and then cannot save into
       // this root-owned folder (silently): it stays root.
       ...(process.getuid?.() === 0 ? ["user root"] : []),
-      "persistence true",
-      `persistence_location ${dir}/`,
-      // Saved after every change (a queued message, a subscription): a SIGKILL loses nothing acknowledged.
-      "autosave_interval 1",
-      "autosave_on_changes true",
+      ...(persistence
+        ? [
+            "persistence true",
+            `persistence_location ${dir}/`,
+            // Saved after every change (a queued message, a subscription): a SIGKILL loses nothing acknowledged.
+            "autosave_interval 1",
+            "autosave_on_changes true",
+          ]
+        : ["persistence false"]),
       // stderr: mosquitto's stdout is block-buffered into a pipe, its stderr is not.
       "log_dest stderr",
-      "log_type all",
+      ...(options.fleet ? ["log_type error", "log_type warning", "connection_messages false"] : ["log_type all"]),
       "max_keepalive 65535",
       `listener ${broker.tcpPort} 127.0.0.1`,
       `listener ${broker.wsPort} 127.0.0.1`,
@@ -135,13 +164,34 @@ export class Mosquitto {
     return this.child?.process.pid;
   }
 
+  /** CPU time the broker has used so far (user + system), s; from /proc (Linux). */
+  cpuSeconds(): number {
+    const pid = this.pid;
+    if (pid === undefined) return Number.NaN;
+    // Fields 14 and 15 of /proc/PID/stat, after the command name in parentheses: utime, stime in clock ticks.
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+  }
+
   /** Starts (again) on the same ports with the same folder, and waits until it listens. */
   async run(): Promise<void> {
-    const child = new Child(MOSQUITTO, ["-c", join(this.dir, "mosquitto.conf")]);
+    const config = join(this.dir, "mosquitto.conf");
+    // For a fleet, through sh: Node cannot raise a child's open-file limit itself.
+    const child = this.fleet
+      ? new Child("/bin/sh", ["-c", 'ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$0" "$@"', MOSQUITTO, "-c", config])
+      : new Child(MOSQUITTO, ["-c", config]);
     this.child = child;
     try {
-      await until(() => / mosquitto version \S+ running/.test(child.stderr) || child.process.exitCode !== null, 10_000, "mosquitto to start");
-      if (child.process.exitCode !== null) throw new Error(`mosquitto exited (${child.process.exitCode}): ${child.stderr.slice(-500)}`);
+      // Ready when both listeners take connections (it restores its persistence before it listens).
+      const deadline = Date.now() + 10_000;
+      while (!((await accepts(this.tcpPort)) && (await accepts(this.wsPort)))) {
+        if (child.process.exitCode !== null || child.process.signalCode !== null) {
+          throw new Error(`mosquitto exited (${child.process.exitCode ?? child.process.signalCode}): ${child.stderr.slice(-500)}`);
+        }
+        if (Date.now() > deadline) throw new Error(`mosquitto did not listen within 10 s: ${child.stderr.slice(-500)}`);
+        await delay(20);
+      }
     } catch (error) {
       child.kill();
       throw error;

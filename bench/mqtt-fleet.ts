@@ -1,0 +1,87 @@
+/**
+ * The fleet against an MQTT broker (`npm run bench -- --only mqtt`): the same simulated
+ * devices as the fleet section (bench/fleet.ts, the whole firmware each, in one process), with
+ * transport "mqtt", against Debian's mosquitto 2.0 on its WebSocket listener
+ * (tests/support/mosquitto.ts, errors-only logging, no persistence, the open-file limit
+ * raised). Each device publishes a telemetry record a second at QoS 1; RTT is the record's
+ * publish to its PUBACK, seen by the device. CPU is measured for both processes over the
+ * window: the devices' (process.cpuUsage in the fleet) and the broker's (/proc).
+ */
+import { startFleet } from "./processes.js";
+import { bytes, num, record, table, withSpread, type FigureRecord } from "./report.js";
+import { median, summarize } from "./stats.js";
+import { Mosquitto, mosquittoMissing } from "../tests/support/mosquitto.js";
+
+export interface MqttFleetPlan {
+  devices: number;
+  runs: number;
+  rampMs: number;
+  settleMs: number;
+  windowMs: number;
+}
+
+export interface Output {
+  say(text?: string): void;
+  progress(text: string): void;
+}
+
+/** Runs each fleet `runs` times against a fresh broker; adds mqtt_fleet_* records and prints a table. */
+export async function mqttFleetSection(fleets: readonly MqttFleetPlan[], records: FigureRecord[], out: Output): Promise<void> {
+  const missing = mosquittoMissing();
+  if (missing !== undefined) throw new Error(missing);
+  const rows = [["devices", "p50 publish->PUBACK", "p99", "max", "PUBACKs/s", "device CPU s", "broker CPU s", "heap/device", "closes", "runs"]];
+  for (const fleet of fleets) {
+    const results: Array<Record<string, number>> = [];
+    for (let run = 0; run < fleet.runs; run++) {
+      out.progress(`mqtt fleet: ${fleet.devices.toLocaleString("en-US")} devices, run ${run + 1}/${fleet.runs}`);
+      const broker = await Mosquitto.start({ persistence: false, fleet: true });
+      const child = startFleet({
+        url: broker.wsUrl,
+        transport: "mqtt",
+        devices: fleet.devices,
+        rampMs: fleet.rampMs,
+        settleMs: fleet.settleMs,
+        windowMs: fleet.windowMs,
+        connectTimeoutMs: 90_000,
+      });
+      try {
+        const connected = await child.waitFor((r) => r.event === "connected", 120_000, "the MQTT fleet to connect");
+        if (connected.connected !== fleet.devices) throw new Error(`only ${String(connected.connected)} of ${fleet.devices} devices connected`);
+        await child.waitFor((r) => r.event === "window", 30_000, "the MQTT fleet's window");
+        const brokerCpu0 = broker.cpuSeconds();
+        const result = await child.waitFor((r) => r.event === "result", fleet.windowMs + 30_000, "the MQTT fleet's result");
+        results.push({ ...(result as Record<string, number>), brokerCpuSeconds: broker.cpuSeconds() - brokerCpu0 });
+      } finally {
+        await child.kill();
+        await broker.stop();
+      }
+    }
+    const of = (key: string) => summarize(results.map((r) => r[key]!));
+    const windowS = fleet.windowMs / 1000;
+    const base = { devices: fleet.devices, note: `${fleet.devices} devices on mosquitto (ws://), QoS 1` };
+    const p50 = record("mqtt_fleet_p50_rtt", "moorline", "node", null, null, of("p50Ms"), "ms", base);
+    const p99 = record("mqtt_fleet_p99_rtt", "moorline", "node", null, null, of("p99Ms"), "ms", base);
+    const max = record("mqtt_fleet_max_rtt", "moorline", "node", null, null, of("maxMs"), "ms", base);
+    const cpu = record("mqtt_fleet_cpu_seconds", "moorline", "node", null, null, of("cpuSeconds"), "s", { ...base, note: `device process CPU over a ${windowS} s window` });
+    const brokerCpu = record("mqtt_fleet_broker_cpu_seconds", "mosquitto", "node", null, null, of("brokerCpuSeconds"), "s", { ...base, note: `mosquitto's CPU over the same window` });
+    const heap = record("mqtt_fleet_memory_per_device", "moorline", "node", null, null, of("heapBytesPerDevice"), "B", { ...base, note: "V8 heap + external per device (whole firmware), after GC" });
+    records.push(p50, p99, max, cpu, brokerCpu, heap);
+    const acks = median(results.map((r) => r.acks! / (r.windowMs! / 1000)));
+    rows.push([
+      fleet.devices.toLocaleString("en-US"),
+      withSpread(p50),
+      withSpread(p99),
+      withSpread(max),
+      num(acks),
+      `${withSpread(cpu)} / ${windowS} s`,
+      `${withSpread(brokerCpu)} / ${windowS} s`,
+      bytes(heap.median),
+      String(median(results.map((r) => r.closes!))),
+      String(fleet.runs),
+    ]);
+  }
+  out.say(table(rows));
+  out.say("Each device is the whole firmware with transport mqtt (MQTT 3.1.1 over our WebSocket client), one QoS 1");
+  out.say("telemetry record a second; RTT is the record's PUBLISH -> its PUBACK. Devices in one process, mosquitto in");
+  out.say("another (one thread), both on this machine: the broker's CPU is what one broker node would spend on them.");
+}
