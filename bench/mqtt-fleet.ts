@@ -12,6 +12,9 @@ import { bytes, num, record, table, withSpread, type FigureRecord } from "./repo
 import { median, summarize } from "./stats.js";
 import { Mosquitto, mosquittoMissing } from "../tests/support/mosquitto.js";
 
+/** How long the devices may take to connect after the last one was made, ms. */
+const CONNECT_TIMEOUT_MS = 180_000;
+
 export interface MqttFleetPlan {
   devices: number;
   runs: number;
@@ -42,10 +45,10 @@ export async function mqttFleetSection(fleets: readonly MqttFleetPlan[], records
         rampMs: fleet.rampMs,
         settleMs: fleet.settleMs,
         windowMs: fleet.windowMs,
-        connectTimeoutMs: 90_000,
+        connectTimeoutMs: CONNECT_TIMEOUT_MS,
       });
       try {
-        const connected = await child.waitFor((r) => r.event === "connected", 120_000, "the MQTT fleet to connect");
+        const connected = await child.waitFor((r) => r.event === "connected", fleet.rampMs + CONNECT_TIMEOUT_MS + 30_000, "the MQTT fleet to connect");
         if (connected.connected !== fleet.devices) throw new Error(`only ${String(connected.connected)} of ${fleet.devices} devices connected`);
         await child.waitFor((r) => r.event === "window", 30_000, "the MQTT fleet's window");
         const brokerCpu0 = broker.cpuSeconds();

@@ -50,6 +50,9 @@ const LAST_OTHER_ID = SUBSCRIBE_PACKET_ID - 1;
 /** The status a device leaves when it goes away: its will, and its clean goodbye. */
 export const OFFLINE_STATUS = '{"online":false}';
 
+/** A connection's readyState once it has ended (as a WebSocketClient's). */
+const CLOSED = 3;
+
 /** Longest topic put in a log line, characters. */
 const MAX_LOG_TOPIC_CHARS = 80;
 
@@ -253,7 +256,8 @@ export class MqttTransport {
         if (this.connection === ended) this.connection = undefined;
       },
     });
-    this.connection = connection;
+    // A connection whose host failed inside its constructor has ended already.
+    if (connection.readyState !== CLOSED) this.connection = connection;
     return connection;
   }
 
