@@ -31,7 +31,7 @@ import { invalidArgument } from "../shared/errors.js";
 import type { LogLevel, NetHost } from "../shared/host.js";
 import { clip } from "../shared/json.js";
 import type { WebSocketClientOptions } from "../websocket/client.js";
-import { decodeUtf8, isValidUtf8, utf8Length } from "../websocket/utf8.js";
+import { decodeUtf8, encodeUtf8, isValidUtf8 } from "../websocket/utf8.js";
 import { MqttConnection, SUBSCRIBE_PACKET_ID } from "./connection.js";
 import { checkMqttIdentity, keepAliveFor, resolveMqttLimits, type MqttIdentity, type MqttLimits, type MqttTransportOptions } from "./options.js";
 import { MQTT_SUBPROTOCOL } from "./packets.js";
@@ -77,8 +77,8 @@ interface RecordId {
 }
 
 interface HeldReply {
-  payload: string | Uint8Array;
-  bytes: number;
+  /** Its UTF-8 (or binary) payload, as published. */
+  payload: Uint8Array;
 }
 
 export class MqttTransport {
@@ -101,12 +101,16 @@ export class MqttTransport {
   private readonly statuses = new Set<number>();
   private nextId = FIRST_OTHER_ID;
   private readonly counts = { resent: 0, ignored: 0 };
+  /** The host's native UTF-8 encoder, or the portable one: a payload is encoded once. */
+  private readonly encode: (text: string) => Uint8Array;
 
   /** Validates every option (errors name the bad one); connects on supervisor.start(). */
   constructor(options: MqttTransportOptions) {
     this.identity = checkMqttIdentity(options);
     this.limits = resolveMqttLimits(options.limits);
     this.host = options.host;
+    const utf8 = options.host.utf8;
+    this.encode = utf8 ? (text) => utf8.encode(text) : encodeUtf8;
     this.topics = deviceTopics(this.identity.prefix, this.identity.deviceId);
     this.keepAliveSeconds = keepAliveFor(resolveHeartbeat(options.heartbeat));
     const client = options.client ?? {};
@@ -184,7 +188,7 @@ export class MqttTransport {
     if (this.telemetry.has(packetId) || this.telemetry.size >= this.limits.maxInflightTelemetry) return false;
     const newest = this.newest;
     const dup = newest !== undefined && newest.boot === record.boot && record.seq <= newest.seq;
-    if (!connection.publish({ topic: this.topics.telemetry, payload: text, qos: 1, retain: false, dup, packetId })) return false;
+    if (!connection.publish({ topic: this.topics.telemetry, payload: this.encode(text), qos: 1, retain: false, dup, packetId })) return false;
     this.telemetry.set(packetId, record);
     if (dup) {
       this.counts.resent++;
@@ -198,24 +202,28 @@ export class MqttTransport {
   private publishStatus(connection: MqttConnection, data: string | Uint8Array): boolean {
     const packetId = this.allocateId();
     if (packetId === 0) return false;
-    if (!connection.publish({ topic: this.topics.status, payload: data, qos: 1, retain: true, dup: false, packetId })) return false;
+    const payload = typeof data === "string" ? this.encode(data) : data;
+    if (!connection.publish({ topic: this.topics.status, payload, qos: 1, retain: true, dup: false, packetId })) return false;
     this.statuses.add(packetId);
     return true;
   }
 
   private publishReply(connection: MqttConnection, data: string | Uint8Array): boolean {
-    const bytes = typeof data === "string" ? utf8Length(data) : data.length;
     const held = this.replies.size;
-    if (held >= this.limits.maxInflightReplies || (held > 0 && this.replyBytes + bytes > this.limits.maxInflightReplyBytes)) {
-      this.log("warn", "mqtt_inflight_full", { kind: "reply", inflight: held, bytes: this.replyBytes });
-      return false;
-    }
+    if (held >= this.limits.maxInflightReplies) return this.replyRefused(held);
+    const payload = typeof data === "string" ? this.encode(data) : data.slice();
+    if (held > 0 && this.replyBytes + payload.length > this.limits.maxInflightReplyBytes) return this.replyRefused(held);
     const packetId = this.allocateId();
     if (packetId === 0) return false;
-    if (!connection.publish({ topic: this.topics.reply, payload: data, qos: 1, retain: false, dup: false, packetId })) return false;
-    this.replies.set(packetId, { payload: data, bytes });
-    this.replyBytes += bytes;
+    if (!connection.publish({ topic: this.topics.reply, payload, qos: 1, retain: false, dup: false, packetId })) return false;
+    this.replies.set(packetId, { payload });
+    this.replyBytes += payload.length;
     return true;
+  }
+
+  private replyRefused(held: number): false {
+    this.log("warn", "mqtt_inflight_full", { kind: "reply", inflight: held, bytes: this.replyBytes });
+    return false;
   }
 
   /** A free identifier for a reply or a status publish; 0 when every one is taken. */
@@ -303,7 +311,7 @@ export class MqttTransport {
     const reply = this.replies.get(packetId);
     if (reply !== undefined) {
       this.replies.delete(packetId);
-      this.replyBytes -= reply.bytes;
+      this.replyBytes -= reply.payload.length;
       return null;
     }
     return this.statuses.delete(packetId) ? null : undefined;
