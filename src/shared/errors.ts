@@ -56,8 +56,8 @@ export const ErrorCode = Object.freeze({
   INVALID_ARGUMENT: "ERR_INVALID_ARGUMENT",
   INVALID_STATE: "ERR_INVALID_STATE",
   BUFFER_FULL: "ERR_BUFFER_FULL",
-  // MQTT over WebSocket (src/mqtt): the session failed; the WebSocket is closed (1002 for a
-  // broken packet, 1000 otherwise) and the supervisor backs off.
+  // MQTT over WebSocket (src/mqtt): the session failed; the WebSocket is closed (see
+  // mqttError() below for the close code) and the supervisor backs off.
   /** A packet from the broker broke MQTT 3.1.1's rules (length, flags, fields, UTF-8). */
   MQTT_MALFORMED: "ERR_MQTT_MALFORMED",
   /** A well-formed packet the broker must not send now (a second CONNACK, a PUBACK for nothing). */
