@@ -8,7 +8,7 @@
  *   npm run bench -- --quick          a smaller run, under a minute
  *   npm run bench -- --json           one JSON record per figure on stdout (the table on stderr)
  *   npm run bench -- --chart          also write docs/benchmarks.svg and docs/benchmarks.json
- *   npm run bench -- --only xs,fleet  some sections: xs, clients, memory, reconnect, fleet, flash, profile
+ *   npm run bench -- --only xs,fleet  some sections: xs, clients, memory, reconnect, fleet, flash, mqtt, profile
  *   npm run bench -- --runs 7         repetitions of the client runs (default 5, quick 3)
  *   npm run bench -- --profile        also profile our client's echo (node --cpu-prof): top frames
  *
@@ -22,6 +22,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { renderChart } from "./chart.js";
 import { flashScenarios, FLASH_ERASE_CYCLES, NVS_PAGES, simulateFlash } from "./flash.js";
+import { mqttFleetSection, type MqttFleetPlan } from "./mqtt-fleet.js";
 import { topFrames } from "./profile.js";
 import { PYTHON, REPO_ROOT, runDriver, ServerProcess, startFleet } from "./processes.js";
 import { reconnectOnce, type ReconnectSample } from "./reconnect.js";
@@ -30,7 +31,7 @@ import { median, summarize } from "./stats.js";
 import { CLIENTS, REFERENCE, type ClientName, type Kind, type Task, type TaskResult } from "./tasks.js";
 import { SLOT_BYTES_DESKTOP, SLOT_BYTES_ESP32, xsComputePerEcho, xsHeapOverMessages, xsMemory } from "./xs.js";
 
-const SECTIONS = ["xs", "clients", "memory", "reconnect", "fleet", "flash"] as const;
+const SECTIONS = ["xs", "clients", "memory", "reconnect", "fleet", "flash", "mqtt"] as const;
 /** Run only when asked: --profile, or --only profile. */
 const OPTIONAL = ["profile"] as const;
 type Section = (typeof SECTIONS)[number] | (typeof OPTIONAL)[number];
@@ -58,6 +59,8 @@ interface Plan {
   reconnectEngines: Array<"node" | "xs">;
   downMs: number;
   fleets: Array<{ devices: number; runs: number; rampMs: number; settleMs: number; windowMs: number }>;
+  /** The same fleets against mosquitto (bench/mqtt-fleet.ts). */
+  mqttFleets: MqttFleetPlan[];
 }
 
 const FULL: Plan = {
@@ -78,6 +81,11 @@ const FULL: Plan = {
     { devices: 1000, runs: 3, rampMs: 1000, settleMs: 1500, windowMs: 5000 },
     { devices: 10_000, runs: 3, rampMs: 4000, settleMs: 2000, windowMs: 10_000 },
   ],
+  mqttFleets: [
+    { devices: 1000, runs: 3, rampMs: 1000, settleMs: 1500, windowMs: 5000 },
+    // Once, ramped over 20 s: 10,000 broker sessions take a while to set up on a shared machine.
+    { devices: 10_000, runs: 1, rampMs: 20_000, settleMs: 3000, windowMs: 10_000 },
+  ],
 };
 
 const QUICK: Plan = {
@@ -95,6 +103,7 @@ const QUICK: Plan = {
   reconnectEngines: ["node"],
   downMs: 500,
   fleets: [{ devices: 1000, runs: 1, rampMs: 1000, settleMs: 1000, windowMs: 3000 }],
+  mqttFleets: [{ devices: 1000, runs: 1, rampMs: 1000, settleMs: 1000, windowMs: 3000 }],
 };
 
 /** Messages out at once in the pipelined runs: up to 64, and no more than ~4 MiB. */
@@ -617,6 +626,9 @@ async function main(): Promise<number> {
     await fleetSection(plan, records);
   });
   await section("flash", "Flash wear of the durable outbox (NVS writes per hour)", async () => flashSection(plan, records));
+  await section("mqtt", "MQTT fleet: the same devices on mosquitto over WebSocket, QoS 1 telemetry every second", () =>
+    mqttFleetSection(plan.mqttFleets, records, { say, progress }),
+  );
 
   if (values.profile || sections.has("profile")) {
     say("== Profile: our client's pipelined echo (64 B and 16 KB) under node --cpu-prof, top frames by self time");

@@ -28,6 +28,13 @@ import { caFlagFile, TLS_FLAGS } from "./tls.js";
 import type { NodeWallClockOptions } from "./wall-clock.js";
 import { DEFAULT_WATCHDOG_MS } from "./chip.js";
 
+/** The MQTT transport's flags (src/mqtt, docs/mqtt.md). */
+const MQTT_FLAGS: readonly Flag[] = [
+  { name: "transport", value: "NAME", key: "transport", choices: ["websocket", "mqtt"], help: "websocket (default): the companion server; mqtt: the same\nprotocol on an MQTT broker's WebSocket listener at --url\n(topics PREFIX/ID/telemetry, req, reply, status)" },
+  { name: "mqtt-prefix", value: "PREFIX", key: "mqttPrefix", help: `MQTT: the topics' prefix (default ${DEFAULT_DEVICE_CONFIG.mqttPrefix})` },
+  { name: "mqtt-username", value: "NAME", key: "mqttUsername", help: "MQTT: the user name (default: the device id)" },
+];
+
 /** The device's name when --device-id is not given. */
 const DEFAULT_DEVICE_ID = "sim-1";
 
@@ -47,9 +54,10 @@ const FLAGS: readonly Flag[] = [
     name: "auth-token",
     value: "TOKEN",
     key: "authToken",
-    help: 'sent as "Authorization: Bearer TOKEN" in the handshake; wins over\na token stored in --storage (npm start stores one there)',
+    help: 'sent as "Authorization: Bearer TOKEN" in the handshake (with --transport\nmqtt: the MQTT password); wins over a token stored in --storage\n(npm start stores one there)',
   },
   ...TLS_FLAGS,
+  ...MQTT_FLAGS,
   { name: "telemetry-interval-ms", value: "N", key: "telemetryIntervalMs", help: `initial telemetry interval (default ${D.telemetryIntervalMs}); given here,\nit wins over a value stored by \`config set\`` },
   { name: "heartbeat-interval-ms", value: "N", key: "heartbeatIntervalMs", help: `a ping every N ms, busy or not (default ${D.heartbeatIntervalMs}; 0 = off)` },
   { name: "heartbeat-timeout-ms", value: "N", key: "heartbeatTimeoutMs", help: `dead when nothing arrives this long after a ping (default ${D.heartbeatTimeoutMs})` },

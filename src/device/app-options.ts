@@ -70,15 +70,19 @@ export const MAX_ID_CHARS = 64;
 /** Most asynchronous requests under way that may be allowed at once. */
 const MAX_PENDING_LIMIT = 1000;
 
+/** What a message the JSON loop sends is (src/mqtt/transport.ts maps each to a topic). */
+export type MessageKind = "hello" | "telemetry" | "reply" | "error" | "echo";
+
 export interface DeviceAppOptions {
   identity: DeviceIdentity;
   timers: Timers;
   log?: Log;
   /**
    * Sends a text message on the current connection; false when it could not (no connection,
-   * send buffer full). Should not throw; if it does, that counts as false.
+   * send buffer full). Should not throw; if it does, that counts as false. `kind` says which
+   * message it is: the WebSocket transport ignores it, the MQTT one picks the topic by it.
    */
-  send(text: string): boolean;
+  send(text: string, kind?: MessageKind): boolean;
   /**
    * Sends a binary message (used to echo binary messages back). Without it a binary message
    * is counted as a dropped reply and logged.

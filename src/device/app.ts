@@ -28,6 +28,7 @@ import {
   type AppLimits,
   type DeviceAppOptions,
   type DeviceIdentity,
+  type MessageKind,
 } from "./app-options.js";
 import { BUILT_IN_TYPES, builtInHandlers, type RequestHandler } from "./handlers.js";
 import type { Settings } from "./settings.js";
@@ -171,7 +172,7 @@ export class DeviceApp {
       bootId: this.identity.bootId,
       maxEntries: this.limits.outboxEntries,
       maxBytes: this.limits.outboxBytes,
-      send: (text) => this.sendNow(text),
+      send: (text) => this.sendNow(text, "telemetry"),
       readTelemetry: options.readTelemetry,
       wallTime: options.wallTime,
       freeMemory: () => this.freeMemory(),
@@ -232,7 +233,7 @@ export class DeviceApp {
     // The composition's fields (clock, reset reason...) do not override ours.
     if (this.options.hello) addMissing(fields, this.options.hello());
     const hello = JSON.stringify(fields);
-    if (!this.sendNow(hello)) this.note("warn", "hello_not_sent", {});
+    if (!this.sendNow(hello, "hello")) this.note("warn", "hello_not_sent", {});
     this.telemetry.flush();
   }
 
@@ -518,17 +519,17 @@ export class DeviceApp {
   }
 
   /** Sends a reply, an error message or an echo: not retried, so a refusal is a drop. */
-  private sendReply(text: string, kind: string): boolean {
-    if (this.sendNow(text)) return true;
+  private sendReply(text: string, kind: MessageKind): boolean {
+    if (this.sendNow(text, kind)) return true;
     this.counts.repliesDropped++;
     this.note("warn", "reply_dropped", { kind, bytes: text.length });
     return false;
   }
 
-  private sendNow(text: string): boolean {
+  private sendNow(text: string, kind: MessageKind): boolean {
     let ok = false;
     try {
-      ok = this.options.send(text) === true;
+      ok = this.options.send(text, kind) === true;
     } catch (error) {
       this.note("warn", "app_send_failed", { error: clip(errorText(error), MAX_LOG_CHARS) });
     }

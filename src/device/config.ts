@@ -12,6 +12,7 @@ import { MAX_LIMIT_BYTES } from "../websocket/constants.js";
 import { invalidOption } from "../shared/errors.js";
 import { checkInteger, checkString, MAX_TIMEOUT_MS, type Unit } from "../shared/options.js";
 import { parseWebSocketUrl } from "../websocket/url.js";
+import { checkPrefix, DEFAULT_MQTT_PREFIX } from "../mqtt/topics.js";
 import { checkTlsSettings } from "../websocket/tls-options.js";
 import { checkNtpServers, DEFAULT_NTP_SERVERS } from "../time/servers.js";
 import { DEFAULT_SNTP_INTERVAL_MS, MIN_SNTP_INTERVAL_MS } from "../time/sntp-client.js";
@@ -92,6 +93,16 @@ export interface DeviceConfig {
   outboxWritesPerHour: number;
   /** Adds the `fault` request (hang, crash): for trying the watchdog and safe mode. Never in production. */
   faults: boolean;
+  /**
+   * "websocket" (default): the JSON protocol on a WebSocket to the companion server; "mqtt":
+   * the same protocol on an MQTT broker's topics, over the broker's WebSocket listener at
+   * `url` (docs/mqtt.md), with `authToken` as the MQTT password.
+   */
+  transport: "websocket" | "mqtt";
+  /** MQTT: the topics' prefix (default "moorline": moorline/<deviceId>/telemetry, ...). */
+  mqttPrefix: string;
+  /** MQTT: CONNECT's user name; "" (default): the device id, which an ACL's %u matches. */
+  mqttUsername: string;
 }
 
 export const DEFAULT_DEVICE_CONFIG: Readonly<DeviceConfig> = Object.freeze({
@@ -118,6 +129,9 @@ export const DEFAULT_DEVICE_CONFIG: Readonly<DeviceConfig> = Object.freeze({
   outboxFlushMs: DEFAULT_OUTBOX_FLUSH_MS,
   outboxWritesPerHour: DEFAULT_OUTBOX_WRITES_PER_HOUR,
   faults: false,
+  transport: "websocket",
+  mqttPrefix: DEFAULT_MQTT_PREFIX,
+  mqttUsername: "",
 });
 
 /** Integer keys: [smallest, largest, unit]. */
@@ -194,6 +208,7 @@ export function parseDeviceConfig(raw: Readonly<Record<string, unknown>>): Devic
   if (ntp !== undefined) config.ntp = checkNtpServers("config.ntp", ntp);
   const faults = given("faults");
   if (faults !== undefined) config.faults = readBoolean("faults", faults);
+  readMqtt(config, given);
   if (config.backoffBaseMs > config.backoffCapMs) {
     throw invalidOption("config.backoffBaseMs", `at most config.backoffCapMs (${config.backoffCapMs})`, config.backoffBaseMs);
   }
@@ -232,6 +247,19 @@ function readTls(config: DeviceConfig, given: (key: keyof DeviceConfig) => unkno
   if (tls?.ca !== undefined) config.ca = tls.ca;
   if (tls?.pins !== undefined) config.pins = tls.pins;
   if (tls?.insecure !== undefined) config.insecure = tls.insecure;
+}
+
+/** The transport and, for MQTT, its prefix and user name. */
+function readMqtt(config: DeviceConfig, given: (key: keyof DeviceConfig) => unknown): void {
+  const transport = given("transport");
+  if (transport !== undefined) {
+    if (transport !== "websocket" && transport !== "mqtt") throw invalidOption("config.transport", '"websocket" or "mqtt"', transport);
+    config.transport = transport;
+  }
+  const prefix = given("mqttPrefix");
+  if (prefix !== undefined) config.mqttPrefix = checkPrefix("config.mqttPrefix", prefix);
+  const username = given("mqttUsername");
+  if (username !== undefined) config.mqttUsername = readString("mqttUsername", username, 256);
 }
 
 /** "pin1,pin2" (mcconfig) as a list; ["pin1", "pin2"] (the manifest's JSON) as it is; "" for none. */

@@ -35,6 +35,7 @@ import { clientFrameLength } from "../websocket/sender.js";
  * (docs/protocol.md: every request gets exactly one reply, however fast requests come).
  */
 export const DEVICE_READ_PAUSE_BYTES = DEFAULT_LIMITS.maxBufferedBytes - clientFrameLength(DEFAULT_APP_LIMITS.maxReplyBytes);
+import { MqttTransport } from "../mqtt/transport.js";
 
 /** The firmware's version, reported in hello. */
 export const FIRMWARE_VERSION = "0.1.0";
@@ -71,6 +72,8 @@ export interface DeviceOptions {
 export class Device {
   readonly app: DeviceApp;
   readonly supervisor: ConnectionSupervisor;
+  /** The MQTT transport (config.transport "mqtt"), whose supervisor is `supervisor`; else undefined. */
+  readonly mqtt: MqttTransport | undefined;
   readonly wifi: WifiManager | undefined;
   readonly settings: Settings;
   /** The clock (SNTP), and the gate that holds wss:// back until it is trusted. */
@@ -115,26 +118,44 @@ export class Device {
     const tls = clientTls(config);
     this.online = networks.length === 0;
     this.time = new DeviceTime({ host, config, onGateChange: () => this.updateLink() });
-    this.supervisor = new ConnectionSupervisor({
+    // What both transports share: the supervisor's policies and the JSON loop's callbacks.
+    const link = {
       url: config.url,
       host,
-      client: { headers, limits: { maxMessageBytes: config.maxMessageBytes, readPauseBytes: DEVICE_READ_PAUSE_BYTES }, ...(tls ? { tls } : {}) },
       backoff: { baseMs: config.backoffBaseMs, capMs: config.backoffCapMs },
       stableMs: config.stableMs,
       heartbeat:
         config.heartbeatIntervalMs === 0
-          ? false
+          ? (false as const)
           : { intervalMs: config.heartbeatIntervalMs, timeoutMs: config.heartbeatTimeoutMs },
       // With WiFi to manage, nothing is attempted before an IP address; wss:// waits for the clock.
       networkUp: this.online && this.time.ready,
       onOpen: () => this.app.connected(),
-      onMessage: (data) => this.app.receive(data),
-      onClose: (event) => {
+      onMessage: (data: string | Uint8Array) => this.app.receive(data),
+      onClose: (event: { error?: { code: string } }) => {
         this.time.connectionEnded(event.error?.code);
         this.app.disconnected();
       },
       onStable: () => this.health.connectionStable(),
-    });
+    };
+    // Reading pauses while a reply would not fit the send buffer (DEVICE_READ_PAUSE_BYTES).
+    const limits = { maxMessageBytes: config.maxMessageBytes, readPauseBytes: DEVICE_READ_PAUSE_BYTES };
+    if (config.transport === "mqtt") {
+      // The same supervisor, JSON loop and outbox, on a broker's topics (src/mqtt/transport.ts).
+      this.mqtt = new MqttTransport({
+        ...link,
+        client: { limits, ...(tls ? { tls } : {}) },
+        deviceId: config.deviceId,
+        username: config.mqttUsername,
+        password: credential.token,
+        prefix: config.mqttPrefix,
+        limits: { maxPacketBytes: config.maxMessageBytes },
+      });
+      this.supervisor = this.mqtt.supervisor;
+    } else {
+      this.mqtt = undefined;
+      this.supervisor = new ConnectionSupervisor({ ...link, client: { headers, limits, ...(tls ? { tls } : {}) } });
+    }
 
     // No network to join: a host whose link is always up (a desktop without simulated WiFi).
     this.wifi =
@@ -165,8 +186,8 @@ export class Device {
       identity: { deviceId: config.deviceId, firmware: FIRMWARE_VERSION, bootId: hexBytes(boot) },
       timers: host.timers,
       log,
-      send: (text) => this.supervisor.send(text),
-      sendBinary: (bytes) => this.supervisor.send(bytes),
+      send: (text, kind) => (this.mqtt ? this.mqtt.send(text, kind) : this.supervisor.send(text)),
+      sendBinary: (bytes) => (this.mqtt ? this.mqtt.send(bytes, "echo") : this.supervisor.send(bytes)),
       settings: this.settings,
       freeMemory: host.freeMemory,
       status: () => this.report("status"),
@@ -181,6 +202,8 @@ export class Device {
     this.addReporter({ status: () => this.linkStatus() });
     this.addReporter({ hello: () => this.time.hello(), status: () => this.time.status() });
     this.addReporter(this.health.reporter);
+    const mqtt = this.mqtt;
+    if (mqtt) this.addReporter({ hello: () => ({ online: true }), status: () => ({ transport: "mqtt", mqtt: mqtt.mqttStats }) });
   }
 
   /** Adds fields to hello and status (see DeviceReporter). */
@@ -214,6 +237,7 @@ export class Device {
       device: this.config.deviceId,
       firmware: FIRMWARE_VERSION,
       url: this.config.url,
+      ...(this.config.transport === "mqtt" ? { transport: "mqtt" } : {}),
       wifi: this.wifi ? "managed" : "none",
     });
     // Safe mode: no telemetry.

@@ -579,6 +579,8 @@ export class ConnectionSupervisor {
   }
 }
 
+/** The server refused the device's credentials: ERR_UNAUTHORIZED (MQTT), or HTTP 401 to the handshake. */
+
 function safeBufferedAmount(client: ClientLike): number {
   try {
     return client.bufferedAmount;

@@ -320,4 +320,5 @@ describe("backoff", function () {
       }
     });
   });
+
 });

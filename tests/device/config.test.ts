@@ -185,4 +185,20 @@ describe("parseDeviceConfig", () => {
       rejects({ buildTime: "1796576347" }, /config\.buildTime must be 0, or UTC milliseconds since 1970 \(13 digits\) after 2020/);
     });
   });
+
+  describe("the MQTT transport (transport, mqttPrefix, mqttUsername)", () => {
+    it("defaults to the WebSocket transport, prefix moorline, the device id as user name", () => {
+      const config = parseDeviceConfig({});
+      assert.deepEqual([config.transport, config.mqttPrefix, config.mqttUsername], ["websocket", "moorline", ""]);
+      const mqtt = parseDeviceConfig({ transport: "mqtt", mqttPrefix: "acme/fleet-2", mqttUsername: "dev-7", url: "wss://broker.example/mqtt" });
+      assert.deepEqual([mqtt.transport, mqtt.mqttPrefix, mqtt.mqttUsername], ["mqtt", "acme/fleet-2", "dev-7"]);
+    });
+
+    it("refuses another transport, and a prefix with wildcards, $, empty levels or a leading slash", () => {
+      rejects({ transport: "MQTT" }, /option config\.transport must be "websocket" or "mqtt", got "MQTT"/);
+      for (const prefix of ["a/+", "a/#", "$SYS", "a//b", "/a", "a/", "", "a b", "x".repeat(65)]) {
+        rejects({ mqttPrefix: prefix }, /option config\.mqttPrefix must be 1 to 64 characters of topic levels/);
+      }
+    });
+  });
 });

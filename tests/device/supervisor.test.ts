@@ -203,6 +203,7 @@ describe("ConnectionSupervisor", function () {
       );
     });
 
+
     it("draws the delay from the host's random source (full jitter), never below minMs", function () {
       const h = harness();
       h.random = 0.5;

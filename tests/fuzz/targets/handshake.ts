@@ -53,7 +53,9 @@ function read(chunks: readonly Uint8Array[], whole: Uint8Array): Outcome | undef
 
 function failure(error: unknown): Outcome {
   assert.ok(error instanceof HandshakeError, `threw ${String(error)}`);
-  assert.match(error.code, /^ERR_HANDSHAKE_/);
+  // A refusal of the credentials (401, 403) is its own code, so the device waits long (src/shared/errors.ts).
+  if (error.code === "ERR_UNAUTHORIZED") assert.ok(error.status === 401 || error.status === 403, `ERR_UNAUTHORIZED for ${error.status}`);
+  else assert.match(error.code, /^ERR_HANDSHAKE_/);
   assert.ok(!/[\u0000-\u001f\u007f]/.test(error.message), `a raw control character in ${JSON.stringify(error.message)}`);
   return { ok: false, code: error.code };
 }

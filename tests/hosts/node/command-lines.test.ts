@@ -38,6 +38,7 @@ const COMMANDS: Command[] = [
     help: "npm run device -- --help",
     flags: [
       "--url", "--device-id", "--ssid", "--password", "--no-wifi", "--auth-token", "--ca", "--pin", "--insecure",
+      "--transport", "--mqtt-prefix", "--mqtt-username",
       "--telemetry-interval-ms", "--heartbeat-interval-ms", "--heartbeat-timeout-ms", "--backoff-base-ms", "--backoff-cap-ms",
       "--stable-ms", "--max-message-bytes", "--clock-unset", "--ntp", "--ntp-interval-ms", "--clock-fallback-ms", "--storage",
       "--safe-mode-after-boots", "--outbox-flush-ms", "--outbox-writes-per-hour", "--watchdog-ms", "--faults",
