@@ -15,7 +15,8 @@ import { formatDeviceLine } from "../../src/shared/log-format.js";
 import { Chip, STOP_GRACE_MS } from "./chip.js";
 import { runCommand, SetupError, wantsColour, type ParsedFlags } from "./cli.js";
 import { DEVICE_COMMAND, deviceArguments } from "./device-options.js";
-import { chipStatePath } from "./firmware.js";
+import { chipStatePath, slotsPath } from "./firmware.js";
+import { ensureSigningKey } from "./firmware-keys.js";
 import { createJsonLog, type LineSink } from "./host.js";
 
 /** Where the log lines go: stdout as they are (JSON), or made readable (text). */
@@ -31,11 +32,19 @@ async function main(parsed: ParsedFlags): Promise<void> {
   process.stdout.on("error", () => process.exit(0));
   const out = logSink(args.logFormat);
   const engine = args.engine === "xs" ? (await import("./chip-xs.js")).bootOnXs : (await import("./chip-node.js")).bootOnNode;
+  // The owner's update key, its public half built into the firmware as the ESP32 build does it.
+  let otaPublicKey: string;
+  try {
+    otaPublicKey = ensureSigningKey(args.otaKeys).base64;
+  } catch (error) {
+    throw new SetupError(`--ota-keys ${args.otaKeys}: ${(error as Error).message}`);
+  }
   const chip = new Chip({
     statePath: chipStatePath(args.storage),
+    slotsPath: slotsPath(args.storage),
     engine,
     watchdogMs: args.watchdogMs,
-    config: args.config,
+    config: { ...args.config, otaPublicKey },
     explicitSettings: args.explicitSettings,
     clock: args.clock,
     storagePath: args.storage,
