@@ -16,13 +16,14 @@
  */
 import { randomFillSync } from "node:crypto";
 import { performance } from "node:perf_hooks";
-import type { Log, LogLevel, Storage, TcpSocket, TlsErrorCodeValue, TlsOptions } from "../../src/shared/host.js";
+import type { FirmwareHost, Log, LogLevel, Storage, TcpSocket, TlsErrorCodeValue, TlsOptions } from "../../src/shared/host.js";
 import { MemoryStorage } from "../../src/shared/memory-storage.js";
 import { SIM_NETWORK } from "../node/device-host.js";
 import { createJsonLog, NodeTcpSocket, NodeTlsSocket, type NodeTcpTuning } from "../node/host.js";
 import { SimWifi, type SimWifiOptions } from "../node/sim-wifi.js";
 import { NodeWallClock } from "../node/wall-clock.js";
 import { UdpBridge } from "./udp-bridge.js";
+import { FirmwareBridge } from "./firmware-bridge.js";
 import {
   ANSWER_FAILED,
   ANSWER_OK,
@@ -76,6 +77,13 @@ export interface XsEngineOptions {
   programRoots?: readonly string[];
   /** The device's wall clock, which TLS checks dates by (default: the OS clock, trusted). */
   wallClock?: NodeWallClock;
+  /** The firmware update store and signature check XS reaches (firmware-bridge.ts); default none. */
+  firmware?: FirmwareHost;
+  /**
+   * The folder XS loads the firmware (src/) and the host's XS side from: an update image's,
+   * unpacked by the desktop chip (hosts/node/firmware.ts). Default dist/.
+   */
+  firmwareRoot?: string;
 }
 
 /** Node's view of one TCP or TLS socket of XS. */
@@ -134,6 +142,8 @@ export class XsEngine {
   private readonly sockets = new Map<number, SocketRecord>();
   /** XS's UDP sockets, name lookups and wall clock. */
   private readonly udp: UdpBridge;
+  /** XS's firmware update store and signature check. */
+  private readonly firmware: FirmwareBridge;
   private readonly timers = new Map<number, NodeJS.Timeout>();
   private readonly listeners = new Map<number, ProgramListener>();
   private readonly failureListeners = new Set<(error: Error) => void>();
@@ -145,11 +155,12 @@ export class XsEngine {
 
   private constructor(options: XsEngineOptions) {
     this.options = options;
-    this.loader = new ModuleLoader(options.programRoots);
+    this.loader = new ModuleLoader(options.programRoots, options.firmwareRoot);
     this.log = options.log ?? createJsonLog(process.stderr, "debug");
     this.storage = options.storage ?? new MemoryStorage();
     this.wallClock = options.wallClock ?? new NodeWallClock();
     this.udp = new UdpBridge((kind, write) => this.event(kind, write), this.wallClock);
+    this.firmware = new FirmwareBridge(options.firmware);
     if (options.wifi instanceof SimWifi) {
       this.wifi = options.wifi;
       this.ownsWifi = false;
@@ -475,7 +486,7 @@ export class XsEngine {
           return out;
         }
         default: {
-          const handled = this.udp.command(kind, body);
+          const handled = this.udp.command(kind, body) ?? this.firmware.command(kind, body);
           if (handled !== undefined) return handled;
           throw new Error(`XS sent an unknown command kind ${kind}`);
         }
