@@ -700,6 +700,7 @@ export class CompanionServer {
       boots: message.boots ?? null,
       safeMode: message.safeMode ?? null,
       rebootReason: message.rebootReason ?? null,
+      ota: message.ota ?? null,
     });
     if (this.behaviour.garbage && !c.garbageSent) this.sendGarbage(c);
     this.ota.hello(c, message);

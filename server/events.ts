@@ -67,6 +67,8 @@ export type CompanionEvent = { t: string } & (
       boots: unknown;
       safeMode: unknown;
       rebootReason: unknown;
+      /** The firmware update's state (a transfer, a trial, the last update's outcome), or null (docs/ota.md). */
+      ota: unknown;
     } & OnConnection)
   | ({
       event: "telemetry";

@@ -27,7 +27,7 @@ describe("companion output (server/format.ts)", function () {
   });
 
   it("writes a hello with why the device restarted, its boot count, and safe mode", function () {
-    const base = { t: T, event: "hello", conn: 1, device: "sim-1", firmware: "0.1.0", boot: "b1", capabilities: ["echo", "reboot"] } as const;
+    const base = { t: T, event: "hello", conn: 1, device: "sim-1", firmware: "0.1.0", boot: "b1", capabilities: ["echo", "reboot"], ota: null } as const;
     const none = { reset: null, boots: null, safeMode: null, rebootReason: null };
     assert.equal(formatHuman({ ...base, ...none }, false), "03:04:05.067 sim-1 hello firmware=0.1.0 boot=b1 capabilities=echo,reboot");
     assert.equal(

@@ -1,0 +1,75 @@
+/**
+ * Firmware images for the update tests: the desktop firmware as built in dist/ (or a copy of
+ * it with a file changed, to make a "B" that crashes at boot or never reaches its server),
+ * signed with a key made in the test's folder, written as the image file the companion server
+ * offers, and damaged on demand (a flipped byte, a file cut short).
+ */
+import { cpSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { firmwareFiles, packFirmware } from "../../hosts/node/firmware-archive.js";
+import { ensureSigningKey, type SigningKey } from "../../hosts/node/firmware-keys.js";
+import { buildImage, parseImage } from "../../server/ota-image.js";
+import { REPO_ROOT } from "./child-process.js";
+
+/** The built firmware the tests pack. */
+export const DIST_ROOT = join(REPO_ROOT, "dist");
+
+/** A key pair in `folder`/`name` (the device's --ota-keys, the image's signer). */
+export function testKey(folder: string, name = "keys"): SigningKey {
+  return ensureSigningKey(join(folder, name));
+}
+
+/** A copy of the built firmware under `folder`/`name`, with `patches` applied (path -> change of its text). */
+export function patchedFirmware(folder: string, name: string, patches: Record<string, (text: string) => string>): string {
+  const root = join(folder, name);
+  for (const file of firmwareFiles(DIST_ROOT)) {
+    mkdirSync(dirname(join(root, file)), { recursive: true });
+    cpSync(join(DIST_ROOT, file), join(root, file));
+  }
+  for (const [file, change] of Object.entries(patches)) {
+    const path = join(root, file);
+    const before = readFileSync(path, "utf8");
+    const after = change(before);
+    if (after === before) throw new Error(`the patch of ${file} changed nothing`);
+    writeFileSync(path, after);
+  }
+  return root;
+}
+
+export interface ImageOptions {
+  version: string;
+  key: SigningKey;
+  /** The dist/ folder to pack (default the built one). */
+  root?: string;
+  /** Another payload (random bytes for a memory test). */
+  payload?: Uint8Array;
+  target?: string;
+}
+
+/** The image file's bytes. */
+export function imageBytes(options: ImageOptions): Buffer {
+  const payload = options.payload ?? packFirmware(options.root ?? DIST_ROOT);
+  return buildImage({ payload, version: options.version, target: options.target ?? "desktop", key: options.key });
+}
+
+/** Writes the image to `folder`/`name`; returns the path. */
+export function writeImage(folder: string, name: string, bytes: Buffer): string {
+  const path = join(folder, name);
+  writeFileSync(path, bytes);
+  return path;
+}
+
+/** The image with one byte of its payload (at `at`, a fraction of its length) flipped. */
+export function flipPayloadByte(bytes: Buffer, at = 0.5): Buffer {
+  const payloadStart = bytes.length - parseImage(bytes).payload.length;
+  const copy = Buffer.from(bytes);
+  const index = payloadStart + Math.floor((copy.length - payloadStart) * at);
+  copy[index] = copy[index]! ^ 0x01;
+  return copy;
+}
+
+/** The image file cut short: its payload loses its last `fraction`. */
+export function truncate(bytes: Buffer, fraction = 0.25): Buffer {
+  const payload = parseImage(bytes).payload.length;
+  return bytes.subarray(0, bytes.length - Math.ceil(payload * fraction));
+}
