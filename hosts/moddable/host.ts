@@ -18,6 +18,9 @@
  *   memory    instrumentation's "System Free Memory" (debug and -i builds only)
  *   system    the reset reason (resetReason) and esp_restart() on the ESP32; neither in
  *             the simulator (the manifest picks chip.ts or chip-sim.ts)             -> system.ts
+ *   updates   the next OTA partition (embedded:storage/flash), ESP-IDF's rollback, the
+ *             SDK's ECDSA and SHA-256 on the ESP32; none in the simulator
+ *             (firmware.ts or firmware-sim.ts)                                      -> firmware-store.ts
  */
 import { Digest } from "crypt";
 import TCP from "embedded:io/socket/tcp";
@@ -43,6 +46,8 @@ import { ModdableWifi, type WifiApi } from "./wifi.js";
 // Chosen per platform by the manifest: chip.ts on the ESP32, chip-sim.ts in the simulator.
 import { chipApi } from "hosts/moddable/chip";
 import { createSystemHost } from "./system.js";
+// Chosen per platform by the manifest: firmware.ts on the ESP32, firmware-sim.ts in the simulator.
+import { firmwareHost } from "hosts/moddable/firmware";
 
 /** SHA-1 with the SDK's native digest (the opening handshake's Sec-WebSocket-Accept). */
 export const moddableSha1: Sha1 = (bytes: Uint8Array): Uint8Array => {
@@ -101,6 +106,8 @@ export function createModdableHost(options: ModdableHostOptions = {}): DeviceHos
     { now: () => Date.now(), setSeconds: (seconds) => Time.set(seconds) },
     { unset: options.clockUnset === true, systemSynced: options.systemClock === true },
   );
+  const system = createSystemHost(chipApi);
+  const firmware = firmwareHost(() => system.resetReason());
   return {
     tcp: createTcpSocketClass({ TCP: TCP as unknown as Ecma419TcpConstructor, resolve }),
     tls: createTlsSocketClass({
@@ -121,6 +128,7 @@ export function createModdableHost(options: ModdableHostOptions = {}): DeviceHos
     wifi: new ModdableWifi(WiFi as unknown as WifiApi, (property) => (property === "IP" ? Net.get("IP") : Net.get("RSSI"))),
     storage: new PreferenceStorage(Preference),
     freeMemory: createFreeMemory(),
-    system: createSystemHost(chipApi),
+    system,
+    ...(firmware ? { firmware } : {}),
   };
 }
