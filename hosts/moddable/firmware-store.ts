@@ -136,7 +136,7 @@ export function createFirmwareHost(store: FirmwareStore, ecdsa: EcdsaApi, Digest
       try {
         const hash = sha256();
         hash.update(message);
-        const key = ecdsa.ECPoint.fromOctetString(publicKey.slice());
+        const key = ecdsa.ECPoint.fromOctetString(new Uint8Array(publicKey));
         return new ecdsa.ECDSA(key, new ecdsa.Curve("secp256r1")).verify(ownBuffer(hash.digest()), ownBuffer(signature), false) === true;
       } catch {
         // A point not on the curve, a signature out of range: not the owner's.
@@ -149,5 +149,5 @@ export function createFirmwareHost(store: FirmwareStore, ecdsa: EcdsaApi, Digest
 /** An ArrayBuffer holding exactly `bytes` (the SDK's natives take whole buffers). */
 function ownBuffer(bytes: Uint8Array): ArrayBuffer {
   const whole = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength;
-  return (whole ? bytes : bytes.slice()).buffer as ArrayBuffer;
+  return (whole ? bytes : new Uint8Array(bytes)).buffer as ArrayBuffer;
 }

@@ -41,7 +41,8 @@ const COMMANDS: Command[] = [
       "--transport", "--mqtt-prefix", "--mqtt-username",
       "--telemetry-interval-ms", "--heartbeat-interval-ms", "--heartbeat-timeout-ms", "--backoff-base-ms", "--backoff-cap-ms",
       "--stable-ms", "--max-message-bytes", "--clock-unset", "--ntp", "--ntp-interval-ms", "--clock-fallback-ms", "--storage",
-      "--safe-mode-after-boots", "--outbox-flush-ms", "--outbox-writes-per-hour", "--watchdog-ms", "--faults",
+      "--safe-mode-after-boots", "--outbox-flush-ms", "--outbox-writes-per-hour", "--watchdog-ms",
+      "--ota-keys", "--ota-confirm-ms", "--ota-chunk-bytes", "--ota-allow-downgrade", "--faults",
       "--log-level", "--log-format", "--engine", "--help",
     ],
     // The flag typed, never the config key it sets (config.telemetryIntervalMs).
@@ -62,10 +63,18 @@ const COMMANDS: Command[] = [
     help: "npm run server -- --help",
     flags: [
       "--host", "--port", "--json", "--stdin", "--max-boots", "--tls", "--tls-dir", "--cert", "--key",
-      "--devices", "--add-device", "--remove-device", "--list-devices", "--no-ack", "--no-pong",
+      "--devices", "--add-device", "--remove-device", "--list-devices", "--ota", "--ota-rate", "--no-ack", "--no-pong",
       "--garbage", "--drop-after-ms", "--close-after-ms", "--close-code", "--close-reason", "--reject-status", "--help",
     ],
     badValue: [["--drop-after-ms", "1s"], '--drop-after-ms must be an integer from 0 to 86400000 (milliseconds), got "1s"'],
+  },
+  {
+    script: "dist/tools/image.js",
+    base: [],
+    prefix: "image",
+    help: "npm run image -- --help",
+    flags: ["--version", "--out", "--target", "--binary", "--keys", "--from", "--help"],
+    badValue: [["--version", "1.x", "--out", "/nonexistent/x.img"], '--version "1.x" is not a version: dotted numbers, an optional -suffix (0.2.0, 1.0.0-rc.1)'],
   },
   {
     script: "dist/hosts/node/echo-agent.js",
