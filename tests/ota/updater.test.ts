@@ -13,61 +13,16 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ensureSigningKey, signBytes, verifyP256, type SigningKey } from "../../hosts/node/firmware-keys.js";
 import { RequestError } from "../../src/shared/errors.js";
-import type { ActivatedImage, FirmwareStore, LogLevel, RunningImage } from "../../src/shared/host.js";
+import type { LogLevel } from "../../src/shared/host.js";
 import { MemoryStorage } from "../../src/shared/memory-storage.js";
 import { IMAGE_FORMAT } from "../../src/ota/manifest.js";
 import { encodeChunk, OtaRefusal } from "../../src/ota/protocol.js";
 import { OTA_STORAGE_DOMAIN } from "../../src/ota/records.js";
 import { OTA_STALL_MS, Updater, type UpdaterOptions } from "../../src/ota/updater.js";
 import { VirtualClock } from "../support/virtual-clock.js";
+import { RamFirmwareStore } from "../support/ota.js";
 
-const BLOCK = 1024;
 const CHUNK = 1000;
-
-/** A slot in RAM that counts what is done to it. */
-class RamStore implements FirmwareStore {
-  readonly target = "desktop";
-  readonly capacity = 64 * 1024;
-  readonly blockBytes = BLOCK;
-  slot = new Uint8Array(this.capacity);
-  pending = false;
-  rollbackInfo: RunningImage["rollback"];
-  size = -1;
-  activated: ActivatedImage | undefined;
-  calls: string[] = [];
-  largestRead = 0;
-  failWrites = false;
-
-  running(): RunningImage {
-    return { pending: this.pending, ...(this.rollbackInfo ? { rollback: this.rollbackInfo } : {}) };
-  }
-  open(size: number, offset: number): void {
-    this.calls.push(`open ${size} ${offset}`);
-    this.size = size;
-  }
-  write(offset: number, bytes: Uint8Array): void {
-    if (this.failWrites) throw new Error("flash write failed");
-    assert.ok(this.size >= 0, "written before open()");
-    this.slot.set(bytes, offset);
-  }
-  read(offset: number, length: number): Uint8Array {
-    this.largestRead = Math.max(this.largestRead, length);
-    return this.slot.slice(offset, offset + length);
-  }
-  cancel(): void {
-    this.calls.push("cancel");
-  }
-  activate(image: ActivatedImage): void {
-    this.activated = image;
-  }
-  markValid(): void {
-    this.calls.push("markValid");
-    this.pending = false;
-  }
-  rollback(): void {
-    this.calls.push("rollback");
-  }
-}
 
 interface Image {
   manifest: string;
@@ -81,7 +36,7 @@ describe("the updater (src/ota/updater.ts)", function () {
   let other: SigningKey;
   let clock: VirtualClock;
   let storage: MemoryStorage;
-  let store: RamStore;
+  let store: RamFirmwareStore;
   let sent: Array<Record<string, unknown>>;
   let logs: Array<{ level: LogLevel; event: string; fields: Record<string, unknown> }>;
   let restarts: Array<{ reason: string; before: (() => void) | undefined }>;
@@ -96,7 +51,7 @@ describe("the updater (src/ota/updater.ts)", function () {
   beforeEach(() => {
     clock = new VirtualClock();
     storage = new MemoryStorage();
-    store = new RamStore();
+    store = new RamFirmwareStore();
     sent = [];
     logs = [];
     restarts = [];
@@ -114,7 +69,7 @@ describe("the updater (src/ota/updater.ts)", function () {
       allowDowngrade: false,
       confirmMs: 10_000,
       chunkBytes: CHUNK,
-      checkpointBytes: 4 * BLOCK,
+      checkpointBytes: 4096,
       send: (text) => (sent.push(JSON.parse(text) as Record<string, unknown>), true),
       restart: (reason, before) => (restarts.push({ reason, before }), true),
       onIdle: () => idle++,

@@ -2,7 +2,8 @@
  * Firmware images for the update tests: the desktop firmware as built in dist/ (or a copy of
  * it with a file changed, to make a "B" that crashes at boot or never reaches its server),
  * signed with a key made in the test's folder, written as the image file the companion server
- * offers, and damaged on demand (a flipped byte, a file cut short).
+ * offers, and damaged on demand (a flipped byte, a file cut short); and an update slot in RAM
+ * for unit tests of the firmware's side.
  */
 import { cpSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -10,6 +11,7 @@ import { firmwareFiles, packFirmware } from "../../hosts/node/firmware-archive.j
 import { ensureSigningKey, type SigningKey } from "../../hosts/node/firmware-keys.js";
 import { buildImage, parseImage } from "../../server/ota-image.js";
 import { REPO_ROOT } from "./child-process.js";
+import type { ActivatedImage, FirmwareStore, RunningImage } from "../../src/shared/host.js";
 
 /** The built firmware the tests pack. */
 export const DIST_ROOT = join(REPO_ROOT, "dist");
@@ -72,4 +74,49 @@ export function flipPayloadByte(bytes: Buffer, at = 0.5): Buffer {
 export function truncate(bytes: Buffer, fraction = 0.25): Buffer {
   const payload = parseImage(bytes).payload.length;
   return bytes.subarray(0, bytes.length - Math.ceil(payload * fraction));
+}
+
+/** A slot in RAM that counts what is done to it. */
+export class RamFirmwareStore implements FirmwareStore {
+  readonly target = "desktop";
+  readonly capacity = 64 * 1024;
+  readonly blockBytes = 1024;
+  slot = new Uint8Array(this.capacity);
+  pending = false;
+  rollbackInfo: RunningImage["rollback"];
+  size = -1;
+  activated: ActivatedImage | undefined;
+  calls: string[] = [];
+  largestRead = 0;
+  failWrites = false;
+
+  running(): RunningImage {
+    return { pending: this.pending, ...(this.rollbackInfo ? { rollback: this.rollbackInfo } : {}) };
+  }
+  open(size: number, offset: number): void {
+    this.calls.push(`open ${size} ${offset}`);
+    this.size = size;
+  }
+  write(offset: number, bytes: Uint8Array): void {
+    if (this.failWrites) throw new Error("flash write failed");
+    if (this.size < 0) throw new Error("written before open()");
+    this.slot.set(bytes, offset);
+  }
+  read(offset: number, length: number): Uint8Array {
+    this.largestRead = Math.max(this.largestRead, length);
+    return this.slot.slice(offset, offset + length);
+  }
+  cancel(): void {
+    this.calls.push("cancel");
+  }
+  activate(image: ActivatedImage): void {
+    this.activated = image;
+  }
+  markValid(): void {
+    this.calls.push("markValid");
+    this.pending = false;
+  }
+  rollback(): void {
+    this.calls.push("rollback");
+  }
 }
