@@ -3,7 +3,7 @@
  * offers its image (--ota FILE, or `ota FILE` at the prompt) to every device whose hello
  * reports another version and that can take updates (`ota_offer` in its capabilities), then
  * sends the chunks the device asks for, one at a time (the device's `ota` progress message
- * is the cue for the next), from the offset the device's reply names: a device that lost its
+ * is the cue for each, the first included), from the offset the device's reply names: a device that lost its
  * connection, or its power, resumes where its last write was durable, whatever server it
  * talks to then. Each step is an `ota` event, shown per device: offered, accepted (or
  * resuming), every tenth of the way, installed, refused (with the device's code), paused; and
@@ -132,8 +132,8 @@ export class OtaService {
       return true;
     }
     Object.assign(session, { state: "sending", offset, chunkBytes, startOffset: offset, startedAt: Date.now(), tenth: Math.floor((offset * 10) / size) });
+    // The device asks for the first chunk when it is ready (its `ota` downloading message).
     this.emitFor(peer, { state: "accepted", version, offset, size, percent: percent(offset, size) });
-    this.schedule(session);
     return true;
   }
 

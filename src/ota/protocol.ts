@@ -3,10 +3,11 @@
  * and the companion server (server/ota.ts):
  *
  *   server -> device  request  {"type":"ota_offer","id":..,"manifest":"<signed text>","signature":"<base64>"}
- *   device -> server  reply    {"accepted":true,"offset":N,"chunkBytes":C} or an error with a refusal code
+ *   device -> server  reply    {"accepted":true,"offset":N,"chunkBytes":C,"size":S} or an error with a refusal code
+ *   device -> server  text     {"type":"ota","state":"downloading","offset":N,...} when it is ready for the
+ *                              chunk at N (after the reply; after each chunk written): the server's cue,
+ *                              so one chunk is in flight at a time
  *   server -> device  binary   chunk: MAGIC (4 bytes) | offset (u32, big-endian) | up to C bytes of the image
- *   device -> server  text     {"type":"ota","state":"downloading","offset":N,...} after each chunk is
- *                              written: the server's cue to send the chunk at N (one chunk in flight)
  *   server -> device  binary   a chunk with no bytes at offset N: the image ends at N (short of its size)
  *   device -> server  text     {"type":"ota","state":"installed"|"failed",...}, then it restarts or carries on
  *

@@ -100,7 +100,7 @@ export class Updater {
   }
 
   /** The ota_offer request's handler. */
-  get handler(): RequestHandler<Offer, Record<string, unknown> | Promise<Record<string, unknown>>> {
+  get handler(): RequestHandler<Offer, Record<string, unknown>> {
     return defineHandler({ parse: (message) => parseOffer(message), handle: (offer) => this.offer(offer) });
   }
 
@@ -265,36 +265,42 @@ export class Updater {
     log("error", "ota_rolled_back", { version: trial.version, running: version, reason, ...(detail !== undefined ? { detail: clip(detail) } : {}) });
   }
 
-  private offer(offer: Offer): Record<string, unknown> | Promise<Record<string, unknown>> {
+  /**
+   * Accepts an offer at once (the reply names the offset to go on from); the device then asks
+   * for each chunk with its progress message, the first one included, once it is ready: after
+   * a reboot, what the slot holds is hashed again first, a slice per turn of the event loop.
+   */
+  private offer(offer: Offer): Record<string, unknown> {
     const manifest = this.check(offer);
-    const { log, chunkBytes } = this.options;
-    const transfer = this.transfer;
+    const { log, chunkBytes, timers } = this.options;
     if (this.state === "preparing") throw requestError(RequestErrorCode.BUSY, "an offer is being prepared; offer again in a moment");
-    if (transfer && transfer.manifest.sha256 === manifest.sha256 && this.state !== "installed") {
+    if (this.state === "installed") throw requestError(RequestErrorCode.BUSY, "an update is installed: the device is restarting into it");
+    const transfer = this.transfer;
+    if (transfer && transfer.manifest.sha256 === manifest.sha256) {
       // The same image, still in RAM (this boot): on from the exact offset.
       this.state = "downloading";
       this.watchStall();
       log("info", "ota_resume", { version: manifest.version, offset: transfer.offset, size: transfer.size });
+      timers.set(() => this.progress(), 0);
       return { accepted: true, offset: transfer.offset, chunkBytes, size: transfer.size };
     }
-    if (this.state === "installed") throw requestError(RequestErrorCode.BUSY, "an update is installed: the device is restarting into it");
     this.transfer = undefined;
     const record = this.records.transfer();
     const resumeAt = record && record.sha256 === manifest.sha256 && record.size === manifest.size ? record.offset : 0;
     if (record && resumeAt === 0) this.records.delete(OtaRecordKey.TRANSFER);
     this.state = "preparing";
-    // Resolved at once when nothing is hashed again (a new image): the reply goes out in this
-    // turn. A resume after a reboot hashes what is in the slot first, a slice per turn.
-    let settled: { value: Record<string, unknown> } | { error: unknown } | undefined;
-    let settle = (outcome: { value: Record<string, unknown> } | { error: unknown }): void => {
-      settled = outcome;
-    };
-    Transfer.begin(this.options.firmware.store, manifest, this.newHash(), resumeAt, chunkBytes, this.options.timers, (begun) => {
+    let synchronous = true;
+    let failure: Error | undefined;
+    Transfer.begin(this.options.firmware.store, manifest, this.newHash(), resumeAt, chunkBytes, timers, (begun) => {
       if (begun instanceof Error) {
         this.state = "idle";
         log("error", "ota_refused", { code: OtaRefusal.WRITE_FAILED, version: manifest.version, error: String(begun) });
+        if (synchronous) {
+          failure = begun;
+          return;
+        }
+        this.notify({ state: "failed", version: manifest.version, code: OtaRefusal.WRITE_FAILED, message: `the slot cannot be read back: ${clip(String(begun))}` });
         this.options.onIdle?.();
-        settle({ error: requestError(OtaRefusal.WRITE_FAILED, `the slot cannot be written: ${clip(String(begun))}`) });
         return;
       }
       this.transfer = begun;
@@ -302,16 +308,15 @@ export class Updater {
       if (resumeAt === 0) this.checkpoint(begun);
       this.watchStall();
       log("info", resumeAt > 0 ? "ota_resume" : "ota_accepted", { version: manifest.version, offset: resumeAt, size: manifest.size, chunkBytes });
-      settle({ value: { accepted: true, offset: resumeAt, chunkBytes, size: manifest.size } });
+      // The cue for the first chunk goes after the reply.
+      timers.set(() => this.progress(), 0);
     });
-    const now = settled as { value: Record<string, unknown> } | { error: unknown } | undefined;
-    if (now !== undefined) {
-      if ("error" in now) throw now.error;
-      return now.value;
+    synchronous = false;
+    if (failure !== undefined) {
+      this.options.onIdle?.();
+      throw requestError(OtaRefusal.WRITE_FAILED, `the slot cannot be written: ${clip(String(failure))}`);
     }
-    return new Promise((resolve, reject) => {
-      settle = (outcome) => ("error" in outcome ? reject(outcome.error) : resolve(outcome.value));
-    });
+    return { accepted: true, offset: resumeAt, chunkBytes, size: manifest.size };
   }
 
   /** The offer's manifest, or a RequestError with the refusal's code (logged as ota_refused). */

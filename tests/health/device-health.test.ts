@@ -329,7 +329,7 @@ describe("the device's health (virtual clock)", function () {
         assert.equal(safe.events("safe_mode_exit_deferred").length, 1);
         assert.equal(chip.restarts, 0);
         safe.sendBinary(encodeChunk(0, payload));
-        assert.equal(sent().find((m) => m.type === "ota")!.code, "wrong_hash");
+        assert.equal(sent().find((m) => m.type === "ota" && m.state === "failed")!.code, "wrong_hash");
         assert.equal(safe.events("safe_mode_exit").length, 1, "the deferred exit, now");
         safe.clock.advance(5000);
         assert.equal(chip.restarts, 1);

@@ -125,6 +125,9 @@ describe("the updater (src/ota/updater.ts)", function () {
     const img = image();
     assert.deepEqual(await offer(u, img), { accepted: true, offset: 0, chunkBytes: CHUNK, size: img.payload.length });
     assert.equal(u.busy, true);
+    assert.equal(sent.length, 0, "the reply goes first");
+    clock.advance(0);
+    assert.deepEqual(sent, [{ type: "ota", state: "downloading", version: "0.2.0", offset: 0, size: img.payload.length }], "then the cue for the first chunk");
     flow(u, img, 0);
     assert.deepEqual(store.slot.subarray(0, img.payload.length), img.payload);
     assert.deepEqual(store.activated, { version: "0.2.0", size: img.payload.length, sha256: createHash("sha256").update(img.payload).digest("hex") });
@@ -134,7 +137,7 @@ describe("the updater (src/ota/updater.ts)", function () {
     assert.equal(record("transfer"), undefined, "the transfer record is gone");
     // Each chunk was answered with the next offset: one in flight.
     const offsets = sent.filter((m) => m.state === "downloading").map((m) => m.offset);
-    assert.deepEqual(offsets, Array.from({ length: 10 }, (_, i) => (i + 1) * CHUNK));
+    assert.deepEqual(offsets, Array.from({ length: 11 }, (_, i) => i * CHUNK));
   });
 
   it("refuses offers before a byte flows, each with its own code", async function () {
@@ -245,9 +248,10 @@ describe("the updater (src/ota/updater.ts)", function () {
     sent = [];
     const second = updater();
     assert.deepEqual(second.hello(), { ota: { state: "paused", version: "0.2.0", offset: 28_672, size: 40_000 } });
-    const reply = offer(second, img);
-    clock.advance(10);
-    assert.deepEqual(await reply, { accepted: true, offset: 28_672, chunkBytes: CHUNK, size: 40_000 });
+    assert.deepEqual(await offer(second, img), { accepted: true, offset: 28_672, chunkBytes: CHUNK, size: 40_000 });
+    assert.equal(sent.length, 0, "the cue comes after the reply, once what the slot holds is hashed again");
+    clock.advance(0);
+    assert.deepEqual(sent.at(-1), { type: "ota", state: "downloading", version: "0.2.0", offset: 28_672, size: 40_000 });
     assert.ok(store.calls.includes("open 40000 28672"));
     assert.ok(store.largestRead <= CHUNK, `read back ${store.largestRead} bytes at a time at most`);
     flow(second, img, 28_672);
