@@ -10,7 +10,8 @@
  *             which version, and (if the new image gives up on itself) why. The next boot
  *             reads it to know whether the update held or was rolled back.
  *   result    the last update's outcome ("updated" or "rolled_back", with why), for hello and
- *             status, kept until the next transfer starts; a rolled-back image is not taken again.
+ *             status, kept until the next update's outcome replaces it; a rolled-back image is not
+ *             taken again.
  */
 import type { Log, Storage } from "../shared/host.js";
 import { parseJsonObject } from "../shared/json.js";
