@@ -153,7 +153,10 @@ export class Device {
           : { intervalMs: config.heartbeatIntervalMs, timeoutMs: config.heartbeatTimeoutMs },
       // With WiFi to manage, nothing is attempted before an IP address; wss:// waits for the clock.
       networkUp: this.online && this.time.ready,
-      onOpen: () => this.app.connected(),
+      onOpen: () => {
+        this.app.connected();
+        this.updates?.connected();
+      },
       onMessage: (data: string | Uint8Array) => this.app.receive(data),
       onClose: (event: { error?: { code: string } }) => {
         this.time.connectionEnded(event.error?.code);

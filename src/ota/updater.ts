@@ -88,6 +88,8 @@ export class Updater {
   private retryTimer: unknown;
   /** The last update's outcome (records.ts). */
   private result: ResultRecord | undefined;
+  /** The connection is up (connected() / disconnected()): a cue can reach the server. */
+  private linkUp = true;
 
   constructor(options: UpdaterOptions) {
     this.options = options;
@@ -122,7 +124,8 @@ export class Updater {
     timers.clear(this.confirmTimer);
     timers.clear(this.stallTimer);
     timers.clear(this.retryTimer);
-    if (this.transfer && this.state === "downloading") this.pause("stopped");
+    // Checkpointed for the next start; nothing waits for it now (the device is stopping).
+    if (this.transfer && this.state === "downloading") this.pause("stopped", false);
   }
 
   /** The connection proved stable: a new image on trial has reached its server. */
@@ -154,8 +157,14 @@ export class Updater {
     log("info", "ota_confirmed", { version: trial.version, from: trial.from });
   }
 
+  /** A connection opened. */
+  connected(): void {
+    this.linkUp = true;
+  }
+
   /** The connection ended: a transfer pauses (checkpointed) and resumes at the next offer. */
   disconnected(): void {
+    this.linkUp = false;
     if (this.state === "downloading") this.pause("disconnected");
   }
 
@@ -409,14 +418,14 @@ export class Updater {
     this.records.delete(OtaRecordKey.TRANSFER);
   }
 
-  private pause(why: string): void {
+  private pause(why: string, idle = true): void {
     const transfer = this.transfer!;
     this.state = "paused";
     this.options.timers.clear(this.stallTimer);
     this.options.timers.clear(this.retryTimer);
     this.checkpoint(transfer);
     this.options.log("info", "ota_paused", { why, version: transfer.manifest.version, offset: transfer.offset, size: transfer.size });
-    this.options.onIdle?.();
+    if (idle) this.options.onIdle?.();
   }
 
   private checkpoint(transfer: Transfer): void {
@@ -429,6 +438,11 @@ export class Updater {
   private progress(): void {
     const transfer = this.transfer;
     if (transfer === undefined || this.state !== "downloading") return;
+    // The link went while the slot was hashed again: paused until the next offer.
+    if (!this.linkUp) {
+      this.pause("disconnected");
+      return;
+    }
     const sent = this.notify({ state: "downloading", version: transfer.manifest.version, offset: transfer.offset, size: transfer.size });
     if (!sent) {
       this.options.timers.clear(this.retryTimer);

@@ -18,6 +18,7 @@ import { MemoryStorage } from "../../src/shared/memory-storage.js";
 import { IMAGE_FORMAT } from "../../src/ota/manifest.js";
 import { encodeChunk, OtaRefusal } from "../../src/ota/protocol.js";
 import { OTA_STORAGE_DOMAIN } from "../../src/ota/records.js";
+import { REHASH_SLICE_BYTES } from "../../src/ota/transfer.js";
 import { OTA_STALL_MS, Updater, type UpdaterOptions } from "../../src/ota/updater.js";
 import { VirtualClock } from "../support/virtual-clock.js";
 import { RamFirmwareStore } from "../support/ota.js";
@@ -111,6 +112,8 @@ describe("the updater (src/ota/updater.ts)", function () {
       assert.equal(u.receiveBinary(encodeChunk(offset, data)), true);
       const last = sent.at(-1)!;
       if (last.state !== "downloading") return;
+      // A chunk that moved nothing on (the updater is not taking chunks): fail, not loop.
+      assert.ok((last.offset as number) > offset, `the chunk at ${offset} was not taken`);
       offset = last.offset as number;
     }
   }
@@ -233,6 +236,7 @@ describe("the updater (src/ota/updater.ts)", function () {
     assert.equal(idle, 1);
     assert.deepEqual(u.hello(), { ota: { state: "paused", version: "0.2.0", offset: 5000, size: 10_500 } });
     assert.equal(record("transfer")!.offset, 4096);
+    u.connected();
     assert.deepEqual(await offer(u, img), { accepted: true, offset: 5000, chunkBytes: CHUNK, size: 10_500 });
     flow(u, img, 5000);
     assert.ok(store.activated);
@@ -256,6 +260,49 @@ describe("the updater (src/ota/updater.ts)", function () {
     assert.ok(store.largestRead <= CHUNK, `read back ${store.largestRead} bytes at a time at most`);
     flow(second, img, 28_672);
     assert.ok(store.activated, "the hash over what was read back and what came after matches");
+  });
+
+  it("a link that drops while the slot is hashed again after a reboot: paused, no cue sent, resumed at the next offer", async function () {
+    // More than REHASH_SLICE_BYTES already written: reading it back takes more than one turn.
+    store = new RamFirmwareStore(256 * 1024);
+    const img = image({}, key, randomFillSync(new Uint8Array(200_000)));
+    const first = updater();
+    await offer(first, img);
+    clock.advance(0);
+    flow(first, img, 0, 150_000);
+    const at = record("transfer")!.offset as number;
+    assert.ok(at > REHASH_SLICE_BYTES, `checkpointed at ${at}`);
+    sent = [];
+    logs = [];
+    const second = updater();
+    second.connected();
+    assert.deepEqual(await offer(second, img), { accepted: true, offset: at, chunkBytes: CHUNK, size: 200_000 });
+    second.disconnected();
+    assert.equal(second.busy, true, "still preparing: the slot is being read back");
+    clock.advance(0);
+    clock.advance(0);
+    clock.advance(0);
+    assert.deepEqual(sent, [], "no cue over a link that is gone");
+    assert.equal(second.busy, false);
+    assert.ok(logs.some((l) => l.event === "ota_paused" && l.fields.why === "disconnected" && l.fields.offset === at));
+    assert.equal(idle, 1, "what waited for the transfer may go on");
+    second.connected();
+    assert.deepEqual(await offer(second, img), { accepted: true, offset: at, chunkBytes: CHUNK, size: 200_000 });
+    clock.advance(0);
+    flow(second, img, at);
+    assert.ok(store.activated);
+  });
+
+  it("a device that stops mid-transfer checkpoints it and lets nothing go on (no onIdle)", async function () {
+    const u = updater();
+    const img = image();
+    await offer(u, img);
+    flow(u, img, 0, 5000);
+    u.stop();
+    assert.equal(u.busy, false);
+    assert.equal(record("transfer")!.offset, 4096, "checkpointed at the block boundary before where it stopped");
+    assert.ok(logs.some((l) => l.event === "ota_paused" && l.fields.why === "stopped"));
+    assert.equal(idle, 0);
   });
 
   it("starts again from zero when another image is offered than the one paused", async function () {

@@ -79,9 +79,8 @@ export function truncate(bytes: Buffer, fraction = 0.25): Buffer {
 /** A slot in RAM that counts what is done to it. */
 export class RamFirmwareStore implements FirmwareStore {
   readonly target = "desktop";
-  readonly capacity = 64 * 1024;
   readonly blockBytes = 1024;
-  slot = new Uint8Array(this.capacity);
+  readonly slot: Uint8Array;
   pending = false;
   rollbackInfo: RunningImage["rollback"];
   size = -1;
@@ -89,6 +88,11 @@ export class RamFirmwareStore implements FirmwareStore {
   calls: string[] = [];
   largestRead = 0;
   failWrites = false;
+
+  /** `capacity`: the slot's size in bytes (more than REHASH_SLICE_BYTES for a resume over several turns). */
+  constructor(readonly capacity = 64 * 1024) {
+    this.slot = new Uint8Array(capacity);
+  }
 
   running(): RunningImage {
     return { pending: this.pending, ...(this.rollbackInfo ? { rollback: this.rollbackInfo } : {}) };
