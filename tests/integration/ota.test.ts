@@ -14,15 +14,13 @@
  * - a device SIGKILLed mid-write boots A, then resumes from its last checkpoint.
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { start, type CompanionEvent, type CompanionServer } from "../../server/companion.js";
+import type { CompanionEvent, CompanionServer } from "../../server/companion.js";
 import type { SigningKey } from "../../hosts/node/firmware-keys.js";
 import { FIRMWARE_VERSION } from "../../src/device/device.js";
 import { Child } from "../support/child-process.js";
-import { DeviceProcess } from "../support/device-process.js";
-import { ENGINES, engineArgs, useEngine } from "../support/engines.js";
+import { DeviceWorld } from "../support/device-world.js";
+import { ENGINES, useEngine } from "../support/engines.js";
 import { parseImage } from "../../server/ota-image.js";
 import { flipPayloadByte, imageBytes, patchedFirmware, testKey, truncate, writeImage } from "../support/ota.js";
 
@@ -37,45 +35,24 @@ const DEVICE_MODULE = "src/device/device.js";
 for (const engine of ENGINES) describe(`firmware updates [${engine}]`, function () {
   useEngine(engine);
   this.timeout(90_000);
+  let world: DeviceWorld;
   let folder: string;
   let key: SigningKey;
-  const devices: DeviceProcess[] = [];
-  const servers: CompanionServer[] = [];
   const children: Child[] = [];
 
   beforeEach(() => {
-    folder = mkdtempSync(join(tmpdir(), "moorline-ota-"));
+    // The device's update key is the test's signing key; a trial confirmed by a stable connection soon.
+    world = new DeviceWorld("moorline-ota-", engine, ["--telemetry-interval-ms", "1000", "--stable-ms", "500"]);
+    folder = world.folder;
     key = testKey(folder);
   });
   afterEach(async () => {
-    for (const device of devices.splice(0)) device.kill();
     for (const child of children.splice(0)) child.kill();
-    for (const server of servers.splice(0)) await server.close();
-    rmSync(folder, { recursive: true, force: true });
+    await world.cleanup();
   });
 
-  async function server(options: Parameters<typeof start>[0] = {}): Promise<CompanionServer> {
-    const made = await start({ port: 0, historyLength: 5000, ...options });
-    servers.push(made);
-    return made;
-  }
-
-  function device(url: string, ...args: string[]): DeviceProcess {
-    const made = new DeviceProcess([
-      ...engineArgs(engine),
-      "--url", url,
-      "--no-wifi",
-      "--storage", join(folder, "device.json"),
-      "--ota-keys", join(folder, "keys"),
-      "--backoff-base-ms", "100",
-      "--backoff-cap-ms", "500",
-      "--telemetry-interval-ms", "1000",
-      "--stable-ms", "500",
-      ...args,
-    ]);
-    devices.push(made);
-    return made;
-  }
+  const server = (options: Parameters<DeviceWorld["server"]>[0] = {}) => world.server(options);
+  const device = (url: string, ...args: string[]) => world.device(url, "--ota-keys", join(folder, "keys"), ...args);
 
   const image = (name: string, bytes: Buffer) => ({ image: parseImage(bytes), path: writeImage(folder, name, bytes) });
   const hellos = (s: CompanionServer): Hello[] => s.history.filter((e): e is Hello => e.event === "hello");
