@@ -25,6 +25,9 @@ function logSink(format: "text" | "json"): LineSink {
   return { write: (line: string) => process.stdout.write(`${formatDeviceLine(line.replace(/\n$/, ""), colour)}\n`) };
 }
 
+/** Signals this close together are one stop request, ms. */
+const SAME_STOP_REQUEST_MS = 1000;
+
 async function main(parsed: ParsedFlags): Promise<void> {
   const args = deviceArguments(parsed, process.stdout.isTTY === true);
   // A reader of our stdout went away (piped into `head`, or a monitor that quit): nothing left to report to.
@@ -43,10 +46,16 @@ async function main(parsed: ParsedFlags): Promise<void> {
     out,
     log: createJsonLog(out, args.logLevel),
   });
-  let stopping = false;
+  let stoppingSince: number | undefined;
   const stop = (): void => {
-    if (stopping) process.exit(0); // a second Ctrl-C: leave at once
-    stopping = true;
+    if (stoppingSince !== undefined) {
+      // A second Ctrl-C leaves at once. A signal right behind the first is the same request
+      // (npm start: the terminal's SIGINT reaches both processes, then npm start's SIGTERM):
+      // the chip must still stop cleanly, or the next boot would say "killed".
+      if (Date.now() - stoppingSince > SAME_STOP_REQUEST_MS) process.exit(0);
+      return;
+    }
+    stoppingSince = Date.now();
     setTimeout(() => process.exit(0), STOP_GRACE_MS + 1000).unref();
     void chip.stop().then(() => process.exit(0));
   };

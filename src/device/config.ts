@@ -81,8 +81,8 @@ export interface DeviceConfig {
   clockFallbackMs: number;
   /**
    * When the firmware was built, UTC ms: the clock is never set earlier, and an NTP answer
-   * more than a day earlier is refused. 0: the date of the source (SOURCE_DATE_MS). The
-   * Moddable build commands (tools/moddable.ts) pass the time of the build.
+   * more than a day earlier is refused. 0: the date of the source (SOURCE_DATE_MS). The build
+   * wrappers leave it 0 (reproducible builds): pass buildTime=<ms> to mcconfig to set it.
    */
   buildTime: number;
   /** Failed boots in a row (no stable connection) after which the device boots in safe mode; 0: never. */
