@@ -49,6 +49,21 @@ export interface DeviceConfig {
   pins: readonly string[];
   /** wss:// only: no certificate verification at all (logged as a warning at every connect). */
   insecure: boolean;
+  /**
+   * Provisioning (src/provisioning): the setup portal's HTTP port on the device's access
+   * point; 0: no portal (the device then only joins the networks it knows).
+   */
+  portalPort: number;
+  /** The portal's DNS server port (53 on the chip); 0: none. */
+  dnsPort: number;
+  /** Every known network failing this long (or none known) opens the portal, ms. */
+  portalTimeoutMs: number;
+  /** The access point's WPA2 passphrase (8 to 63 characters); "": an open access point. */
+  apPassword: string;
+  /** GPIO of the factory-reset button (held at boot, active low); -1: none. */
+  factoryResetPin: number;
+  /** How long the button must be held, ms. */
+  factoryResetHoldMs: number;
 }
 
 export const DEFAULT_DEVICE_CONFIG: Readonly<DeviceConfig> = Object.freeze({
@@ -67,6 +82,12 @@ export const DEFAULT_DEVICE_CONFIG: Readonly<DeviceConfig> = Object.freeze({
   ca: "",
   pins: Object.freeze([]),
   insecure: false,
+  portalPort: 80,
+  dnsPort: 53,
+  portalTimeoutMs: 120_000,
+  apPassword: "",
+  factoryResetPin: -1,
+  factoryResetHoldMs: 5_000,
 });
 
 /** Integer keys: [smallest, largest, unit]. */
@@ -78,7 +99,14 @@ const INTEGERS: Readonly<Record<string, readonly [number, number, Unit]>> = Obje
   backoffCapMs: Object.freeze([1, MAX_TIMEOUT_MS, "milliseconds"] as const),
   stableMs: Object.freeze([0, MAX_TIMEOUT_MS, "milliseconds"] as const),
   maxMessageBytes: Object.freeze([125, MAX_LIMIT_BYTES, "bytes"] as const),
+  portalPort: Object.freeze([0, 65_535, ""] as const),
+  dnsPort: Object.freeze([0, 65_535, ""] as const),
+  portalTimeoutMs: Object.freeze([1_000, MAX_TIMEOUT_MS, "milliseconds"] as const),
+  factoryResetHoldMs: Object.freeze([1_000, 60_000, "milliseconds"] as const),
 });
+
+/** The highest GPIO number of the ESP32 family (the S3 has 0..48). */
+const MAX_GPIO = 48;
 
 /** A device id: what a server logs and keys on; printable ASCII without spaces. */
 const DEVICE_ID = /^[A-Za-z0-9._:-]{1,64}$/;
@@ -128,10 +156,28 @@ export function parseDeviceConfig(raw: Readonly<Record<string, unknown>>): Devic
   const authToken = given("authToken");
   if (authToken !== undefined) config.authToken = readString("authToken", authToken, 1024);
   readTls(config, given);
+  readProvisioning(config, given);
   if (config.backoffBaseMs > config.backoffCapMs) {
     throw invalidOption("config.backoffBaseMs", `at most config.backoffCapMs (${config.backoffCapMs})`, config.backoffBaseMs);
   }
   return config;
+}
+
+/** The access point's passphrase and the factory-reset button's pin (integers read above). */
+function readProvisioning(config: DeviceConfig, given: (key: keyof DeviceConfig) => unknown): void {
+  const apPassword = given("apPassword");
+  if (apPassword !== undefined) {
+    // WPA2-PSK: a passphrase of 8 to 63 printable ASCII characters (IEEE 802.11i, H.4.1).
+    if (typeof apPassword !== "string" || (apPassword !== "" && !/^[\x20-\x7e]{8,63}$/.test(apPassword))) {
+      throw invalidOption("config.apPassword", "empty (an open access point) or 8 to 63 printable ASCII characters", "(hidden)");
+    }
+    config.apPassword = apPassword;
+  }
+  const pin = given("factoryResetPin");
+  if (pin !== undefined && pin !== "" && pin !== -1 && pin !== "-1") {
+    const number = typeof pin === "string" && /^[0-9]+$/.test(pin) ? Number(pin) : pin;
+    config.factoryResetPin = checkInteger("config.factoryResetPin", number, 0, MAX_GPIO);
+  }
 }
 
 /**

@@ -173,6 +173,42 @@ export type UdpSocketConstructor = new (options: UdpSocketOptions) => UdpSocket;
  */
 export type Resolver = (name: string, onResolved: (address: string | undefined, error?: string) => void) => void;
 
+/**
+ * Options for a TCP listener, shaped after ECMA-419 `embedded:io/socket/listener` (the
+ * captive portal's HTTP server).
+ */
+export interface TcpListenerOptions {
+  /** Local port: 1..65535 (HTTP: 80), or 0 for any free port (tests; read `port` after). */
+  port: number;
+  /**
+   * Local address to bind (an IP literal). Absent: every interface (the chip's listener has
+   * no choice); the desktop hosts bind 127.0.0.1 when asked.
+   */
+  address?: string;
+  /** `count` connections wait to be accepted with accept(). Called again for new ones only. */
+  onReadable?: (count: number) => void;
+  /** The listener failed (the port is taken). No callback follows. */
+  onError?: (message?: string) => void;
+}
+
+/** Callbacks of an accepted connection: TcpSocketOptions' own, with the same contract. */
+export type AcceptedSocketOptions = Pick<TcpSocketOptions, "onReadable" | "onWritable" | "onError">;
+
+export interface TcpListener {
+  /**
+   * The oldest waiting connection as a TcpSocket with these callbacks (its first onWritable
+   * follows, as for a connection made with the constructor); undefined when none waits.
+   */
+  accept(options: AcceptedSocketOptions): TcpSocket | undefined;
+  /** The local port listened on (the one chosen when 0 was asked for). */
+  readonly port: number;
+  /** Stops listening; connections already accepted are not affected. No callback follows. */
+  close(): void;
+}
+
+/** Throws from the constructor when the port cannot be listened on (in use, no permission). */
+export type TcpListenerConstructor = new (options: TcpListenerOptions) => TcpListener;
+
 /** Everything the WebSocket client needs from its platform. */
 export interface NetHost {
   tcp: TcpSocketConstructor;
@@ -189,6 +225,8 @@ export interface NetHost {
   udp?: UdpSocketConstructor;
   /** Name resolution for UDP peers (TCP sockets resolve names themselves). */
   resolve?: Resolver;
+  /** TCP listeners, on hosts that can serve (the captive portal's HTTP server). */
+  listener?: TcpListenerConstructor;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -227,6 +265,40 @@ export interface WifiDriver {
   rssi(): number | undefined;
   /** The station's IP address while it has one. */
   address(): string | undefined;
+  // Optional: what a driver that can provision has (src/provisioning). The station keeps
+  // working while the access point is up (the ESP32's AP+station mode).
+  /**
+   * Lists the networks in range: `onDone` is called once, later, with what was heard (any
+   * order, duplicates possible), or with undefined and a message when the scan failed.
+   */
+  scan?(onDone: (networks: WifiScanResult[] | undefined, error?: string) => void): void;
+  /** Opens an access point beside the station; throws when the radio refuses. */
+  startAccessPoint?(options: AccessPointOptions): void;
+  /** Closes the access point (the station is not affected). */
+  stopAccessPoint?(): void;
+  /** The access point's own IP address while it is up (192.168.4.1 on the ESP32). */
+  accessPointAddress?(): string | undefined;
+  /** The station's MAC address, "aa:bb:cc:dd:ee:ff", when known. */
+  macAddress?(): string | undefined;
+}
+
+/** One network a scan heard. */
+export interface WifiScanResult {
+  ssid: string;
+  /** Signal strength, dBm. */
+  rssi: number;
+  /** A password is needed (anything but an open network). */
+  secure: boolean;
+  channel?: number;
+}
+
+/** An access point to open (802.11: SSID up to 32 bytes; WPA2 passphrase 8..63 characters). */
+export interface AccessPointOptions {
+  ssid: string;
+  /** "" for an open network. */
+  password: string;
+  /** 1..13; absent: the driver's default. */
+  channel?: number;
 }
 
 /**
