@@ -280,6 +280,11 @@ export class DeviceApp {
     this.handlers.set(type, handler);
   }
 
+  /** Renames the device: hellos from now on carry `deviceId` (provisioning's device name). */
+  rename(deviceId: string): void {
+    this.identity.deviceId = deviceId;
+  }
+
   get counters(): Readonly<AppCounters> {
     return {
       messagesIn: this.counts.messagesIn,

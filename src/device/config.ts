@@ -109,7 +109,10 @@ const INTEGERS: Readonly<Record<string, readonly [number, number, Unit]>> = Obje
 const MAX_GPIO = 48;
 
 /** A device id: what a server logs and keys on; printable ASCII without spaces. */
-const DEVICE_ID = /^[A-Za-z0-9._:-]{1,64}$/;
+export const DEVICE_ID = /^[A-Za-z0-9._:-]{1,64}$/;
+
+/** Longest server URL accepted, characters (the build config's and a provisioned one). */
+export const MAX_URL_CHARS = 512;
 
 /** An integer key: mcconfig passes "5000", so a plain decimal string is read as its number first. */
 function readInteger(key: string, value: unknown): number {
@@ -139,7 +142,7 @@ export function parseDeviceConfig(raw: Readonly<Record<string, unknown>>): Devic
     if (value !== undefined) (config as unknown as Record<string, number>)[key] = readInteger(key, value);
   }
   const url = given("url");
-  if (url !== undefined) config.url = readString("url", url, 512);
+  if (url !== undefined) config.url = readString("url", url, MAX_URL_CHARS);
   parseWebSocketUrl(config.url); // throws ERR_INVALID_URL naming what is wrong
   const deviceId = given("deviceId");
   if (deviceId !== undefined) {

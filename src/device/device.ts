@@ -7,6 +7,11 @@
  *   WiFi offline -> supervisor.setNetwork(false) -> the connection is dropped at once
  *   open         -> app.connected(): hello, then every unacknowledged telemetry record
  *   message      -> app.receive()
+ *
+ * Provisioning (src/provisioning) sets the network, the server and the name without a new
+ * build: it hears WiFi's states and the connection's opens and closes, answers the server's
+ * wifi/server/factory_reset requests, and opens the setup portal when no network works. A
+ * URL and name it saved win over the build's (not over a desktop flag given for this run).
  */
 import { DeviceApp, type RequestHandler } from "./app.js";
 import type { DeviceConfig } from "./config.js";
@@ -15,6 +20,9 @@ import { DEVICE_SETTINGS, Settings } from "./settings.js";
 import { ConnectionSupervisor } from "./supervisor.js";
 import type { ClientTlsOptions } from "../websocket/client.js";
 import { loadNetworks, WifiManager } from "./wifi.js";
+import { checkNewUrl } from "./supervisor-options.js";
+import { loadProvisioned } from "../provisioning/provisioner.js";
+import { Provisioning } from "../provisioning/provisioning.js";
 
 /** The firmware's version, reported in hello. */
 export const FIRMWARE_VERSION = "0.1.0";
@@ -52,6 +60,7 @@ export class Device {
   readonly supervisor: ConnectionSupervisor;
   readonly wifi: WifiManager | undefined;
   readonly settings: Settings;
+  readonly provisioning: Provisioning;
   private readonly host: DeviceHost;
   private readonly config: DeviceConfig;
   private started = false;
@@ -74,12 +83,16 @@ export class Device {
     const headers: Array<[string, string]> = [];
     if (config.authToken) headers.push(["Authorization", `Bearer ${config.authToken}`]);
     const networks = loadNetworks({ ssid: config.ssid, password: config.password }, host.storage, log);
+    // A device that can open its setup portal manages WiFi even with no network to try yet.
+    const canProvision = config.portalPort > 0 && host.listener !== undefined && typeof host.wifi.startAccessPoint === "function";
+    const managesWifi = networks.length > 0 || canProvision;
 
     const tls = clientTls(config);
+    const client = { headers, limits: { maxMessageBytes: config.maxMessageBytes }, ...(tls ? { tls } : {}) };
     this.supervisor = new ConnectionSupervisor({
       url: config.url,
       host,
-      client: { headers, limits: { maxMessageBytes: config.maxMessageBytes }, ...(tls ? { tls } : {}) },
+      client,
       backoff: { baseMs: config.backoffBaseMs, capMs: config.backoffCapMs },
       stableMs: config.stableMs,
       heartbeat:
@@ -87,15 +100,32 @@ export class Device {
           ? false
           : { intervalMs: config.heartbeatIntervalMs, timeoutMs: config.heartbeatTimeoutMs },
       // With WiFi to manage, nothing is attempted before an IP address.
-      networkUp: networks.length === 0,
-      onOpen: () => this.app.connected(),
+      networkUp: !managesWifi,
+      onOpen: () => {
+        this.app.connected();
+        this.provisioning.linkOpened();
+      },
       onMessage: (data) => this.app.receive(data),
-      onClose: () => this.app.disconnected(),
+      onClose: (event) => {
+        this.app.disconnected();
+        this.provisioning.linkClosed(event.reason);
+      },
     });
+    // What provisioning saved wins over the build's config, unless given for this run.
+    const explicit = options.explicitSettings ?? [];
+    const provisioned = loadProvisioned(host.storage, log);
+    if (provisioned.url !== undefined && !explicit.includes("url") && provisioned.url !== config.url) {
+      try {
+        this.supervisor.setUrl(provisioned.url);
+      } catch (error) {
+        log("warn", "provision_url_ignored", { url: provisioned.url, error });
+      }
+    }
+    const deviceId = provisioned.deviceId !== undefined && !explicit.includes("deviceId") ? provisioned.deviceId : config.deviceId;
 
     // No network to join: a host whose link is always up (a desktop without simulated WiFi).
     this.wifi =
-      networks.length === 0
+      !managesWifi
         ? undefined
         : new WifiManager({
             driver: host.wifi,
@@ -105,12 +135,13 @@ export class Device {
             networks,
             onOnline: () => this.supervisor.setNetwork(true),
             onOffline: () => this.supervisor.setNetwork(false),
+            onState: (state) => this.provisioning?.wifiChanged(state),
           });
 
     const boot = new Uint8Array(4);
     host.random(boot);
     this.app = new DeviceApp({
-      identity: { deviceId: config.deviceId, firmware: FIRMWARE_VERSION, bootId: hexBytes(boot) },
+      identity: { deviceId, firmware: FIRMWARE_VERSION, bootId: hexBytes(boot) },
       timers: host.timers,
       log,
       send: (text) => this.supervisor.send(text),
@@ -123,6 +154,33 @@ export class Device {
       readTelemetry: options.readTelemetry ?? (() => this.defaultTelemetry()),
     });
     this.addReporter({ status: () => this.linkStatus() });
+
+    const supervisor = this.supervisor;
+    const app = this.app;
+    this.provisioning = new Provisioning({
+      host,
+      config,
+      wifi: this.wifi,
+      link: {
+        get url() {
+          return supervisor.url;
+        },
+        get open() {
+          return supervisor.state === "open";
+        },
+        setUrl: (url) => supervisor.setUrl(url),
+        checkUrl: (url) => void checkNewUrl(url, { host, client }, false),
+        rename: (name) => app.rename(name),
+      },
+      deviceId,
+      buildNetwork: config.ssid !== "" && networks[0]?.ssid === config.ssid ? networks[0] : undefined,
+    });
+    for (const [type, handler] of Object.entries(this.provisioning.handlers())) {
+      // An application's own handler of that type wins.
+      if (options.handlers?.[type] === undefined) this.app.register(type, handler);
+      else log("warn", "provision_request_taken", { type });
+    }
+    this.addReporter({ hello: () => this.provisioning.report("hello"), status: () => this.provisioning.report("status") });
   }
 
   /** Adds fields to hello and status (see DeviceReporter). */
@@ -160,12 +218,14 @@ export class Device {
     });
     this.app.start();
     this.supervisor.start();
+    this.provisioning.start();
     this.wifi?.start();
   }
 
   /** Stops everything; `onStopped` runs once the connection is closed (bounded). */
   stop(onStopped?: () => void): void {
     this.app.stop();
+    this.provisioning.stop();
     this.wifi?.stop();
     this.supervisor.stop(() => {
       this.host.log("info", "device_stopped", { device: this.config.deviceId });

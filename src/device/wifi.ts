@@ -339,6 +339,22 @@ export class WifiManager {
     this.attemptNetwork(candidate, online !== undefined ? "switching" : undefined);
   }
 
+  /**
+   * Ends the trial under way without a result (its onResult is never called): the attempt is
+   * left and the rounds over the list resume, the network in use before the trial first.
+   */
+  cancelTrial(): void {
+    const run = this.trialRun;
+    if (run === undefined) return;
+    this.trialRun = undefined;
+    this.log?.("info", "wifi_trial_cancelled", { ssid: run.network.ssid });
+    const wasOnline = this.current === WifiState.ONLINE;
+    this.clearTimer();
+    this.disconnectDriver();
+    this.network = undefined;
+    this.beginRound(this.networks.findIndex((network) => network.ssid === run.fallback), wasOnline ? "switching" : undefined);
+  }
+
   // -------------------------------------------------------------------------------------
 
   /** Index into `networks` of the round's attempt at `position`: the preferred one first. */

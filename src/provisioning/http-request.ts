@@ -58,6 +58,8 @@ export interface HttpRequest {
   host: string | undefined;
   /** Content-Type, as sent; "" when absent. */
   contentType: string;
+  /** Origin (RFC 6454), lower-cased; "" when absent. */
+  origin: string;
   body: Uint8Array;
 }
 
@@ -197,6 +199,7 @@ export class HttpRequestParser {
       minorVersion: Number(versionMatch[2]),
       host: undefined,
       contentType: "",
+      origin: "",
       body: this.body,
     };
     this.stage = Stage.FIELDS;
@@ -233,6 +236,9 @@ export class HttpRequestParser {
         break;
       case "content-type":
         request.contentType = value;
+        break;
+      case "origin":
+        request.origin = value.toLowerCase();
         break;
     }
     return MORE;

@@ -319,4 +319,6 @@ export interface DeviceHost extends NetHost {
   log: Log;
   /** Free heap in bytes, where the platform knows it. */
   freeMemory?: () => number | undefined;
+  /** True while the factory-reset button is pressed, where the device has one (src/provisioning). */
+  factoryResetButton?: () => boolean;
 }
