@@ -50,6 +50,11 @@ const FLAGS: readonly Flag[] = [
   { name: "stable-ms", value: "N", key: "stableMs", help: `connected this long resets the backoff (default ${D.stableMs})` },
   { name: "max-message-bytes", value: "N", key: "maxMessageBytes", help: `largest message accepted (default ${D.maxMessageBytes})` },
   { name: "storage", value: "FILE", help: "settings and saved networks (default .moorline/<device-id>.json)" },
+  { name: "factory-reset", help: "erase the storage file first: back to the build's settings (no saved\nnetwork, server or name)" },
+  { name: "portal-port", value: "N", key: "portalPort", integer: { min: 1, max: 65535 }, section: "Provisioning (the setup page):", help: "open the setup portal when no network works, with its page on\nhttp://127.0.0.1:N/ (default: no portal). Start unprovisioned with\n--ssid \"\" --password \"\"" },
+  { name: "dns-port", value: "N", key: "dnsPort", integer: { min: 1, max: 65535 }, help: "the portal's DNS server on 127.0.0.1:N (every name answers 127.0.0.1)" },
+  { name: "portal-timeout-ms", value: "N", key: "portalTimeoutMs", help: `no network working this long opens the portal (default ${D.portalTimeoutMs})` },
+  { name: "ap-password", value: "PW", key: "apPassword", help: "the setup access point's passphrase, 8 to 63 characters (default: open)" },
   logLevelFlag("log-level", "debug, info, warn or error (default info)"),
   { name: "log-format", value: "FORMAT", choices: ["text", "json"], help: "text: readable lines; json: one JSON object a line (what\nthe monitor and scripts read). Default: text on a terminal,\njson otherwise" },
   { name: "engine", value: "NAME", choices: ["node", "xs"], help: "node (default), or xs: the firmware inside the XS engine\n(the chip's JavaScript engine, hosts/xs)" },
@@ -77,9 +82,14 @@ export interface DeviceArguments {
   /** Readable lines (text) or JSON lines. */
   logFormat: "text" | "json";
   engine: "node" | "xs";
-  /** The setting keys (DEVICE_SETTINGS) given as flags: they win over stored values. */
+  /** The setting keys (DEVICE_SETTINGS, and the provisioned url and deviceId) given as flags: they win over stored values. */
   explicitSettings: readonly string[];
+  /** --factory-reset: erase the storage file before starting. */
+  factoryReset: boolean;
 }
+
+/** Keys provisioning stores (src/provisioning): a flag for one wins over the stored value for this run. */
+const PROVISIONED_KEYS: readonly string[] = ["url", "deviceId"];
 
 /** The command line as the device's arguments; throws UsageError naming the flag at fault. */
 export function deviceArguments(parsed: ParsedFlags, stdoutIsTerminal: boolean): DeviceArguments {
@@ -88,7 +98,11 @@ export function deviceArguments(parsed: ParsedFlags, stdoutIsTerminal: boolean):
   if (!wifi && credential !== undefined) {
     throw new UsageError(`${parsed.typed.get(credential)} and ${parsed.typed.get("no-wifi")} contradict each other`);
   }
-  const raw: Record<string, unknown> = { deviceId: DEFAULT_DEVICE_ID, ...(wifi ? SIM_NETWORK : { ssid: "", password: "" }) };
+  if (!wifi && parsed.values.has("portal-port")) {
+    throw new UsageError(`${parsed.typed.get("portal-port")} and ${parsed.typed.get("no-wifi")} contradict each other (the portal is WiFi's)`);
+  }
+  // No portal on the desktop unless asked for (port 80 would need privileges).
+  const raw: Record<string, unknown> = { deviceId: DEFAULT_DEVICE_ID, portalPort: 0, dnsPort: 0, ...(wifi ? SIM_NETWORK : { ssid: "", password: "" }) };
   Object.assign(raw, keyedValues(parsed, FLAGS));
   const ca = stringFlag(parsed, "ca");
   if (ca !== undefined) raw.ca = caFlagFile(parsed.typed.get("ca")!, ca);
@@ -109,9 +123,10 @@ export function deviceArguments(parsed: ParsedFlags, stdoutIsTerminal: boolean):
     logLevel: logLevelOf(parsed, "log-level", "info"),
     logFormat: logFormat === "text" ? "text" : "json",
     engine: stringFlag(parsed, "engine") === "xs" ? "xs" : "node",
-    explicitSettings: FLAGS.filter((flag) => flag.key !== undefined && flag.key in DEVICE_SETTINGS && parsed.values.has(flag.name)).map(
-      (flag) => flag.key!,
-    ),
+    explicitSettings: FLAGS.filter(
+      (flag) => flag.key !== undefined && (flag.key in DEVICE_SETTINGS || PROVISIONED_KEYS.includes(flag.key)) && parsed.values.has(flag.name),
+    ).map((flag) => flag.key!),
+    factoryReset: switchFlag(parsed, "factory-reset"),
   };
 }
 

@@ -11,7 +11,8 @@
  */
 import { Device } from "../../src/device/device.js";
 import { formatDeviceLine } from "../../src/shared/log-format.js";
-import { runCommand, wantsColour, type ParsedFlags } from "./cli.js";
+import { rmSync } from "node:fs";
+import { fileProblem, runCommand, SetupError, wantsColour, type ParsedFlags } from "./cli.js";
 import { createNodeDeviceHost } from "./device-host.js";
 import { DEVICE_COMMAND, deviceArguments, type DeviceArguments } from "./device-options.js";
 import type { LineSink } from "./host.js";
@@ -30,6 +31,7 @@ function main(parsed: ParsedFlags): Promise<void> | void {
   const args = deviceArguments(parsed, process.stdout.isTTY === true);
   // A reader of our stdout went away (piped into `head`, or a monitor that quit): nothing left to report to.
   process.stdout.on("error", () => process.exit(0));
+  if (args.factoryReset) factoryReset(args.storage);
   if (args.engine === "xs") return mainInXs(args);
   const host = createNodeDeviceHost({ storage: args.storage, logLevel: args.logLevel, out: logSink(args.logFormat) });
   const device = new Device({ host, config: args.config, explicitSettings: args.explicitSettings });
@@ -43,6 +45,20 @@ function main(parsed: ParsedFlags): Promise<void> | void {
   process.on("SIGINT", stop);
   process.on("SIGTERM", stop);
   device.start();
+}
+
+/**
+ * --factory-reset: the storage file goes (saved networks, the provisioned server and name,
+ * settings), so the device starts with its build's settings only, as a chip whose reset
+ * button was held.
+ */
+function factoryReset(path: string): void {
+  try {
+    rmSync(path, { force: true });
+  } catch (error) {
+    throw new SetupError(`--factory-reset: cannot erase ${path}: ${fileProblem(error)}`);
+  }
+  process.stderr.write(`device: factory reset: ${path} erased\n`);
 }
 
 /** The same device inside XS (hosts/xs): the same log lines on stdout, the same exits. */

@@ -84,7 +84,7 @@ export function setupPage(model: SetupPageModel): string {
   }
   if (model.networks.length === 0) networks += `<p>${model.scanning ? "Looking for networks\u2026" : "No network heard."}</p>`;
   networks +=
-    `<label class="n"><input type="radio" name="ssid" value=""${chosen ? "" : " checked"}>Other:` +
+    `<label class="n"><input type="radio" name="ssid" value=""${!chosen && values.other !== "" ? " checked" : ""}>Other:` +
     `<input type="text" name="other" maxlength="32" aria-label="Network name" value="${escapeHtml(values.other)}"></label>`;
   const notice = model.notice === undefined ? "" : `<p class="${model.notice.ok ? "ok" : "bad"}" role="status">${escapeHtml(model.notice.text)}</p>`;
   const body =

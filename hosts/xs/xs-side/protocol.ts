@@ -44,6 +44,13 @@ export const Delivery = {
   CALL: 6,
   /** Nothing: collect garbage, so the answer's meter shows the live heap. */
   GC: 7,
+  // 8-10 are UDP's and name lookups' (they come with SNTP).
+  /** listener id u32 | count u32: connections wait to be accepted (LISTENER_ACCEPT). */
+  LISTENER_READABLE: 11,
+  /** listener id u32 | message (the rest): the listener failed (its port is taken); nothing follows. */
+  LISTENER_ERROR: 12,
+  /** ok u8 | JSON WifiScanResult[] (ok) or the error (the rest): a WIFI_SCAN's answer. */
+  WIFI_SCANNED: 13,
 } as const;
 
 /** XS -> Node posts: no answer. */
@@ -68,6 +75,11 @@ export const Post = {
   RESULT: 9,
   /** text: an exception escaped into the host during a delivery (name: message, stack). */
   EXCEPTION: 10,
+  // 11-14 are UDP's, name lookups' and the wall clock's (they come with SNTP).
+  /** listener id u32: stop listening. */
+  LISTENER_CLOSE: 15,
+  /** nothing: scan for networks; WIFI_SCANNED answers. */
+  WIFI_SCAN: 16,
 } as const;
 
 /** XS -> Node synchronous calls (the last record of an issueCommand). */
@@ -95,6 +107,22 @@ export const Command = {
    * Its events are the TCP socket's (TCP_READABLE, TCP_WRITABLE, TCP_ERROR with the code).
    */
   TLS_OPEN: 40,
+  // 41-42 are UDP's and the wall clock's (they come with SNTP).
+  /**
+   * listener id u32 | port u16 | address (the rest, "" for every interface) -> nothing: opens a
+   * NodeTcpListener; a bad port or address throws inside XS. Its events are LISTENER_READABLE
+   * and LISTENER_ERROR.
+   */
+  LISTENER_OPEN: 43,
+  /**
+   * listener id u32 | socket id u32 -> accepted u8: the oldest waiting connection becomes
+   * that TCP socket (its events are TCP_READABLE, TCP_WRITABLE, TCP_ERROR); 0: none waited.
+   */
+  LISTENER_ACCEPT: 44,
+  /** start u8 (1 start, 0 stop) | JSON AccessPointOptions (start) -> nothing; the driver's refusal throws inside XS. */
+  WIFI_ACCESS_POINT: 45,
+  /** nothing -> MAC (u32-prefixed, "" unknown) | access point address (the rest, "" when closed). */
+  WIFI_INFO: 46,
 } as const;
 
 export const ANSWER_OK = 0;
