@@ -70,8 +70,9 @@ export class NodeTcpListener implements TcpListener {
     for (;;) {
       const socket = this.pending.shift();
       if (socket === undefined) return undefined;
-      // One that went away while it waited is skipped: nobody would ever hear of its end.
-      if (socket.destroyed || socket.readyState !== "open") {
+      // One that failed while it waited is skipped. (One whose peer closed is only noticed
+      // once it is read: its onError reports it right after the accept.)
+      if (socket.destroyed) {
         socket.destroy();
         continue;
       }

@@ -83,9 +83,11 @@ export function setupPage(model: SetupPageModel): string {
       `${escapeHtml(network.ssid)}<span>${"\u2582\u2584\u2586\u2588".slice(0, bars)}${network.secure ? "" : " open"} ${network.rssi} dBm</span></label>`;
   }
   if (model.networks.length === 0) networks += `<p>${model.scanning ? "Looking for networks\u2026" : "No network heard."}</p>`;
+  // A network chosen that the scan no longer lists stays chosen, under "Other".
+  const other = chosen ? values.other : values.ssid || values.other;
   networks +=
-    `<label class="n"><input type="radio" name="ssid" value=""${!chosen && values.other !== "" ? " checked" : ""}>Other:` +
-    `<input type="text" name="other" maxlength="32" aria-label="Network name" value="${escapeHtml(values.other)}"></label>`;
+    `<label class="n"><input type="radio" name="ssid" value=""${!chosen && other !== "" ? " checked" : ""}>Other:` +
+    `<input type="text" name="other" maxlength="32" aria-label="Network name" value="${escapeHtml(other)}"></label>`;
   const notice = model.notice === undefined ? "" : `<p class="${model.notice.ok ? "ok" : "bad"}" role="status">${escapeHtml(model.notice.text)}</p>`;
   const body =
     `<h1>Set up ${escapeHtml(model.title)}</h1>${notice}${fieldError(errors, "form")}` +
