@@ -55,6 +55,7 @@ const FLAGS: readonly Flag[] = [
   { name: "dns-port", value: "N", key: "dnsPort", integer: { min: 1, max: 65535 }, help: "the portal's DNS server on 127.0.0.1:N (every name answers 127.0.0.1)" },
   { name: "portal-timeout-ms", value: "N", key: "portalTimeoutMs", help: `no network working this long opens the portal (default ${D.portalTimeoutMs})` },
   { name: "ap-password", value: "PW", key: "apPassword", help: "the setup access point's passphrase, 8 to 63 characters (default: open)" },
+  { name: "server-trial-ms", value: "N", key: "serverTrialMs", help: `a new server URL must get a connection this soon, or the old one\ncomes back (default ${D.serverTrialMs})` },
   logLevelFlag("log-level", "debug, info, warn or error (default info)"),
   { name: "log-format", value: "FORMAT", choices: ["text", "json"], help: "text: readable lines; json: one JSON object a line (what\nthe monitor and scripts read). Default: text on a terminal,\njson otherwise" },
   { name: "engine", value: "NAME", choices: ["node", "xs"], help: "node (default), or xs: the firmware inside the XS engine\n(the chip's JavaScript engine, hosts/xs)" },

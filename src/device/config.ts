@@ -58,6 +58,8 @@ export interface DeviceConfig {
   dnsPort: number;
   /** Every known network failing this long (or none known) opens the portal, ms. */
   portalTimeoutMs: number;
+  /** How long a new server URL (or name) may take to get a connection before the old one comes back, ms. */
+  serverTrialMs: number;
   /** The access point's WPA2 passphrase (8 to 63 characters); "": an open access point. */
   apPassword: string;
   /** GPIO of the factory-reset button (held at boot, active low); -1: none. */
@@ -85,6 +87,7 @@ export const DEFAULT_DEVICE_CONFIG: Readonly<DeviceConfig> = Object.freeze({
   portalPort: 80,
   dnsPort: 53,
   portalTimeoutMs: 120_000,
+  serverTrialMs: 30_000,
   apPassword: "",
   factoryResetPin: -1,
   factoryResetHoldMs: 5_000,
@@ -102,6 +105,7 @@ const INTEGERS: Readonly<Record<string, readonly [number, number, Unit]>> = Obje
   portalPort: Object.freeze([0, 65_535, ""] as const),
   dnsPort: Object.freeze([0, 65_535, ""] as const),
   portalTimeoutMs: Object.freeze([1_000, MAX_TIMEOUT_MS, "milliseconds"] as const),
+  serverTrialMs: Object.freeze([1_000, MAX_TIMEOUT_MS, "milliseconds"] as const),
   factoryResetHoldMs: Object.freeze([1_000, 60_000, "milliseconds"] as const),
 });
 

@@ -90,12 +90,16 @@ const REASONS: Readonly<Record<number, string>> = Object.freeze({
   505: "HTTP Version Not Supported",
 });
 
-/** Fields on every answer: no caching, no sniffing, no scripts, no framing, no referrer. */
+/**
+ * Fields on every answer: no caching, no sniffing, no scripts, no framing, no referrer to
+ * other sites. (Not "no-referrer": with it a browser sends "Origin: null" with the form, and
+ * the portal could no longer tell its own page from a forged one.)
+ */
 const SAFETY_FIELDS =
   "Cache-Control: no-store\r\n" +
   "X-Content-Type-Options: nosniff\r\n" +
   "Content-Security-Policy: default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'self'; frame-ancestors 'none'\r\n" +
-  "Referrer-Policy: no-referrer\r\n" +
+  "Referrer-Policy: same-origin\r\n" +
   "Connection: close\r\n";
 
 const Phase = Object.freeze({ READING: 0, WRITING: 1, LINGERING: 2, CLOSED: 3 } as const);

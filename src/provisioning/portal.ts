@@ -144,9 +144,15 @@ export class Portal {
     if (wasOpen) this.options.log("info", "portal_closed", {});
   }
 
-  /** The device reached its server: the page says so (the caller closes the portal soon). */
-  online(): void {
-    this.done = true;
+  /** The device reached its server (the page says so; the caller closes the portal soon), or lost it again. */
+  online(reached: boolean): void {
+    this.done = reached;
+  }
+
+  /** After a factory reset: the form shows the device's settings again, not what was typed. */
+  forget(): void {
+    this.submitted = undefined;
+    this.done = false;
   }
 
   /** Starts a scan (one at a time); the list is replaced when it answers. */

@@ -34,6 +34,7 @@ export interface ProvisioningOptions {
   /** The build config's network, when it has one. */
   buildNetwork: WifiNetwork | undefined;
   closeDelayMs?: number;
+  /** Default: the config's serverTrialMs. */
   serverTrialMs?: number;
   httpLimits?: Partial<HttpServerLimits>;
 }
@@ -59,7 +60,8 @@ export class Provisioning {
       ...(wifi !== undefined ? { wifi } : {}),
       build: { network: options.buildNetwork, url: config.url, deviceId: config.deviceId },
       deviceId: options.deviceId,
-      ...(options.serverTrialMs !== undefined ? { serverTrialMs: options.serverTrialMs } : {}),
+      serverTrialMs: options.serverTrialMs ?? config.serverTrialMs,
+      onFactoryReset: () => this.portal?.forget(),
     });
     const driver = host.wifi;
     if (wifi !== undefined && config.portalPort > 0 && host.listener !== undefined && typeof driver.startAccessPoint === "function") {
@@ -119,7 +121,14 @@ export class Provisioning {
       this.clear("openTimer");
       return;
     }
-    if (portal.isOpen) return;
+    if (portal.isOpen) {
+      // Offline again before the portal closed (a factory reset, a lost link): it stays.
+      if (this.closeTimer !== undefined) {
+        this.clear("closeTimer");
+        portal.online(false);
+      }
+      return;
+    }
     if (this.options.wifi!.list.length === 0 && !this.options.wifi!.trying) {
       this.openPortal("no network to try");
       return;
@@ -137,7 +146,7 @@ export class Provisioning {
     this.core.linkOpened();
     const portal = this.portal;
     if (portal === undefined || !portal.isOpen) return;
-    portal.online();
+    portal.online(true);
     this.clear("closeTimer");
     this.closeTimer = this.options.host.timers.set(() => {
       this.closeTimer = undefined;

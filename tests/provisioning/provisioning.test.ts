@@ -132,6 +132,18 @@ describe("when the portal opens and closes", () => {
     assert.equal(sim.accessPoint, undefined, "the access point is closed");
   });
 
+  it("stays open when the device goes offline before it closed", () => {
+    const { provisioning, wifi, clock, sim } = rig([]);
+    provisioning.start();
+    wifi.start();
+    provisioning.core.apply({ network: HOME }, "portal");
+    clock.advance(600);
+    provisioning.linkOpened();
+    sim.dropLink();
+    clock.advance(60_000);
+    assert.equal(provisioning.portal!.isOpen, true);
+  });
+
   it("reopens at once after a factory reset leaves nothing to try", () => {
     const { provisioning, wifi, clock } = rig([]);
     provisioning.start();
