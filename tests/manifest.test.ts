@@ -49,10 +49,27 @@ describe("manifest.json (the firmware's build for mcconfig)", function () {
     assert.equal(entry, "hosts/moddable/main");
   });
 
+  /** Modules each platform maps to a source of its own (the manifest, not a runtime `if`, picks it). */
+  const PER_PLATFORM = ["hosts/moddable/button"];
+
   it("maps every module the firmware imports, under its own path (so XS resolves relative imports)", function () {
     for (const module of modules) {
+      if (PER_PLATFORM.includes(module)) continue;
       assert.equal(manifest.modules[module], `./${module}`, `${module} is imported but not mapped in manifest.json "modules"`);
     }
+  });
+
+  it("maps the per-platform modules in every platform, to a source that exists", function () {
+    for (const module of PER_PLATFORM) {
+      assert.ok(modules.has(module), `${module} is imported`);
+      assert.equal(manifest.modules[module], undefined, `${module} is mapped per platform, not for all`);
+      for (const platform of ["esp32", "lin", "mac", "win"]) {
+        const source = manifest.platforms[platform]!.modules![module];
+        assert.equal(typeof source, "string", `${platform} maps ${module}`);
+        assert.ok(existsSync(join(REPO_ROOT, `${source as string}.ts`)), `${platform}: ${String(source)}.ts`);
+      }
+    }
+    assert.equal(manifest.platforms.esp32!.modules!["hosts/moddable/button"], "./hosts/moddable/button-esp32");
   });
 
   it("maps only modules that exist", function () {
@@ -67,14 +84,15 @@ describe("manifest.json (the firmware's build for mcconfig)", function () {
 
   it("maps every source file of hosts/moddable (one per module, no stray ones)", function () {
     const files = readdirSync(join(REPO_ROOT, "hosts", "moddable")).filter((name) => name.endsWith(".ts") && !name.endsWith(".d.ts"));
+    const perPlatform = new Set(Object.values(manifest.platforms).flatMap((section) => Object.values(section.modules ?? {})));
     for (const file of files) {
       const module = `hosts/moddable/${file.slice(0, -3)}`;
-      assert.ok(module in manifest.modules, `${module} is not in manifest.json "modules"`);
+      assert.ok(module in manifest.modules || perPlatform.has(`./${module}`), `${module} is not in manifest.json "modules"`);
     }
   });
 
   it("preloads every module of ours on the ESP32 (code and constants in flash, not RAM)", function () {
-    for (const module of Object.keys(manifest.modules).filter((name) => name !== "*")) {
+    for (const module of [...Object.keys(manifest.modules).filter((name) => name !== "*"), ...PER_PLATFORM]) {
       assert.ok(preloaded.has(module), `${module} is not preloaded`);
     }
   });

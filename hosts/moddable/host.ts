@@ -14,8 +14,12 @@
  *   storage   preference (NVS on the ESP32, a JSON file in the simulator)         -> storage.ts
  *   log       trace(), one JSON line per event                                    -> log.ts
  *   memory    instrumentation's "System Free Memory" (debug and -i builds only)
+ *   listener  embedded:io/socket/listener, accepted as embedded:io/socket/tcp     -> listener.ts
+ *   UDP       embedded:io/socket/udp (the portal's DNS server)                    -> udp.ts
+ *   button    embedded:io/digital on the ESP32, none in the simulator             -> button*.ts
  */
 import { Digest } from "crypt";
+import Listener from "embedded:io/socket/listener";
 import TCP from "embedded:io/socket/tcp";
 import TLS from "embedded:io/socket/tcp/tls";
 import Instrumentation from "instrumentation";
@@ -24,15 +28,19 @@ import Preference from "preference";
 import Resource from "Resource";
 import Time from "time";
 import Timer from "timer";
+import UDP from "embedded:io/socket/udp";
 import WiFi from "wifi";
 import type { DeviceHost, LogLevel, Sha1 } from "../../src/shared/host.js";
+import { createFactoryResetButton } from "./button.js";
+import { createListenerClass, type Ecma419AcceptingTcp, type Ecma419ListenerConstructor } from "./listener.js";
 import { createTraceLog } from "./log.js";
 import { moddableRandom } from "./random.js";
 import { PreferenceStorage } from "./storage.js";
 import { createTcpSocketClass, type Ecma419TcpConstructor } from "./tcp.js";
 import { createTimers, type TimerApi } from "./timers.js";
 import { createTlsSocketClass, type Ecma419TlsConstructor } from "./tls.js";
-import { ModdableWifi, type WifiApi } from "./wifi.js";
+import { createUdpSocketClass, type Ecma419UdpConstructor } from "./udp.js";
+import { ModdableWifi, type NetGet, type WifiApi } from "./wifi.js";
 
 /** SHA-1 with the SDK's native digest (the opening handshake's Sec-WebSocket-Accept). */
 export const moddableSha1: Sha1 = (bytes: Uint8Array): Uint8Array => {
@@ -76,6 +84,8 @@ function createFreeMemory(): () => number | undefined {
 export interface ModdableHostOptions {
   /** Least important level logged (default "info"). */
   logLevel?: LogLevel;
+  /** The factory-reset button's GPIO (the build config's factoryResetPin); -1 or absent: none. */
+  factoryResetPin?: number;
 }
 
 /** The DeviceHost over the SDK's modules. Call once: the SDK's WiFi allows one listener. */
@@ -97,8 +107,33 @@ export function createModdableHost(options: ModdableHostOptions = {}): DeviceHos
     random: moddableRandom,
     sha1: moddableSha1,
     log,
-    wifi: new ModdableWifi(WiFi as unknown as WifiApi, (property) => (property === "IP" ? Net.get("IP") : Net.get("RSSI"))),
+    wifi: new ModdableWifi(WiFi as unknown as WifiApi, netGet),
     storage: new PreferenceStorage(Preference),
     freeMemory: createFreeMemory(),
+    listener: createListenerClass({
+      Listener: Listener as unknown as Ecma419ListenerConstructor,
+      TCP: TCP as unknown as Ecma419AcceptingTcp,
+    }),
+    udp: createUdpSocketClass(UDP as unknown as Ecma419UdpConstructor),
+    ...factoryResetButton(options.factoryResetPin ?? -1, log),
   };
+}
+
+/** Net.get, one property at a time (the SDK's typings overload it by property). */
+const netGet: NetGet = (property, nif) => {
+  if (property === "RSSI") return Net.get("RSSI");
+  if (property === "MAC") return Net.get("MAC", nif ?? "station");
+  return nif === undefined ? Net.get("IP") : Net.get("IP", nif);
+};
+
+/** The host's factoryResetButton, when the build names a pin that opens. */
+function factoryResetButton(pin: number, log: DeviceHost["log"]): Pick<DeviceHost, "factoryResetButton"> {
+  if (pin < 0) return {};
+  try {
+    const pressed = createFactoryResetButton(pin);
+    return pressed === undefined ? {} : { factoryResetButton: pressed };
+  } catch (error) {
+    log("error", "factory_reset_button_failed", { pin, error });
+    return {};
+  }
 }

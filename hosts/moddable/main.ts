@@ -52,13 +52,13 @@ export default function main(): void {
     });
     return;
   }
-  const host = createModdableHost({ logLevel });
+  const host = createModdableHost({ logLevel, factoryResetPin: deviceConfig.factoryResetPin });
   if (raw.logLevel !== undefined && logLevel !== raw.logLevel) {
     host.log("warn", "config_ignored", { key: "logLevel", value: raw.logLevel, using: logLevel });
   }
   if (deviceConfig.ssid === "") {
     host.log("warn", "wifi_not_configured", {
-      hint: "build with ssid=<network> password=<passphrase> (networks saved in storage are still tried)",
+      hint: "networks saved in storage are tried; with none, the setup portal opens (or build with ssid=<network> password=<passphrase>)",
     });
   }
   const device = new Device({ host, config: deviceConfig });

@@ -13,8 +13,11 @@
  * Windows' /connecttest.txt at www.msftconnecttest.com, Firefox's detectportal) is
  * redirected (302) to the page: each system then shows its "sign in to network" sheet (none
  * of them gets the answer it expects when online: a 204, "Success", "Microsoft Connect
- * Test"). Any other path, on the portal's own address too, is redirected to "/". A POST must
- * come from the page itself: another Host, or an Origin other than the portal's, gets 403.
+ * Test"). Any other path, on the portal's own address too, is redirected to "/". The page is
+ * served to the access point's address and to any IP address with the portal's port (a user
+ * who typed the device's address; the desktop's own in the simulator), never to a name. A
+ * POST must come from the page itself: a name as Host, or an Origin other than the Host,
+ * gets 403.
  */
 import type { Log, TcpListenerConstructor, TimerId, Timers, UdpSocketConstructor, WifiDriver, WifiScanResult } from "../shared/host.js";
 import { ProvisionError } from "../shared/errors.js";
@@ -197,9 +200,12 @@ export class Portal {
       return { ...this.errorResponse({ status: 405, message: `${method} is not served here` }), headers: [["Allow", "GET, HEAD, POST"]] };
     }
     const authority = this.authority();
-    const ours = request.host === undefined || request.host === authority;
+    const host = request.host ?? authority;
+    // The page's own address, or any IP address of the device with its port (in the
+    // simulator the desktop's, 127.0.0.1 included): a name that is not ours is a probe.
+    const ours = host === authority || this.isOwnAddress(host);
     if (method === "POST") {
-      if (!ours || (request.origin !== "" && request.origin !== `http://${authority}`)) {
+      if (!ours || (request.origin !== "" && request.origin !== `http://${host}`)) {
         return this.errorResponse({ status: 403, message: "the setup form can only be sent from the setup page" });
       }
       if (path === "/save") return this.save(request);
@@ -213,6 +219,13 @@ export class Portal {
       return { status: 302, headers: [["Location", `http://${authority}/`]], body: "" };
     }
     return { status: 200, body: this.page(new Map()) };
+  }
+
+  /** An IPv4 address with the portal's port (none for 80): someone addressing the device directly. */
+  private isOwnAddress(host: string): boolean {
+    const port = this.http?.port ?? this.options.httpPort;
+    const match = /^(?:[0-9]{1,3}\.){3}[0-9]{1,3}(?::([0-9]{1,5}))?$/.exec(host);
+    return match !== null && (match[1] === undefined ? port === 80 : Number(match[1]) === port);
   }
 
   private page(errors: ReadonlyMap<string, string>): string {

@@ -146,10 +146,16 @@ describe("the captive portal", () => {
       assert.equal(portal.handle(request("GET", "/favicon.ico")).status, 302);
     });
 
-    it("serves the page at /, for HTTP/1.0 without Host too", () => {
+    it("serves the page at /, for HTTP/1.0 without Host too, and at any IP address with its port", () => {
       const { portal, request } = rig();
       assert.equal(portal.handle(request("GET", "/")).status, 200);
       assert.equal(portal.handle(request("GET", "/", { host: undefined, minorVersion: 0 })).status, 200);
+      assert.equal(portal.handle(request("GET", "/", { host: "127.0.0.1:8081" })).status, 200);
+      assert.equal(portal.handle(request("GET", "/", { host: "127.0.0.1:9999" })).status, 302, "another port is not the portal");
+      assert.equal(portal.handle(request("GET", "/", { host: "127.0.0.1" })).status, 302);
+      const form = "ssid=home&password=home-secret-1&url=ws%3A%2F%2F10.0.0.1%3A8080%2F&name=dev-1";
+      assert.equal(portal.handle(request("POST", "/save", { form, host: "127.0.0.1:8081", origin: "http://127.0.0.1:8081" })).status, 303);
+      assert.equal(portal.handle(request("POST", "/save", { form, host: "127.0.0.1:8081", origin: "http://192.168.4.1:8081" })).status, 403);
     });
 
     it("405 with Allow for other methods", () => {
