@@ -60,7 +60,7 @@ describe("the firmware in Moddable's simulator (needs the Moddable SDK)", functi
 
     const hello = await server.waitFor("hello", () => true, 180_000); // includes the build
     assert.equal(hello.device, "mcsim-test");
-    assert.deepEqual(hello.capabilities, ["echo", "ping", "status", "config"]);
+    assert.deepEqual(hello.capabilities, ["echo", "ping", "status", "config", "wifi", "server", "factory_reset"]);
 
     const [setting] = server.execute("config set telemetryIntervalMs 1000");
     const set = await server.waitFor("reply", (e) => e.id === setting!.id, 10_000);

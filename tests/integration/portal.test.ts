@@ -15,7 +15,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { start, type CompanionServer } from "../../server/companion.js";
 import { createNodeHost } from "../../hosts/node/host.js";
-import { haveChromium, launchBrowser, MISSING_CHROMIUM, type Browser } from "../support/browser.js";
+import { haveChromium, launchBrowser, MISSING_CHROMIUM, type Browser } from "../../tools/browser.js";
 import { node, type Child } from "../support/child-process.js";
 import { ENGINES, engineArgs, useEngine } from "../support/engines.js";
 import { formPost, rawRequest } from "../support/raw-http.js";

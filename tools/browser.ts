@@ -61,7 +61,7 @@ export interface Browser {
  * Starts Chromium headless with a new profile (removed on close). No QUIC, no background
  * networking, no component updates, no sync: the only traffic is the test's.
  */
-export async function launchBrowser(): Promise<Browser> {
+export async function launchBrowser(viewport = { width: 420, height: 760 }): Promise<Browser> {
   const { chromium } = (await import(PLAYWRIGHT)) as { chromium: Chromium };
   const profile = mkdtempSync(join(tmpdir(), "moorline-chromium-"));
   const context = await chromium.launchPersistentContext(profile, {
@@ -76,7 +76,7 @@ export async function launchBrowser(): Promise<Browser> {
       "--disable-component-update",
       "--disable-sync",
     ],
-    viewport: { width: 420, height: 760 },
+    viewport,
   });
   return {
     context,
