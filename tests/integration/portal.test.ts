@@ -16,7 +16,7 @@ import { join } from "node:path";
 import { start, type CompanionServer } from "../../server/companion.js";
 import { createNodeHost } from "../../hosts/node/host.js";
 import { haveChromium, launchBrowser, MISSING_CHROMIUM, type Browser } from "../../tools/browser.js";
-import { node, type Child } from "../support/child-process.js";
+import { jsonLines, node, type Child } from "../support/child-process.js";
 import { ENGINES, engineArgs, useEngine } from "../support/engines.js";
 import { formPost, rawRequest } from "../support/raw-http.js";
 import { closedPort, delay, until } from "../support/wait.js";
@@ -25,18 +25,7 @@ import { closedPort, delay, until } from "../support/wait.js";
 const SIM = { ssid: "moorline-sim", password: "simulated-wifi" };
 
 /** The device's JSON log events so far. */
-function events(child: Child): Array<Record<string, unknown>> {
-  const out: Array<Record<string, unknown>> = [];
-  for (const line of child.stdout.split("\n")) {
-    if (!line.startsWith("{")) continue;
-    try {
-      out.push(JSON.parse(line) as Record<string, unknown>);
-    } catch {
-      // a line still being written
-    }
-  }
-  return out;
-}
+const events = jsonLines;
 
 interface Running {
   child: Child;

@@ -13,8 +13,8 @@ import { signalBars } from "../../src/provisioning/pages.js";
 import { Provisioner } from "../../src/provisioning/provisioner.js";
 import type { TcpListener, TcpListenerOptions } from "../../src/shared/host.js";
 import { MemoryStorage } from "../../src/shared/memory-storage.js";
-import { parseWebSocketUrl } from "../../src/websocket/url.js";
 import { SimWifi } from "../../hosts/node/sim-wifi.js";
+import { PlayedLink } from "../support/played-link.js";
 import { VirtualClock } from "../support/virtual-clock.js";
 import { seededRandom } from "../support/wifi-rig.js";
 
@@ -51,24 +51,14 @@ function rig(port = 8081) {
     accessPointAddress: "192.168.4.1",
   });
   const wifi = new WifiManager({ driver: sim, timers: clock, random: seededRandom(3), networks: [] });
-  let url = "ws://10.0.0.1:8080/";
+  const link = new PlayedLink("ws://10.0.0.1:8080/");
   const provisioner = new Provisioner({
     storage: new MemoryStorage(),
     timers: clock,
     log,
     wifi,
-    link: {
-      get url() {
-        return url;
-      },
-      open: false,
-      setUrl: (next) => {
-        url = next;
-      },
-      rename: () => {},
-      checkUrl: (text) => void parseWebSocketUrl(text),
-    },
-    build: { network: undefined, url, deviceId: "dev-1" },
+    link,
+    build: { network: undefined, url: link.url, deviceId: "dev-1" },
     deviceId: "dev-1",
   });
   const portal = new Portal({
@@ -77,7 +67,7 @@ function rig(port = 8081) {
     timers: clock,
     log,
     provisioner,
-    currentUrl: () => url,
+    currentUrl: () => link.url,
     apName: "moorline-72AB",
     apPassword: "",
     httpPort: port,

@@ -7,12 +7,12 @@
  */
 import assert from "node:assert/strict";
 import { loadNetworks, WifiManager } from "../../src/device/wifi.js";
-import { SERVER_STORAGE, loadProvisioned, Provisioner, type ProvisionOutcome, type ServerLink } from "../../src/provisioning/provisioner.js";
+import { SERVER_STORAGE, loadProvisioned, Provisioner, type ProvisionOutcome } from "../../src/provisioning/provisioner.js";
 import { ProvisionError } from "../../src/shared/errors.js";
 import type { Log, WifiNetwork } from "../../src/shared/host.js";
 import { MemoryStorage } from "../../src/shared/memory-storage.js";
-import { parseWebSocketUrl } from "../../src/websocket/url.js";
 import { SimWifi } from "../../hosts/node/sim-wifi.js";
+import { PlayedLink } from "../support/played-link.js";
 import { VirtualClock } from "../support/virtual-clock.js";
 import { seededRandom } from "../support/wifi-rig.js";
 
@@ -21,33 +21,13 @@ const NEW_URL = "ws://10.0.0.9:9000/";
 const HOME = { ssid: "home", password: "home-secret-1" };
 const CAFE = { ssid: "cafe", password: "cafe-secret-22" };
 
-/** A link whose connections the test opens: setUrl closes the one in place. */
-class PlayedLink implements ServerLink {
-  url = BUILD_URL;
-  open = false;
-  names: string[] = [];
-  urls: string[] = [];
-  setUrl(url: string): void {
-    this.checkUrl(url);
-    this.url = url;
-    this.urls.push(url);
-    this.open = false;
-  }
-  rename(deviceId: string): void {
-    this.names.push(deviceId);
-  }
-  checkUrl(url: string): void {
-    parseWebSocketUrl(url);
-  }
-}
-
 function rig(options: { networks?: WifiNetwork[]; build?: WifiNetwork; accessPoints?: WifiNetwork[] } = {}) {
   const clock = new VirtualClock();
   const storage = new MemoryStorage();
   const logs: Array<{ event: string; fields: Record<string, unknown> }> = [];
   const log: Log = (_level, event, fields) => logs.push({ event, fields: fields ?? {} });
   const sim = new SimWifi({ timers: clock, accessPoints: options.accessPoints ?? [HOME, CAFE] });
-  const link = new PlayedLink();
+  const link = new PlayedLink(BUILD_URL);
   const wifi = new WifiManager({
     driver: sim,
     timers: clock,

@@ -12,8 +12,8 @@ import { FactoryResetButton } from "../../src/provisioning/factory-reset.js";
 import { accessPointName, Provisioning } from "../../src/provisioning/provisioning.js";
 import type { DeviceHost, TcpListener, TcpListenerOptions, WifiNetwork } from "../../src/shared/host.js";
 import { MemoryStorage } from "../../src/shared/memory-storage.js";
-import { parseWebSocketUrl } from "../../src/websocket/url.js";
 import { SimWifi } from "../../hosts/node/sim-wifi.js";
+import { PlayedLink } from "../support/played-link.js";
 import { VirtualClock } from "../support/virtual-clock.js";
 import { seededRandom } from "../support/wifi-rig.js";
 
@@ -54,22 +54,11 @@ function rig(networks: WifiNetwork[], extra: Record<string, unknown> = {}) {
     networks,
     onState: (state) => provisioning?.wifiChanged(state),
   });
-  let url = config.url;
   provisioning = new Provisioning({
     host,
     config,
     wifi,
-    link: {
-      get url() {
-        return url;
-      },
-      open: false,
-      setUrl: (next) => {
-        url = next;
-      },
-      rename: () => {},
-      checkUrl: (text) => void parseWebSocketUrl(text),
-    },
+    link: new PlayedLink(config.url),
     deviceId: "dev-1",
     buildNetwork: undefined,
     closeDelayMs: 3_000,
@@ -117,13 +106,19 @@ describe("when the portal opens and closes", () => {
     assert.equal(provisioning.portal!.isOpen, true);
   });
 
+  /** Started with nothing to try, set up through the portal, online: the portal's close is pending. */
+  function provisioned() {
+    const r = rig([]);
+    r.provisioning.start();
+    r.wifi.start();
+    r.provisioning.core.apply({ network: HOME }, "portal");
+    r.clock.advance(600);
+    r.provisioning.linkOpened();
+    return r;
+  }
+
   it("closes closeDelayMs after the device reached its server (the page says done meanwhile)", () => {
-    const { provisioning, wifi, clock, sim } = rig([]);
-    provisioning.start();
-    wifi.start();
-    provisioning.core.apply({ network: HOME }, "portal");
-    clock.advance(600);
-    provisioning.linkOpened();
+    const { provisioning, clock, sim } = provisioned();
     assert.equal(provisioning.portal!.isOpen, true);
     clock.advance(2_999);
     assert.equal(provisioning.portal!.isOpen, true);
@@ -133,24 +128,14 @@ describe("when the portal opens and closes", () => {
   });
 
   it("stays open when the device goes offline before it closed", () => {
-    const { provisioning, wifi, clock, sim } = rig([]);
-    provisioning.start();
-    wifi.start();
-    provisioning.core.apply({ network: HOME }, "portal");
-    clock.advance(600);
-    provisioning.linkOpened();
+    const { provisioning, clock, sim } = provisioned();
     sim.dropLink();
     clock.advance(60_000);
     assert.equal(provisioning.portal!.isOpen, true);
   });
 
   it("reopens at once after a factory reset leaves nothing to try", () => {
-    const { provisioning, wifi, clock } = rig([]);
-    provisioning.start();
-    wifi.start();
-    provisioning.core.apply({ network: HOME }, "portal");
-    clock.advance(600);
-    provisioning.linkOpened();
+    const { provisioning, clock } = provisioned();
     clock.advance(3_000);
     assert.equal(provisioning.portal!.isOpen, false);
     provisioning.core.factoryReset("server");

@@ -7,22 +7,10 @@ import type { Log, RandomSource, WifiDisconnectReason, WifiDriver, WifiNetwork, 
 import { WifiManager, type WifiFailure, type WifiManagerOptions, type WifiStateValue } from "../../src/device/wifi.js";
 import { createJsonLog } from "../../hosts/node/host.js";
 import { SimWifi, type SimAccessPoint } from "../../hosts/node/sim-wifi.js";
+import { seededRandom } from "./seeded-random.js";
 import { VirtualClock } from "./virtual-clock.js";
 
-/** A deterministic RandomSource (xorshift32): the same seed gives the same jitter. */
-export function seededRandom(seed: number): RandomSource {
-  let state = seed >>> 0 || 1;
-  return (into) => {
-    for (let i = 0; i < into.length; i++) {
-      state ^= state << 13;
-      state >>>= 0;
-      state ^= state >>> 17;
-      state ^= state << 5;
-      state >>>= 0;
-      into[i] = state & 0xff;
-    }
-  };
-}
+export { seededRandom };
 
 /** Every draw is the largest value below 1: each backoff delay is its window's top. */
 export const maxRandom: RandomSource = (into) => into.fill(0xff);
