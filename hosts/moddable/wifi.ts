@@ -160,8 +160,21 @@ export class ModdableWifi implements WifiDriver {
     return typeof value === "string" && value !== "" ? value : undefined;
   }
 
+  /**
+   * The station's MAC. The ESP32 knows it only once its radio is on: a device that has joined
+   * nothing yet (unprovisioned) turns it on in station mode first, as it is about to open its
+   * access point anyway.
+   */
   macAddress(): string | undefined {
-    const value = this.read("MAC", "station");
+    let value = this.read("MAC", "station");
+    if ((value === undefined || value === "") && this.listener === undefined && !this.accessPointUp) {
+      try {
+        this.api.mode = STATION_MODE;
+      } catch {
+        return undefined;
+      }
+      value = this.read("MAC", "station");
+    }
     return typeof value === "string" && value !== "" ? value : undefined;
   }
 

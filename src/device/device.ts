@@ -211,9 +211,9 @@ export class Device {
     if (this.started) return;
     this.started = true;
     this.host.log("info", "device_start", {
-      device: this.config.deviceId,
+      device: this.provisioning.core.name,
       firmware: FIRMWARE_VERSION,
-      url: this.config.url,
+      url: this.supervisor.url,
       wifi: this.wifi ? "managed" : "none",
     });
     this.app.start();

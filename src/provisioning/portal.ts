@@ -45,8 +45,11 @@ export interface PortalOptions {
   provisioner: Provisioner;
   /** The server's URL in use (the form shows it). */
   currentUrl(): string;
-  /** The access point's name. */
-  apName: string;
+  /**
+   * The access point's name, asked for when the portal opens (a chip's MAC may be known only
+   * once its radio is on).
+   */
+  apName: () => string;
   /** "" for an open access point. */
   apPassword: string;
   httpPort: number;
@@ -66,6 +69,8 @@ export class Portal {
   private scanToken = 0;
   /** What the form held at the last submission (never the password). */
   private submitted: { ssid: string; other: string; url: string; name: string } | undefined;
+  /** The access point's name, from the last open(). */
+  private name = "";
   /** The device reached its server: the page says "done" until the portal closes. */
   private done = false;
 
@@ -88,10 +93,11 @@ export class Portal {
    */
   open(): boolean {
     if (this.http !== undefined) return true;
-    const { driver, log, apName, apPassword } = this.options;
+    const { driver, log, apPassword } = this.options;
     this.done = false;
     try {
-      driver.startAccessPoint!({ ssid: apName, password: apPassword });
+      this.name = this.options.apName();
+      driver.startAccessPoint!({ ssid: this.name, password: apPassword });
       this.apAddress = driver.accessPointAddress?.() ?? DEFAULT_AP_ADDRESS;
       this.http = new HttpServer({
         listener: this.options.listener,
@@ -119,7 +125,7 @@ export class Portal {
       return false;
     }
     log("warn", "portal_open", {
-      ssid: apName,
+      ssid: this.name,
       open: apPassword === "",
       url: `http://${this.authority()}/`,
       dns: this.dns !== undefined ? this.options.dnsPort : null,
@@ -230,7 +236,7 @@ export class Portal {
 
   private page(errors: ReadonlyMap<string, string>): string {
     const provisioner = this.options.provisioner;
-    const title = this.options.apName;
+    const title = this.name || this.options.apName();
     const last = provisioner.last;
     if (this.done && last?.result === "online") return donePage(title, last.message);
     const trying = provisioner.trying;

@@ -73,7 +73,7 @@ export class Provisioning {
         log: host.log,
         provisioner: this.core,
         currentUrl: () => link.url,
-        apName: accessPointName(safeCall(() => driver.macAddress?.()), options.deviceId),
+        apName: () => accessPointName(safeCall(() => driver.macAddress?.()), this.core.name),
         apPassword: config.apPassword,
         httpPort: config.portalPort,
         dnsPort: config.dnsPort,
@@ -94,7 +94,7 @@ export class Provisioning {
 
   /** The handlers of the server's requests (wifi, server, factory_reset). */
   handlers(): Record<string, RequestHandler> {
-    return provisioningHandlers(this.core, this.options.host.timers);
+    return provisioningHandlers(this.core, this.options.host.timers, this.options.host.log);
   }
 
   /** Starts watching: the button's window, and the portal's triggers. */

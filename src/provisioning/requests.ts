@@ -19,7 +19,7 @@
  */
 import { defineHandler, type RequestHandler } from "../device/handlers.js";
 import { describe, RequestErrorCode, requestError } from "../shared/errors.js";
-import type { Timers } from "../shared/host.js";
+import type { Log, Timers } from "../shared/host.js";
 import type { Candidate, Provisioner } from "./provisioner.js";
 
 const hasOwn = (object: object, key: string): boolean => Object.prototype.hasOwnProperty.call(object, key);
@@ -42,10 +42,20 @@ function actionOf(message: Readonly<Record<string, unknown>>, type: string, acti
   return action;
 }
 
-/** The handlers, by type; `later` runs a trial once the reply has gone (a timer of 0 ms). */
-export function provisioningHandlers(core: Provisioner, timers: Timers): Record<string, RequestHandler> {
+/**
+ * The handlers, by type; `later` runs a trial once the reply has gone (a timer of 0 ms). The
+ * input was checked by then; a throw that still comes (a bug) is logged, never let into the
+ * timer.
+ */
+export function provisioningHandlers(core: Provisioner, timers: Timers, log: Log): Record<string, RequestHandler> {
   const later = (run: () => void): void => {
-    timers.set(run, 0);
+    timers.set(() => {
+      try {
+        run();
+      } catch (error) {
+        log("error", "provision_request_failed", { error });
+      }
+    }, 0);
   };
   const listed = (): Record<string, unknown> => ({ networks: core.networks() });
 

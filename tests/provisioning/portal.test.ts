@@ -68,7 +68,7 @@ function rig(port = 8081) {
     log,
     provisioner,
     currentUrl: () => link.url,
-    apName: "moorline-72AB",
+    apName: () => "moorline-72AB",
     apPassword: "",
     httpPort: port,
     dnsPort: 0,

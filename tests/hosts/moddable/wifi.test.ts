@@ -171,6 +171,19 @@ describe("Moddable host WiFi (hosts/moddable/wifi.ts)", function () {
       assert.ok(sdk.calls.includes("Net.get MAC station"));
     });
 
+    it("turns the radio on (station mode) to read the MAC of a device that has joined nothing yet", function () {
+      const net: Partial<Record<NetKey, unknown>> = {};
+      const { sdk, wifi } = driver(net);
+      Object.defineProperty(sdk.api, "mode", {
+        set: (value: number) => {
+          sdk.calls.push(`mode ${value}`);
+          net.MAC = "24:0a:c4:00:12:34"; // the ESP32's netif exists once the radio is on
+        },
+      });
+      assert.equal(wifi.macAddress(), "24:0a:c4:00:12:34");
+      assert.deepEqual(sdk.calls, ["Net.get MAC station", "mode 1", "Net.get MAC station"]);
+    });
+
     it("scans: each network heard, 'none' as open, incomplete items skipped, then the list", function () {
       const { wifi } = driver();
       const lists: unknown[] = [];

@@ -39,7 +39,8 @@ const COMMANDS: Command[] = [
     flags: [
       "--url", "--device-id", "--ssid", "--password", "--no-wifi", "--auth-token", "--ca", "--pin", "--insecure",
       "--telemetry-interval-ms", "--heartbeat-interval-ms", "--heartbeat-timeout-ms", "--backoff-base-ms", "--backoff-cap-ms",
-      "--stable-ms", "--max-message-bytes", "--storage", "--log-level", "--log-format", "--engine", "--help",
+      "--stable-ms", "--max-message-bytes", "--storage",
+      "--factory-reset", "--portal-port", "--dns-port", "--portal-timeout-ms", "--ap-password", "--server-trial-ms", "--log-level", "--log-format", "--engine", "--help",
     ],
     // The flag typed, never the config key it sets (config.telemetryIntervalMs).
     badValue: [["--telemetry-interval-ms", "5s"], '--telemetry-interval-ms must be an integer from 1000 to 86400000 (milliseconds), got "5s"'],
