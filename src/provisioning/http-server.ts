@@ -271,7 +271,7 @@ export class HttpServer {
     }
     if (connection.output !== undefined) return;
     if (connection.complete || this.limits.lingerMs === 0) {
-      this.finish(connection);
+      this.drop(connection);
       return;
     }
     connection.phase = Phase.LINGERING;
@@ -287,8 +287,7 @@ export class HttpServer {
       return;
     }
     // Silent since it connected, an answer not taken, or the linger over: just close.
-    if (connection.phase === Phase.LINGERING) this.finish(connection);
-    else this.drop(connection);
+    this.drop(connection);
   }
 
   private restartTimer(connection: Connection, ms = this.limits.requestTimeoutMs): void {
@@ -296,12 +295,11 @@ export class HttpServer {
     connection.timer = this.options.timers.set(() => this.timedOut(connection), ms);
   }
 
-  /** Closes after what was written is sent. */
-  private finish(connection: Connection): void {
-    this.forget(connection)?.close();
-  }
-
-  /** Closes at once (the peer went, or the server is closing). */
+  /**
+   * Forgets the connection and closes its socket: after the answer (what was written still
+   * goes out: TcpSocket.close() sends it first), or because the peer went, or the server
+   * is closing.
+   */
   private drop(connection: Connection): void {
     this.forget(connection)?.close();
   }
