@@ -91,6 +91,21 @@ describe("when the portal opens and closes", () => {
     assert.ok(sim.connectCount > attempts, "the known networks are still tried behind the portal");
   });
 
+  it("after a power cut, a saved network that comes back takes the device online and closes the portal by itself", () => {
+    const { provisioning, wifi, clock, sim } = rig([HOME]);
+    sim.dropLink(); // the router is still booting when the device comes back
+    provisioning.start();
+    wifi.start();
+    clock.advance(10_000);
+    assert.equal(provisioning.portal!.isOpen, true);
+    sim.restore();
+    clock.advance(121_000); // at most one backoff round (120 s) and an attempt
+    assert.equal(wifi.state, WifiState.ONLINE);
+    provisioning.linkOpened(); // the server accepts the device
+    clock.advance(3_000);
+    assert.equal(provisioning.portal!.isOpen, false);
+  });
+
   it("never opens while WiFi is online, and the clock starts again when the link goes", () => {
     const { provisioning, wifi, clock, sim } = rig([HOME]);
     provisioning.start();
