@@ -30,6 +30,8 @@ export interface FleetSpec {
   windowMs: number;
   /** Longest wait for every device to connect, ms. */
   connectTimeoutMs: number;
+  /** "mqtt": the devices speak MQTT to a broker at `url` (bench/mqtt-fleet.ts); default "websocket". */
+  transport?: "websocket" | "mqtt";
 }
 
 export interface FleetResult {
@@ -79,6 +81,8 @@ async function main(): Promise<void> {
   let opened = 0;
   let closes = 0;
   let onAllOpen: (() => void) | undefined;
+  // A device is connected once its session is open: the WebSocket's, or MQTT's CONNACK.
+  const openEvent = spec.transport === "mqtt" ? "mqtt_open" : "ws_open";
 
   const before = memory();
   const devices: Device[] = [];
@@ -92,7 +96,7 @@ async function main(): Promise<void> {
         sentAt = performance.now();
       } else if (event === "telemetry_acked") {
         if (measuring && fields!.seq === sentSeq) rtts.push(performance.now() - sentAt);
-      } else if (event === "ws_open") {
+      } else if (event === openEvent) {
         if (++opened === spec.devices) onAllOpen?.();
       } else if (event === "ws_closed") {
         if (measuring) closes++;
@@ -102,6 +106,7 @@ async function main(): Promise<void> {
       url: spec.url,
       deviceId: `fleet-${index}`,
       telemetryIntervalMs: 1000,
+      transport: spec.transport ?? "websocket",
       ssid: "",
       password: "",
     });

@@ -8,7 +8,7 @@
  *   npm run bench -- --quick          a smaller run, under a minute
  *   npm run bench -- --json           one JSON record per figure on stdout (the table on stderr)
  *   npm run bench -- --chart          also write docs/benchmarks.svg and docs/benchmarks.json
- *   npm run bench -- --only xs,fleet  some sections: xs, clients, memory, reconnect, fleet, profile
+ *   npm run bench -- --only xs,fleet  some sections: xs, clients, memory, reconnect, fleet, flash, mqtt, profile
  *   npm run bench -- --runs 7         repetitions of the client runs (default 5, quick 3)
  *   npm run bench -- --profile        also profile our client's echo (node --cpu-prof): top frames
  *
@@ -21,6 +21,8 @@ import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { renderChart } from "./chart.js";
+import { flashScenarios, FLASH_ERASE_CYCLES, NVS_PAGES, simulateFlash } from "./flash.js";
+import { mqttFleetSection, type MqttFleetPlan } from "./mqtt-fleet.js";
 import { topFrames } from "./profile.js";
 import { PYTHON, REPO_ROOT, runDriver, ServerProcess, startFleet } from "./processes.js";
 import { reconnectOnce, type ReconnectSample } from "./reconnect.js";
@@ -29,7 +31,7 @@ import { median, summarize } from "./stats.js";
 import { CLIENTS, REFERENCE, type ClientName, type Kind, type Task, type TaskResult } from "./tasks.js";
 import { SLOT_BYTES_DESKTOP, SLOT_BYTES_ESP32, xsComputePerEcho, xsHeapOverMessages, xsMemory } from "./xs.js";
 
-const SECTIONS = ["xs", "clients", "memory", "reconnect", "fleet"] as const;
+const SECTIONS = ["xs", "clients", "memory", "reconnect", "fleet", "flash", "mqtt"] as const;
 /** Run only when asked: --profile, or --only profile. */
 const OPTIONAL = ["profile"] as const;
 type Section = (typeof SECTIONS)[number] | (typeof OPTIONAL)[number];
@@ -57,6 +59,8 @@ interface Plan {
   reconnectEngines: Array<"node" | "xs">;
   downMs: number;
   fleets: Array<{ devices: number; runs: number; rampMs: number; settleMs: number; windowMs: number }>;
+  /** The same fleets against mosquitto (bench/mqtt-fleet.ts). */
+  mqttFleets: MqttFleetPlan[];
 }
 
 const FULL: Plan = {
@@ -77,6 +81,11 @@ const FULL: Plan = {
     { devices: 1000, runs: 3, rampMs: 1000, settleMs: 1500, windowMs: 5000 },
     { devices: 10_000, runs: 3, rampMs: 4000, settleMs: 2000, windowMs: 10_000 },
   ],
+  mqttFleets: [
+    { devices: 1000, runs: 3, rampMs: 1000, settleMs: 1500, windowMs: 5000 },
+    // Once, ramped over 20 s: 10,000 broker sessions take a while to set up on a shared machine.
+    { devices: 10_000, runs: 1, rampMs: 20_000, settleMs: 3000, windowMs: 10_000 },
+  ],
 };
 
 const QUICK: Plan = {
@@ -94,6 +103,7 @@ const QUICK: Plan = {
   reconnectEngines: ["node"],
   downMs: 500,
   fleets: [{ devices: 1000, runs: 1, rampMs: 1000, settleMs: 1000, windowMs: 3000 }],
+  mqttFleets: [{ devices: 1000, runs: 1, rampMs: 1000, settleMs: 1000, windowMs: 3000 }],
 };
 
 /** Messages out at once in the pipelined runs: up to 64, and no more than ~4 MiB. */
@@ -445,6 +455,38 @@ async function fleetSection(plan: Plan, records: FigureRecord[]): Promise<Array<
   return outcome;
 }
 
+// --- flash --------------------------------------------------------------------------------
+
+function flashSection(plan: Plan, records: FigureRecord[]): void {
+  const rows = [["scenario (default config: telemetry 10 s, flush 2 s, 720 writes/h)", "writes/h", "sets", "deletes", "bytes/h", "NVS entries/h", "page erases/h", "years to 100k"]];
+  for (const scenario of flashScenarios(plan.name === "quick")) {
+    progress(`flash: ${scenario.name}`);
+    const result = simulateFlash(scenario);
+    const exact = (value: number) => summarize([value]);
+    const note = `${scenario.name}; telemetry every ${scenario.telemetryIntervalMs} ms, ${scenario.hours} simulated h`;
+    records.push(
+      record("nvs_writes_per_hour", "moorline", "node", null, null, exact(result.writesPerHour), "writes/h", { note }),
+      record("nvs_bytes_per_hour", "moorline", "node", null, null, exact(result.bytesPerHour), "B/h", { note }),
+      record("nvs_years_to_wear_out", "moorline", "node", null, null, exact(Number.isFinite(result.years) ? result.years : -1), "years", { note: `${note}; -1: never (no write)` }),
+    );
+    rows.push([
+      scenario.name,
+      num(result.writesPerHour),
+      num(result.setsPerHour),
+      num(result.deletesPerHour),
+      bytes(result.bytesPerHour),
+      num(result.entriesPerHour),
+      result.erasesPerPagePerHour.toFixed(2),
+      Number.isFinite(result.years) ? result.years.toFixed(1) : "never",
+    ]);
+  }
+  say(table(rows));
+  say(`The whole firmware on a virtual clock over NVS-limited storage that counts every write (the boot record's 1-3 a`);
+  say(`boot aside). A record acknowledged within the flush interval is never written. Wear: NVS entries (32 B; a string is`);
+  say(`1 + ceil((bytes + 1) / 32)) over ${NVS_PAGES} pages of 126 (the SDK's 24 KB nvs partition): each page erased once per lap;`);
+  say(`"years" is how long this could go on, non-stop, before ${FLASH_ERASE_CYCLES.toLocaleString("en-US")} erase cycles.`);
+}
+
 // --- targets ------------------------------------------------------------------------------
 
 function printTargets(records: FigureRecord[], sections: Set<Section>, heapOk: boolean | undefined): void {
@@ -583,6 +625,10 @@ async function main(): Promise<number> {
   await section("fleet", "Fleet: simulated devices in one process, telemetry every second", async () => {
     await fleetSection(plan, records);
   });
+  await section("flash", "Flash wear of the durable outbox (NVS writes per hour)", async () => flashSection(plan, records));
+  await section("mqtt", "MQTT fleet: the same devices on mosquitto over WebSocket, QoS 1 telemetry every second", () =>
+    mqttFleetSection(plan.mqttFleets, records, { say, progress }),
+  );
 
   if (values.profile || sections.has("profile")) {
     say("== Profile: our client's pipelined echo (64 B and 16 KB) under node --cpu-prof, top frames by self time");

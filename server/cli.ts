@@ -7,7 +7,11 @@
  * Prints "listening on ws://HOST:PORT/" (with --json: a `listening` event holding the URL;
  * wss:// with --tls or --cert/--key, after a "TLS:" line naming the CA), then one line per
  * event; reads commands from the terminal. Exit status: 0 after quit, end of command input,
- * SIGINT or SIGTERM; 1 when it cannot listen (or set up TLS); 2 for bad arguments.
+ * SIGINT or SIGTERM; 1 when it cannot listen (or set up TLS, or use its --devices file); 2
+ * for bad arguments.
+ *
+ * With --devices FILE it admits only the devices registered there (server/registry.ts);
+ * --add-device ID, --remove-device ID and --list-devices change or show that file and exit.
  */
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
@@ -29,6 +33,7 @@ import {
   type Flag,
   type ParsedFlags,
 } from "../hosts/node/cli.js";
+import { DEVICE_ID_RULE, isDeviceId } from "../src/auth/credentials.js";
 import { MAX_TIMEOUT_MS } from "../src/shared/options.js";
 import { isValidCloseCode } from "../src/websocket/constants.js";
 import { COMMAND_HELP } from "./commands.js";
@@ -41,6 +46,7 @@ import {
   type CompanionOptions,
 } from "./companion.js";
 import { DEFAULT_TLS_DIR, ensureLocalTls } from "./certificates.js";
+import { DeviceRegistry, RegistryError } from "./registry.js";
 import type { CompanionEvent } from "./events.js";
 import { formatHuman, formatJson } from "./format.js";
 
@@ -72,8 +78,24 @@ const FLAGS: readonly Flag[] = [
   { name: "tls-dir", value: "DIR", help: "... kept in DIR instead" },
   { name: "cert", value: "FILE", help: "serve wss:// with your own certificate chain (PEM), with --key" },
   { name: "key", value: "FILE", help: "... and its private key (PEM)" },
+  {
+    name: "devices",
+    value: "FILE",
+    section: "Devices (who may connect):",
+    help:
+      "admit only the devices registered in FILE, each with its own token\n" +
+      '(sent as "Authorization: Bearer TOKEN" with "Moorline-Device: ID");\n' +
+      "without it, any device is admitted (development mode)",
+  },
+  {
+    name: "add-device",
+    value: "ID",
+    help: "register device ID in the --devices FILE (made if missing) and print\nits new token, once, on the last line; then exit",
+  },
+  { name: "remove-device", value: "ID", help: "unregister it (a server using FILE disconnects it); then exit" },
+  { name: "list-devices", help: "print the registered device ids; then exit" },
   { name: "no-ack", key: "noAck", section: "Misbehaviour, for tests:", help: "never acknowledge telemetry (terminal: acks off)" },
-  { name: "no-pong", key: "noPong", help: "never answer the devices' pings (terminal: mute)" },
+  { name: "no-pong", key: "noPong", help: "never answer the devices' pings (acks and requests still go out; the terminal's mute silences everything)" },
   {
     name: "garbage",
     key: "garbage",
@@ -119,8 +141,10 @@ reply (status, say) is shown whole, pretty-printed. Colour when stdout is a term
 NO_COLOR is not set.
 
 Exit status: 0 after quit, end of command input (Ctrl-D), SIGINT or SIGTERM (every
-connection is closed with 1001 first); 1 cannot listen (the port is in use) or set up TLS;
-2 bad arguments (including a --cert or --key file that cannot be read).`,
+connection is closed with 1001 first); 1 cannot listen (the port is in use), set up TLS,
+or use the --devices file (unreadable, corrupt: the message says what is wrong); 2 bad
+arguments (including a --cert or --key file that cannot be read, a device id that is not
+one, --add-device of a registered id, --remove-device of an unregistered one).`,
 };
 
 /** Where the TLS certificate comes from: the local CA's folder, or the user's files. */
@@ -128,6 +152,8 @@ type TlsSource = { dir: string } | { certPath: string; keyPath: string };
 
 interface CliArguments {
   options: CompanionOptions;
+  /** --devices FILE: the registry to admit devices from. */
+  devices?: string;
   tls?: TlsSource;
   json: boolean;
   stdin: boolean;
@@ -145,7 +171,67 @@ function serverArguments(parsed: ParsedFlags): CliArguments {
   }
   const options: CompanionOptions = { host: DEFAULT_HOST, port: DEFAULT_PORT, ...keyedValues(parsed, FLAGS) };
   const tls = tlsSource(parsed);
-  return { options, ...(tls ? { tls } : {}), json: switchFlag(parsed, "json"), stdin: switchFlag(parsed, "stdin") };
+  const devices = stringFlag(parsed, "devices");
+  if (devices === "") throw new UsageError("--devices must not be empty");
+  return { options, ...(tls ? { tls } : {}), ...(devices !== undefined ? { devices } : {}), json: switchFlag(parsed, "json"), stdin: switchFlag(parsed, "stdin") };
+}
+
+/** The flags that change or show the registry and exit, instead of serving. */
+const REGISTRY_COMMANDS = ["add-device", "remove-device", "list-devices"] as const;
+
+/**
+ * --add-device, --remove-device, --list-devices: one of them, with --devices FILE and
+ * nothing else. Prints what it did; the token of an added device on the last line.
+ */
+async function registryCommand(parsed: ParsedFlags): Promise<void> {
+  const given = REGISTRY_COMMANDS.filter((name) => parsed.values.has(name));
+  const as = (name: string) => parsed.typed.get(name) ?? `--${name}`;
+  if (given.length > 1) throw new UsageError(`${as(given[0]!)} and ${as(given[1]!)} go one at a time`);
+  const command = given[0]!;
+  const other = [...parsed.values.keys()].find((name) => name !== command && name !== "devices");
+  if (other !== undefined) throw new UsageError(`${as(command)} changes or shows the --devices file and exits: leave out ${as(other)}`);
+  const path = stringFlag(parsed, "devices");
+  if (path === undefined || path === "") throw new UsageError(`${as(command)} needs --devices FILE: the registry to change`);
+  const open = (create: boolean) => {
+    try {
+      return DeviceRegistry.open(path, { create });
+    } catch (error) {
+      throw new SetupError((error as Error).message);
+    }
+  };
+  if (command === "list-devices") {
+    const registry = open(false);
+    const ids = registry.ids();
+    process.stdout.write(ids.length === 0 ? `no devices are registered in ${path}\n` : ids.map((id) => `${id}  added ${registry.added(id)}\n`).join(""));
+    return;
+  }
+  const id = stringFlag(parsed, command)!;
+  if (!isDeviceId(id)) throw new UsageError(`${as(command)} ${JSON.stringify(String(id).slice(0, 80))}: a device id is ${DEVICE_ID_RULE}`);
+  if (command === "remove-device") {
+    const registry = open(false);
+    if (!registry.has(id)) throw new UsageError(`${as(command)} ${id}: not registered in ${path}`);
+    changeRegistry(() => registry.remove(id));
+    process.stdout.write(`${id} removed from ${path}: a server using it disconnects the device and refuses it from now on\n`);
+    return;
+  }
+  const registry = open(true);
+  if (registry.has(id)) throw new UsageError(`${as(command)} ${id}: already registered in ${path} (to give it a new token, --remove-device it first)`);
+  const token = await changeRegistry(() => registry.add(id));
+  process.stdout.write(
+    `${id} registered in ${path}. Its token follows, shown this once: give it to the device\n` +
+      `(npm run device -- --device-id ${id} --auth-token TOKEN, or authToken=TOKEN in its build) and keep it secret.\n` +
+      `${token}\n`,
+  );
+}
+
+/** Runs a change of the registry (the id already checked); a file it cannot write is a setup failure. */
+async function changeRegistry<T>(change: () => T | Promise<T>): Promise<T> {
+  try {
+    return await change();
+  } catch (error) {
+    if (error instanceof RegistryError) throw new SetupError(error.message);
+    throw error;
+  }
 }
 
 function tlsSource(parsed: ParsedFlags): TlsSource | undefined {
@@ -183,7 +269,15 @@ function loadTls(source: TlsSource): { cert: string; key: string; note: string; 
 }
 
 async function main(parsed: ParsedFlags): Promise<void> {
+  if (REGISTRY_COMMANDS.some((name) => parsed.values.has(name))) return registryCommand(parsed);
   const args = serverArguments(parsed);
+  if (args.devices !== undefined) {
+    try {
+      args.options.registry = DeviceRegistry.open(args.devices);
+    } catch (error) {
+      throw new SetupError((error as Error).message);
+    }
+  }
   let tlsLine: string | undefined;
   if (args.tls) {
     let tls;

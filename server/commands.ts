@@ -52,6 +52,8 @@ export const COMMAND_HELP = `Commands (to every connected device, or to one with
   status                       request the device's status
   config get [key]             read the configuration, or one key
   config set <key> <value>     set a key; <value> is JSON when it parses, else a string
+  reboot [reason]              request a reboot (the next hello reports the reason; it also
+                               ends safe mode)
   send <json>                  send a request of any type (an id is added if missing);
                                JSON that is not an object with a "type" goes as is
   raw <text>                   send <text> verbatim as one text message
@@ -100,6 +102,9 @@ export function parseCommand(text: string): Command {
       return { kind: "request", body: { type: name } };
     case "config":
       return parseConfig(rest);
+    case "reboot":
+      if (rest.length > 64) throw new CommandError(`reboot's reason is at most 64 characters, got ${rest.length}`);
+      return { kind: "request", body: rest === "" ? { type: "reboot" } : { type: "reboot", reason: rest } };
     case "send":
       return parseSend(rest);
     case "raw":

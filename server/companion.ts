@@ -7,6 +7,12 @@
  * falls silent (mute: no pong, no ack, no request, nothing), sends garbage, refuses the
  * upgrade.
  *
+ * With a device registry (`registry`, the command line's --devices FILE) it admits only the
+ * devices registered there, each proving its id with its own token in the opening handshake
+ * (server/auth.ts, docs/protocol.md "Who may connect"); without one it admits anyone
+ * (development mode) and says so. Either way one device id has one live connection: a newer
+ * one replaces the older, which is closed with 4001.
+ *
  *   const server = await start({ port: 0 });          // 127.0.0.1, any free port
  *   server.events.on("telemetry", (event) => ...);
  *   server.send("sim-1", "config set telemetryIntervalMs 500");
@@ -15,12 +21,13 @@
  * The command line is server/cli.ts (`npm run server -- --help`).
  */
 import { EventEmitter } from "node:events";
-import { createServer, STATUS_CODES, type IncomingMessage, type RequestListener, type Server } from "node:http";
+import { createServer, type IncomingMessage, type RequestListener, type Server } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import { performance } from "node:perf_hooks";
 import type { Duplex } from "node:stream";
 import { WebSocket, WebSocketServer, type RawData } from "ws";
+import { isLoopbackHost } from "../src/auth/credentials.js";
 import { isValidCloseCode } from "../src/websocket/constants.js";
 import {
   checkCloseReason,
@@ -31,7 +38,10 @@ import {
   type Command,
   type RequestBody,
 } from "./commands.js";
+import { Admission } from "./admission.js";
+import { Gatekeeper, type AuthLimits } from "./auth.js";
 import type { CompanionEvent, CompanionEventName, DeviceInfo, RequestId, UnstampedEvent } from "./events.js";
+import type { DeviceRegistry } from "./registry.js";
 import { DEFAULT_MAX_BOOTS, TelemetryLedger } from "./telemetry.js";
 
 export { CommandError } from "./commands.js";
@@ -54,14 +64,23 @@ export const DEFAULT_MAX_PENDING_REQUESTS = 256;
 export const DEFAULT_HISTORY_LENGTH = 1000;
 /** close(): how long devices get to answer the 1001 close frame before TCP is destroyed, ms. */
 export const DEFAULT_SHUTDOWN_TIMEOUT_MS = 2000;
-/** A refused upgrade's socket is destroyed this long after the response, if the device keeps it open, ms. */
-const REJECT_LINGER_MS = 1000;
 /** After destroying what did not close in time, how long close() waits for the sockets to be gone, ms. */
 const FINAL_CLOSE_MS = 500;
 /** Nesting of the garbage "too deep" message: well past the device's maxJsonDepth (default 16). */
 export const GARBAGE_DEPTH = 64;
 /** Length of the garbage "too large" message, bytes: past maxJsonBytes (default 8192), within the device's 16 KiB message limit. */
 export const GARBAGE_LARGE_BYTES = 9216;
+/**
+ * Close code for a connection replaced by a newer one of the same device id (private use,
+ * RFC 6455 section 7.4.2): a stale half-open link never keeps its device out.
+ */
+export const CLOSE_REPLACED = 4001;
+/** Close code for a connection whose device was removed from the registry, or given a new token. */
+export const CLOSE_REVOKED = 4003;
+/** A replaced or revoked connection that does not finish its close handshake is destroyed after this, ms (a half-open one never will). */
+const EVICT_CLOSE_MS = 2000;
+/** How often the registry file is looked at for changes made by another process (revoking live connections), ms. */
+export const DEFAULT_REGISTRY_CHECK_MS = 2000;
 
 /** The ways the server misbehaves on purpose, for tests. Each can change at run time (setMisbehaviour). */
 export interface Misbehaviour {
@@ -100,6 +119,15 @@ export interface CompanionOptions extends Misbehaviour {
   maxPendingRequests?: number;
   historyLength?: number;
   shutdownTimeoutMs?: number;
+  /**
+   * Admit only the devices of this registry, each with its own token (server/auth.ts).
+   * Default: none, anyone is admitted (development mode).
+   */
+  registry?: DeviceRegistry;
+  /** With a registry: the limits on failed attempts (server/auth.ts, DEFAULT_AUTH_LIMITS). */
+  authLimits?: Partial<AuthLimits>;
+  /** With a registry: how often its file is looked at for changes, ms (default DEFAULT_REGISTRY_CHECK_MS). */
+  registryCheckMs?: number;
 }
 
 /** A request the server sent: where to, and the id its reply will carry. */
@@ -139,6 +167,9 @@ class Connection {
    * still read and reported. The next connection starts unmuted.
    */
   muted = false;
+
+  /** Whether `device` was authenticated in the handshake (with a registry), not just said in hello. */
+  authenticated = false;
 
   constructor(
     readonly conn: number,
@@ -244,8 +275,12 @@ export class CompanionServer {
   private readonly secure: boolean;
   private readonly wss: WebSocketServer;
   private readonly connections = new Map<number, Connection>();
-  /** Sockets of refused upgrades, until they are gone. */
-  private readonly rejected = new Set<Duplex>();
+  /** What becomes of upgrade requests (server/admission.ts). */
+  private readonly admission: Admission;
+  /** With a registry: the handshake checks. */
+  private readonly gatekeeper: Gatekeeper | undefined;
+  private readonly registryCheckMs: number;
+  private registryTimer: NodeJS.Timeout | undefined;
   private nextConn = 1;
   private nextRequestId = 1;
   private address: { url: string; port: number } | undefined;
@@ -262,6 +297,7 @@ export class CompanionServer {
     checkPositive("historyLength", options.historyLength);
     checkMs("requestTimeoutMs", options.requestTimeoutMs);
     checkMs("shutdownTimeoutMs", options.shutdownTimeoutMs);
+    checkPositive("registryCheckMs", options.registryCheckMs);
     this.host = host;
     this.requestedPort = port;
     this.telemetry = new TelemetryLedger(options.maxBoots ?? DEFAULT_MAX_BOOTS);
@@ -270,6 +306,24 @@ export class CompanionServer {
     this.maxPendingRequests = options.maxPendingRequests ?? DEFAULT_MAX_PENDING_REQUESTS;
     this.historyLength = options.historyLength ?? DEFAULT_HISTORY_LENGTH;
     this.shutdownTimeoutMs = options.shutdownTimeoutMs ?? DEFAULT_SHUTDOWN_TIMEOUT_MS;
+    this.registryCheckMs = options.registryCheckMs ?? DEFAULT_REGISTRY_CHECK_MS;
+    this.gatekeeper = options.registry
+      ? new Gatekeeper({
+          registry: options.registry,
+          ...(options.authLimits ? { limits: options.authLimits } : {}),
+          report: (event) => {
+            this.emit(event);
+            if (event.event === "registry") this.revoke(event.revoked);
+          },
+        })
+      : undefined;
+    this.admission = new Admission({
+      gatekeeper: this.gatekeeper,
+      report: (event) => this.emit(event),
+      upgrade: (request, socket, head, remote, device) =>
+        this.wss.handleUpgrade(request, socket, head, (ws) => this.onConnection(ws, request, remote, device)),
+      closing: () => this.closing !== undefined,
+    });
     this.behaviour = {
       dropAfterMs: options.dropAfterMs,
       closeAfterMs: options.closeAfterMs,
@@ -299,7 +353,9 @@ export class CompanionServer {
     // Pings are answered here rather than by `ws` (autoPong), so `mute` (and --no-pong) can
     // stop and restart answering per connection at run time.
     this.wss = new WebSocketServer({ noServer: true, autoPong: false, maxPayload: this.maxMessageBytes, perMessageDeflate: false });
-    this.http.on("upgrade", (request: IncomingMessage, socket: Duplex, head: Buffer) => this.onUpgrade(request, socket, head));
+    this.http.on("upgrade", (request: IncomingMessage, socket: Duplex, head: Buffer) =>
+      this.admission.handle(request, socket, head, this.behaviour.rejectStatus),
+    );
   }
 
   /** ws://host:port/ (wss:// with TLS) once listening. */
@@ -327,6 +383,22 @@ export class CompanionServer {
     const hostPart = address.family === "IPv6" || address.address.includes(":") ? `[${address.address}]` : address.address;
     this.address = { url: `${this.secure ? "wss" : "ws"}://${hostPart}:${address.port}/`, port: address.port };
     this.emit({ event: "listening", url: this.address.url, host: address.address, port: address.port });
+    const registry = this.gatekeeper?.registry;
+    if (registry) {
+      // Tokens over plain ws:// beyond this machine can be read on the way and replayed.
+      const exposed = !this.secure && !isLoopbackHost(address.address.replace(/^::ffff:/, ""));
+      this.emit({ event: "auth", mode: "registry", file: registry.path, devices: registry.size, cleartext: exposed });
+      // Changes made by another process (--remove-device) close the revoked devices' connections.
+      this.registryTimer = setInterval(() => void this.gatekeeper!.refreshRegistry(), this.registryCheckMs);
+      this.registryTimer.unref();
+    } else {
+      this.emit({ event: "auth", mode: "open" });
+    }
+  }
+
+  /** With a registry: the handshake checks' failure tables' sizes (each bounded). */
+  authTracked(): { addresses: number; devices: number } | undefined {
+    return this.gatekeeper?.tracked();
   }
 
   /** The current misbehaviour (a copy). */
@@ -414,11 +486,12 @@ export class CompanionServer {
   private async shutdown(): Promise<void> {
     const live = [...this.connections.values()];
     this.emit({ event: "shutdown", connections: live.length });
+    clearInterval(this.registryTimer);
     const httpClosed = new Promise<void>((resolve) => this.http.close(() => resolve()));
     for (const c of live) this.closeConnection(c, 1001, "server shutting down", "shutdown");
     await settleWithin(Promise.all(live.map((c) => c.closed)), this.shutdownTimeoutMs);
     for (const c of this.connections.values()) if (!c.ended) c.socket.terminate();
-    for (const socket of this.rejected) socket.destroy();
+    this.admission.close();
     this.http.closeAllConnections();
     // Destroyed sockets report their close a moment later; bound that wait too.
     await settleWithin(Promise.all([httpClosed, ...live.map((c) => c.closed)]), FINAL_CLOSE_MS);
@@ -450,39 +523,21 @@ export class CompanionServer {
       pendingRequests: c.pending.size,
       muted: c.muted,
       acks: c.acks,
+      authenticated: c.authenticated,
     };
   }
 
   // ---- connections ----
 
-  private onUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
-    socket.on("error", () => {});
-    const remote = `${request.socket.remoteAddress}:${request.socket.remotePort}`;
-    const status = this.behaviour.rejectStatus;
-    if (this.closing) {
-      socket.destroy();
-      return;
-    }
-    if (status !== undefined) {
-      const phrase = STATUS_CODES[status] ?? "Refused";
-      const body = `${status} ${phrase} (refused on purpose: --reject-status)\n`;
-      this.rejected.add(socket);
-      socket.once("close", () => this.rejected.delete(socket));
-      socket.end(
-        `HTTP/1.1 ${status} ${phrase}\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\n` +
-          `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
-      );
-      setTimeout(() => socket.destroy(), REJECT_LINGER_MS).unref();
-      this.emit({ event: "reject", remote, status });
-      return;
-    }
-    this.wss.handleUpgrade(request, socket, head, (ws) => this.onConnection(ws, request, remote));
-  }
-
-  private onConnection(socket: WebSocket, request: IncomingMessage, remote: string): void {
+  private onConnection(socket: WebSocket, request: IncomingMessage, remote: string, device: string | undefined): void {
     const c = new Connection(this.nextConn++, socket, remote, request.url ?? "/", this.behaviour.noPong === true, this.behaviour.noAck !== true);
     this.connections.set(c.conn, c);
-    this.emit({ event: "connect", conn: c.conn, device: null, remote, path: c.path });
+    if (device !== undefined) {
+      c.device = device;
+      c.authenticated = true;
+    }
+    this.emit({ event: "connect", conn: c.conn, device: c.device, remote, path: c.path });
+    if (device !== undefined) this.replaceOlder(c);
 
     socket.on("message", (data, isBinary) => this.onMessage(c, data, isBinary));
     socket.on("ping", (data) => {
@@ -516,6 +571,26 @@ export class CompanionServer {
     this.connections.delete(c.conn);
     this.emit({ event: "close", conn: c.conn, device: c.device, code, reason, durationMs: Date.now() - c.openedAt });
     c.markClosed();
+  }
+
+  /** One live connection per device id: the others of c's device are closed with CLOSE_REPLACED. */
+  private replaceOlder(c: Connection): void {
+    for (const other of this.connections.values()) {
+      if (other !== c && other.device === c.device && !other.ended) this.evict(other, CLOSE_REPLACED, "replaced by a newer connection", "replaced");
+    }
+  }
+
+  /** The registry no longer holds these devices (or holds new tokens for them): their connections go. */
+  private revoke(devices: readonly string[]): void {
+    for (const c of this.connections.values()) {
+      if (c.authenticated && c.device !== null && devices.includes(c.device)) this.evict(c, CLOSE_REVOKED, "device no longer registered", "revoked");
+    }
+  }
+
+  /** Closes with `code`, and destroys TCP after EVICT_CLOSE_MS if the close handshake does not finish (a half-open link's never does). */
+  private evict(c: Connection, code: number, reason: string, why: string): void {
+    this.closeConnection(c, code, reason, why);
+    c.after(EVICT_CLOSE_MS, () => this.dropConnection(c, why));
   }
 
   private closeConnection(c: Connection, code: number, reason: string, why: string): void {
@@ -572,11 +647,31 @@ export class CompanionServer {
       this.emit({ event: "bad_message", conn: c.conn, device: c.device, type: "hello", reason: "device must be a string of 1 to 64 characters" });
       return;
     }
+    if (c.authenticated && message.device !== c.device) {
+      // The handshake proved one id: the connection cannot speak for another.
+      this.emit({ event: "bad_message", conn: c.conn, device: c.device, type: "hello", reason: "it names another device than the one authenticated" });
+      this.closeConnection(c, 1008, "hello names another device than the one authenticated", "hello");
+      return;
+    }
+    const named = c.device !== message.device;
     c.device = message.device;
+    // Development mode: the id is known from hello only, and one id keeps one connection all the same.
+    if (named && !c.authenticated) this.replaceOlder(c);
     c.firmware = message.firmware ?? null;
     c.boot = message.boot ?? null;
     c.capabilities = message.capabilities ?? null;
-    this.emit({ event: "hello", conn: c.conn, device: c.device, firmware: c.firmware, boot: c.boot, capabilities: c.capabilities });
+    this.emit({
+      event: "hello",
+      conn: c.conn,
+      device: c.device,
+      firmware: c.firmware,
+      boot: c.boot,
+      capabilities: c.capabilities,
+      reset: message.reset ?? null,
+      boots: message.boots ?? null,
+      safeMode: message.safeMode ?? null,
+      rebootReason: message.rebootReason ?? null,
+    });
     if (this.behaviour.garbage && !c.garbageSent) this.sendGarbage(c);
   }
 

@@ -3,8 +3,9 @@
  * for the test API (CompanionServer.events), the `--json` output (one JSON line each, with
  * `t`) and the readable log (server/format.ts).
  *
- * `conn` numbers connections from 1 in the order they opened; `device` is the id from the
- * connection's hello, or null before it.
+ * `conn` numbers connections from 1 in the order they opened; `device` is the id the
+ * handshake authenticated (with --devices), else the id from the connection's hello, or null
+ * before it.
  */
 import type { TelemetryOutcome } from "./telemetry.js";
 
@@ -24,7 +25,48 @@ export type CompanionEvent = { t: string } & (
   | { event: "reject"; remote: string; status: number }
   /** A TLS handshake failed (wss:// only): a ws:// client, or one that refused the certificate. */
   | { event: "tls_error"; remote: string; message: string }
-  | ({ event: "hello"; firmware: unknown; boot: unknown; capabilities: unknown } & OnConnection)
+  /**
+   * Who is admitted, said once after `listening`: anyone (development mode, no --devices),
+   * or only the devices of the registry file (server/registry.ts).
+   */
+  | { event: "auth"; mode: "open" }
+  | {
+      event: "auth";
+      mode: "registry";
+      file: string;
+      devices: number;
+      /** Plain ws:// on an address other machines reach: tokens cross the network unencrypted (use --tls). */
+      cleartext: boolean;
+    }
+  /**
+   * An upgrade refused with 401 (server/auth.ts): `reason` says what was wrong, which the
+   * device is not told; `device` is the id it claimed when that is a valid id; `delayMs` how
+   * long the answer was held back; `failures` the count that decided it. Never the token.
+   */
+  | { event: "auth_refused"; remote: string; device: string | null; status: number; reason: string; failures: number; delayMs: number }
+  /**
+   * Refusals sent at once, without checking a token (429: a locked-out address or id, too
+   * many attempts of one address at once; 503: too many checks under way), summed over
+   * `periodMs` instead of one event each.
+   */
+  | { event: "auth_refused_many"; count: number; statuses: Record<string, number>; reasons: Record<string, number>; periodMs: number }
+  /** An address (or a device id) failed `failures` times: refused at once for `lockoutMs`. */
+  | { event: "auth_lockout"; key: "address" | "device"; value: string; failures: number; lockoutMs: number }
+  /** The registry file changed and was read again; the `revoked` devices' connections are closed (4003). */
+  | { event: "registry"; action: "reloaded"; file: string; devices: number; revoked: string[] }
+  /** The registry file became unusable: the devices read before stay in force. */
+  | { event: "registry_error"; file: string; message: string }
+  | ({
+      event: "hello";
+      firmware: unknown;
+      boot: unknown;
+      capabilities: unknown;
+      /** Why the device's previous run ended, its boot counter, safe mode, a requested reboot's reason (null when absent). */
+      reset: unknown;
+      boots: unknown;
+      safeMode: unknown;
+      rebootReason: unknown;
+    } & OnConnection)
   | ({
       event: "telemetry";
       boot: string;
@@ -104,6 +146,8 @@ export interface DeviceInfo {
   pendingRequests: number;
   muted: boolean;
   acks: boolean;
+  /** Whether the device id was authenticated in the handshake (--devices), not just said in hello. */
+  authenticated: boolean;
 }
 
 /** Distributes Omit over the union, so each event keeps its own fields. */

@@ -68,11 +68,41 @@ export function formatHuman(event: CompanionEvent, colour: boolean): string {
       return `${paint("dim", clock(event.t))} ${paint("cyan", event.remote)} ${paint("yellow", "rejected")} with HTTP ${event.status}`;
     case "tls_error":
       return `${paint("dim", clock(event.t))} ${paint("cyan", event.remote)} ${paint("red", "TLS handshake failed")} ${event.message}`;
+    case "auth":
+      return event.mode === "open"
+        ? line("development mode", "yellow", "no --devices: any device that connects is admitted, whatever id it claims")
+        : line(
+            "devices",
+            event.cleartext ? "yellow" : "green",
+            `only the ${event.devices} registered in ${event.file} are admitted, each with its token` +
+              (event.cleartext ? "; WARNING: over plain ws:// beyond this machine, tokens cross the network unencrypted (use --tls)" : ""),
+          );
+    case "auth_refused": {
+      const slowed = event.delayMs > 0 ? ` after ${ms(event.delayMs)} ms` : "";
+      const claimed = event.device === null ? "" : ` as ${event.device}`;
+      return `${paint("dim", clock(event.t))} ${paint("cyan", event.remote)} ${paint("yellow", `refused ${event.status}`)}${claimed}: ${event.reason.replace(/_/g, " ")} (failure ${event.failures}${slowed})`;
+    }
+    case "auth_refused_many": {
+      const statuses = Object.entries(event.statuses).map(([status, count]) => `${count}x ${status}`).join(", ");
+      const reasons = Object.entries(event.reasons).map(([reason, count]) => `${reason.replace(/_/g, " ")} ${count}`).join(", ");
+      return line("refused", "yellow", `${event.count} attempts at once without checking (${statuses}: ${reasons}) in ${(event.periodMs / 1000).toFixed(1)} s`);
+    }
+    case "auth_lockout":
+      return line("lockout", "red", `${event.key} ${event.value} failed ${event.failures} times: refused for ${Math.round(event.lockoutMs / 1000)} s`);
+    case "registry": {
+      const revoked = event.revoked.length > 0 ? `; disconnecting ${event.revoked.join(", ")}` : "";
+      return line("devices", "green", `${event.file} read again: ${event.devices} registered${revoked}`);
+    }
+    case "registry_error":
+      return line("devices", "red", `${event.message}`);
     case "hello":
       return line(
         "hello",
         "green",
-        `firmware=${summary(event.firmware)} boot=${summary(event.boot)} capabilities=${Array.isArray(event.capabilities) ? event.capabilities.join(",") : summary(event.capabilities)}`,
+        `firmware=${summary(event.firmware)} boot=${summary(event.boot)} capabilities=${Array.isArray(event.capabilities) ? event.capabilities.join(",") : summary(event.capabilities)}` +
+          (event.reset === null || event.reset === undefined ? "" : ` reset=${summary(event.reset)} boots=${summary(event.boots)}`) +
+          (event.rebootReason === null || event.rebootReason === undefined ? "" : ` rebootReason=${summary(event.rebootReason)}`) +
+          (event.safeMode === true ? ` ${paint("yellow", "SAFE MODE")}` : ""),
       );
     case "telemetry": {
       let note = "";
@@ -134,7 +164,7 @@ export function formatHuman(event: CompanionEvent, colour: boolean): string {
           (d) =>
             `  #${d.conn} ${d.device ?? "(no hello yet)"} firmware=${summary(d.firmware)} boot=${summary(d.boot)} from ${d.remote}, ` +
             `${(d.connectedMs / 1000).toFixed(0)} s, in ${d.messagesIn} out ${d.messagesOut}, ` +
-            `${d.pendingRequests} pending${d.muted ? ", muted" : ""}${d.acks ? "" : ", acks off"}`,
+            `${d.pendingRequests} pending${d.muted ? ", muted" : ""}${d.acks ? "" : ", acks off"}${d.authenticated ? ", authenticated" : ""}`,
         ),
       ].join("\n");
     case "help":

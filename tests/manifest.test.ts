@@ -82,12 +82,31 @@ describe("manifest.json (the firmware's build for mcconfig)", function () {
     }
   });
 
-  it("maps every source file of hosts/moddable (one per module, no stray ones)", function () {
+  it("maps every source file of hosts/moddable (one per module, no stray ones; the chip's per platform)", function () {
     const files = readdirSync(join(REPO_ROOT, "hosts", "moddable")).filter((name) => name.endsWith(".ts") && !name.endsWith(".d.ts"));
-    const perPlatform = new Set(Object.values(manifest.platforms).flatMap((section) => Object.values(section.modules ?? {})));
+    const perPlatform = new Set(Object.values(manifest.platforms).flatMap((section) => Object.values(section.modules ?? {}).flat()));
     for (const file of files) {
       const module = `hosts/moddable/${file.slice(0, -3)}`;
       assert.ok(module in manifest.modules || perPlatform.has(`./${module}`), `${module} is not in manifest.json "modules"`);
+    }
+  });
+
+  it("chooses hosts/moddable/chip per platform: the SDK's resetReason and esp_restart() on the ESP32, neither in the simulator", function () {
+    const esp32 = manifest.platforms.esp32!;
+    assert.deepEqual(esp32.modules!["hosts/moddable/chip"], ["./hosts/moddable/chip", "$(MODDABLE)/build/devices/esp32/modules/resetReason/resetReason.c"]);
+    assert.ok(existsSync(join(REPO_ROOT, "hosts", "moddable", "chip.c")), "esp_restart() in C");
+    for (const platform of ["lin", "mac", "win"]) {
+      assert.equal(manifest.platforms[platform]!.modules!["hosts/moddable/chip"], "./hosts/moddable/chip-sim", platform);
+    }
+    assert.ok(manifest.preload.includes("hosts/moddable/chip"));
+  });
+
+  it("turns the ESP32's task watchdog on (the SDK leaves it off): 5 s, then a panic and a reset", function () {
+    const build = (manifest.platforms.esp32 as { build?: Record<string, string> }).build!;
+    assert.equal(build.SDKCONFIGPATH, "./hosts/moddable/sdkconfig");
+    const defaults = readFileSync(join(REPO_ROOT, "hosts", "moddable", "sdkconfig", "sdkconfig.defaults"), "utf8");
+    for (const line of ["CONFIG_ESP_TASK_WDT_EN=y", "CONFIG_ESP_TASK_WDT_INIT=y", "CONFIG_ESP_TASK_WDT_TIMEOUT_S=5", "CONFIG_ESP_TASK_WDT_PANIC=y"]) {
+      assert.ok(defaults.split("\n").includes(line), line);
     }
   });
 

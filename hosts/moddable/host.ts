@@ -11,24 +11,27 @@
  *   random    native: the platform's CSPRNG                                       -> random.ts
  *   SHA-1     crypt's Digest("SHA1") (native); SHA-256 for pins likewise
  *   WiFi      wifi (legacy; the only one with a simulator), Net.get for RSSI/IP    -> wifi.ts
+ *   UDP       embedded:io/socket/udp (ECMA-419), Net.resolve for names            -> udp.ts
+ *   clock     Date.now() and Time.set (the clock TLS checks dates against)        -> wall-clock.ts
  *   storage   preference (NVS on the ESP32, a JSON file in the simulator)         -> storage.ts
  *   log       trace(), one JSON line per event                                    -> log.ts
  *   memory    instrumentation's "System Free Memory" (debug and -i builds only)
+ *   system    the reset reason (resetReason) and esp_restart() on the ESP32; neither in
+ *             the simulator (the manifest picks chip.ts or chip-sim.ts)             -> system.ts
  *   listener  embedded:io/socket/listener, accepted as embedded:io/socket/tcp     -> listener.ts
- *   UDP       embedded:io/socket/udp (the portal's DNS server)                    -> udp.ts
  *   button    embedded:io/digital on the ESP32, none in the simulator             -> button*.ts
  */
 import { Digest } from "crypt";
 import Listener from "embedded:io/socket/listener";
 import TCP from "embedded:io/socket/tcp";
 import TLS from "embedded:io/socket/tcp/tls";
+import UDP from "embedded:io/socket/udp";
 import Instrumentation from "instrumentation";
 import Net from "net";
 import Preference from "preference";
 import Resource from "Resource";
 import Time from "time";
 import Timer from "timer";
-import UDP from "embedded:io/socket/udp";
 import WiFi from "wifi";
 import type { DeviceHost, LogLevel, Sha1 } from "../../src/shared/host.js";
 import { createFactoryResetButton } from "./button.js";
@@ -39,8 +42,12 @@ import { PreferenceStorage } from "./storage.js";
 import { createTcpSocketClass, type Ecma419TcpConstructor } from "./tcp.js";
 import { createTimers, type TimerApi } from "./timers.js";
 import { createTlsSocketClass, type Ecma419TlsConstructor } from "./tls.js";
-import { createUdpSocketClass, type Ecma419UdpConstructor } from "./udp.js";
+import { createResolver, createUdpSocketClass, type Ecma419UdpConstructor } from "./udp.js";
+import { createWallClock } from "./wall-clock.js";
 import { ModdableWifi, type NetGet, type WifiApi } from "./wifi.js";
+// Chosen per platform by the manifest: chip.ts on the ESP32, chip-sim.ts in the simulator.
+import { chipApi } from "hosts/moddable/chip";
+import { createSystemHost } from "./system.js";
 
 /** SHA-1 with the SDK's native digest (the opening handshake's Sec-WebSocket-Accept). */
 export const moddableSha1: Sha1 = (bytes: Uint8Array): Uint8Array => {
@@ -86,6 +93,10 @@ export interface ModdableHostOptions {
   logLevel?: LogLevel;
   /** The factory-reset button's GPIO (the build config's factoryResetPin); -1 or absent: none. */
   factoryResetPin?: number;
+  /** The wall clock reads 1970-01-01 at start, whatever the platform's says (config clockUnset: the simulator as a chip). */
+  clockUnset?: boolean;
+  /** The platform's clock is the OS's, kept in sync (config systemClock: the simulator): trusted from boot. */
+  systemClock?: boolean;
 }
 
 /** The DeviceHost over the SDK's modules. Call once: the SDK's WiFi allows one listener. */
@@ -93,6 +104,10 @@ export function createModdableHost(options: ModdableHostOptions = {}): DeviceHos
   const timers = createTimers(Timer as unknown as TimerApi, () => Time.ticks);
   const log = createTraceLog({ print: (line) => trace(line), minLevel: options.logLevel ?? "info" });
   const resolve = (name: string, callback: (name: string, address?: string) => void): void => Net.resolve(name, callback);
+  const wallClock = createWallClock(
+    { now: () => Date.now(), setSeconds: (seconds) => Time.set(seconds) },
+    { unset: options.clockUnset === true, systemSynced: options.systemClock === true },
+  );
   return {
     tcp: createTcpSocketClass({ TCP: TCP as unknown as Ecma419TcpConstructor, resolve }),
     tls: createTlsSocketClass({
@@ -101,8 +116,11 @@ export function createModdableHost(options: ModdableHostOptions = {}): DeviceHos
       resolve,
       resource: moddableResource,
       sha256: moddableSha256,
-      now: () => Date.now(),
+      now: () => wallClock.now(),
     }),
+    udp: createUdpSocketClass(UDP as unknown as Ecma419UdpConstructor),
+    resolve: createResolver(resolve),
+    wallClock,
     timers,
     random: moddableRandom,
     sha1: moddableSha1,
@@ -110,11 +128,11 @@ export function createModdableHost(options: ModdableHostOptions = {}): DeviceHos
     wifi: new ModdableWifi(WiFi as unknown as WifiApi, netGet),
     storage: new PreferenceStorage(Preference),
     freeMemory: createFreeMemory(),
+    system: createSystemHost(chipApi),
     listener: createListenerClass({
       Listener: Listener as unknown as Ecma419ListenerConstructor,
       TCP: TCP as unknown as Ecma419AcceptingTcp,
     }),
-    udp: createUdpSocketClass(UDP as unknown as Ecma419UdpConstructor),
     ...factoryResetButton(options.factoryResetPin ?? -1, log),
   };
 }

@@ -28,6 +28,11 @@ function logLevelOf(raw: Readonly<Record<string, unknown>>): LogLevel {
   return isLogLevel(level) ? level : "info";
 }
 
+/** A boolean config key: true in the manifest, "true" from mcconfig's command line. */
+function isTrue(value: unknown): boolean {
+  return value === true || value === "true";
+}
+
 export default function main(): void {
   const raw = config as Readonly<Record<string, unknown>>;
   const logLevel = logLevelOf(raw);
@@ -52,7 +57,14 @@ export default function main(): void {
     });
     return;
   }
-  const host = createModdableHost({ logLevel, factoryResetPin: deviceConfig.factoryResetPin });
+  // config systemClock (the simulators): the computer's clock, trusted; clockUnset (testing):
+  // the wall clock starts at 1970 even in the simulator, as on a chip.
+  const host = createModdableHost({
+    logLevel,
+    factoryResetPin: deviceConfig.factoryResetPin,
+    clockUnset: isTrue(raw.clockUnset),
+    systemClock: isTrue(raw.systemClock),
+  });
   if (raw.logLevel !== undefined && logLevel !== raw.logLevel) {
     host.log("warn", "config_ignored", { key: "logLevel", value: raw.logLevel, using: logLevel });
   }

@@ -41,6 +41,8 @@ declare module "time" {
   const Time: {
     /** Milliseconds since boot on the ESP32 (wraps, signed 32-bit); the wall clock in the simulator. */
     readonly ticks: number;
+    /** Sets the clock (Date.now()) to `seconds` since 1970, UTC (the ESP32; a no-op in the simulator). */
+    set(seconds: number): void;
   };
   export default Time;
 }
@@ -138,6 +140,26 @@ declare module "embedded:io/socket/tcp" {
   }
 }
 
+declare module "embedded:io/socket/udp" {
+  export interface Options {
+    /** Local port to bind (0 or absent: any). */
+    port?: number;
+    /** `count` datagrams are queued: read() each. */
+    onReadable?: (this: UDP, count: number) => void;
+    onError?: (this: UDP) => void;
+    format?: "buffer";
+  }
+  export default class UDP {
+    /** Binds at once; throws ("bind failed") when it cannot. */
+    constructor(options: Options);
+    /** The oldest queued datagram, with its sender; undefined when none. */
+    read(): (ArrayBuffer & { address: string; port: number }) | undefined;
+    /** Sends one datagram to an IP address literal; throws when it cannot be queued. */
+    write(bytes: ArrayBuffer | ArrayBufferView, address: string, port: number): void;
+    close(): void;
+  }
+}
+
 declare module "Resource" {
   /** A read-only buffer built into the firmware (the manifest's resources). */
   export default class Resource {
@@ -153,17 +175,6 @@ declare module "embedded:io/socket/listener" {
     constructor(options: { port: number; onReadable?: (this: Listener, count: number) => void });
     /** The oldest waiting connection, for `new TCP({from})`. */
     read(): unknown;
-    close(): void;
-  }
-}
-
-declare module "embedded:io/socket/udp" {
-  /** ECMA-419 UDP socket: binds every interface; throws when the port cannot be bound. */
-  export default class UDP {
-    constructor(options: { port?: number; format?: "buffer"; onReadable?: (this: UDP, count: number) => void });
-    /** One datagram, with who sent it. */
-    read(): (ArrayBuffer & { address: string; port: number }) | undefined;
-    write(bytes: ArrayBuffer | ArrayBufferView, address: string, port: number): void;
     close(): void;
   }
 }

@@ -120,16 +120,10 @@ export class Ecma419SocketAdapter implements TcpSocket {
   }
 
   read(count?: number): Uint8Array | undefined {
-    if (this.done || this.socket === undefined || this.buffered <= 0) return undefined;
-    const wanted = count === undefined ? this.buffered : Math.min(Math.floor(count), this.buffered);
-    if (!(wanted > 0)) return undefined;
-    const bytes = this.socket.read(wanted);
-    if (!(bytes instanceof ArrayBuffer)) {
-      this.buffered = 0;
-      return undefined;
-    }
-    this.buffered -= bytes.byteLength;
-    return new Uint8Array(bytes);
+    if (this.done || this.socket === undefined) return undefined;
+    const [bytes, left] = readAnnounced(this.socket, this.buffered, count);
+    this.buffered = left;
+    return bytes;
   }
 
   write(bytes: Uint8Array): void {
@@ -204,3 +198,18 @@ export function createTcpSocketClass(dependencies: ModdableTcpDependencies): Tcp
 export function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
+
+/**
+ * Reads up to `count` (all when undefined) of the `buffered` bytes an SDK socket announced in
+ * onReadable: the bytes (undefined when none) and how many stay announced. The SDK's read()
+ * answers with something other than an ArrayBuffer once it has nothing left, whatever it said.
+ */
+export function readAnnounced(socket: Ecma419Tcp, buffered: number, count?: number): [Uint8Array | undefined, number] {
+  if (buffered <= 0) return [undefined, buffered];
+  const wanted = count === undefined ? buffered : Math.min(Math.floor(count), buffered);
+  if (!(wanted > 0)) return [undefined, buffered];
+  const bytes = socket.read(wanted);
+  if (!(bytes instanceof ArrayBuffer)) return [undefined, 0];
+  return [new Uint8Array(bytes), buffered - bytes.byteLength];
+}
+

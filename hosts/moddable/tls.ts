@@ -53,7 +53,7 @@
  */
 import { encodeBase64 } from "../../src/websocket/base64.js";
 import { TlsErrorCode, type TcpSocket, type TcpSocketConstructor, type TcpSocketOptions, type TlsErrorCodeValue, type TlsOptions } from "../../src/shared/host.js";
-import { checkEndpoint, isAddressLiteral, messageOf, type Ecma419Tcp, type Ecma419TcpConstructor, type Resolve } from "./tcp.js";
+import { checkEndpoint, isAddressLiteral, messageOf, readAnnounced, type Ecma419Tcp, type Ecma419TcpConstructor, type Resolve } from "./tcp.js";
 import { TLS_PIN } from "../../src/websocket/tls-options.js";
 import {
   alertName,
@@ -469,16 +469,10 @@ export function createTlsSocketClass(dependencies: ModdableTlsDependencies): Tcp
     }
 
     read(count?: number): Uint8Array | undefined {
-      if (this.done || this.socket === undefined || this.buffered <= 0) return undefined;
-      const wanted = count === undefined ? this.buffered : Math.min(Math.floor(count), this.buffered);
-      if (!(wanted > 0)) return undefined;
-      const bytes = this.socket.read(wanted);
-      if (!(bytes instanceof ArrayBuffer)) {
-        this.buffered = 0;
-        return undefined;
-      }
-      this.buffered -= bytes.byteLength;
-      return new Uint8Array(bytes);
+      if (this.done || this.socket === undefined) return undefined;
+      const [bytes, left] = readAnnounced(this.socket, this.buffered, count);
+      this.buffered = left;
+      return bytes;
     }
 
     write(bytes: Uint8Array): void {

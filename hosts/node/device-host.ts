@@ -1,6 +1,6 @@
 /**
- * The device's platform on Node: real TCP and timers, a simulated WiFi and a JSON file for
- * storage. Used by the device command line and the tests that run the whole device.
+ * The device's platform on Node: real TCP, UDP and timers, the desktop's wall clock
+ * (hosts/node/wall-clock.ts), a simulated WiFi and a JSON file for storage. Used by the device command line and the tests that run the whole device.
  */
 import { getHeapStatistics } from "node:v8";
 import type { DeviceHost, LogLevel } from "../../src/shared/host.js";
@@ -8,6 +8,7 @@ import { FileStorage } from "./file-storage.js";
 import { createJsonLog, createNodeHost } from "./host.js";
 import { NodeTcpListener } from "./listener.js";
 import { SimWifi, type SimAccessPoint } from "./sim-wifi.js";
+import { NodeWallClock, type NodeWallClockOptions } from "./wall-clock.js";
 
 /** The access point the simulated WiFi offers, and the credentials used by default. */
 export const SIM_NETWORK = { ssid: "moorline-sim", password: "simulated-wifi" } as const;
@@ -24,8 +25,14 @@ export const SIM_ACCESS_POINTS: readonly SimAccessPoint[] = Object.freeze([
 ]);
 
 /** A DeviceHost on Node: real TCP and timers, simulated WiFi, a JSON file for storage. */
-export function createNodeDeviceHost(options: { storage: string; logLevel: LogLevel; out?: { write(line: string): unknown } }): DeviceHost {
-  const net = createNodeHost({ logLevel: "silent" });
+export function createNodeDeviceHost(options: {
+  storage: string;
+  logLevel: LogLevel;
+  out?: { write(line: string): unknown };
+  /** The wall clock (default: the OS clock, trusted). */
+  clock?: NodeWallClockOptions;
+}): DeviceHost {
+  const net = createNodeHost({ logLevel: "silent", wallClock: new NodeWallClock(options.clock) });
   const log = createJsonLog(options.out ?? process.stdout, options.logLevel);
   return {
     ...net,

@@ -12,6 +12,7 @@ import {
   fileProblem,
   flagErrorMessage,
   HELP_FLAG,
+  integerFlag,
   keyedValues,
   logLevelFlag,
   logLevelOf,
@@ -24,6 +25,15 @@ import {
 } from "./cli.js";
 import { SIM_NETWORK } from "./device-host.js";
 import { caFlagFile, TLS_FLAGS } from "./tls.js";
+import type { NodeWallClockOptions } from "./wall-clock.js";
+import { DEFAULT_WATCHDOG_MS } from "./chip.js";
+
+/** The MQTT transport's flags (src/mqtt, docs/mqtt.md). */
+const MQTT_FLAGS: readonly Flag[] = [
+  { name: "transport", value: "NAME", key: "transport", choices: ["websocket", "mqtt"], help: "websocket (default): the companion server; mqtt: the same\nprotocol on an MQTT broker's WebSocket listener at --url\n(topics PREFIX/ID/telemetry, req, reply, status)" },
+  { name: "mqtt-prefix", value: "PREFIX", key: "mqttPrefix", help: `MQTT: the topics' prefix (default ${DEFAULT_DEVICE_CONFIG.mqttPrefix})` },
+  { name: "mqtt-username", value: "NAME", key: "mqttUsername", help: "MQTT: the user name (default: the device id)" },
+];
 
 /** The device's name when --device-id is not given. */
 const DEFAULT_DEVICE_ID = "sim-1";
@@ -40,18 +50,33 @@ const FLAGS: readonly Flag[] = [
   { name: "ssid", value: "NAME", key: "ssid", help: `WiFi network (default: the simulated access point ${SIM_NETWORK.ssid};\nanother name shows WiFi failures)` },
   { name: "password", value: "PW", key: "password", help: "WiFi passphrase (default: the simulated access point's)" },
   { name: "no-wifi", help: "no simulated WiFi: the link is up at once" },
-  { name: "auth-token", value: "TOKEN", key: "authToken", help: 'sent as "Authorization: Bearer TOKEN" in the handshake' },
+  {
+    name: "auth-token",
+    value: "TOKEN",
+    key: "authToken",
+    help: 'sent as "Authorization: Bearer TOKEN" in the handshake (with --transport\nmqtt: the MQTT password); wins over a token stored in --storage\n(npm start stores one there)',
+  },
   ...TLS_FLAGS,
+  ...MQTT_FLAGS,
   { name: "telemetry-interval-ms", value: "N", key: "telemetryIntervalMs", help: `initial telemetry interval (default ${D.telemetryIntervalMs}); given here,\nit wins over a value stored by \`config set\`` },
-  { name: "heartbeat-interval-ms", value: "N", key: "heartbeatIntervalMs", help: `ping after this much silence (default ${D.heartbeatIntervalMs}; 0 = off)` },
+  { name: "heartbeat-interval-ms", value: "N", key: "heartbeatIntervalMs", help: `a ping every N ms, busy or not (default ${D.heartbeatIntervalMs}; 0 = off)` },
   { name: "heartbeat-timeout-ms", value: "N", key: "heartbeatTimeoutMs", help: `dead when nothing arrives this long after a ping (default ${D.heartbeatTimeoutMs})` },
   { name: "backoff-base-ms", value: "N", key: "backoffBaseMs", help: `reconnect backoff: first delay bound (default ${D.backoffBaseMs})` },
   { name: "backoff-cap-ms", value: "N", key: "backoffCapMs", help: `reconnect backoff: largest delay (default ${D.backoffCapMs})` },
-  { name: "stable-ms", value: "N", key: "stableMs", help: `connected this long resets the backoff (default ${D.stableMs})` },
+  { name: "stable-ms", value: "N", key: "stableMs", help: `backoff reset by a server message N ms after connecting (default ${D.stableMs})` },
   { name: "max-message-bytes", value: "N", key: "maxMessageBytes", help: `largest message accepted (default ${D.maxMessageBytes})` },
-  { name: "storage", value: "FILE", help: "settings and saved networks (default .moorline/<device-id>.json)" },
-  { name: "factory-reset", help: "erase the storage file first: back to the build's settings (no saved\nnetwork, server or name)" },
-  { name: "portal-port", value: "N", key: "portalPort", integer: { min: 1, max: 65535 }, section: "Provisioning (the setup page):", help: "open the setup portal when no network works, with its page on\nhttp://127.0.0.1:N/ (default: no portal). Start unprovisioned with\n--ssid \"\" --password \"\"" },
+  { name: "clock-unset", help: "the device's clock starts at 1970-01-01, as a chip's: wss://\nwaits for NTP (default: the OS clock, trusted at once)" },
+  { name: "ntp", value: "HOST[:PORT]", key: "ntp", repeatable: true, help: "an NTP server to set the clock from (repeatable); default with\n--clock-unset: the NTP Pool (0, 1 and 2.pool.ntp.org). Given alone,\nthe clock starts at the OS time but waits for NTP all the same" },
+  { name: "ntp-interval-ms", value: "N", key: "ntpIntervalMs", help: `how often a synced clock asks NTP again (default ${D.ntpIntervalMs})` },
+  { name: "clock-fallback-ms", value: "N", key: "clockFallbackMs", help: "after this long without a trusted clock, try wss:// anyway, dates\nchecked against the clock's lower bound (default 0: never)" },
+  { name: "storage", value: "FILE", help: "settings, saved networks, the boot record and the durable outbox\n(default .moorline/<device-id>.json; the chip's memory beside it,\n<name>.chip.json)" },
+  { name: "factory-reset", help: "first erase what a factory reset erases (saved networks, the\nprovisioned server and name, settings, the stored token, telemetry\nnot acknowledged): back to the build's settings" },
+  { name: "safe-mode-after-boots", value: "N", key: "safeModeAfterBoots", help: `boots in a row without a stable connection before safe mode\n(default ${D.safeModeAfterBoots}; 0 = never)` },
+  { name: "outbox-flush-ms", value: "N", key: "outboxFlushMs", help: `longest a telemetry record waits before it is stored (default ${D.outboxFlushMs})` },
+  { name: "outbox-writes-per-hour", value: "N", key: "outboxWritesPerHour", help: `storage writes the outbox may make per hour (default ${D.outboxWritesPerHour})` },
+  { name: "watchdog-ms", value: "N", integer: { min: 0, max: 600_000, unit: "milliseconds" }, help: `a turn of the firmware longer than this resets it (default ${DEFAULT_WATCHDOG_MS},\nthe ESP32's task watchdog; 0 = off)` },
+  { name: "faults", key: "faults", help: 'adds the "fault" request (hang, crash) to try the watchdog\nand safe mode; never in production' },
+  { name: "portal-port", value: "N", key: "portalPort", integer: { min: 1, max: 65535 }, help: "open the setup portal when no network works, with its page on\nhttp://127.0.0.1:N/ (default: no portal). Start unprovisioned with\n--ssid \"\" --password \"\"" },
   { name: "dns-port", value: "N", key: "dnsPort", integer: { min: 1, max: 65535 }, help: "the portal's DNS server on 127.0.0.1:N (every name answers 127.0.0.1)" },
   { name: "portal-timeout-ms", value: "N", key: "portalTimeoutMs", help: `no network working this long opens the portal (default ${D.portalTimeoutMs})` },
   { name: "ap-password", value: "PW", key: "apPassword", help: "the setup access point's passphrase, 8 to 63 characters (default: open)" },
@@ -72,8 +97,11 @@ export const DEVICE_COMMAND: CommandSpec = {
     "Logs one line per event on stdout.",
   flags: FLAGS,
   footer:
+    "A reboot request, a crash or the watchdog restarts the firmware, as on the chip; the next\n" +
+    "hello says why (reset). SIGKILL is a power cut: the next start reports reset=killed.\n\n" +
     "Exit status: 0 after SIGINT or SIGTERM (the connection is closed with 1001 first);\n" +
-    "2 bad arguments (including a --ca or --storage file that cannot be used).",
+    "1 the firmware cannot start at all; 2 bad arguments (including a --ca or --storage file\n" +
+    "that cannot be used).",
 };
 
 export interface DeviceArguments {
@@ -83,10 +111,14 @@ export interface DeviceArguments {
   /** Readable lines (text) or JSON lines. */
   logFormat: "text" | "json";
   engine: "node" | "xs";
-  /** The setting keys (DEVICE_SETTINGS, and the provisioned url and deviceId) given as flags: they win over stored values. */
+  /** The desktop chip's watchdog, ms; 0: none. */
+  watchdogMs: number;
+  /** The setting keys (DEVICE_SETTINGS, the provisioned url and deviceId) and authToken given as flags: they win over stored values. */
   explicitSettings: readonly string[];
-  /** --factory-reset: erase the storage file before starting. */
+  /** --factory-reset: erase what a factory reset erases before starting. */
   factoryReset: boolean;
+  /** The device's wall clock (hosts/node/wall-clock.ts): from 1970 (--clock-unset), trusted from boot or not (--ntp). */
+  clock: NodeWallClockOptions;
 }
 
 /** Keys provisioning stores (src/provisioning): a flag for one wins over the stored value for this run. */
@@ -118,14 +150,22 @@ export function deviceArguments(parsed: ParsedFlags, stdoutIsTerminal: boolean):
   const storage = stringFlag(parsed, "storage") ?? `.moorline/${config.deviceId}.json`;
   checkStorageFile(parsed.typed.get("storage") ?? "--storage", storage);
   const logFormat = stringFlag(parsed, "log-format") ?? (stdoutIsTerminal ? "text" : "json");
+  // The OS clock is trusted unless the user asked for a chip's clock or for NTP.
+  const unset = switchFlag(parsed, "clock-unset");
   return {
     config,
     storage,
     logLevel: logLevelOf(parsed, "log-level", "info"),
     logFormat: logFormat === "text" ? "text" : "json",
     engine: stringFlag(parsed, "engine") === "xs" ? "xs" : "node",
+    clock: { unset, systemSynced: !unset && !parsed.values.has("ntp") },
+    watchdogMs: integerFlag(parsed, "watchdog-ms") ?? DEFAULT_WATCHDOG_MS,
+    // The token too: one typed here wins over a stored one (src/auth/credentials.ts).
     explicitSettings: FLAGS.filter(
-      (flag) => flag.key !== undefined && (flag.key in DEVICE_SETTINGS || PROVISIONED_KEYS.includes(flag.key)) && parsed.values.has(flag.name),
+      (flag) =>
+        flag.key !== undefined &&
+        (flag.key in DEVICE_SETTINGS || PROVISIONED_KEYS.includes(flag.key) || flag.key === "authToken") &&
+        parsed.values.has(flag.name),
     ).map((flag) => flag.key!),
     factoryReset: switchFlag(parsed, "factory-reset"),
   };

@@ -1,24 +1,26 @@
 /**
- * The simulated device on the Node host:
+ * The simulated device on the desktop:
  *
  *   node dist/hosts/node/device.js [options]
  *   npm run device -- --url ws://127.0.0.1:8080/
  *
- * Runs the firmware's Device (src/device/device.ts) over the Node host, a simulated WiFi and a
- * JSON file for storage, printing one log line per event on stdout, as the ESP32's serial port
- * would: readable on a terminal, JSON lines when piped (what the monitor and the tests read);
- * --log-format chooses.
+ * Runs the firmware's Device (src/device/device.ts) with a simulated WiFi and a JSON file for
+ * storage, on a desktop "chip" (hosts/node/chip.ts) that boots it, restarts it after a reboot
+ * request, a crash or a watchdog reset, and tells the next boot why, as an ESP32 does: in a
+ * worker thread (--engine node, the default) or inside the XS engine (--engine xs). One log
+ * line per event on stdout, as the ESP32's serial port would show them: readable on a
+ * terminal, JSON lines when piped (what the monitor and the tests read); --log-format chooses.
  */
-import { Device } from "../../src/device/device.js";
+import { OUTBOX_STORAGE_DOMAIN } from "../../src/health/outbox-store.js";
+import { FACTORY_RESET_STORAGE } from "../../src/provisioning/provisioner.js";
+import type { Log } from "../../src/shared/host.js";
 import { formatDeviceLine } from "../../src/shared/log-format.js";
-import { rmSync } from "node:fs";
+import { Chip, STOP_GRACE_MS } from "./chip.js";
 import { fileProblem, runCommand, SetupError, wantsColour, type ParsedFlags } from "./cli.js";
-import { createNodeDeviceHost } from "./device-host.js";
-import { DEVICE_COMMAND, deviceArguments, type DeviceArguments } from "./device-options.js";
-import type { LineSink } from "./host.js";
-
-/** How long a stop (closing the connection with 1001) may take before the process exits anyway. */
-const STOP_GRACE_MS = 3_000;
+import { DEVICE_COMMAND, deviceArguments } from "./device-options.js";
+import { FileStorage } from "./file-storage.js";
+import { chipStatePath } from "./firmware.js";
+import { createJsonLog, type LineSink } from "./host.js";
 
 /** Where the log lines go: stdout as they are (JSON), or made readable (text). */
 function logSink(format: "text" | "json"): LineSink {
@@ -27,72 +29,59 @@ function logSink(format: "text" | "json"): LineSink {
   return { write: (line: string) => process.stdout.write(`${formatDeviceLine(line.replace(/\n$/, ""), colour)}\n`) };
 }
 
-function main(parsed: ParsedFlags): Promise<void> | void {
+async function main(parsed: ParsedFlags): Promise<void> {
   const args = deviceArguments(parsed, process.stdout.isTTY === true);
   // A reader of our stdout went away (piped into `head`, or a monitor that quit): nothing left to report to.
   process.stdout.on("error", () => process.exit(0));
-  if (args.factoryReset) factoryReset(args.storage);
-  if (args.engine === "xs") return mainInXs(args);
-  const host = createNodeDeviceHost({ storage: args.storage, logLevel: args.logLevel, out: logSink(args.logFormat) });
-  const device = new Device({ host, config: args.config, explicitSettings: args.explicitSettings });
+  const out = logSink(args.logFormat);
+  const log = createJsonLog(out, args.logLevel);
+  if (args.factoryReset) factoryReset(args.storage, log);
+  const engine = args.engine === "xs" ? (await import("./chip-xs.js")).bootOnXs : (await import("./chip-node.js")).bootOnNode;
+  const chip = new Chip({
+    statePath: chipStatePath(args.storage),
+    engine,
+    watchdogMs: args.watchdogMs,
+    config: args.config,
+    explicitSettings: args.explicitSettings,
+    clock: args.clock,
+    storagePath: args.storage,
+    logLevel: args.logLevel,
+    out,
+    log,
+  });
   let stopping = false;
   const stop = (): void => {
     if (stopping) process.exit(0); // a second Ctrl-C: leave at once
     stopping = true;
-    setTimeout(() => process.exit(0), STOP_GRACE_MS).unref();
-    device.stop(() => process.exit(0));
+    setTimeout(() => process.exit(0), STOP_GRACE_MS + 1000).unref();
+    void chip.stop().then(() => process.exit(0));
   };
   process.on("SIGINT", stop);
   process.on("SIGTERM", stop);
-  device.start();
+  try {
+    await chip.powerOn();
+  } catch (error) {
+    // The firmware could not start at all (the XS engine is missing, say).
+    throw new SetupError(`the firmware cannot start: ${(error as Error).message}`);
+  }
+  process.exit(0);
 }
 
 /**
- * --factory-reset: the storage file goes (saved networks, the provisioned server and name,
- * settings), so the device starts with its build's settings only, as a chip whose reset
- * button was held.
+ * --factory-reset, before the chip powers on: what the firmware's factory reset erases
+ * (src/provisioning FACTORY_RESET_STORAGE: saved networks, the provisioned server and name,
+ * settings, the stored token; and the durable outbox), as on a chip whose reset button was
+ * held. The boot record and the clock's last good time stay, as they do there.
  */
-function factoryReset(path: string): void {
+function factoryReset(path: string, log: Log): void {
   try {
-    rmSync(path, { force: true });
+    const storage = new FileStorage(path, { log });
+    for (const { domain, key } of FACTORY_RESET_STORAGE) storage.delete(domain, key);
+    for (const key of storage.keys(OUTBOX_STORAGE_DOMAIN)) storage.delete(OUTBOX_STORAGE_DOMAIN, key);
   } catch (error) {
-    throw new SetupError(`--factory-reset: cannot erase ${path}: ${fileProblem(error)}`);
+    throw new SetupError(`--factory-reset: cannot erase the settings in ${path}: ${fileProblem(error)}`);
   }
-  process.stderr.write(`device: factory reset: ${path} erased\n`);
-}
-
-/** The same device inside XS (hosts/xs): the same log lines on stdout, the same exits. */
-async function mainInXs(args: DeviceArguments): Promise<void> {
-  const [{ runDeviceInXs }, { FileStorage }, { createJsonLog }] = await Promise.all([
-    import("../xs/run.js"),
-    import("./file-storage.js"),
-    import("./host.js"),
-  ]);
-  const out = logSink(args.logFormat);
-  const storage = new FileStorage(args.storage, { log: createJsonLog(out, args.logLevel) });
-  const device = await runDeviceInXs({
-    config: args.config,
-    explicitSettings: args.explicitSettings,
-    storage,
-    logLevel: args.logLevel,
-    out,
-  });
-  device.engine.onFailure((error) => {
-    process.stderr.write(`device: ${error.stack ?? error.message}\n`);
-    process.exit(1);
-  });
-  let stopping = false;
-  const stop = (): void => {
-    if (stopping) process.exit(0);
-    stopping = true;
-    setTimeout(() => process.exit(0), STOP_GRACE_MS).unref();
-    device.stop().then(
-      () => process.exit(0),
-      () => process.exit(0),
-    );
-  };
-  process.on("SIGINT", stop);
-  process.on("SIGTERM", stop);
+  process.stderr.write(`device: factory reset: the saved networks, server, name, settings, token and unsent telemetry in ${path} erased\n`);
 }
 
 void runCommand(DEVICE_COMMAND, process.argv.slice(2), main);

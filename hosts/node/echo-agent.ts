@@ -108,6 +108,8 @@ function agentArguments(parsed: ParsedFlags): AgentArguments {
   if (!parsed.values.has("max-buffered-bytes")) {
     limits.maxBufferedBytes = Math.min(MAX_LIMIT_BYTES, limits.maxMessageBytes + BUFFER_HEADROOM_BYTES);
   }
+  // Reading pauses while the send buffer holds more than this: never more than a quarter of it.
+  limits.readPauseBytes = Math.min(AUTOBAHN_LIMITS.readPauseBytes, Math.floor(limits.maxBufferedBytes / 4));
   const tls = tlsArguments(parsed);
   return { url, limits, ...(tls ? { tls } : {}), verbose: switchFlag(parsed, "verbose"), engine: stringFlag(parsed, "engine") === "xs" ? "xs" : "node" };
 }

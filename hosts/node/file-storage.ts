@@ -7,19 +7,20 @@
  * the old one. A crash or power cut mid-write leaves the old file or the new one, never half
  * of each. The file is created (with its folder) on the first write. One process owns a file:
  * changes made by another process while this one runs are overwritten.
+ *
+ * A file cut short all the same (a file system that lost its tail) is not all lost: every
+ * value whose line is whole is kept (the file is written one value a line), the rest is
+ * reported, as NVS keeps every entry whose write completed.
  */
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from "node:fs";
-import { basename, dirname, join } from "node:path";
+import { readFileSync } from "node:fs";
 import type { Log, Storage } from "../../src/shared/host.js";
 import { checkStorageName, checkStorageValue } from "../../src/shared/memory-storage.js";
+import { writeFileAtomic } from "./atomic-file.js";
 
 export interface FileStorageOptions {
   /** Where a corrupt file is reported (once, when it is read). */
   log?: Log;
 }
-
-/** Temporary files of this process get distinct names, even with several storages in one folder. */
-let temporaryCount = 0;
 
 export class FileStorage implements Storage {
   readonly path: string;
@@ -28,8 +29,9 @@ export class FileStorage implements Storage {
   /**
    * Reads `path` if it exists. A file that is not valid JSON of the expected shape is
    * reported once through `log` (event storage_file_corrupt, level warn) and the storage
-   * starts empty; the first write replaces it. A file that cannot be read at all (no
-   * permission, a folder) throws: that is a setup mistake, not data to discard.
+   * keeps the values whose lines are whole (a file cut short), or starts empty; the first
+   * write replaces it. A file that cannot be read at all (no permission, a folder) throws:
+   * that is a setup mistake, not data to discard.
    */
   constructor(path: string, options: FileStorageOptions = {}) {
     if (typeof path !== "string" || path === "") throw new TypeError("FileStorage needs a file path");
@@ -44,7 +46,12 @@ export class FileStorage implements Storage {
     const problem = this.load(text);
     if (problem !== undefined) {
       this.domains.clear();
-      options.log?.("warn", "storage_file_corrupt", { path, problem, action: "starting empty" });
+      const kept = this.salvage(text);
+      options.log?.("warn", "storage_file_corrupt", {
+        path,
+        problem,
+        action: kept === 0 ? "starting empty" : `kept the ${kept} values whose lines were whole`,
+      });
     }
   }
 
@@ -128,47 +135,43 @@ export class FileStorage implements Storage {
   }
 
   /**
-   * Writes the whole store atomically: a temporary file in the same folder (rename is atomic
-   * only within one file system), fsync'd so its bytes are on disk before the rename makes
-   * it the file; then the folder is fsync'd so the rename itself survives a power cut
-   * (where the platform allows opening a folder, as Linux and macOS do).
+   * The values of a damaged file in the layout write() makes (one `  "domain": {` line per
+   * domain, one `    "key": "value"` line per value) whose lines are whole: a line cut short
+   * never matches (its string is not closed). Returns how many were kept.
    */
+  private salvage(text: string): number {
+    const STRING = '"(?:[^"\\\\]|\\\\.)*"';
+    const domainLine = new RegExp(`^  (${STRING}): \\{$`);
+    const valueLine = new RegExp(`^    (${STRING}): (${STRING}),?$`);
+    let keys: Map<string, string> | undefined;
+    let kept = 0;
+    for (const line of text.split("\n")) {
+      const domain = domainLine.exec(line);
+      if (domain) {
+        keys = new Map();
+        this.domains.set(JSON.parse(domain[1]!) as string, keys);
+        continue;
+      }
+      const value = valueLine.exec(line);
+      if (value && keys) {
+        keys.set(JSON.parse(value[1]!) as string, JSON.parse(value[2]!) as string);
+        kept++;
+        continue;
+      }
+      keys = undefined;
+    }
+    for (const [name, entries] of this.domains) if (entries.size === 0) this.domains.delete(name);
+    return kept;
+  }
+
+  /** Writes the whole store atomically (atomic-file.ts), readable by this user only: it holds WiFi passwords and the auth token. */
   private write(): void {
     const record: Record<string, Record<string, string>> = {};
     for (const [domain, keys] of this.domains) record[domain] = Object.fromEntries(keys);
-    const text = JSON.stringify(record, null, 2) + "\n";
-    const folder = dirname(this.path);
-    mkdirSync(folder, { recursive: true });
-    const temporary = join(folder, `.${basename(this.path)}.${process.pid}.${++temporaryCount}.tmp`);
     try {
-      // Owner-only: the store holds WiFi passwords.
-      const fd = openSync(temporary, "w", 0o600);
-      try {
-        writeSync(fd, text);
-        fsyncSync(fd);
-      } finally {
-        closeSync(fd);
-      }
-      renameSync(temporary, this.path);
+      writeFileAtomic(this.path, JSON.stringify(record, null, 2) + "\n", 0o600);
     } catch (error) {
-      // Best effort: the cleanup's own failure (the same full disk, say) must not hide why
-      // the write failed.
-      try {
-        rmSync(temporary, { force: true });
-      } catch {
-        // nothing more to do
-      }
       throw new Error(`cannot write storage file ${this.path}: ${(error as Error).message}`);
-    }
-    try {
-      const fd = openSync(folder, "r");
-      try {
-        fsyncSync(fd);
-      } finally {
-        closeSync(fd);
-      }
-    } catch {
-      // Windows cannot open a folder: the rename is still atomic, just not yet durable.
     }
   }
 }

@@ -22,6 +22,8 @@ import type {
 import { createLog } from "../../src/shared/log-format.js";
 import { checkAddress, NodeStreamSocket, type NodeTcpTuning } from "./socket.js";
 import { NodeTlsSocket } from "./tls.js";
+import { nodeResolve, NodeUdpSocket } from "./udp.js";
+import { NodeWallClock } from "./wall-clock.js";
 
 export {
   CLOSE_GRACE_MS,
@@ -30,6 +32,8 @@ export {
   type NodeTcpTuning,
 } from "./socket.js";
 export { NodeTlsSocket } from "./tls.js";
+export { nodeResolve, NodeUdpSocket } from "./udp.js";
+export { NodeWallClock, type NodeWallClockOptions } from "./wall-clock.js";
 
 /**
  * A TCP connection over `net.Socket`, shaped after ECMA-419 `embedded:io/socket/tcp`
@@ -116,11 +120,14 @@ export interface NodeHostOptions {
   logLevel?: LogLevel | "silent";
   /** Socket tuning, mostly for tests; the defaults are the exported constants. */
   tcp?: NodeTcpTuning;
+  /** The device's wall clock (default: the OS clock, trusted: a NodeWallClock()). */
+  wallClock?: NodeWallClock;
 }
 
 /**
  * The NetHost over Node.js that the desktop simulator, the echo agent and the tests use:
- * plain TCP (ws://) and TLS (wss://, hosts/node/tls.ts).
+ * plain TCP (ws://), TLS (wss://, hosts/node/tls.ts, checking dates by the wall clock too),
+ * UDP and name resolution (hosts/node/udp.ts), the wall clock (hosts/node/wall-clock.ts).
  */
 export function createNodeHost(options: NodeHostOptions = {}): NetHost {
   const tuning = options.tcp;
@@ -131,15 +138,24 @@ export function createNodeHost(options: NodeHostOptions = {}): NetHost {
         }
       }
     : NodeTcpSocket;
-  const tls: TcpSocketConstructor = tuning
-    ? class TunedNodeTlsSocket extends NodeTlsSocket {
-        constructor(socketOptions: TcpSocketOptions) {
-          super({ ...tuning, ...socketOptions });
-        }
-      }
-    : NodeTlsSocket;
+  const wallClock = options.wallClock ?? new NodeWallClock();
+  const tls: TcpSocketConstructor = class ClockedNodeTlsSocket extends NodeTlsSocket {
+    constructor(socketOptions: TcpSocketOptions) {
+      super({ ...tuning, wallClock, ...socketOptions });
+    }
+  };
   const level = options.logLevel ?? "info";
-  const host: NetHost = { tcp, tls, timers: nodeTimers, random: nodeRandom, sha1: nodeSha1, utf8: nodeUtf8 };
+  const host: NetHost = {
+    tcp,
+    tls,
+    timers: nodeTimers,
+    random: nodeRandom,
+    sha1: nodeSha1,
+    utf8: nodeUtf8,
+    udp: NodeUdpSocket,
+    resolve: nodeResolve,
+    wallClock,
+  };
   if (level !== "silent") host.log = createJsonLog(options.logStream ?? process.stderr, level);
   return host;
 }

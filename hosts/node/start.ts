@@ -10,6 +10,11 @@
  * With --tls the server serves wss:// with the local CA of server/certificates.ts (made on
  * first use in .moorline/tls/) and the device is given that CA (--ca): wss:// end to end,
  * with the certificate verified.
+ *
+ * The server admits only registered devices (--devices): the simulated device is registered
+ * in devices.json beside its storage file (.moorline/ by default) and given its token the way
+ * provisioning gives a real one, in its storage (auth/token); a token it already holds that
+ * the registry accepts is kept. So `npm start` works out of the box, with authentication on.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { createServer } from "node:net";
@@ -17,6 +22,8 @@ import { dirname, join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { DEFAULT_TLS_DIR } from "../../server/certificates.js";
+import { DeviceRegistry } from "../../server/registry.js";
+import { AUTH_TOKEN_STORAGE, isAuthToken, saveAuthToken } from "../../src/auth/credentials.js";
 import { formatDeviceLine, paint as paintIf, SGR } from "../../src/shared/log-format.js";
 import {
   formatHelp,
@@ -26,13 +33,15 @@ import {
   parseFlags,
   runCommand,
   SetupError,
+  stringFlag,
   switchFlag,
   UsageError,
   wantsColour,
   type ParsedFlags,
   type CommandSpec,
 } from "./cli.js";
-import { DEVICE_COMMAND, deviceArguments } from "./device-options.js";
+import { DEVICE_COMMAND, deviceArguments, type DeviceArguments } from "./device-options.js";
+import { FileStorage } from "./file-storage.js";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const SERVER_CLI = join(HERE, "..", "..", "server", "cli.js");
@@ -48,7 +57,9 @@ const STOP_GRACE_MS = 4_000;
 const START_COMMAND: CommandSpec = {
   name: "start",
   helpCommand: "npm start -- --help",
-  usage: "Usage: npm start [-- [--port N] [--tls] [-- device options]]\n       node dist/hosts/node/start.js [--port N] [--tls] [-- device options]",
+  usage:
+    "Usage: npm start [-- [--port N] [--tls] [--devices FILE] [-- device options]]\n" +
+    "       node dist/hosts/node/start.js [--port N] [--tls] [--devices FILE] [-- device options]",
   description:
     "Starts the companion server on 127.0.0.1 and a simulated device connected to it, and shows\n" +
     "both here: [server] lines, and the device's log made readable as [device] lines. Lines typed\n" +
@@ -57,6 +68,14 @@ const START_COMMAND: CommandSpec = {
   flags: [
     { name: "port", value: "N", integer: { min: 1, max: 65535 }, help: `the server's port (default ${PREFERRED_PORT}, or any free port when it is taken)` },
     { name: "tls", help: `wss:// with a local CA (made on first use in ${DEFAULT_TLS_DIR}/);\nthe device is given it (--ca)` },
+    {
+      name: "devices",
+      value: "FILE",
+      help:
+        "the server's device registry (default: devices.json beside the\n" +
+        "device's storage file); the device is registered there and its\n" +
+        "token kept in its storage (auth/token)",
+    },
     HELP_FLAG,
   ],
   passesRest: true,
@@ -109,33 +128,66 @@ function pipeLines(child: ChildProcess, prefix: string, format: (line: string) =
  * The device options after "--", checked with the device's own table before anything starts;
  * --url is refused: the device connects to the server started here.
  */
-function checkDeviceOptions(argv: readonly string[]): ParsedFlags {
-  let parsed: ParsedFlags;
+function checkDeviceOptions(argv: readonly string[]): { parsed: ParsedFlags; device: DeviceArguments | undefined } {
   try {
-    parsed = parseFlags(DEVICE_COMMAND, argv);
+    const parsed = parseFlags(DEVICE_COMMAND, argv);
     if (parsed.values.has("url")) throw new UsageError(`${parsed.typed.get("url")}: the device connects to the server npm start runs; leave it out`);
-    if (!parsed.help) deviceArguments(parsed, false);
+    return { parsed, device: parsed.help ? undefined : deviceArguments(parsed, false) };
   } catch (error) {
     if (error instanceof UsageError) throw new UsageError(`the device's options (after "--"): ${error.message}`);
     throw error;
   }
-  return parsed;
+}
+
+/**
+ * Registers the simulated device in the registry at `path` (made if missing) and gives it its
+ * token, as provisioning would: in its storage, under auth/token. A token the device holds
+ * already (stored, or given with --auth-token) is kept when the registry accepts it, and
+ * registered when it does not. Returns a line saying where things are (never the token).
+ */
+async function registerSimulatedDevice(path: string, device: DeviceArguments): Promise<string> {
+  const id = device.config.deviceId;
+  let registry: DeviceRegistry;
+  try {
+    registry = DeviceRegistry.open(path, { create: true });
+  } catch (error) {
+    throw new SetupError(`${(error as Error).message}; fix it or remove it (npm start makes a new one)`);
+  }
+  const given = device.explicitSettings.includes("authToken") ? device.config.authToken : undefined;
+  try {
+    if (given !== undefined) {
+      // --auth-token "" (no token): the server refuses it, as the user asked to see.
+      if (given !== "" && !(await registry.verify(id, given))) await registry.add(id, { token: given, replace: true });
+      return `device ${id} registered in ${path}, with the token given by --auth-token`;
+    }
+    const storage = new FileStorage(device.storage);
+    const stored = storage.get(AUTH_TOKEN_STORAGE.domain, AUTH_TOKEN_STORAGE.key);
+    if (!(isAuthToken(stored) && (await registry.verify(id, stored)))) saveAuthToken(storage, await registry.add(id, { replace: true }));
+    return `device ${id} registered in ${path}; its token is in ${device.storage} (auth/token)`;
+  } catch (error) {
+    throw new SetupError(`cannot register the simulated device: ${(error as Error).message}`);
+  }
 }
 
 async function main(own: ParsedFlags): Promise<number | void> {
   const tls = switchFlag(own, "tls");
   const deviceArgs = own.rest;
-  const deviceLine = checkDeviceOptions(deviceArgs);
-  if (deviceLine.help) {
+  const { parsed: deviceLine, device: deviceOptions } = checkDeviceOptions(deviceArgs);
+  if (deviceOptions === undefined) {
     process.stdout.write(formatHelp(DEVICE_COMMAND));
     return;
   }
+  const devicesFlag = stringFlag(own, "devices");
+  if (devicesFlag === "") throw new UsageError("--devices must not be empty");
+  const registryPath = devicesFlag ?? join(dirname(deviceOptions.storage), "devices.json");
   const chosen = integerFlag(own, "port");
   if (chosen !== undefined) await checkPort(chosen);
   const port = chosen ?? (await freePort(PREFERRED_PORT));
 
+  const registered = await registerSimulatedDevice(registryPath, deviceOptions);
+
   const tlsDir = resolve(DEFAULT_TLS_DIR);
-  const serverArgs = ["--port", String(port), "--stdin", ...(tls ? ["--tls", "--tls-dir", tlsDir] : [])];
+  const serverArgs = ["--port", String(port), "--stdin", "--devices", registryPath, ...(tls ? ["--tls", "--tls-dir", tlsDir] : [])];
   const server = spawn(process.execPath, [SERVER_CLI, ...serverArgs], {
     stdio: ["pipe", "pipe", "pipe"],
   });
@@ -160,7 +212,9 @@ async function main(own: ParsedFlags): Promise<number | void> {
   const caArgs = tls && !ownCheck ? ["--ca", join(tlsDir, "ca.pem")] : [];
   // JSON lines, made readable here (the device would choose them anyway: its stdout is a pipe).
   const formatArgs = deviceLine.values.has("log-format") ? [] : ["--log-format", "json"];
-  const device = spawn(process.execPath, [DEVICE_CLI, "--url", url, ...caArgs, ...formatArgs, ...deviceArgs], {
+  // The same storage file the token was put in, named whatever the options said.
+  const storageArgs = deviceLine.values.has("storage") ? [] : ["--storage", deviceOptions.storage];
+  const device = spawn(process.execPath, [DEVICE_CLI, "--url", url, ...caArgs, ...formatArgs, ...storageArgs, ...deviceArgs], {
     stdio: ["ignore", "pipe", "pipe"],
   });
   children.push(device);
@@ -168,6 +222,7 @@ async function main(own: ParsedFlags): Promise<number | void> {
   process.stdout.write(
     `${paint(SGR.bold, "moorline")}: companion server at ${url}, simulated device connected to it` +
       (caArgs.length > 0 ? `, checking the server's certificate against ${caArgs[1]}.\n` : ".\n") +
+      `Only registered devices are admitted: ${registered}.\n` +
       "Type server commands here (help, status, echo hi, config set telemetryIntervalMs 2000); Ctrl-C stops.\n",
   );
 

@@ -12,6 +12,9 @@
  * - optionally, the leaf's public key against `tls.pins` (base64 SHA-256 of its DER
  *   SubjectPublicKeyInfo, as in RFC 7469).
  *
+ * - the same dates by the device's own clock (`wallClock`), which a simulated chip may have
+ *   set otherwise than the OS (hosts/node/wall-clock.ts).
+ *
  * `tls.insecure` skips the chain, date and name checks (never the pins). Each failure is
  * reported through onError with its TlsErrorCode and a message that says what was wrong:
  * "certificate for 127.0.0.1 is signed by an unknown CA (UNABLE_TO_VERIFY_LEAF_SIGNATURE)".
@@ -28,8 +31,15 @@
 import { createHash, X509Certificate } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { isIP } from "node:net";
-import { checkServerIdentity, connect, type ConnectionOptions, type PeerCertificate, type TLSSocket } from "node:tls";
-import { TlsErrorCode, type TcpSocketOptions, type TlsOptions } from "../../src/shared/host.js";
+import {
+  checkServerIdentity,
+  connect,
+  type ConnectionOptions,
+  type DetailedPeerCertificate,
+  type PeerCertificate,
+  type TLSSocket,
+} from "node:tls";
+import { TlsErrorCode, type TcpSocketOptions, type TlsOptions, type WallClock } from "../../src/shared/host.js";
 import { fileProblem, UsageError, type Flag } from "./cli.js";
 import { checkAddress, NodeStreamSocket, type NodeTcpTuning, type SocketEnding, type SocketFailure } from "./socket.js";
 import { TLS_PIN } from "../../src/websocket/tls-options.js";
@@ -48,15 +58,18 @@ const UNKNOWN_CA_REASONS: ReadonlySet<string> = new Set([
 /** TLS over Node, shaped after ECMA-419 `embedded:io/socket/tcp` (see the file comment). */
 export class NodeTlsSocket extends NodeStreamSocket {
   private readonly tls: TlsOptions;
+  private readonly wallClock: WallClock | undefined;
   private readonly tlsSocket: TLSSocket;
   /** TCP is connected: from here to `secured`, a failure is the TLS handshake's. */
   private tcpConnected = false;
   /** TLS is established and every check passed. */
   private secured = false;
 
-  constructor(options: TcpSocketOptions & NodeTcpTuning) {
+  /** `wallClock`: the device's clock, which certificate dates are checked against too (see clockFailure). */
+  constructor(options: TcpSocketOptions & NodeTcpTuning & { wallClock?: WallClock }) {
     super(options, connectTls(options));
     this.tls = options.tls!;
+    this.wallClock = options.wallClock;
     this.tlsSocket = this.socket as TLSSocket;
     this.socket.once("connect", () => {
       this.tcpConnected = true;
@@ -68,7 +81,9 @@ export class NodeTlsSocket extends NodeStreamSocket {
   private verify(): void {
     if (this.closed || this.lost) return;
     const socket = this.tlsSocket;
-    const failure = (this.tls.insecure ? undefined : certificateFailure(socket, this.tls.serverName)) ?? pinFailure(socket, this.tls);
+    const failure =
+      (this.tls.insecure ? undefined : (certificateFailure(socket, this.tls.serverName) ?? clockFailure(socket, this.tls.serverName, this.wallClock))) ??
+      pinFailure(socket, this.tls);
     if (failure) {
       // Abort: nothing was written, nothing will be.
       socket.destroy();
@@ -158,6 +173,32 @@ function certificateFailure(socket: TLSSocket, serverName: string): SocketFailur
     default:
       return { code: TlsErrorCode.TLS_HANDSHAKE_FAILED, message: `${subject} was rejected (${reason})` };
   }
+}
+
+/**
+ * The chain's dates by the device's own clock: OpenSSL checked them against the OS clock,
+ * and the simulated device's may read otherwise (1970 with --clock-unset, as a chip's does,
+ * or a lower bound before NTP answered). Leaf first, up to the root.
+ */
+function clockFailure(socket: TLSSocket, serverName: string, clock: WallClock | undefined): SocketFailure | undefined {
+  if (clock === undefined) return undefined;
+  const now = clock.now();
+  const reads = `the device's clock, which reads ${new Date(now).toISOString()}`;
+  const seen = new Set<string>();
+  let cert: DetailedPeerCertificate | undefined = socket.getPeerCertificate(true);
+  for (let index = 0; cert !== undefined && cert.fingerprint256 !== undefined && !seen.has(cert.fingerprint256); index++) {
+    seen.add(cert.fingerprint256);
+    const cn = cert.subject?.CN;
+    const subject = index === 0 ? `certificate for ${serverName}` : `certificate ${index + 1} (CN=${Array.isArray(cn) ? cn.join(",") : String(cn)}) in the chain of ${serverName}`;
+    if (now < new Date(cert.valid_from).getTime()) {
+      return { code: TlsErrorCode.TLS_CERT_NOT_YET_VALID, message: `${subject} is not valid before ${dateOf(cert.valid_from)} by ${reads}` };
+    }
+    if (now > new Date(cert.valid_to).getTime()) {
+      return { code: TlsErrorCode.TLS_CERT_EXPIRED, message: `${subject} expired on ${dateOf(cert.valid_to)} by ${reads}` };
+    }
+    cert = cert.issuerCertificate;
+  }
+  return undefined;
 }
 
 /** With pins given, the leaf's public key must be one of them. */

@@ -2,8 +2,8 @@
  * The Node side of the XS desktop host: it runs the firmware's compiled modules (dist/src)
  * inside the real XS engine (an xsnap worker, xsnap-worker.ts) and serves the platform they
  * need with the Node host's own implementations: NodeTcpSocket and NodeTlsSocket (TLS is
- * done here, on the Node side of the bridge), Node timers, crypto, a Storage, a SimWifi and
- * the JSON-line log. loader.ts loads the modules (and says which XS may load); xs-errors.ts
+ * done here, on the Node side of the bridge), Node timers, crypto, a Storage, a SimWifi, the
+ * JSON-line log, and UDP, name lookups and the wall clock (udp-bridge.ts). loader.ts loads the modules (and says which XS may load); xs-errors.ts
  * turns errors inside XS into Node's.
  *
  * Programs: the host's XS side registers programs (xs-side/programs.ts): the echo agent and
@@ -21,6 +21,8 @@ import { MemoryStorage } from "../../src/shared/memory-storage.js";
 import { SIM_ACCESS_POINTS } from "../node/device-host.js";
 import { createJsonLog, NodeTcpSocket, NodeTlsSocket, type NodeTcpTuning } from "../node/host.js";
 import { SimWifi, type SimWifiOptions } from "../node/sim-wifi.js";
+import { NodeWallClock } from "../node/wall-clock.js";
+import { UdpBridge } from "./udp-bridge.js";
 import {
   ANSWER_FAILED,
   ANSWER_OK,
@@ -73,6 +75,8 @@ export interface XsEngineOptions {
    * runs loads nothing but the firmware and its own XS side.
    */
   programRoots?: readonly string[];
+  /** The device's wall clock, which TLS checks dates by (default: the OS clock, trusted). */
+  wallClock?: NodeWallClock;
 }
 
 /** Node's view of one TCP or TLS socket of XS. */
@@ -114,6 +118,8 @@ export class XsEngine {
   readonly worker: XsnapWorker;
   readonly storage: Storage;
   readonly wifi: SimWifi;
+  /** The wall clock XS reads and sets (hosts/xs/udp-bridge.ts). */
+  readonly wallClock: NodeWallClock;
   /** Uncaught XS exceptions and the worker's death, in order. */
   readonly failures: Error[] = [];
   /** The meter of the last request that ran in XS. */
@@ -129,6 +135,8 @@ export class XsEngine {
   private readonly sockets = new Map<number, SocketRecord>();
   /** XS's TCP listeners, and the simulated WiFi's scan and access point. */
   private readonly portal: ListenerBridge;
+  /** XS's UDP sockets, name lookups and wall clock. */
+  private readonly udp: UdpBridge;
   private readonly timers = new Map<number, NodeJS.Timeout>();
   private readonly listeners = new Map<number, ProgramListener>();
   private readonly failureListeners = new Set<(error: Error) => void>();
@@ -143,6 +151,8 @@ export class XsEngine {
     this.loader = new ModuleLoader(options.programRoots);
     this.log = options.log ?? createJsonLog(process.stderr, "debug");
     this.storage = options.storage ?? new MemoryStorage();
+    this.wallClock = options.wallClock ?? new NodeWallClock();
+    this.udp = new UdpBridge((kind, write) => this.event(kind, write), this.wallClock);
     if (options.wifi instanceof SimWifi) {
       this.wifi = options.wifi;
       this.ownsWifi = false;
@@ -413,7 +423,7 @@ export class XsEngine {
         return;
       }
       default:
-        if (this.portal.post(kind, body)) return;
+        if (this.udp.post(kind, body) || this.portal.post(kind, body)) return;
         throw new Error(`XS sent an unknown post kind ${kind}`);
     }
   }
@@ -473,7 +483,7 @@ export class XsEngine {
           return out;
         }
         default:
-          return this.portal.command(kind, body) ?? fail(`XS sent an unknown command kind ${kind}`);
+          return this.udp.command(kind, body) ?? this.portal.command(kind, body) ?? fail(`XS sent an unknown command kind ${kind}`);
       }
     } catch (error) {
       const { name, message } = error instanceof Error ? error : new Error(String(error));
@@ -501,7 +511,7 @@ export class XsEngine {
   private openSocket(id: number, port: number, nodelay: boolean, host: string, tls?: TlsOptions): void {
     const Socket = tls === undefined ? NodeTcpSocket : NodeTlsSocket;
     const create = (callbacks: AcceptedSocketOptions): TcpSocket =>
-      new Socket({ ...this.options.tcp, host, port, nodelay, ...(tls === undefined ? {} : { tls }), ...callbacks });
+      new Socket({ ...this.options.tcp, host, port, nodelay, ...(tls === undefined ? {} : { tls, wallClock: this.wallClock }), ...callbacks });
     this.attachSocket(id, create, tls !== undefined);
   }
 
@@ -585,6 +595,7 @@ export class XsEngine {
     for (const record of this.sockets.values()) record.socket?.close();
     this.sockets.clear();
     this.portal.close();
+    this.udp.close();
     this.wifi.onNotify = undefined;
     if (this.ownsWifi) this.wifi.close();
   }

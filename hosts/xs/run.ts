@@ -9,6 +9,7 @@ import type { Log, LogLevel, Storage } from "../../src/shared/host.js";
 import type { ClientTlsOptions } from "../../src/websocket/client.js";
 import type { SimWifi, SimWifiOptions } from "../node/sim-wifi.js";
 import { createJsonLog, type LineSink } from "../node/host.js";
+import { NodeWallClock, type NodeWallClockOptions } from "../node/wall-clock.js";
 import { bounded, XsEngine, type XsEngineOptions } from "./engine.js";
 
 /** How long a device may take to stop (its close handshake is bounded by closeTimeoutMs), ms. */
@@ -94,7 +95,9 @@ export interface DeviceInXsOptions {
   log?: Log;
   /** The simulated WiFi (default: SIM_NETWORK's access point, default delays). */
   wifi?: SimWifi | Partial<SimWifiOptions>;
-  engine?: Omit<XsEngineOptions, "log" | "storage" | "wifi">;
+  /** The device's wall clock (default: the OS clock, trusted). */
+  clock?: NodeWallClockOptions;
+  engine?: Omit<XsEngineOptions, "log" | "storage" | "wifi" | "wallClock">;
 }
 
 export interface DeviceInXs {
@@ -118,6 +121,7 @@ export async function runDeviceInXs(options: DeviceInXsOptions): Promise<DeviceI
     ...options.engine,
     storage: options.storage,
     ...(options.wifi ? { wifi: options.wifi } : {}),
+    wallClock: new NodeWallClock(options.clock),
     log: options.log ?? createJsonLog(options.out ?? process.stdout, options.logLevel),
   });
   let stopped!: () => void;

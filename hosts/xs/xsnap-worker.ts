@@ -63,9 +63,12 @@ const STDERR_LINES_KEPT = 20;
 
 /** The worker failed: it exited, was killed, or broke the protocol. */
 export class XsnapWorkerError extends Error {
-  constructor(message: string) {
+  /** It was killed because one request ran longer than requestTimeoutMs (an endless loop?). */
+  readonly timedOut: boolean;
+  constructor(message: string, timedOut = false) {
     super(message);
     this.name = "XsnapWorkerError";
+    this.timedOut = timedOut;
   }
 }
 
@@ -132,7 +135,7 @@ export class XsnapWorker {
   private readonly child: ChildProcess;
   private readonly toXs: Writable;
   private readonly options: XsnapWorkerOptions;
-  private readonly timeoutMs: number;
+  private timeoutMs: number;
   private queue: Request[] = [];
   private current: Request | undefined;
   private watchdog: NodeJS.Timeout | undefined;
@@ -203,6 +206,14 @@ export class XsnapWorker {
     return !this.ended;
   }
 
+  /**
+   * Changes the bound on each request from the next one on, ms (the desktop chip's watchdog
+   * tightens it once the firmware has loaded).
+   */
+  setRequestTimeout(ms: number): void {
+    this.timeoutMs = ms;
+  }
+
   /** Runs a script in XS's start compartment. */
   evaluate(code: string): Promise<XsnapReply> {
     return this.request(EVALUATE, () => code) as Promise<XsnapReply>;
@@ -271,6 +282,7 @@ export class XsnapWorker {
         this.fail(
           new XsnapWorkerError(
             `the XS worker ${this.name} did not answer within ${this.timeoutMs} ms (a run that never ends: an endless loop in XS?); killed`,
+            true,
           ),
         );
         this.child.kill("SIGKILL");

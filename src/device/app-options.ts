@@ -17,7 +17,7 @@ import {
 import type { RequestHandler } from "./handlers.js";
 import { MAX_OUTBOX_ENTRIES } from "./outbox.js";
 import type { Settings } from "./settings.js";
-import { TELEMETRY_INTERVAL_SETTING } from "./telemetry.js";
+import { TELEMETRY_INTERVAL_SETTING, type OutboxJournal, type RestoredRecord } from "./telemetry.js";
 import { MAX_LIMIT_BYTES } from "../websocket/constants.js";
 
 export interface DeviceIdentity {
@@ -70,15 +70,19 @@ export const MAX_ID_CHARS = 64;
 /** Most asynchronous requests under way that may be allowed at once. */
 const MAX_PENDING_LIMIT = 1000;
 
+/** What a message the JSON loop sends is (src/mqtt/transport.ts maps each to a topic). */
+export type MessageKind = "hello" | "telemetry" | "reply" | "error" | "echo";
+
 export interface DeviceAppOptions {
   identity: DeviceIdentity;
   timers: Timers;
   log?: Log;
   /**
    * Sends a text message on the current connection; false when it could not (no connection,
-   * send buffer full). Should not throw; if it does, that counts as false.
+   * send buffer full). Should not throw; if it does, that counts as false. `kind` says which
+   * message it is: the WebSocket transport ignores it, the MQTT one picks the topic by it.
    */
-  send(text: string): boolean;
+  send(text: string, kind?: MessageKind): boolean;
   /**
    * Sends a binary message (used to echo binary messages back). Without it a binary message
    * is counted as a dropped reply and logged.
@@ -97,6 +101,11 @@ export interface DeviceAppOptions {
   readTelemetry?(): Record<string, unknown>;
   /** Free heap, bytes, when the platform knows it. */
   freeMemory?(): number | undefined;
+  /**
+   * The trusted wall time, UTC ms, or undefined while the clock is not trusted: each telemetry
+   * record carries it as `time` (null when untrusted). Without it, records have no `time`.
+   */
+  wallTime?(): number | undefined;
   /** User handlers, as if given to register() one by one. */
   handlers?: Record<string, RequestHandler>;
   limits?: Partial<AppLimits>;
@@ -105,10 +114,19 @@ export interface DeviceAppOptions {
    * announced): features that are not request types.
    */
   capabilities?: string[];
+  /** Keeps the telemetry outbox in storage (src/health/outbox-store.ts); absent: RAM only. */
+  journal?: OutboxJournal;
+  /** Earlier boots' unacknowledged records, restored from storage, oldest first. */
+  restored?: readonly RestoredRecord[];
+  /**
+   * The `reboot` request: restarts the device after the reply (src/device/handlers.ts).
+   * Without it the request is answered with `unsupported`.
+   */
+  reboot?(reason: string, safeMode: boolean): Record<string, unknown>;
 }
 
 const IDENTITY_FIELDS = Object.freeze(["deviceId", "firmware", "bootId"] as const);
-const OPTIONAL_CALLBACKS = Object.freeze(["log", "sendBinary", "status", "hello", "readTelemetry", "freeMemory"] as const);
+const OPTIONAL_CALLBACKS = Object.freeze(["log", "sendBinary", "status", "hello", "readTelemetry", "freeMemory", "wallTime", "reboot"] as const);
 const LIMIT_NAMES = Object.freeze(Object.keys(DEFAULT_APP_LIMITS));
 
 /**

@@ -28,6 +28,7 @@ import {
   type AppLimits,
   type DeviceAppOptions,
   type DeviceIdentity,
+  type MessageKind,
 } from "./app-options.js";
 import { BUILT_IN_TYPES, builtInHandlers, type RequestHandler } from "./handlers.js";
 import type { Settings } from "./settings.js";
@@ -171,19 +172,23 @@ export class DeviceApp {
       bootId: this.identity.bootId,
       maxEntries: this.limits.outboxEntries,
       maxBytes: this.limits.outboxBytes,
-      send: (text) => this.sendNow(text),
+      send: (text) => this.sendNow(text, "telemetry"),
       readTelemetry: options.readTelemetry,
+      wallTime: options.wallTime,
       freeMemory: () => this.freeMemory(),
       status: options.status,
       uptimeMs: () => this.uptimeMs(),
       note: (level, event, fields) => this.note(level, event, fields),
       errorText: (error) => clip(errorText(error), MAX_LOG_CHARS),
+      journal: options.journal,
+      restored: options.restored,
     });
     this.startedAt = this.timers.now();
     for (const [type, handler] of builtInHandlers({
       uptimeMs: () => this.uptimeMs(),
       status: () => this.statusResult(),
       settings: this.settings,
+      reboot: options.reboot,
     })) {
       this.handlers.set(type, handler);
     }
@@ -228,7 +233,7 @@ export class DeviceApp {
     // The composition's fields (clock, reset reason...) do not override ours.
     if (this.options.hello) addMissing(fields, this.options.hello());
     const hello = JSON.stringify(fields);
-    if (!this.sendNow(hello)) this.note("warn", "hello_not_sent", {});
+    if (!this.sendNow(hello, "hello")) this.note("warn", "hello_not_sent", {});
     this.telemetry.flush();
   }
 
@@ -278,6 +283,12 @@ export class DeviceApp {
       throw invalidArgument(`the parse of the handler for ${describe(type)} must be a function`);
     }
     this.handlers.set(type, handler);
+  }
+
+  /** Drops the telemetry records not acknowledged yet, in RAM and in storage (a factory reset). */
+  discardTelemetry(): void {
+    const records = this.telemetry.discard();
+    if (records > 0) this.note("warn", "telemetry_discarded", { records });
   }
 
   /** Renames the device: hellos from now on carry `deviceId` (provisioning's device name). */
@@ -430,13 +441,18 @@ export class DeviceApp {
       this.badInput(RequestErrorCode.BAD_REQUEST, 'ack needs "boot" (a string) and "seq" (an integer >= 0)');
       return;
     }
+    const removed = this.telemetry.acknowledge(seq, boot);
     if (boot !== this.identity.bootId) {
-      // An ack meant for an earlier boot of this device (its records died with it).
-      this.counts.ignored++;
-      this.note("info", "ack_other_boot", { seq });
+      if (removed === 0) {
+        // An ack meant for an earlier boot of this device whose records are not held here.
+        this.counts.ignored++;
+        this.note("info", "ack_other_boot", { seq });
+        return;
+      }
+      // Records of an earlier boot, restored from storage and resent under their own boot.
+      this.note("info", "telemetry_acked", { boot, seq, removed, unacked: this.telemetry.size });
       return;
     }
-    const removed = this.telemetry.acknowledge(seq);
     this.note("info", "telemetry_acked", { seq, removed, unacked: this.telemetry.size });
   }
 
@@ -514,17 +530,17 @@ export class DeviceApp {
   }
 
   /** Sends a reply, an error message or an echo: not retried, so a refusal is a drop. */
-  private sendReply(text: string, kind: string): boolean {
-    if (this.sendNow(text)) return true;
+  private sendReply(text: string, kind: MessageKind): boolean {
+    if (this.sendNow(text, kind)) return true;
     this.counts.repliesDropped++;
     this.note("warn", "reply_dropped", { kind, bytes: text.length });
     return false;
   }
 
-  private sendNow(text: string): boolean {
+  private sendNow(text: string, kind: MessageKind): boolean {
     let ok = false;
     try {
-      ok = this.options.send(text) === true;
+      ok = this.options.send(text, kind) === true;
     } catch (error) {
       this.note("warn", "app_send_failed", { error: clip(errorText(error), MAX_LOG_CHARS) });
     }

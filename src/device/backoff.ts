@@ -52,6 +52,21 @@ export function backoffDelay(attempt: number, policy: BackoffPolicy, random: num
   return jittered < policy.capMs ? jittered : policy.capMs;
 }
 
+/**
+ * The delay after the server refused the credentials (ERR_UNAUTHORIZED), in milliseconds:
+ * drawn uniformly from the long end of the policy, [capMs / 2, capMs]. A token that was
+ * refused stays refused until someone registers or fixes it, which takes a person minutes,
+ * not the first retries' second: retrying sooner only loads the server (and its lockout of
+ * repeated failures would then refuse the device for longer). Jitter still spreads a fleet
+ * whose tokens were all revoked at once. Same input rules as backoffDelay.
+ */
+export function unauthorizedDelay(policy: BackoffPolicy, random: number): number {
+  const unit = random >= 0 ? (random < 1 ? random : ONE_MINUS_EPSILON) : 0;
+  const half = Math.ceil(policy.capMs / 2);
+  const delay = half + Math.floor(unit * (policy.capMs - half + 1));
+  return delay < policy.minMs ? policy.minMs : delay;
+}
+
 /** The largest double below 1. */
 const ONE_MINUS_EPSILON = 1 - 2 ** -53;
 

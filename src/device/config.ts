@@ -4,6 +4,7 @@
  * line arrive as strings, so every number is parsed and every value is validated here, once,
  * with an error naming the key: a bad build is reported at boot, not retried forever.
  */
+import { checkAuthToken, DEVICE_ID_RULE, isDeviceId, MAX_AUTH_TOKEN_CHARS } from "../auth/credentials.js";
 import { DEFAULT_BACKOFF } from "./backoff.js";
 import { DEFAULT_HEARTBEAT } from "./heartbeat.js";
 import { DEFAULT_STABLE_MS } from "./supervisor-options.js";
@@ -11,7 +12,18 @@ import { MAX_LIMIT_BYTES } from "../websocket/constants.js";
 import { invalidOption } from "../shared/errors.js";
 import { checkInteger, checkString, MAX_TIMEOUT_MS, type Unit } from "../shared/options.js";
 import { parseWebSocketUrl } from "../websocket/url.js";
+import { checkPrefix, DEFAULT_MQTT_PREFIX } from "../mqtt/topics.js";
 import { checkTlsSettings } from "../websocket/tls-options.js";
+import { checkNtpServers, DEFAULT_NTP_SERVERS } from "../time/servers.js";
+import { DEFAULT_SNTP_INTERVAL_MS, MIN_SNTP_INTERVAL_MS } from "../time/sntp-client.js";
+import { DEFAULT_SAFE_MODE_AFTER_BOOTS, MAX_SAFE_MODE_AFTER_BOOTS } from "../health/health.js";
+import {
+  DEFAULT_OUTBOX_FLUSH_MS,
+  DEFAULT_OUTBOX_WRITES_PER_HOUR,
+  MAX_OUTBOX_FLUSH_MS,
+  MAX_OUTBOX_WRITES_PER_HOUR,
+  MIN_OUTBOX_FLUSH_MS,
+} from "../health/outbox-store.js";
 
 export interface DeviceConfig {
   /** The server, ws:// or wss://. */
@@ -21,7 +33,11 @@ export interface DeviceConfig {
   /** WiFi network from the build; more may be saved in storage. Empty: none. */
   ssid: string;
   password: string;
-  /** Sent as "Authorization: Bearer <token>" in the handshake when not empty. */
+  /**
+   * Sent as "Authorization: Bearer <token>" in the handshake when not empty (RFC 6750
+   * b64token syntax); a token stored by provisioning wins over this one
+   * (src/auth/credentials.ts).
+   */
   authToken: string;
   /** Initial telemetry interval (a setting the server can change), ms. */
   telemetryIntervalMs: number;
@@ -66,6 +82,44 @@ export interface DeviceConfig {
   factoryResetPin: number;
   /** How long the button must be held, ms. */
   factoryResetHoldMs: number;
+  /**
+   * The NTP servers, each "host" or "host:port" (port 123 by default), asked in turn;
+   * mcconfig passes them comma-separated. Empty: no SNTP (the clock is never trusted, unless
+   * the platform keeps it in sync itself).
+   */
+  ntp: readonly string[];
+  /** How often a synced clock asks NTP again, ms. */
+  ntpIntervalMs: number;
+  /**
+   * wss:// waits for a trusted clock (certificate dates cannot be checked before). After this
+   * long waiting, it is attempted anyway, with certificate dates checked against the clock's
+   * lower bound (build time, or the last time saved); 0 (the default): wait for NTP, however long.
+   */
+  clockFallbackMs: number;
+  /**
+   * When the firmware was built, UTC ms: the clock is never set earlier, and an NTP answer
+   * more than a day earlier is refused. 0: the date of the source (SOURCE_DATE_MS). The
+   * Moddable build commands (tools/moddable.ts) pass the time of the build.
+   */
+  buildTime: number;
+  /** Failed boots in a row (no stable connection) after which the device boots in safe mode; 0: never. */
+  safeModeAfterBoots: number;
+  /** Longest a telemetry record waits before it is written to storage, ms. */
+  outboxFlushMs: number;
+  /** Storage writes the durable outbox may make per hour, on average (flash wear budget). */
+  outboxWritesPerHour: number;
+  /** Adds the `fault` request (hang, crash): for trying the watchdog and safe mode. Never in production. */
+  faults: boolean;
+  /**
+   * "websocket" (default): the JSON protocol on a WebSocket to the companion server; "mqtt":
+   * the same protocol on an MQTT broker's topics, over the broker's WebSocket listener at
+   * `url` (docs/mqtt.md), with `authToken` as the MQTT password.
+   */
+  transport: "websocket" | "mqtt";
+  /** MQTT: the topics' prefix (default "moorline": moorline/<deviceId>/telemetry, ...). */
+  mqttPrefix: string;
+  /** MQTT: CONNECT's user name; "" (default): the device id, which an ACL's %u matches. */
+  mqttUsername: string;
 }
 
 export const DEFAULT_DEVICE_CONFIG: Readonly<DeviceConfig> = Object.freeze({
@@ -91,6 +145,17 @@ export const DEFAULT_DEVICE_CONFIG: Readonly<DeviceConfig> = Object.freeze({
   apPassword: "",
   factoryResetPin: -1,
   factoryResetHoldMs: 5_000,
+  ntp: DEFAULT_NTP_SERVERS,
+  ntpIntervalMs: DEFAULT_SNTP_INTERVAL_MS,
+  clockFallbackMs: 0,
+  buildTime: 0,
+  safeModeAfterBoots: DEFAULT_SAFE_MODE_AFTER_BOOTS,
+  outboxFlushMs: DEFAULT_OUTBOX_FLUSH_MS,
+  outboxWritesPerHour: DEFAULT_OUTBOX_WRITES_PER_HOUR,
+  faults: false,
+  transport: "websocket",
+  mqttPrefix: DEFAULT_MQTT_PREFIX,
+  mqttUsername: "",
 });
 
 /** Integer keys: [smallest, largest, unit]. */
@@ -107,16 +172,23 @@ const INTEGERS: Readonly<Record<string, readonly [number, number, Unit]>> = Obje
   portalTimeoutMs: Object.freeze([1_000, MAX_TIMEOUT_MS, "milliseconds"] as const),
   serverTrialMs: Object.freeze([1_000, MAX_TIMEOUT_MS, "milliseconds"] as const),
   factoryResetHoldMs: Object.freeze([1_000, 60_000, "milliseconds"] as const),
+  ntpIntervalMs: Object.freeze([MIN_SNTP_INTERVAL_MS, MAX_TIMEOUT_MS, "milliseconds"] as const),
+  clockFallbackMs: Object.freeze([0, MAX_TIMEOUT_MS, "milliseconds"] as const),
+  // Up to 9999-12-31 (UTC ms).
+  buildTime: Object.freeze([0, 253_402_300_799_999, "milliseconds"] as const),
+  safeModeAfterBoots: Object.freeze([0, MAX_SAFE_MODE_AFTER_BOOTS, ""] as const),
+  outboxFlushMs: Object.freeze([MIN_OUTBOX_FLUSH_MS, MAX_OUTBOX_FLUSH_MS, "milliseconds"] as const),
+  outboxWritesPerHour: Object.freeze([1, MAX_OUTBOX_WRITES_PER_HOUR, "writes"] as const),
 });
 
 /** The highest GPIO number of the ESP32 family (the S3 has 0..48). */
 const MAX_GPIO = 48;
 
-/** A device id: what a server logs and keys on; printable ASCII without spaces. */
-export const DEVICE_ID = /^[A-Za-z0-9._:-]{1,64}$/;
-
 /** Longest server URL accepted, characters (the build config's and a provisioned one). */
 export const MAX_URL_CHARS = 512;
+
+/** No firmware of this project was built before this (2020-01-01), UTC ms. */
+const EARLIEST_BUILD_TIME = Date.UTC(2020, 0, 1);
 
 /** An integer key: mcconfig passes "5000", so a plain decimal string is read as its number first. */
 function readInteger(key: string, value: unknown): number {
@@ -150,8 +222,8 @@ export function parseDeviceConfig(raw: Readonly<Record<string, unknown>>): Devic
   parseWebSocketUrl(config.url); // throws ERR_INVALID_URL naming what is wrong
   const deviceId = given("deviceId");
   if (deviceId !== undefined) {
-    if (typeof deviceId !== "string" || !DEVICE_ID.test(deviceId)) {
-      throw invalidOption("config.deviceId", "1 to 64 letters, digits or ._:-", deviceId);
+    if (!isDeviceId(deviceId)) {
+      throw invalidOption("config.deviceId", DEVICE_ID_RULE, deviceId);
     }
     config.deviceId = deviceId;
   }
@@ -161,9 +233,18 @@ export function parseDeviceConfig(raw: Readonly<Record<string, unknown>>): Devic
   const password = given("password");
   if (password !== undefined) config.password = readString("password", password, 64);
   const authToken = given("authToken");
-  if (authToken !== undefined) config.authToken = readString("authToken", authToken, 1024);
+  if (authToken !== undefined) config.authToken = checkAuthToken("config.authToken", readString("authToken", authToken, MAX_AUTH_TOKEN_CHARS));
   readTls(config, given);
   readProvisioning(config, given);
+  if (config.buildTime !== 0 && config.buildTime < EARLIEST_BUILD_TIME) {
+    // Seconds given for milliseconds, most likely: 10 digits instead of 13.
+    throw invalidOption("config.buildTime", "0, or UTC milliseconds since 1970 (13 digits) after 2020", config.buildTime);
+  }
+  const ntp = given("ntp");
+  if (ntp !== undefined) config.ntp = checkNtpServers("config.ntp", ntp);
+  const faults = given("faults");
+  if (faults !== undefined) config.faults = readBoolean("faults", faults);
+  readMqtt(config, given);
   if (config.backoffBaseMs > config.backoffCapMs) {
     throw invalidOption("config.backoffBaseMs", `at most config.backoffCapMs (${config.backoffCapMs})`, config.backoffBaseMs);
   }
@@ -185,6 +266,13 @@ function readProvisioning(config: DeviceConfig, given: (key: keyof DeviceConfig)
     const number = typeof pin === "string" && /^[0-9]+$/.test(pin) ? Number(pin) : pin;
     config.factoryResetPin = checkInteger("config.factoryResetPin", number, 0, MAX_GPIO);
   }
+}
+
+/** A boolean key: true or false, or "true" or "false" as mcconfig passes them. */
+function readBoolean(key: string, value: unknown): boolean {
+  if (value === true || value === "true") return true;
+  if (value === false || value === "false") return false;
+  throw invalidOption(`config.${key}`, '"true" or "false"', value);
 }
 
 /**
@@ -212,6 +300,19 @@ function readTls(config: DeviceConfig, given: (key: keyof DeviceConfig) => unkno
   if (tls?.ca !== undefined) config.ca = tls.ca;
   if (tls?.pins !== undefined) config.pins = tls.pins;
   if (tls?.insecure !== undefined) config.insecure = tls.insecure;
+}
+
+/** The transport and, for MQTT, its prefix and user name. */
+function readMqtt(config: DeviceConfig, given: (key: keyof DeviceConfig) => unknown): void {
+  const transport = given("transport");
+  if (transport !== undefined) {
+    if (transport !== "websocket" && transport !== "mqtt") throw invalidOption("config.transport", '"websocket" or "mqtt"', transport);
+    config.transport = transport;
+  }
+  const prefix = given("mqttPrefix");
+  if (prefix !== undefined) config.mqttPrefix = checkPrefix("config.mqttPrefix", prefix);
+  const username = given("mqttUsername");
+  if (username !== undefined) config.mqttUsername = readString("mqttUsername", username, 256);
 }
 
 /** "pin1,pin2" (mcconfig) as a list; ["pin1", "pin2"] (the manifest's JSON) as it is; "" for none. */

@@ -1,6 +1,6 @@
 /**
- * Request handlers: the shape of one (parse, then handle), and the four the device answers
- * itself (docs/protocol.md, "Built-in requests"): echo, ping, status and config.
+ * Request handlers: the shape of one (parse, then handle), and the five the device answers
+ * itself (docs/protocol.md, "Built-in requests"): echo, ping, status, config and reboot.
  *
  * A handler never sends anything: the JSON loop (src/device/app.ts) calls it, bounds it in
  * number and time, and turns what it returns or throws into exactly one reply.
@@ -39,7 +39,12 @@ export function defineHandler<P, R>(handler: RequestHandler<P, R>): RequestHandl
 }
 
 /** Types the device answers itself; a user handler may not replace them. */
-export const BUILT_IN_TYPES: readonly string[] = Object.freeze(["echo", "ping", "status", "config"]);
+export const BUILT_IN_TYPES: readonly string[] = Object.freeze(["echo", "ping", "status", "config", "reboot"]);
+
+/** Longest reboot reason a request may give, characters (hello reports it after the restart). */
+export const MAX_REBOOT_REASON_CHARS = 64;
+/** The reason of a reboot request that gives none. */
+export const DEFAULT_REBOOT_REASON = "requested";
 
 /** What the built-in handlers read from the device. */
 export interface BuiltInContext {
@@ -49,6 +54,11 @@ export interface BuiltInContext {
   status(): Record<string, unknown>;
   /** Read and written by config. */
   settings: Settings;
+  /**
+   * Restarts the device once the reply is out (src/device/device.ts); returns the result.
+   * Absent: the platform cannot restart, and reboot is answered with `unsupported`.
+   */
+  reboot?: ((reason: string, safeMode: boolean) => Record<string, unknown>) | undefined;
 }
 
 const hasOwn = (object: object, key: string): boolean => Object.prototype.hasOwnProperty.call(object, key);
@@ -60,7 +70,42 @@ export function builtInHandlers(device: BuiltInContext): Array<[string, RequestH
     ["ping", defineHandler({ handle: () => ({ pong: true, uptimeMs: device.uptimeMs() }) })],
     ["status", defineHandler({ handle: () => device.status() })],
     ["config", configHandler(device.settings)],
+    ["reboot", rebootHandler(device.reboot)],
   ];
+}
+
+interface RebootRequest {
+  reason: string;
+  safeMode: boolean;
+}
+
+/**
+ * reboot: `{"reason": "..."}` (optional, 1..64 characters, reported by the next hello as
+ * rebootReason) and `{"safeMode": true}` (optional: boot into safe mode). The reply comes
+ * first, then the device closes its connection (1001) and restarts.
+ */
+function rebootHandler(
+  reboot: BuiltInContext["reboot"],
+): RequestHandler<RebootRequest, Record<string, unknown>> {
+  return defineHandler({
+    parse(message): RebootRequest {
+      const { reason, safeMode } = message;
+      if (reason !== undefined && (typeof reason !== "string" || reason.length === 0 || reason.length > MAX_REBOOT_REASON_CHARS)) {
+        throw requestError(
+          RequestErrorCode.BAD_REQUEST,
+          `reboot "reason" must be a string of 1 to ${MAX_REBOOT_REASON_CHARS} characters, got ${describe(reason)}`,
+        );
+      }
+      if (safeMode !== undefined && typeof safeMode !== "boolean") {
+        throw requestError(RequestErrorCode.BAD_REQUEST, `reboot "safeMode" must be true or false, got ${describe(safeMode)}`);
+      }
+      return { reason: reason ?? DEFAULT_REBOOT_REASON, safeMode: safeMode === true };
+    },
+    handle: ({ reason, safeMode }) => {
+      if (!reboot) throw requestError(RequestErrorCode.UNSUPPORTED, "this platform cannot restart its firmware (Moddable's simulator): restart it by hand");
+      return reboot(reason, safeMode);
+    },
+  });
 }
 
 /** echo: `{"payload": any JSON}` comes back as the result `{"payload": ...}`. */

@@ -64,6 +64,8 @@ export interface SupervisorOptions {
   onClose?: (event: CloseEvent, retryInMs: number | undefined) => void;
   /** The supervisor's state changed. */
   onState?: (state: SupervisorStateValue) => void;
+  /** The open connection proved stable (a message stableMs or more after it opened); once per connection. */
+  onStable?: () => void;
 }
 
 /** The options, checked, with the defaults filled in. */
@@ -78,7 +80,7 @@ export interface CheckedSupervisorOptions {
   networkUp: boolean;
 }
 
-const CALLBACKS = Object.freeze(["createClient", "onOpen", "onMessage", "onClose", "onState"] as const);
+const CALLBACKS = Object.freeze(["createClient", "onOpen", "onMessage", "onClose", "onState", "onStable"] as const);
 const OPTION_NAMES = Object.freeze([
   "url",
   "host",

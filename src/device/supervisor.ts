@@ -18,6 +18,10 @@
  *   OPEN        --stop()-->               STOPPING --closed--> STOPPED
  *   any other   --stop()-->               STOPPED, at once
  *
+ * A refusal of the credentials (ERR_UNAUTHORIZED: HTTP 401 or 403) waits at the long end
+ * instead, [backoff.capMs / 2, backoff.capMs] (30 to 60 s by default), and is logged as
+ * ws_unauthorized: retrying a refused token sooner cannot help.
+ *
  * Never a tight loop: every ended connection or failed attempt, whatever the server did
  * (refused, answered 503, accepted and closed at once, closed with 1000, accepted and then
  * said nothing), is followed by a backoff delay of at least backoff.minMs, and the delays
@@ -36,7 +40,7 @@
  * there is logged (supervisor_callback_failed) and the supervisor carries on. Callbacks may
  * call stop(), setNetwork() and send(): the supervisor's state is settled before any runs.
  */
-import { backoffDelay, randomUnit, type BackoffPolicy } from "./backoff.js";
+import { backoffDelay, randomUnit, unauthorizedDelay, type BackoffPolicy } from "./backoff.js";
 import { HEARTBEAT_DEAD, Heartbeat, type HeartbeatOptions } from "./heartbeat.js";
 import {
   checkNewUrl,
@@ -94,6 +98,8 @@ export interface SupervisorStats {
   lastClose: { code: number; reason: string } | undefined;
   /** Connections declared dead by the heartbeat. */
   heartbeatTimeouts: number;
+  /** Attempts whose credentials the server refused (ERR_UNAUTHORIZED: HTTP 401 or 403). */
+  unauthorized: number;
 }
 
 /** The close sent by stop(): the device is going away (RFC 6455 section 7.4.1). */
@@ -133,6 +139,8 @@ export class ConnectionSupervisor {
   private openedAt = 0;
   /** The open connection proved stable: a message came stableMs or more after its opening. */
   private stable = false;
+  /** onStable was called for the open connection. */
+  private lasting = false;
 
   private readonly counters: SupervisorStats = {
     connects: 0,
@@ -141,6 +149,7 @@ export class ConnectionSupervisor {
     lastRttMs: undefined,
     lastClose: undefined,
     heartbeatTimeouts: 0,
+    unauthorized: 0,
   };
 
   /** Bound once: the timer callback allocates nothing per arm. */
@@ -399,6 +408,7 @@ export class ConnectionSupervisor {
     const now = this.host.timers.now();
     this.openedAt = now;
     this.stable = false;
+    this.lasting = false;
     this.heartbeat?.begin(now);
     this.counters.connects++;
     if (this.counters.connects > 1) this.counters.reconnects++;
@@ -435,9 +445,18 @@ export class ConnectionSupervisor {
     // out the first window: even a clean 1000 from a long-lived connection is not followed
     // by an instant retry, so a server closing everything at once cannot cause a storm.)
     const attempt = this.failures;
-    const delay = backoffDelay(attempt, this.policy, randomUnit(this.host.random));
+    // Refused credentials wait at the long end of the policy: the next attempts would be
+    // refused too, until the token is fixed (backoff.ts, unauthorizedDelay).
+    const unauthorized = error?.code === ErrorCode.UNAUTHORIZED;
+    const delay = unauthorized
+      ? unauthorizedDelay(this.policy, randomUnit(this.host.random))
+      : backoffDelay(attempt, this.policy, randomUnit(this.host.random));
     this.failures = attempt + 1;
     this.retryDelay = delay;
+    if (unauthorized) {
+      this.counters.unauthorized++;
+      this.log("warn", "ws_unauthorized", { status: (error as { status?: number }).status ?? null, delayMs: delay, refusals: this.counters.unauthorized });
+    }
     this.log("info", "ws_backoff", {
       delayMs: delay,
       attempt,
@@ -536,6 +555,7 @@ export class ConnectionSupervisor {
     this.stable = true;
     if (this.failures !== 0) this.log("debug", "ws_backoff_reset", { stableMs: this.stableMs, failures: this.failures });
     this.failures = 0;
+    this.provedLasting();
   }
 
   private pongArrived(payload: Uint8Array): void {
@@ -543,6 +563,20 @@ export class ConnectionSupervisor {
     if (rtt === undefined) return; // unsolicited, or an older ping's
     this.counters.lastRttMs = rtt;
     this.log("debug", "ws_rtt", { rttMs: rtt });
+    this.provedLasting();
+  }
+
+  /**
+   * onStable, once per connection: the server answered (a message, or a pong to our ping)
+   * stableMs or more after the opening, so this connection lasted. A pong is enough here
+   * (src/health: a device in safe mode sends no telemetry and may get no message), though
+   * only a message resets the backoff (messageArrived).
+   */
+  private provedLasting(): void {
+    if (this.lasting || this.host.timers.now() - this.openedAt < this.stableMs) return;
+    this.lasting = true;
+    const onStable = this.callbacks.onStable;
+    if (onStable) this.guard("onStable", onStable);
   }
 
   // --- helpers ---
@@ -585,6 +619,8 @@ export class ConnectionSupervisor {
     this.host.log?.(level, event, fields);
   }
 }
+
+/** The server refused the device's credentials: ERR_UNAUTHORIZED (MQTT), or HTTP 401 to the handshake. */
 
 function safeBufferedAmount(client: ClientLike): number {
   try {

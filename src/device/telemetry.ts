@@ -3,10 +3,17 @@
  * followed at once), each put in the bounded outbox (src/device/outbox.ts) and sent while
  * connected, oldest first, until the server acknowledges it (at least once delivery).
  *
- * A record: {"type":"telemetry","boot":...,"seq":n,"uptimeMs":...,"data":{...}}; `data` is
+ * A record: {"type":"telemetry","boot":...,"seq":n,"uptimeMs":...,"time":...,"data":{...}};
+ * `time` is the wall time (UTC ms) when the record was made, null while the device's clock is
+ * not trusted (absent when the composition gives no clock); `data` is
  * the application's readTelemetry(), or by default the free heap and the composition's status
  * fields. (boot, seq) names a record across reboots, so the server tells a resend from a new
  * record.
+ *
+ * Durability: an OutboxJournal (src/health/outbox-store.ts) is told of every record added,
+ * acknowledged or dropped, and keeps them in storage; the records it restored at boot (earlier
+ * boots', under their own `(boot, seq)`) are put in the outbox first, so they go out after the
+ * next hello and before this boot's.
  *
  * One timer at most. Nothing here throws into the caller: a failing readTelemetry is logged
  * and the next tick comes all the same.
@@ -17,6 +24,23 @@ import type { Settings } from "./settings.js";
 
 /** The setting that paces telemetry (src/device/settings.ts, DEVICE_SETTINGS). */
 export const TELEMETRY_INTERVAL_SETTING = "telemetryIntervalMs";
+
+/** A record of an earlier boot, as storage gave it back. */
+export interface RestoredRecord {
+  readonly boot: string;
+  readonly seq: number;
+  readonly text: string;
+}
+
+/** Persistence of the outbox (src/health/outbox-store.ts): told of every change. */
+export interface OutboxJournal {
+  /** A record was added (made by this boot, or restored). */
+  added(entry: OutboxEntry): void;
+  /** A record left the outbox: acknowledged, or dropped by the drop policy. */
+  removed(entry: OutboxEntry): void;
+  /** An ack message was applied (its removals may be saved now). */
+  acked(): void;
+}
 
 export interface TelemetryOptions {
   timers: Timers;
@@ -32,6 +56,8 @@ export interface TelemetryOptions {
   send(text: string): boolean;
   /** The record's data; see the file comment for the default. */
   readTelemetry?: (() => Record<string, unknown>) | undefined;
+  /** The trusted wall time, UTC ms (undefined while untrusted): the record's `time`, null when untrusted. */
+  wallTime?: (() => number | undefined) | undefined;
   /** Free heap, bytes, when the platform knows it (undefined otherwise). */
   freeMemory(): number | undefined;
   /** The composition's status fields, added to the default data. */
@@ -42,6 +68,10 @@ export interface TelemetryOptions {
   note(level: "debug" | "info" | "warn" | "error", event: string, fields: Record<string, unknown>): void;
   /** Text of a thrown value, clipped for a log line. */
   errorText(error: unknown): string;
+  /** Keeps the records in storage (absent: RAM only). */
+  journal?: OutboxJournal | undefined;
+  /** Earlier boots' records, oldest first, to send before this boot's. */
+  restored?: readonly RestoredRecord[] | undefined;
 }
 
 export class Telemetry {
@@ -56,11 +86,18 @@ export class Telemetry {
 
   constructor(options: TelemetryOptions) {
     this.options = options;
+    const journal = options.journal;
     this.outbox = new Outbox({
       maxEntries: options.maxEntries,
       maxBytes: options.maxBytes,
-      onDrop: (entry) => options.note("warn", "outbox_drop", { seq: entry.seq, bytes: entry.bytes }),
+      boot: options.bootId,
+      onDrop: (entry) => {
+        options.note("warn", "outbox_drop", { seq: entry.seq, bytes: entry.bytes, ...(entry.boot === options.bootId ? {} : { boot: entry.boot }) });
+        journal?.removed(entry);
+      },
+      onAck: journal ? (entry) => journal.removed(entry) : undefined,
     });
+    for (const record of options.restored ?? []) this.outbox.restore(record.boot, record.seq, record.text);
   }
 
   /** Starts the timer: a record every telemetryIntervalMs, following changes of the setting. */
@@ -95,9 +132,22 @@ export class Telemetry {
     this.outbox.resetSent();
   }
 
-  /** Cumulative acknowledgement of this boot's records up to `seq`; how many were removed. */
-  acknowledge(seq: number): number {
-    return this.outbox.ack(seq);
+  /** Cumulative acknowledgement of `boot`'s records up to `seq`; how many were removed. */
+  acknowledge(seq: number, boot: string = this.options.bootId): number {
+    const removed = this.outbox.ack(seq, boot);
+    if (removed > 0) this.options.journal?.acked();
+    return removed;
+  }
+
+  /** Drops every record held, in RAM and in storage (a factory reset); how many there were. */
+  discard(): number {
+    const removed = this.outbox.clear();
+    const journal = this.options.journal;
+    if (journal) {
+      for (const entry of removed) journal.removed(entry);
+      if (removed.length > 0) journal.acked();
+    }
+    return removed.length;
   }
 
   /** Sends every record not yet sent on this connection, oldest first, until send() refuses. */
@@ -155,8 +205,13 @@ export class Telemetry {
       const data = this.data();
       const uptimeMs = options.uptimeMs();
       const boot = options.bootId;
-      const seq = this.outbox.add((seq) => JSON.stringify({ type: "telemetry", boot, seq, uptimeMs, data }));
+      const wallTime = options.wallTime;
+      // `time` when the record was made (null: the clock was not trusted), after uptimeMs.
+      const time = wallTime ? (wallTime() ?? null) : undefined;
+      const seq = this.outbox.add((seq) => JSON.stringify({ type: "telemetry", boot, seq, uptimeMs, time, data }));
       options.note("debug", "telemetry_recorded", { seq, unacked: this.outbox.size });
+      const entry = this.outbox.newest;
+      if (entry !== undefined) options.journal?.added(entry);
     } catch (error) {
       options.note("error", "telemetry_failed", { error: options.errorText(error) });
     }

@@ -17,7 +17,8 @@
  * hello: online, wrong_password, ap_not_found, timeout, link_lost (WiFi), server_unreachable,
  * superseded (a newer apply() came), cancelled (factory reset).
  */
-import { DEVICE_ID, MAX_URL_CHARS } from "../device/config.js";
+import { AUTH_TOKEN_STORAGE, isDeviceId } from "../auth/credentials.js";
+import { MAX_URL_CHARS } from "../device/config.js";
 import { WifiState, type TrialResult, type WifiManager } from "../device/wifi.js";
 import { forgetNetwork, loadNetworks, networkProblem, saveNetwork } from "../device/wifi-networks.js";
 import { provisionError, ProvisionErrorCode } from "../shared/errors.js";
@@ -98,11 +99,19 @@ export const DEFAULT_SERVER_TRIAL_MS = 30_000;
 /** Where the provisioned URL and name are kept (NVS: names of at most 15 characters). */
 export const SERVER_STORAGE = Object.freeze({ domain: "provision", key: "server" } as const);
 
-/** What a factory reset erases: every key a provisioning or a server's request wrote. */
+/**
+ * What a factory reset erases: every key a provisioning or a server's request wrote, and the
+ * auth token stored for this device (src/auth/credentials.ts). Kept: the clock's last good
+ * time (src/time/clock.ts: a lower bound for certificate dates, no one's data) and the health
+ * record (src/health/health.ts: the boot counter and safe mode describe the hardware's life).
+ * The durable outbox (src/health: telemetry not acknowledged yet) is dropped by the device
+ * itself (its onFactoryReset), which holds it in RAM too.
+ */
 export const FACTORY_RESET_STORAGE: ReadonlyArray<{ domain: string; key: string }> = Object.freeze([
   Object.freeze({ domain: "wifi", key: "networks" }),
   SERVER_STORAGE,
   Object.freeze({ domain: "settings", key: "values" }),
+  AUTH_TOKEN_STORAGE,
 ]);
 
 /** The settings a provisioning saved, read back at boot (invalid parts are skipped with a log line). */
@@ -128,7 +137,7 @@ export function loadProvisioned(storage: Storage, log?: Log): { url?: string; de
   const { url, deviceId } = record as Record<string, unknown>;
   const out: { url?: string; deviceId?: string } = {};
   if (typeof url === "string" && url.length <= MAX_URL_CHARS) out.url = url;
-  if (typeof deviceId === "string" && DEVICE_ID.test(deviceId)) out.deviceId = deviceId;
+  if (isDeviceId(deviceId)) out.deviceId = deviceId;
   return out;
 }
 
@@ -240,7 +249,7 @@ export class Provisioner {
       if (url !== this.options.link.url) checked.url = url;
     }
     if (candidate.deviceId !== undefined) {
-      if (typeof candidate.deviceId !== "string" || !DEVICE_ID.test(candidate.deviceId)) {
+      if (!isDeviceId(candidate.deviceId)) {
         throw provisionError("name", "the device's name must be 1 to 64 letters, digits or . _ : -");
       }
       if (candidate.deviceId !== this.deviceId) checked.deviceId = candidate.deviceId;

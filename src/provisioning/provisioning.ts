@@ -37,6 +37,8 @@ export interface ProvisioningOptions {
   /** Default: the config's serverTrialMs. */
   serverTrialMs?: number;
   httpLimits?: Partial<HttpServerLimits>;
+  /** After a factory reset wiped storage and restored the build's settings: the device's own part. */
+  onFactoryReset?: () => void;
 }
 
 export class Provisioning {
@@ -61,7 +63,10 @@ export class Provisioning {
       build: { network: options.buildNetwork, url: config.url, deviceId: config.deviceId },
       deviceId: options.deviceId,
       serverTrialMs: options.serverTrialMs ?? config.serverTrialMs,
-      onFactoryReset: () => this.portal?.forget(),
+      onFactoryReset: () => {
+        this.portal?.forget();
+        options.onFactoryReset?.();
+      },
     });
     const driver = host.wifi;
     if (wifi !== undefined && config.portalPort > 0 && host.listener !== undefined && typeof driver.startAccessPoint === "function") {

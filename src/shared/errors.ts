@@ -37,6 +37,13 @@ export const ErrorCode = Object.freeze({
   HANDSHAKE_EXTENSION: "ERR_HANDSHAKE_EXTENSION",
   HANDSHAKE_TIMEOUT: "ERR_HANDSHAKE_TIMEOUT",
   HANDSHAKE_CLOSED: "ERR_HANDSHAKE_CLOSED",
+  /**
+   * The server refused the device's credentials (HTTP 401 Unauthorized or 403 Forbidden; an
+   * MQTT broker's CONNACK 4 or 5):
+   * retrying soon with the same token cannot help, so the supervisor waits long (backoff.ts,
+   * unauthorizedDelay). error.status holds the HTTP status.
+   */
+  UNAUTHORIZED: "ERR_UNAUTHORIZED",
   // TLS (wss://): the connection never opened; the host reports which check failed.
   ...TlsErrorCode,
   // Transport.
@@ -56,6 +63,22 @@ export const ErrorCode = Object.freeze({
   INVALID_ARGUMENT: "ERR_INVALID_ARGUMENT",
   INVALID_STATE: "ERR_INVALID_STATE",
   BUFFER_FULL: "ERR_BUFFER_FULL",
+  // MQTT over WebSocket (src/mqtt): the session failed; the WebSocket is closed (see
+  // mqttError() below for the close code) and the supervisor backs off.
+  /** A packet from the broker broke MQTT 3.1.1's rules (length, flags, fields, UTF-8). */
+  MQTT_MALFORMED: "ERR_MQTT_MALFORMED",
+  /** A well-formed packet the broker must not send now (a second CONNACK, a PUBACK for nothing). */
+  MQTT_UNEXPECTED: "ERR_MQTT_UNEXPECTED",
+  /** A packet longer than the client's maxPacketBytes. */
+  MQTT_PACKET_TOO_BIG: "ERR_MQTT_PACKET_TOO_BIG",
+  /** The broker refused the connection (CONNACK 1, 2 or 3). */
+  MQTT_REFUSED: "ERR_MQTT_REFUSED",
+  /** The broker refused the subscription (SUBACK 0x80: its ACL, say). */
+  MQTT_SUBSCRIBE_REFUSED: "ERR_MQTT_SUBSCRIBE_REFUSED",
+  /** No CONNACK within the connect deadline. */
+  MQTT_CONNACK_TIMEOUT: "ERR_MQTT_CONNACK_TIMEOUT",
+  /** The WebSocket server did not select the `mqtt` subprotocol: not an MQTT broker. */
+  MQTT_SUBPROTOCOL: "ERR_MQTT_SUBPROTOCOL",
 } as const);
 export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -115,6 +138,21 @@ export function tooBig(
     `${what} of ${size} bytes exceeds ${limitName} (${limit} bytes)`,
     CloseCode.MESSAGE_TOO_BIG,
   );
+}
+
+/**
+ * The MQTT session over a WebSocket failed (src/mqtt): `code` is one of the ERR_MQTT_ codes
+ * (or ERR_UNAUTHORIZED); the WebSocket is closed with 1002 for a broken or unexpected
+ * packet, 1009 for one over the size limit, 1000 otherwise.
+ */
+export function mqttError(code: ErrorCodeValue, message: string): WebSocketError {
+  const closeCode =
+    code === ErrorCode.MQTT_PACKET_TOO_BIG
+      ? CloseCode.MESSAGE_TOO_BIG
+      : code === ErrorCode.MQTT_MALFORMED || code === ErrorCode.MQTT_UNEXPECTED
+        ? CloseCode.PROTOCOL_ERROR
+        : CloseCode.NORMAL;
+  return new WebSocketError(code, message, closeCode);
 }
 
 export function handshakeError(
@@ -178,6 +216,16 @@ export const RequestErrorCode = Object.freeze({
   HANDLER_TIMEOUT: "handler_timeout",
   /** maxPendingRequests asynchronous requests are already under way. */
   BUSY: "busy",
+  /** The request is valid but this platform cannot do it (reboot in Moddable's simulator). */
+  UNSUPPORTED: "unsupported",
+  /** Provisioning (ProvisionErrorCode): the network is in use, removing it would strand the device. */
+  IN_USE: "in_use",
+  /** Provisioning: no saved network of that name. */
+  NOT_FOUND: "not_found",
+  /** Provisioning: the network is the firmware's own (build config), it cannot be removed. */
+  READ_ONLY: "read_only",
+  /** Provisioning: the device does not manage WiFi (a desktop run with --no-wifi). */
+  NO_WIFI: "no_wifi",
 } as const);
 
 /**
@@ -207,13 +255,13 @@ export function requestError(code: string, message: string): RequestError {
 /** Codes of refused provisioning input, beyond bad_request (docs/protocol.md). */
 export const ProvisionErrorCode = Object.freeze({
   /** The network is in use: removing it would strand the device. */
-  IN_USE: "in_use",
+  IN_USE: RequestErrorCode.IN_USE,
   /** No saved network of that name. */
-  NOT_FOUND: "not_found",
+  NOT_FOUND: RequestErrorCode.NOT_FOUND,
   /** The network is the firmware's own (build config): it cannot be removed. */
-  READ_ONLY: "read_only",
+  READ_ONLY: RequestErrorCode.READ_ONLY,
   /** The device does not manage WiFi (a desktop run with --no-wifi). */
-  NO_WIFI: "no_wifi",
+  NO_WIFI: RequestErrorCode.NO_WIFI,
 } as const);
 
 export class ProvisionError extends RequestError {

@@ -209,6 +209,23 @@ export interface TcpListener {
 /** Throws from the constructor when the port cannot be listened on (in use, no permission). */
 export type TcpListenerConstructor = new (options: TcpListenerOptions) => TcpListener;
 
+/**
+ * The platform's wall clock (UTC): what TLS checks certificate dates against, and what the
+ * device's clock service (src/time/clock.ts) sets from SNTP. A chip's reads 1970-01-01 after
+ * every power-up until it is set.
+ */
+export interface WallClock {
+  /** UTC milliseconds since 1970 as the platform's clock reads now (Date.now() on a chip). */
+  now(): number;
+  /** Sets the platform's clock to `utcMs` (Time.set on Moddable): TLS checks dates against it from then on. */
+  set(utcMs: number): void;
+  /**
+   * The platform keeps this clock in sync itself (a desktop's OS clock): the device trusts it
+   * from boot (source "system") and runs no SNTP of its own. False on a chip.
+   */
+  readonly systemSynced: boolean;
+}
+
 /** Everything the WebSocket client needs from its platform. */
 export interface NetHost {
   tcp: TcpSocketConstructor;
@@ -227,6 +244,8 @@ export interface NetHost {
   resolve?: Resolver;
   /** TCP listeners, on hosts that can serve (the captive portal's HTTP server). */
   listener?: TcpListenerConstructor;
+  /** The wall clock, where the platform has one (src/time/clock.ts keeps it set). */
+  wallClock?: WallClock;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -312,6 +331,25 @@ export interface Storage {
   delete(domain: string, key: string): void;
 }
 
+/**
+ * The chip itself (src/health/): why the previous run ended and a way to start again. On the
+ * ESP32 the SDK's resetReason module and esp_restart(); on the desktop the supervising "chip"
+ * of hosts/node/chip.ts.
+ */
+export interface SystemHost {
+  /**
+   * Why the previous run ended, one of RESET_REASONS (src/health/reset-reason.ts): "power_on",
+   * "software", "panic", "watchdog", "brownout", ... ("unknown" when the platform cannot tell).
+   */
+  resetReason(): string;
+  /**
+   * Restarts the device: the run ends and the firmware boots again, reporting "software".
+   * Does not return on the chip (elsewhere nothing more should be done after it). Absent where
+   * the platform cannot restart its program (Moddable's simulator).
+   */
+  restart?(): void;
+}
+
 /** Everything the device application needs from its platform. */
 export interface DeviceHost extends NetHost {
   wifi: WifiDriver;
@@ -321,4 +359,6 @@ export interface DeviceHost extends NetHost {
   freeMemory?: () => number | undefined;
   /** True while the factory-reset button is pressed, where the device has one (src/provisioning). */
   factoryResetButton?: () => boolean;
+  /** Reset reason and restart, where the platform has them (src/health/). */
+  system?: SystemHost;
 }

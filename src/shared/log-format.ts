@@ -15,6 +15,7 @@
  * Portable ECMAScript (the chip runs the writing half): no platform API.
  */
 import type { Log, LogLevel } from "./host.js";
+import { parseJsonObject } from "./json.js";
 
 // --- levels -------------------------------------------------------------------------------
 
@@ -127,14 +128,9 @@ export function parseLogLine(line: string): LogRecord | undefined {
   const text = line.trim();
   // Cheap test first: most non-JSON lines are rejected without a parse attempt.
   if (text.length < 2 || text[0] !== "{" || text[text.length - 1] !== "}") return undefined;
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-  if (typeof value !== "object" || value === null || Array.isArray(value)) return undefined;
-  const { t, level, event, ...fields } = value as Record<string, unknown>;
+  const value = parseJsonObject(text);
+  if (value === undefined) return undefined;
+  const { t, level, event, ...fields } = value;
   if (typeof event !== "string") return undefined;
   return { t, level: typeof level === "string" ? level : "info", event, fields };
 }

@@ -8,6 +8,12 @@
  * Lifecycle: CONNECTING -> OPEN -> CLOSING -> CLOSED, with onClose called exactly once at
  * the end whatever happened (refused, bad handshake, protocol error, lost connection,
  * clean close, deadline passed).
+ *
+ * Flow control: while bufferedAmount is above limits.readPauseBytes, the client reads
+ * nothing from the socket (it stops between two messages, the rest of the chunk kept in
+ * the Receiver) and goes on once the socket has taken the queue down to the mark. A peer
+ * that sends faster than it reads is so slowed by TCP itself, and what the application
+ * answers to each message finds room in the queue instead of ERR_BUFFER_FULL.
  */
 import {
   CloseCode,
@@ -77,6 +83,8 @@ export class WebSocketClient {
   private readonly secrets: string[];
   private selectedProtocol = "";
   private receiver: Receiver | undefined;
+  /** bufferedAmount went over limits.readPauseBytes: the socket is not read until it drains. */
+  private readingPaused = false;
 
   /** The send side: the queue of frames accepted and not yet written. */
   private readonly sender: Sender;
@@ -237,11 +245,12 @@ export class WebSocketClient {
     }
     this.flush();
     if (this.sender.takeDrained() && this.state === ReadyState.OPEN) this.call("onDrain");
+    this.resumeReadingIfDrained();
   }
 
   private onReadable(): void {
     for (;;) {
-      if (this.state === ReadyState.CLOSED || !this.socket) return;
+      if (this.state === ReadyState.CLOSED || !this.socket || this.readingPaused) return;
       const bytes = this.socket.read();
       if (!bytes || bytes.length === 0) return;
       if (this.state === ReadyState.CONNECTING) this.onHandshakeBytes(bytes);
@@ -316,6 +325,33 @@ export class WebSocketClient {
     // After we failed the connection, nothing more reaches the application.
     if (this.failure) return;
     this.call("onMessage", data);
+    this.pauseReadingIfFull();
+  }
+
+  // --- flow control (limits.readPauseBytes) ---
+
+  /**
+   * After each message: when what is queued to send is over the mark, stop parsing (the
+   * rest of the chunk waits in the Receiver) and stop reading the socket. The host then
+   * keeps at most its own bounded buffer and TCP's window closes on the peer.
+   */
+  private pauseReadingIfFull(): void {
+    if (this.readingPaused || this.sender.bufferedAmount <= this.limits.readPauseBytes) return;
+    if (this.state === ReadyState.CLOSED || !this.receiver) return;
+    this.readingPaused = true;
+    this.receiver.pause();
+    this.log("debug", "ws_read_paused", { bufferedAmount: this.sender.bufferedAmount });
+  }
+
+  /** The socket took the queue down to the mark: parse what was kept, then read again. */
+  private resumeReadingIfDrained(): void {
+    if (!this.readingPaused || this.sender.bufferedAmount > this.limits.readPauseBytes) return;
+    this.readingPaused = false;
+    this.log("debug", "ws_read_resumed", { bufferedAmount: this.sender.bufferedAmount });
+    this.receiver?.resume();
+    // A message parsed just now may have filled the queue again (readingPaused once more).
+    // Otherwise the socket is read: it announces only bytes that arrive from now on.
+    this.onReadable();
   }
 
   private onReceiverPing(payload: Uint8Array): void {
@@ -408,6 +444,8 @@ export class WebSocketClient {
     }
     this.state = ReadyState.CLOSING;
     this.armCloseTimer();
+    // The queue was dropped: read on, to see the peer's close frame or the end of TCP.
+    this.resumeReadingIfDrained();
   }
 
   private onSocketError(message: string | undefined, code: TlsErrorCodeValue | undefined): void {

@@ -67,6 +67,14 @@ export const DEFAULT_LIMITS = Object.freeze({
   maxFrameBytes: 16 * 1024,
   /** Bytes that send() may queue before it refuses (the bufferedAmount bound). */
   maxBufferedBytes: 16 * 1024,
+  /**
+   * The receive side's high-water mark, bytes: while bufferedAmount is above it, the client
+   * reads nothing more from the socket (it stops between two messages) until the queue has
+   * drained to it, so a peer that sends faster than it reads is slowed by TCP flow control
+   * instead of having the answers to its messages refused with ERR_BUFFER_FULL. When only
+   * maxBufferedBytes is given, a quarter of it. At most maxBufferedBytes.
+   */
+  readPauseBytes: 4 * 1024,
   /** Largest HTTP response header block accepted during the opening handshake, bytes. */
   maxHandshakeBytes: 4 * 1024,
   /** From TCP connect to a validated 101 response, milliseconds. */

@@ -29,12 +29,14 @@ export const EXIT_NOT_OPENED = 1;
  * Limits for Autobahn|Testsuite's client cases (sections 1-7, 9 and 10), whose largest
  * messages and frames are 16 MiB (cases 9.1.6 and 9.2.6). The send buffer holds one such
  * message as a frame (payload plus at most 14 header bytes, RFC 6455 section 5.2) plus room
- * for pongs and a close frame, so a 16 MiB echo is accepted in one send().
+ * for pongs and a close frame, so a 16 MiB echo is accepted in one send(); the next message
+ * is read only once the queue is down to 32 KiB, so its echo always fits too.
  */
 export const AUTOBAHN_LIMITS: Readonly<Limits> = Object.freeze({
   maxMessageBytes: 16 * MiB,
   maxFrameBytes: 16 * MiB,
   maxBufferedBytes: 16 * MiB + 64 * 1024,
+  readPauseBytes: 32 * 1024,
   maxHandshakeBytes: 8 * 1024,
   handshakeTimeoutMs: 10_000,
   closeTimeoutMs: 5_000,

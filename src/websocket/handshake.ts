@@ -390,8 +390,9 @@ export interface AcceptedHandshake {
 
 /**
  * Checks a parsed head against section 4.1 (client requirements 1-6). Throws HandshakeError:
- * ERR_HANDSHAKE_STATUS when status is not 101 (message has status and reason, and Location
- * for a redirect; error.status set); ERR_HANDSHAKE_UPGRADE when Upgrade is not "websocket"
+ * ERR_UNAUTHORIZED for 401 and 403 (the credentials were refused); ERR_HANDSHAKE_STATUS when
+ * status is any other but 101 (message has status and reason, and Location for a redirect;
+ * error.status set); ERR_HANDSHAKE_UPGRADE when Upgrade is not "websocket"
  * (case-insensitive); ERR_HANDSHAKE_CONNECTION when Connection has no "upgrade" token;
  * ERR_HANDSHAKE_ACCEPT when Sec-WebSocket-Accept is missing or wrong; ERR_HANDSHAKE_PROTOCOL
  * when a subprotocol is selected that was not offered (or more than one);
@@ -405,7 +406,10 @@ export function validateHandshakeResponse(
   const fail = (code: ErrorCodeValue, message: string): HandshakeError =>
     handshakeError(code, message, status);
 
-  // Item 1: anything but 101 is an ordinary HTTP answer, and the attempt fails.
+  // Item 1: anything but 101 is an ordinary HTTP answer, and the attempt fails. A refusal of
+  // the credentials (RFC 7235 section 3.1: 401; RFC 7231 section 6.5.3: 403) gets its own
+  // code: the caller must not retry it like a passing failure.
+  if (status === 401 || status === 403) throw fail(ErrorCode.UNAUTHORIZED, statusMessage(head));
   if (status !== 101) throw fail(ErrorCode.HANDSHAKE_STATUS, statusMessage(head));
   // A protocol switch is an HTTP/1.1 mechanism (RFC 7230 section 6.7); an HTTP/1.0 "101"
   // is not an upgrade a strict client can trust.
@@ -500,6 +504,8 @@ function statusMessage(head: HttpResponseHead): string {
   message += ", expected 101 Switching Protocols";
   if (status >= 300 && status < 400) {
     message += "; the client does not follow redirects: connect to the new URL instead";
+  } else if (status === 403) {
+    message += "; the server refuses these credentials (Authorization) for this resource";
   } else if (status === 401 || status === 407) {
     message +=
       `; the server requires authentication` +

@@ -143,6 +143,7 @@ const MINIMUM: Readonly<Limits> = Object.freeze({
   maxMessageBytes: MAX_CONTROL_PAYLOAD,
   maxFrameBytes: MAX_CONTROL_PAYLOAD,
   maxBufferedBytes: 256,
+  readPauseBytes: 0,
   maxHandshakeBytes: 256,
   handshakeTimeoutMs: 1,
   closeTimeoutMs: 1,
@@ -154,7 +155,8 @@ const LIMIT_NAMES = Object.freeze(Object.keys(DEFAULT_LIMITS) as Array<keyof Lim
  * The client's limits: `partial` merged over DEFAULT_LIMITS, each value validated.
  * maxFrameBytes defaults to the resolved maxMessageBytes (raising only the message limit
  * must not leave single-frame messages capped at the default frame size) and may not
- * exceed it.
+ * exceed it; likewise readPauseBytes defaults to a quarter of the resolved maxBufferedBytes
+ * and may not exceed it.
  */
 export function resolveClientLimits(partial: unknown): Limits {
   if (partial === undefined) return { ...DEFAULT_LIMITS };
@@ -175,6 +177,15 @@ export function resolveClientLimits(partial: unknown): Limits {
       "limits.maxFrameBytes",
       `at most limits.maxMessageBytes (${limits.maxMessageBytes})`,
       limits.maxFrameBytes,
+    );
+  }
+  if (given.readPauseBytes === undefined) {
+    if (given.maxBufferedBytes !== undefined) limits.readPauseBytes = Math.floor(limits.maxBufferedBytes / 4);
+  } else if (limits.readPauseBytes > limits.maxBufferedBytes) {
+    throw invalidOption(
+      "limits.readPauseBytes",
+      `at most limits.maxBufferedBytes (${limits.maxBufferedBytes})`,
+      limits.readPauseBytes,
     );
   }
   return limits;

@@ -65,6 +65,8 @@ const State = Object.freeze({
 } as const);
 type StateValue = (typeof State)[keyof typeof State];
 
+const EMPTY = new Uint8Array(0);
+
 /** 2^32: the weight of the high half of a 64-bit length. */
 const TWO_TO_32 = 0x100000000;
 
@@ -121,6 +123,11 @@ export class Receiver {
   private readonly pending: Uint8Array[] = [];
   private pendingOffset = 0;
   private draining = false;
+  /**
+   * pause() was called: parsing stops after the current event, and the bytes not yet parsed
+   * stay in `pending` (at most the chunks already pushed) until resume().
+   */
+  private paused = false;
 
   /** Turns validated text into a string: the host's native decoder, or decodeUtf8. */
   private readonly decode: (bytes: Uint8Array) => string;
@@ -143,6 +150,7 @@ export class Receiver {
    * is not copied), so the caller must not modify `chunk` afterwards. It keeps none once
    * the chunk is parsed: fragments of a message are copied.
    * A handler may call push() again: those bytes are parsed after the current ones.
+   * While paused (pause()), bytes are kept unparsed until resume().
    * If a handler throws, the exception propagates and the bytes not yet parsed are kept,
    * to be parsed (before the new ones) at the next push().
    */
@@ -152,7 +160,7 @@ export class Receiver {
     if (this.draining) return;
     this.draining = true;
     try {
-      while (!this.stopped && this.pending.length > 0) {
+      while (!this.stopped && !this.paused && this.pending.length > 0) {
         const bytes = this.pending[0];
         if (this.pendingOffset >= bytes.length) {
           this.pending.shift();
@@ -164,6 +172,28 @@ export class Receiver {
     } finally {
       this.draining = false;
     }
+  }
+
+  /**
+   * Stops parsing after the event being delivered (a handler calls it: the client does when
+   * its send queue is over its high-water mark). Bytes pushed meanwhile are kept, in order,
+   * unparsed; the caller should stop reading them from the socket, so TCP flow control slows
+   * the peer instead.
+   */
+  pause(): void {
+    this.paused = true;
+  }
+
+  /** Parses the bytes kept since pause(), until they run out or a handler pauses again. */
+  resume(): void {
+    if (!this.paused) return;
+    this.paused = false;
+    this.push(EMPTY);
+  }
+
+  /** pause() was called and resume() not yet. */
+  get isPaused(): boolean {
+    return this.paused;
   }
 
   /** True once a close frame was received or an error was reported. */

@@ -10,8 +10,9 @@
  * - Host names are limited to RFC 3986 "unreserved" characters (letters, digits, "-", ".",
  *   "_", "~"): the other reg-name characters (sub-delims, percent-encoding) never name a
  *   host a resolver can find. International names must be given in punycode ("xn--...").
- * - A host made only of digits and dots must be a dotted-quad IPv4 address (each part
- *   0..255, no leading zeros, which some resolvers read as octal).
+ * - A host made only of digits and dots, or whose last label is a number (as the WHATWG URL
+ *   parser decides), must be a dotted-quad IPv4 address (each part 0..255, no leading zeros,
+ *   which some resolvers read as octal).
  * - Userinfo (user:pass@host) is refused rather than ignored: the client would not send it,
  *   and silently dropping credentials hides the mistake. Use an Authorization header.
  * - The path and query are kept byte for byte (after the checks below): the server
@@ -156,10 +157,11 @@ export function parseWebSocketUrl(url: string): WebSocketUrl {
           : `host contains ${JSON.stringify(name[bad])}, which is not allowed in a host name`,
       );
     }
-    if (/^[0-9.]+$/.test(name) && !isIpv4(name)) {
+    if (endsInNumber(name) && !isIpv4(name)) {
       throw invalidUrl(
         url,
-        `host ${JSON.stringify(name)} is not a valid IPv4 address (four numbers 0..255)`,
+        `host ${JSON.stringify(name)} is not a valid IPv4 address (four numbers 0..255)` +
+          (/^[0-9.]+$/.test(name) ? "" : ": a host whose last label is a number is read as one"),
       );
     }
     host = name.toLowerCase();
@@ -187,6 +189,19 @@ export function parseWebSocketUrl(url: string): WebSocketUrl {
     // RFC 6455 section 4.1, item 4: the port appears only when it is not the default.
     hostHeader: port === defaultPort ? hostForHeader : `${hostForHeader}:${port}`,
   };
+}
+
+/**
+ * Does the host's last label (a trailing dot aside) look like a number: decimal digits, or
+ * "0x" and hex digits? The WHATWG URL parser (browsers, Node) then reads the whole host as an
+ * IPv4 address and refuses "a.0" or "host.0x1f"; no top-level domain is a number, so such a
+ * name can only be a typo for an address (found by fuzzing against Node's URL).
+ */
+function endsInNumber(name: string): boolean {
+  const labels = name.split(".");
+  if (labels.length > 1 && labels[labels.length - 1] === "") labels.pop();
+  const last = labels[labels.length - 1]!;
+  return /^[0-9]+$/.test(last) || /^0[xX][0-9A-Fa-f]*$/.test(last);
 }
 
 /** Dotted-quad IPv4, RFC 3986 section 3.2.2 dec-octet (no leading zeros). */
@@ -229,19 +244,26 @@ function isIpv6(text: string): boolean {
 }
 
 function invalidUrl(url: string, problem: string): WebSocketError {
+  // The problem may quote a character of the URL (JSON-escaped): DEL and C1 too, see quoteUrl.
   return new WebSocketError(
     ErrorCode.INVALID_URL,
-    `invalid WebSocket URL ${quoteUrl(url)}: ${problem}`,
+    `invalid WebSocket URL ${quoteUrl(url)}: ${escapeControls(problem)}`,
   );
 }
 
 /**
- * The URL for an error message: quoted (JSON escapes control characters), shortened when
- * long, with any userinfo masked so a password never reaches a log.
+ * The URL for an error message: quoted (JSON escapes the C0 control characters; DEL and the
+ * C1 controls, which it leaves, are escaped too, so none reaches a log or a terminal raw),
+ * shortened when long, with any userinfo masked so a password never reaches a log.
  */
 function quoteUrl(url: string): string {
   const masked = url.replace(/^([^:/?#]*:\/\/)[^/?#]*@/, "$1***@");
-  return JSON.stringify(masked.length > QUOTE_MAX ? masked.slice(0, QUOTE_MAX) + "..." : masked);
+  return escapeControls(JSON.stringify(masked.length > QUOTE_MAX ? masked.slice(0, QUOTE_MAX) + "..." : masked));
+}
+
+/** DEL and the C1 controls as \u escapes (JSON.stringify escapes only the C0 ones). */
+function escapeControls(text: string): string {
+  return text.replace(/[\u007f-\u009f]/g, (c) => "\\u00" + c.charCodeAt(0).toString(16));
 }
 
 function hex(c: number): string {

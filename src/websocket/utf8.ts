@@ -54,18 +54,12 @@ export class Utf8Validator {
         // Text is mostly ASCII: skip long runs of it four bytes at a time.
         if (byte < 0x80 && end - i >= ASCII_WORDS_MIN_BYTES) {
           i = skipAsciiWords(bytes, i, end);
-          if (i === end) {
-            this.needed = 0;
-            return true;
-          }
+          if (i === end) return this.atBoundary();
           byte = bytes[i];
         }
         // Shorter runs (and the bytes around the words) one at a time.
         while (byte < 0x80) {
-          if (++i === end) {
-            this.needed = 0;
-            return true;
-          }
+          if (++i === end) return this.atBoundary();
           byte = bytes[i];
         }
         if (byte < 0xc2) {
@@ -101,6 +95,19 @@ export class Utf8Validator {
     this.needed = needed;
     this.low = low;
     this.high = high;
+    return true;
+  }
+
+  /**
+   * The input so far ends on a character boundary: the state is the initial one. The range of
+   * the next continuation byte is reset too, not only `needed`: a lead byte seen in an earlier
+   * update() (E0, ED, F0, F4) had narrowed it, and a stale range would refuse valid bytes of
+   * the next character (found by fuzzing: F4 | 8F 9F A2 01 | F1 B0... failed at B0).
+   */
+  private atBoundary(): true {
+    this.needed = 0;
+    this.low = CONT_MIN;
+    this.high = CONT_MAX;
     return true;
   }
 

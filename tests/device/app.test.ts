@@ -22,7 +22,7 @@ import { assertStillAnswers, BOOT, errorOf, harness, onlyReply, settle, type Mes
 describe("DeviceApp", () => {
   describe("every bad input gets an error, and the loop goes on", () => {
     const requestErrors: [string, unknown, string, RegExp][] = [
-      ["an unknown type with an id", { type: "reboot", id: 8 }, "unknown_type", /no handler for type "reboot"/],
+      ["an unknown type with an id", { type: "selfdestruct", id: 8 }, "unknown_type", /no handler for type "selfdestruct"/],
       ["echo without a payload", { type: "echo", id: 8 }, "bad_request", /payload/],
       ["config without an action", { type: "config", id: 8 }, "bad_request", /action/],
       ["config with a bad action", { type: "config", id: 8, action: "delete" }, "bad_request", /action/],
@@ -61,7 +61,7 @@ describe("DeviceApp", () => {
       ["an object id", '{"type":"ping","id":{"a":1}}', "bad_request"],
       ["a boolean id", '{"type":"ping","id":true}', "bad_request"],
       ["an unsafe integer id", '{"type":"ping","id":9007199254740993}', "bad_request"],
-      ["an unknown type without an id", '{"type":"reboot"}', "unknown_type"],
+      ["an unknown type without an id", '{"type":"selfdestruct"}', "unknown_type"],
       ["an ack without a seq", JSON.stringify({ type: "ack", boot: BOOT }), "bad_request"],
       ["an ack with a negative seq", JSON.stringify({ type: "ack", boot: BOOT, seq: -1 }), "bad_request"],
       ["an ack without a boot", '{"type":"ack","seq":1}', "bad_request"],
@@ -164,7 +164,7 @@ describe("DeviceApp", () => {
       for (const input of [
         { type: "ping", id: 1 },
         { type: "led", id: 2 },
-        { type: "reboot", id: 3 },
+        { type: "selfdestruct", id: 3 },
         { type: "echo", id: 4 },
         "garbage",
         '{"type":"ping"}',
@@ -198,7 +198,7 @@ describe("DeviceApp", () => {
           device: "sim-1",
           firmware: "0.1.0",
           boot: BOOT,
-          capabilities: ["echo", "ping", "status", "config", "led", "ota"],
+          capabilities: ["echo", "ping", "status", "config", "reboot", "led", "ota"],
         },
       ]);
       h.app.disconnected();
@@ -235,7 +235,7 @@ describe("DeviceApp", () => {
     it("may not shadow a built-in, a protocol type, or another handler", () => {
       const h = harness();
       const handler = { handle: () => 1 };
-      for (const type of ["echo", "ping", "status", "config"]) {
+      for (const type of ["echo", "ping", "status", "config", "reboot"]) {
         assert.throws(
           () => h.app.register(type, handler),
           (error: unknown) => error instanceof WebSocketError && error.code === "ERR_INVALID_ARGUMENT" && /built in/.test(error.message),

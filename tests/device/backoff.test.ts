@@ -9,6 +9,7 @@ import {
   backoffDelay,
   randomUnit,
   resolveBackoff,
+  unauthorizedDelay,
   type BackoffPolicy,
 } from "../../src/device/backoff.js";
 import { MAX_TIMEOUT_MS } from "../../src/websocket/constants.js";
@@ -173,6 +174,38 @@ describe("backoff", function () {
     });
   });
 
+  describe("unauthorizedDelay(policy, random): refused credentials wait at the long end", function () {
+    it("draws from [capMs / 2, capMs]: 30 to 60 s by default", function () {
+      assert.equal(unauthorizedDelay(POLICY, 0), 30_000);
+      assert.equal(unauthorizedDelay(POLICY, 0.5), 45_000);
+      assert.equal(unauthorizedDelay(POLICY, JUST_BELOW_ONE), 60_000);
+    });
+
+    it("rounds half of an odd cap up, and never goes below minMs or above capMs", function () {
+      const odd = { baseMs: 1, capMs: 7, minMs: 0 };
+      const seen = new Set<number>();
+      for (let i = 0; i < 1000; i++) seen.add(unauthorizedDelay(odd, i / 1000));
+      assert.deepEqual([...seen].sort((a, b) => a - b), [4, 5, 6, 7]);
+      assert.equal(unauthorizedDelay({ baseMs: 100, capMs: 100, minMs: 100 }, 0), 100);
+      assert.equal(unauthorizedDelay({ baseMs: 1, capMs: 1, minMs: 0 }, 0), 1);
+    });
+
+    it("makes out-of-contract randoms harmless, as backoffDelay does", function () {
+      assert.equal(unauthorizedDelay(POLICY, NaN), 30_000);
+      assert.equal(unauthorizedDelay(POLICY, -3), 30_000);
+      assert.equal(unauthorizedDelay(POLICY, 1), 60_000);
+      assert.equal(unauthorizedDelay(POLICY, Infinity), 60_000);
+    });
+
+    it("is always longer than half of what the first failures wait, over many seeded draws", function () {
+      const random = seededRandom(777);
+      for (let i = 0; i < 10_000; i++) {
+        const delay = unauthorizedDelay(POLICY, randomUnit(random));
+        assert.ok(delay >= POLICY.capMs / 2 && delay <= POLICY.capMs, String(delay));
+      }
+    });
+  });
+
   describe("resolveBackoff(partial, name)", function () {
     it("returns the defaults (a fresh copy) when nothing is given", function () {
       const policy = resolveBackoff(undefined, "backoff");
@@ -270,4 +303,5 @@ describe("backoff", function () {
       }
     });
   });
+
 });

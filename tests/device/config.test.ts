@@ -144,4 +144,61 @@ describe("parseDeviceConfig", () => {
       assert.equal(parseDeviceConfig({ url: "ws://iot.example/", ca: "", pins: "", insecure: "false" }).url, "ws://iot.example/");
     });
   });
+
+  describe("time (ntp, ntpIntervalMs, clockFallbackMs, buildTime)", () => {
+    it("defaults to the NTP Pool, hourly resync, no fallback, the source's date as build time", () => {
+      const config = parseDeviceConfig({});
+      assert.deepEqual(config.ntp, ["0.pool.ntp.org", "1.pool.ntp.org", "2.pool.ntp.org"]);
+      assert.equal(config.ntpIntervalMs, 3_600_000);
+      assert.equal(config.clockFallbackMs, 0);
+      assert.equal(config.buildTime, 0);
+    });
+
+    it("reads ntp as mcconfig passes it (comma-separated host[:port]) and as a list (the desktop's --ntp)", () => {
+      assert.deepEqual(parseDeviceConfig({ ntp: "time.example, 192.168.1.1:1123" }).ntp, ["time.example", "192.168.1.1:1123"]);
+      assert.deepEqual(parseDeviceConfig({ ntp: ["a.example", "b.example:123"] }).ntp, ["a.example", "b.example:123"]);
+      assert.deepEqual(parseDeviceConfig({ ntp: "" }).ntp, [], "empty: no NTP");
+    });
+
+    for (const [value, message] of [
+      ["time.example:0", /config\.ntp must be host\[:port\] with a port from 1 to 65535, got "time\.example:0"/],
+      ["time.example:http", /with a port from 1 to 65535/],
+      ["[::1]:123", /IPv6 is not supported/],
+      ["bad_host", /with a host name or an IPv4 address, got "bad_host"/],
+      ["300.1.1.1", /with a host name or an IPv4 address/],
+      ["a,,b", /got ""/],
+      ["a,b,c,d,e,f,g,h,i", /at most 8 servers/],
+    ] as const) {
+      it(`refuses ntp ${JSON.stringify(value)}, naming the key and the entry`, () => {
+        rejects({ ntp: value }, message);
+      });
+    }
+
+    it("refuses an ntpIntervalMs below 15 s (RFC 4330 section 10) and a negative clockFallbackMs", () => {
+      rejects({ ntpIntervalMs: "14999" }, /config\.ntpIntervalMs must be an integer from 15000 to 86400000/);
+      rejects({ clockFallbackMs: "-1" }, /config\.clockFallbackMs must be an integer from 0/);
+      assert.equal(parseDeviceConfig({ clockFallbackMs: "60000" }).clockFallbackMs, 60_000);
+    });
+
+    it("reads buildTime in UTC milliseconds, and refuses seconds given by mistake", () => {
+      assert.equal(parseDeviceConfig({ buildTime: "1796576347915" }).buildTime, 1_796_576_347_915);
+      rejects({ buildTime: "1796576347" }, /config\.buildTime must be 0, or UTC milliseconds since 1970 \(13 digits\) after 2020/);
+    });
+  });
+
+  describe("the MQTT transport (transport, mqttPrefix, mqttUsername)", () => {
+    it("defaults to the WebSocket transport, prefix moorline, the device id as user name", () => {
+      const config = parseDeviceConfig({});
+      assert.deepEqual([config.transport, config.mqttPrefix, config.mqttUsername], ["websocket", "moorline", ""]);
+      const mqtt = parseDeviceConfig({ transport: "mqtt", mqttPrefix: "acme/fleet-2", mqttUsername: "dev-7", url: "wss://broker.example/mqtt" });
+      assert.deepEqual([mqtt.transport, mqtt.mqttPrefix, mqtt.mqttUsername], ["mqtt", "acme/fleet-2", "dev-7"]);
+    });
+
+    it("refuses another transport, and a prefix with wildcards, $, empty levels or a leading slash", () => {
+      rejects({ transport: "MQTT" }, /option config\.transport must be "websocket" or "mqtt", got "MQTT"/);
+      for (const prefix of ["a/+", "a/#", "$SYS", "a//b", "/a", "a/", "", "a b", "x".repeat(65)]) {
+        rejects({ mqttPrefix: prefix }, /option config\.mqttPrefix must be 1 to 64 characters of topic levels/);
+      }
+    });
+  });
 });

@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import { createJsonLog } from "../../hosts/node/host.js";
 import { DEFAULT_BACKOFF } from "../../src/device/backoff.js";
 import { CloseCode } from "../../src/websocket/constants.js";
-import { ErrorCode, WebSocketError } from "../../src/shared/errors.js";
+import { ErrorCode, handshakeError, WebSocketError } from "../../src/shared/errors.js";
 import {
   ConnectionSupervisor,
   DEFAULT_HEARTBEAT,
@@ -20,7 +20,7 @@ import {
 } from "../../src/device/supervisor.js";
 import { fakeTcp } from "../support/fake-tcp.js";
 import { VirtualClock } from "../support/virtual-clock.js";
-import { assertOptionError, FakeClient, harness, NO_TCP, topDelay, URL } from "../support/supervisor-harness.js";
+import { assertOptionError, FakeClient, harness, NO_TCP, TOP, topDelay, URL } from "../support/supervisor-harness.js";
 
 describe("ConnectionSupervisor", function () {
   describe("options", function () {
@@ -203,6 +203,7 @@ describe("ConnectionSupervisor", function () {
       );
     });
 
+
     it("draws the delay from the host's random source (full jitter), never below minMs", function () {
       const h = harness();
       h.random = 0.5;
@@ -212,6 +213,36 @@ describe("ConnectionSupervisor", function () {
       h.random = 0;
       h.client.refuse();
       assert.equal(h.closes[1]!.retryInMs, DEFAULT_BACKOFF.minMs, "a zero draw still waits minMs");
+    });
+
+    it("waits at the long end after the server refuses the credentials (ERR_UNAUTHORIZED), and says so", function () {
+      const h = harness({ backoff: { baseMs: 1_000, capMs: 60_000 } });
+      const refuse = (status: number) =>
+        h.client.closed({ reason: `server answered ${status}`, error: handshakeError(ErrorCode.UNAUTHORIZED, `server answered ${status}`, status) });
+      h.random = 0;
+      refuse(401);
+      assert.equal(h.closes[0]!.retryInMs, 30_000, "not the first window's second: half the cap at least");
+      h.clock.advance(29_999);
+      assert.equal(h.clients.length, 1, "no attempt before the delay is over");
+      h.clock.advance(1);
+      assert.equal(h.clients.length, 2);
+      h.random = TOP;
+      refuse(403);
+      assert.equal(h.closes[1]!.retryInMs, 60_000, "the cap itself at the top of the draw");
+      h.clock.advance(60_000);
+      assert.equal(h.supervisor.stats.unauthorized, 2);
+      assert.deepEqual(
+        h.events("ws_unauthorized").map((e) => e.fields),
+        [
+          { status: 401, delayMs: 30_000, refusals: 1 },
+          { status: 403, delayMs: 60_000, refusals: 2 },
+        ],
+      );
+      assert.equal(h.events("ws_backoff")[0]!.fields.error, ErrorCode.UNAUTHORIZED);
+      // Any other failure next: the window has grown with the refusals (2 failures so far).
+      h.client.refuse();
+      assert.equal(h.closes[2]!.retryInMs, 3_999);
+      assert.equal(h.supervisor.stats.consecutiveFailures, 3);
     });
 
     it("counts a connection that opens and closes before stableMs as a failure (no tight loop)", function () {

@@ -15,6 +15,11 @@
  * the run in its certs/, and runs it against servers with every kind of certificate, in turn,
  * on one port: the device connects through Moddable's TLS, then is refused by each bad
  * server with its own error code, backing off, and comes back to a good one.
+ *
+ * The clock case builds another scratch copy with config clockUnset (the simulator's clock
+ * starts at 1970, as a chip's) and an NTP server on 127.0.0.1 (chrony, through a relay that
+ * answers only when told): the device waits, saying so, and reaches a wss:// server whose
+ * certificate is valid only from today once NTP answers, over the SDK's ECMA-419 UDP.
  */
 import assert from "node:assert/strict";
 import { cpSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
@@ -26,6 +31,19 @@ import { issueCertificate, type Issued } from "../../server/certificates.js";
 import { testCertificates } from "../support/certs.js";
 import { Child, node, REPO_ROOT } from "../support/child-process.js";
 import { der } from "../support/tls-records.js";
+import { findChronyd, startChrony, startNtpRelay, CHRONY_MISSING, type ChronyServer, type NtpRelay } from "../support/ntp.js";
+import { delay } from "../support/wait.js";
+
+/** A scratch copy of what mcconfig builds, named `name` (the build's name under $MODDABLE/build), with `ca` as certs/test-ca.der. */
+function scratchFirmware(name: string, ca: Issued): { root: string; remove(): void } {
+  const scratch = mkdtempSync(join(tmpdir(), `${name}-`));
+  const root = join(scratch, name);
+  mkdirSync(root);
+  for (const entry of ["manifest.json", "src", "hosts", "certs"]) cpSync(join(REPO_ROOT, entry), join(root, entry), { recursive: true });
+  symlinkSync(join(REPO_ROOT, "node_modules"), join(root, "node_modules"));
+  writeFileSync(join(root, "certs", "test-ca.der"), der(ca.cert));
+  return { root, remove: () => rmSync(scratch, { recursive: true, force: true }) };
+}
 
 describe("the firmware in Moddable's simulator (needs the Moddable SDK)", function () {
   this.timeout(240_000);
@@ -60,7 +78,14 @@ describe("the firmware in Moddable's simulator (needs the Moddable SDK)", functi
 
     const hello = await server.waitFor("hello", () => true, 180_000); // includes the build
     assert.equal(hello.device, "mcsim-test");
-    assert.deepEqual(hello.capabilities, ["echo", "ping", "status", "config", "wifi", "server", "factory_reset"]);
+    assert.deepEqual(hello.capabilities, ["echo", "ping", "status", "config", "reboot", "wifi", "server", "factory_reset"]);
+    // The simulator has no reset reason and cannot restart its program (hosts/moddable/chip-sim.ts).
+    assert.equal(hello.reset, "unknown");
+    assert.equal(hello.safeMode, false);
+    assert.ok(Number.isInteger(hello.boots) && (hello.boots as number) >= 1, "the boot counter, in the simulator's preference file");
+    const [reboot] = server.execute("reboot please");
+    const refused = await server.waitFor("reply", (e) => e.id === reboot!.id, 10_000);
+    assert.equal((refused.error as { code?: string }).code, "unsupported");
 
     const [setting] = server.execute("config set telemetryIntervalMs 1000");
     const set = await server.waitFor("reply", (e) => e.id === setting!.id, 10_000);
@@ -97,14 +122,9 @@ describe("the firmware in Moddable's simulator (needs the Moddable SDK)", functi
 
     // A scratch copy of what mcconfig builds, with the run's CA as certs/test-ca.der. Its
     // folder's name is the build's name under $MODDABLE/build: the same on every run.
-    const scratch = mkdtempSync(join(tmpdir(), "moorline-wss-"));
-    const root = join(scratch, "moorline-wss");
+    const firmware = scratchFirmware("moorline-wss", certs.ca);
+    const root = firmware.root;
     try {
-      mkdirSync(root);
-      for (const entry of ["manifest.json", "src", "hosts", "certs"]) cpSync(join(REPO_ROOT, entry), join(root, entry), { recursive: true });
-      symlinkSync(join(REPO_ROOT, "node_modules"), join(root, "node_modules"));
-      writeFileSync(join(root, "certs", "test-ca.der"), der(certs.ca.cert));
-
       server = await start({ port: 0, tls: chain(certs.good) });
       const port = server.port;
       sim = new Child(
@@ -162,7 +182,76 @@ describe("the firmware in Moddable's simulator (needs the Moddable SDK)", functi
         await sim.exited;
         sim = undefined;
       }
-      rmSync(scratch, { recursive: true, force: true });
+      firmware.remove();
+    }
+  });
+
+  it("starts at 1970 (clockUnset), waits for NTP before wss://, and connects once chrony answers, to a certificate valid only from today", async function () {
+    const chronyd = findChronyd();
+    if (chronyd === undefined) {
+      if (process.env.CI) throw new Error(CHRONY_MISSING);
+      console.log(`      (skipped: ${CHRONY_MISSING})`);
+      this.skip();
+    }
+    const certs = testCertificates();
+    const day = new Date();
+    const today = new Date(Date.UTC(day.getUTCFullYear(), day.getUTCMonth(), day.getUTCDate()));
+    const fromToday = issueCertificate({
+      commonName: "127.0.0.1",
+      names: ["127.0.0.1"],
+      issuer: certs.ca,
+      notBefore: today,
+      notAfter: new Date(today.getTime() + 30 * 86_400_000),
+    });
+    const firmware = scratchFirmware("moorline-ntp", certs.ca);
+    let chrony: ChronyServer | undefined;
+    let relay: NtpRelay | undefined;
+    try {
+      chrony = await startChrony(chronyd);
+      relay = await startNtpRelay(chrony);
+      server = await start({ port: 0, tls: { cert: fromToday.cert + certs.ca.cert, key: fromToday.key } });
+      sim = new Child(
+        process.execPath,
+        [
+          join(REPO_ROOT, "dist", "tools", "moddable.js"),
+          "sim",
+          "--headless",
+          `url=wss://127.0.0.1:${server.port}/`,
+          "deviceId=mcsim-ntp",
+          "ca=test-ca",
+          `ntp=${relay.label}`,
+          "clockUnset=true",
+        ],
+        { env: { ...process.env, MOORLINE_ROOT: firmware.root } },
+      );
+      const [wait] = await sim.line(/^\{.*"event":"clock_wait".*\}$/, 180_000, "clock_wait"); // includes the build
+      assert.deepEqual((JSON.parse(wait!) as { servers: string[] }).servers, [relay.label]);
+      // An NTP timeout and a retry later: nothing sent to the wss:// server.
+      await delay(5000);
+      assert.ok(relay.requests >= 1, "NTP was asked, over the SDK's UDP");
+      assert.equal(server.history.filter((e) => e.event === "connect").length, 0, "no connection before the clock is trusted");
+      assert.doesNotMatch(sim.stdout, /ERR_TLS_CERT_NOT_YET_VALID/);
+
+      relay.forwarding = true;
+      await sim.line(/"event":"clock_synced"/, 30_000, "clock_synced");
+      const hello = await server.waitFor("hello", () => true, 30_000);
+      assert.equal(hello.device, "mcsim-ntp");
+      const [status] = server.execute("status");
+      const reply = await server.waitFor("reply", (e) => e.id === status!.id, 10_000);
+      const result = reply.result as { time: number; clock: { trusted: boolean; source: string } };
+      assert.ok(Math.abs(result.time - Date.now()) < 5000, `status.time ${result.time}`);
+      assert.equal(result.clock.trusted, true);
+      assert.equal(result.clock.source, "ntp");
+      assert.doesNotMatch(sim.stdout, /XS abort/);
+    } finally {
+      if (sim) {
+        sim.kill("SIGTERM");
+        await sim.exited;
+        sim = undefined;
+      }
+      await relay?.close();
+      await chrony?.close();
+      firmware.remove();
     }
   });
 });

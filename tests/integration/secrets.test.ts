@@ -9,9 +9,14 @@
  * except the one header the token is for, and every error is searched for the secrets. The
  * device's command line is searched the same way, on both engines (tests/support/engines.ts):
  * with --engine xs the same firmware runs inside XS, its TLS done by the Node side.
+ *
+ * With a device registry (server/registry.ts) the token has two more places to leak from: the
+ * server (its events, its log lines, its registry file, which holds only a hash) and `npm
+ * start`, which registers its simulated device and stores the token in the device's storage:
+ * each is searched too, and so is a device whose token came from storage (provisioning).
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -22,6 +27,10 @@ import { WebSocketServer } from "ws";
 import { createJsonLog, createNodeHost } from "../../hosts/node/host.js";
 import { SimWifi } from "../../hosts/node/sim-wifi.js";
 import { start, type CompanionServer } from "../../server/companion.js";
+import { formatHuman } from "../../server/format.js";
+import { DeviceRegistry } from "../../server/registry.js";
+import { AUTH_TOKEN_STORAGE, saveAuthToken } from "../../src/auth/credentials.js";
+import { FileStorage } from "../../hosts/node/file-storage.js";
 import { parseDeviceConfig } from "../../src/device/config.js";
 import { Device } from "../../src/device/device.js";
 import type { DeviceHost } from "../../src/shared/host.js";
@@ -56,7 +65,7 @@ function assertNoSecret(where: string, text: string): void {
 }
 
 /** The device in this process, printing its log as JSON lines (debug level) into `lines`. */
-function secretDevice(url: string, options: { accessPointPassword?: string; extra?: Record<string, unknown> } = {}) {
+function secretDevice(url: string, options: { accessPointPassword?: string; extra?: Record<string, unknown>; storage?: MemoryStorage } = {}) {
   const net = createNodeHost({ logLevel: "silent" });
   const lines: string[] = [];
   const wifi = new SimWifi({
@@ -69,7 +78,7 @@ function secretDevice(url: string, options: { accessPointPassword?: string; extr
   const host: DeviceHost = {
     ...net,
     wifi,
-    storage: new MemoryStorage(),
+    storage: options.storage ?? new MemoryStorage(),
     log: createJsonLog({ write: (line: string) => lines.push(line) }, "debug"),
   };
   const config = parseDeviceConfig({
@@ -162,7 +171,7 @@ describe("secrets: the WiFi password and the auth token never leave the device's
       d.device.start();
       await until(() => events(d.lines, "ws_backoff").length >= 2, 8000, "two refused handshakes");
       const backoff = events(d.lines, "ws_backoff")[0]!;
-      assert.equal(backoff.error, "ERR_HANDSHAKE_STATUS");
+      assert.equal(backoff.error, "ERR_UNAUTHORIZED");
       assert.match(String(backoff.reason), /server answered 401 Unauthorized.*requires authentication/);
       assert.equal(server.authorizations[0], `Bearer ${TOKEN}`, "the token is sent where it belongs");
       await stopAndSearch(d);
@@ -213,6 +222,68 @@ describe("secrets: the WiFi password and the auth token never leave the device's
     } finally {
       await server.close();
     }
+  });
+
+  it("a token stored by provisioning (auth/token), refused with 401: sent where it belongs, logged nowhere", async function () {
+    const server = await startTokenServer("reflect");
+    try {
+      const storage = new MemoryStorage();
+      saveAuthToken(storage, TOKEN);
+      const d = secretDevice(server.url, { storage, extra: { authToken: "" } });
+      d.device.start();
+      await until(() => events(d.lines, "ws_unauthorized").length >= 2, 8000, "two refused handshakes");
+      assert.equal(events(d.lines, "auth_token")[0]!.source, "stored");
+      assert.equal(server.authorizations[0], `Bearer ${TOKEN}`);
+      await stopAndSearch(d);
+    } finally {
+      await server.close();
+    }
+  });
+
+  describe("with the companion server and a device registry", function () {
+    let folder: string;
+    let server: CompanionServer;
+    beforeEach(async () => {
+      folder = mkdtempSync(join(tmpdir(), "moorline-secrets-registry-"));
+      const registry = DeviceRegistry.open(join(folder, "devices.json"), { create: true });
+      await registry.add("secret-1", { token: TOKEN });
+      server = await start({ port: 0, registry });
+    });
+    afterEach(async () => {
+      await server.close();
+      rmSync(folder, { recursive: true, force: true });
+    });
+
+    /** The server's events as it prints them (--json and readable), and its registry file. */
+    function serverText(): Record<string, string> {
+      return {
+        "the server's events (--json)": JSON.stringify(server.history),
+        "the server's readable log": server.history.map((event) => formatHuman(event, false)).join("\n"),
+        "the registry file": readFileSync(join(folder, "devices.json"), "utf8"),
+      };
+    }
+
+    it("admitted: neither the device nor the server shows the token anywhere, and the file holds only its hash", async function () {
+      const d = secretDevice(server.url);
+      d.device.start();
+      await server.waitFor("hello", (e) => e.device === "secret-1", 8000);
+      const [request] = server.send("secret-1", "status");
+      const status = await server.waitFor("reply", (e) => e.id === request!.id, 5000);
+      assert.deepEqual((status.result as Record<string, unknown>).auth, { token: "config", refused: 0 });
+      await stopAndSearch(d, serverText());
+    });
+
+    it("refused (a wrong token, then the right one as another device's): the refusals log no token", async function () {
+      const wrong = secretDevice(server.url, { extra: { authToken: `${TOKEN}x` } });
+      const borrowed = secretDevice(server.url, { extra: { deviceId: "secret-2" } });
+      wrong.device.start();
+      borrowed.device.start();
+      await server.waitFor("auth_refused", (e) => e.device === "secret-1", 8000);
+      await server.waitFor("auth_refused", (e) => e.device === "secret-2", 8000);
+      await until(() => [wrong, borrowed].every((d) => events(d.lines, "ws_unauthorized").length >= 1), 8000, "both devices told");
+      await stopAndSearch(wrong, serverText());
+      await stopAndSearch(borrowed);
+    });
   });
 
   describe("with the companion server", function () {
@@ -282,7 +353,7 @@ describe("secrets: the WiFi password and the auth token never leave the device's
         const reflected = node("dist/hosts/node/device.js", [...engineArgs(engine), ...common, "--url", careless.url, "--storage", join(folder, "c.json")]);
         const tls = node("dist/hosts/node/device.js", [...engineArgs(engine), ...common, "--url", unknownCa.url, "--ca", caFile, "--storage", join(folder, "d.json")]);
         try {
-          await reflected.line(/"event":"ws_backoff".*ERR_HANDSHAKE_STATUS/, 10_000, "a 401 quoting the token");
+          await reflected.line(/"event":"ws_backoff".*ERR_UNAUTHORIZED/, 10_000, "a 401 quoting the token");
           await tls.line(/"event":"ws_backoff".*ERR_TLS_UNKNOWN_CA/, 10_000, "a certificate from an unknown CA refused");
           await delay(300);
         } finally {
@@ -299,6 +370,26 @@ describe("secrets: the WiFi password and the auth token never leave the device's
         for (const [name, child] of [["careless server's", reflected], ["TLS", tls]] as const) {
           assertNoSecret(`the ${name} device's stdout`, child.stdout);
           assertNoSecret(`the ${name} device's stderr`, child.stderr);
+        }
+      });
+
+      it("npm start: registers the device and stores its token, and prints it nowhere", async function () {
+        const storage = join(folder, "sim.json");
+        const port = await closedPort();
+        const child = node("dist/hosts/node/start.js", ["--port", String(port), "--", ...engineArgs(engine), "--storage", storage, "--log-level", "debug"]);
+        try {
+          await child.line(/\[server\].*hello/, 20_000, "the device's hello at the server");
+          child.process.stdin!.write("status\n");
+          await child.line(/\[server\].*uptimeMs/, 10_000, "the status reply");
+        } finally {
+          child.kill("SIGINT");
+          await child.waitForExit(8000).catch(() => child.kill());
+        }
+        const token = new FileStorage(storage).get(AUTH_TOKEN_STORAGE.domain, AUTH_TOKEN_STORAGE.key);
+        assert.ok(token !== undefined && token.length >= 40, "the token is in the device's storage");
+        assert.match(child.stdout, /Only registered devices are admitted: device sim-1 registered in .*devices\.json/);
+        for (const text of [child.stdout, child.stderr, readFileSync(join(folder, "devices.json"), "utf8")]) {
+          assert.ok(!text.includes(token!) && !text.includes(token!.slice(0, 12)), "the token is printed nowhere, nor in the registry file");
         }
       });
 

@@ -61,6 +61,7 @@ describe("companion server (server/companion.ts)", function () {
     assert.equal(hello.firmware, "0.1.0");
     assert.equal(hello.boot, "b7");
     assert.deepEqual(hello.capabilities, ["echo", "ping", "status", "config"]);
+    assert.equal(hello.reset, null, "a device that does not say why it restarted");
     assert.deepEqual(
       s.devices().map((d) => [d.device, d.firmware]),
       [["sim-7", "0.1.0"]],

@@ -26,6 +26,17 @@ describe("companion output (server/format.ts)", function () {
     assert.match(formatHuman({ ...base, seq: 50, outcome: "gap", missed: 7, gaps: 1, acked: null }, false), /GAP: 7 missed \(1 gaps so far\) \(not acked\)$/);
   });
 
+  it("writes a hello with why the device restarted, its boot count, and safe mode", function () {
+    const base = { t: T, event: "hello", conn: 1, device: "sim-1", firmware: "0.1.0", boot: "b1", capabilities: ["echo", "reboot"] } as const;
+    const none = { reset: null, boots: null, safeMode: null, rebootReason: null };
+    assert.equal(formatHuman({ ...base, ...none }, false), "03:04:05.067 sim-1 hello firmware=0.1.0 boot=b1 capabilities=echo,reboot");
+    assert.equal(
+      formatHuman({ ...base, reset: "software", boots: 12, safeMode: false, rebootReason: "new settings" }, false),
+      "03:04:05.067 sim-1 hello firmware=0.1.0 boot=b1 capabilities=echo,reboot reset=software boots=12 rebootReason=new settings",
+    );
+    assert.match(formatHuman({ ...base, reset: "panic", boots: 6, safeMode: true, rebootReason: null }, false), /reset=panic boots=6 SAFE MODE$/);
+  });
+
   it("writes replies with their id, result or error, and round-trip time", function () {
     const base = { t: T, event: "reply", conn: 2, device: null, id: 7, matched: true, request: "echo", rttMs: 0.4 } as const;
     assert.equal(formatHuman({ ...base, ok: true, result: { payload: "hi" } }, false), '03:04:05.067 conn#2 \u2190 reply id=7 (echo) ok {"payload":"hi"} 0.4 ms');

@@ -11,7 +11,7 @@ import { fileURLToPath } from "node:url";
 
 /** dist/src/, next to this file's dist/tests/shared/. */
 const SRC = new URL("../../src/", import.meta.url);
-const FOLDERS = ["websocket", "shared"];
+const FOLDERS = ["websocket", "shared", "time"];
 
 /** A table: an object literal or an array (not a function, class instance, regular expression or typed array). */
 function isTable(value: unknown): value is object {
@@ -28,7 +28,7 @@ function unfrozen(path: string, value: object): string[] {
   return found;
 }
 
-describe("constant tables of src/websocket and src/shared", () => {
+describe("constant tables of src/websocket, src/shared and src/time", () => {
   for (const folder of FOLDERS) {
     const files = readdirSync(fileURLToPath(new URL(`${folder}/`, SRC))).filter((name) => name.endsWith(".js"));
 

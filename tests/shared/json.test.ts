@@ -118,6 +118,48 @@ describe("parseJson", () => {
   });
 });
 
+describe("numbers the engines would answer differently (issue 17)", () => {
+  // XS's JSON.parse fails on a number written with 256 or more characters, V8's accepts it;
+  // both turn 1e309 into Infinity, which a reply then sends as null. Each is refused here,
+  // on every engine, with bad_json.
+  const refused: Array<[string, string, RegExp]> = [
+    ["310 digits (1e309 written out)", "1" + "0".repeat(309), /a number of 310 characters \(at most 255\)/],
+    ["256 characters, a finite value", "0." + "0".repeat(253) + "1", /a number of 256 characters/],
+    ["1e309 in an object", '{"type":"echo","id":1,"payload":1e309}', /number 1e309 is beyond the range of a double/],
+    ["-1E+400 in an array", "[-1E+400]", /number -1E\+400 is beyond the range/],
+    ["1.7976931348623159e308 (rounds to Infinity)", "1.7976931348623159e308", /beyond the range/],
+  ];
+  for (const [what, text, message] of refused) {
+    it(`refuses ${what}`, () => {
+      const result = parseJson(text, limits);
+      assert.ok(!result.ok, `accepted ${text.slice(0, 40)}`);
+      assert.equal(result.code, "bad_json");
+      assert.match(result.message, message);
+    });
+  }
+
+  const accepted = ["1.7976931348623157e308", "-1e308", "1e-400", "0." + "0".repeat(252) + "1", "1" + "0".repeat(254), "[1e2,2E-3,-0.5e+1]"];
+  for (const text of accepted) {
+    it(`accepts ${text.length > 30 ? `a number of ${text.length} characters` : text}`, () => {
+      assert.deepEqual(parseJson(text, limits), { ok: true, value: JSON.parse(text) });
+    });
+  }
+
+  it("leaves numbers inside strings alone", () => {
+    const text = JSON.stringify({ n: "1e309", long: "9".repeat(300) });
+    assert.deepEqual(parseJson(text, limits), { ok: true, value: JSON.parse(text) });
+  });
+
+  it("reports the first problem in the text: a number before too deep nesting", () => {
+    const result = parseJson("[1e999," + "[".repeat(20) + "]".repeat(20) + "]", limits);
+    assert.ok(!result.ok);
+    assert.equal(result.code, "bad_json");
+    const deep = parseJson("[".repeat(20) + "1e999" + "]".repeat(20), limits);
+    assert.ok(!deep.ok);
+    assert.equal(deep.code, "too_deep");
+  });
+});
+
 describe("nestingExceeds", () => {
   it("ignores brackets inside strings", () => {
     assert.equal(nestingExceeds(JSON.stringify({ a: "[[[[[[[[[[{{{{{{{{" }), 2), false);

@@ -39,7 +39,7 @@ import {
   type WebSocketClientOptions,
 } from "../../src/websocket/client.js";
 import { SIM_NETWORK } from "../../hosts/node/device-host.js";
-import { createNodeHost, type NodeTcpTuning } from "../../hosts/node/host.js";
+import { createNodeHost, NodeWallClock, type NodeTcpTuning, type NodeWallClockOptions } from "../../hosts/node/host.js";
 import { SimWifi, type SimAccessPoint, type SimWifiOptions } from "../../hosts/node/sim-wifi.js";
 import { bounded, type XsEngine } from "../../hosts/xs/engine.js";
 import { DEVICE_STOP_TIMEOUT_MS, runDeviceInXs, type DeviceStatus } from "../../hosts/xs/run.js";
@@ -317,6 +317,8 @@ export interface EngineDeviceOptions {
   storage?: Storage;
   /** Socket tuning, as for the Node host. */
   tcp?: NodeTcpTuning;
+  /** The device's wall clock (default: the OS clock, trusted): { unset: true } starts it at 1970, as a chip's. */
+  clock?: NodeWallClockOptions;
 }
 
 /** A running device, the same to a test on both engines. */
@@ -346,7 +348,7 @@ export async function startDeviceOn(engine: EngineName, options: EngineDeviceOpt
   const wifiOptions = { accessPoints: [{ ...SIM_NETWORK }], ...FAST_WIFI, ...options.wifi };
 
   if (engine === "node") {
-    const net = createNodeHost({ logLevel: "silent", ...(options.tcp ? { tcp: options.tcp } : {}) });
+    const net = createNodeHost({ logLevel: "silent", ...(options.tcp ? { tcp: options.tcp } : {}), wallClock: new NodeWallClock(options.clock) });
     const wifi = new SimWifi({ timers: net.timers, ...wifiOptions });
     const device = new Device({ host: { ...net, wifi, storage, log }, config });
     device.start();
@@ -369,6 +371,7 @@ export async function startDeviceOn(engine: EngineName, options: EngineDeviceOpt
     logLevel: "debug",
     log,
     wifi: wifiOptions,
+    ...(options.clock ? { clock: options.clock } : {}),
     engine: { onFailure: () => {}, ...(options.tcp ? { tcp: options.tcp } : {}) },
   });
   return {
@@ -438,7 +441,7 @@ export async function createSupervisorOn(engine: EngineName, options: EngineSupe
   const xs = options.xsEngine ?? (await sharedXsEngine());
   let snapshot: { state: SupervisorStateValue; stats: SupervisorStats } = {
     state: "stopped",
-    stats: { connects: 0, reconnects: 0, consecutiveFailures: 0, lastRttMs: undefined, lastClose: undefined, heartbeatTimeouts: 0 },
+    stats: { connects: 0, reconnects: 0, consecutiveFailures: 0, lastRttMs: undefined, lastClose: undefined, heartbeatTimeouts: 0, unauthorized: 0 },
   };
   const stopWaiters: Array<() => void> = [];
   const take = (value: unknown): void => {

@@ -218,13 +218,13 @@ for (const engine of ENGINES) describe(`WebSocketClient opening handshake agains
   });
 
   describe("a response that is not a valid 101 fails the attempt", () => {
-    it("401 Unauthorized", async () => {
+    it("401 Unauthorized: ERR_UNAUTHORIZED", async () => {
       const { run, peer } = await connect({ headers: { Authorization: "Bearer expired" } });
       await peer.respond(
         "HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Bearer\r\nContent-Length: 0\r\n\r\n",
       );
       await assertHandshakeFailed(run, peer, {
-        code: ErrorCode.HANDSHAKE_STATUS,
+        code: ErrorCode.UNAUTHORIZED,
         status: 401,
         says: [/401/, /Unauthorized/],
       });

@@ -22,7 +22,7 @@ import {
   switchingProtocols,
   type ClientFrame,
 } from "../support/client-frames.js";
-import { fakeTcp, type FakeTcpSocket } from "../support/fake-tcp.js";
+import { concat, fakeTcp, type FakeTcpSocket } from "../support/fake-tcp.js";
 import { VirtualClock } from "../support/virtual-clock.js";
 
 /** An unmasked server frame. */
@@ -352,6 +352,42 @@ describe("WebSocketClient", () => {
       );
     });
 
+    it("stops reading while bufferedAmount is over readPauseBytes, and reads on once the socket has drained it", () => {
+      const echoes: string[] = [];
+      const h = open({
+        limits: { maxBufferedBytes: 4096, readPauseBytes: 100 },
+        onMessage: (data) => {
+          echoes.push(data as string);
+          h.client.send(data);
+        },
+      });
+      h.socket.drain(0); // the server reads nothing
+      const text = (n: number) => `message ${n} `.padEnd(50, ".");
+      // Five 50-byte messages in one read: each echo queues 56 bytes.
+      h.socket.receive(concat([1, 2, 3, 4, 5].map((n) => frame(Opcode.TEXT, text(n)))));
+      assert.deepEqual(echoes, [text(1), text(2)], "paused after the echo that took the queue past 100 bytes");
+      assert.equal(h.client.bufferedAmount, 112);
+      h.socket.receive(frame(Opcode.TEXT, text(6)));
+      assert.equal(echoes.length, 2, "nothing more is read from the socket while paused");
+      h.socket.drain(1000); // the server reads again
+      assert.deepEqual(echoes, [1, 2, 3, 4, 5, 6].map(text), "the rest of the read, then the socket, in order");
+      assert.deepEqual(
+        sent(h).map((f) => new TextDecoder().decode(f.payload)),
+        [1, 2, 3, 4, 5, 6].map(text),
+      );
+      assert.equal(h.client.bufferedAmount, 0);
+    });
+
+    it("defaults readPauseBytes to a quarter of maxBufferedBytes, and refuses one above it", () => {
+      assert.equal(open({ limits: { maxBufferedBytes: 1000 } }).client.effectiveLimits.readPauseBytes, 250);
+      assert.equal(open().client.effectiveLimits.readPauseBytes, 4096);
+      const h = start();
+      assert.throws(
+        () => new WebSocketClient({ url: "ws://127.0.0.1/", host: h.host, limits: { maxBufferedBytes: 1000, readPauseBytes: 1001 } }),
+        { code: ErrorCode.INVALID_OPTION, message: /limits\.readPauseBytes must be at most limits\.maxBufferedBytes \(1000\)/ },
+      );
+    });
+
     it("counts a string by its UTF-8 length", () => {
       const h = open({ limits: { maxBufferedBytes: 256 } });
       h.socket.drain(0);
@@ -613,7 +649,7 @@ describe("WebSocketClient: the credentials in its headers never come back in its
     h.socket.receive(new TextEncoder().encode(`HTTP/1.1 401 Bad token ${TOKEN}\r\nContent-Length: 0\r\n\r\n`));
     const close = onlyClose(h);
     assert.ok(close.error instanceof HandshakeError);
-    assert.equal(close.error.code, ErrorCode.HANDSHAKE_STATUS);
+    assert.equal(close.error.code, ErrorCode.UNAUTHORIZED);
     assert.equal(close.error.status, 401);
     assert.match(close.error.message, /^server answered 401 Bad token <redacted>, expected 101 Switching Protocols; the server requires authentication/);
     assert.equal(close.reason, close.error.message);
@@ -636,4 +672,3 @@ describe("WebSocketClient: the credentials in its headers never come back in its
     assert.equal(onlyClose(h).reason, "token revoked by the operator");
   });
 });
-

@@ -189,8 +189,19 @@ describe("echo agent", () => {
       assert.equal(h.agent.client.readyState, ReadyState.OPEN);
     });
 
-    it("fails with 1008 rather than hold a second message back", () => {
+    it("reads the next message only once the echo before it has drained: a fast peer gets every echo", () => {
       const h = blocked({ maxMessageBytes: 1000, maxBufferedBytes: 1024 });
+      for (const fill of [1, 2, 3]) {
+        h.socket.receive(serverFrame({ opcode: OP.BINARY, payload: new Uint8Array(600).fill(fill) }));
+      }
+      assert.equal(h.agent.echoed, 1, "reading paused after the first echo (readPauseBytes: a quarter of the buffer)");
+      h.socket.drain(MiB);
+      const frames = sent(h);
+      assert.deepEqual(frames.map((f) => [f.opcode, f.payload[0]]), [[OP.BINARY, 1], [OP.BINARY, 2], [OP.BINARY, 3]]);
+    });
+
+    it("fails with 1008 rather than hold a second message back when flow control is off (readPauseBytes = maxBufferedBytes)", () => {
+      const h = blocked({ maxMessageBytes: 1000, maxBufferedBytes: 1024, readPauseBytes: 1024 });
       for (const fill of [1, 2, 3]) {
         h.socket.receive(serverFrame({ opcode: OP.BINARY, payload: new Uint8Array(600).fill(fill) }));
       }

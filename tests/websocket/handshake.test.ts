@@ -728,10 +728,15 @@ describe("handshake", () => {
     });
 
     describe("status other than 101 (ERR_HANDSHAKE_STATUS, error.status set)", () => {
-      function assertStatus(response: string, status: number, message: RegExp): HandshakeError {
+      function assertStatus(
+        response: string,
+        status: number,
+        message: RegExp,
+        code: ErrorCodeValue = ErrorCode.HANDSHAKE_STATUS,
+      ): HandshakeError {
         const error = assertHandshakeError(
           () => validateHandshakeResponse(parse(response), expected()),
-          ErrorCode.HANDSHAKE_STATUS,
+          code,
           message,
         );
         assert.equal(error.status, status);
@@ -772,7 +777,7 @@ describe("handshake", () => {
         );
       });
 
-      it("401, pointing at authentication", () => {
+      it("401 and 403: ERR_UNAUTHORIZED, pointing at the credentials", () => {
         assertStatus(
           'HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Bearer realm="x"\r\n\r\n',
           401,
@@ -780,6 +785,13 @@ describe("handshake", () => {
             "^server answered 401 Unauthorized, expected 101 Switching Protocols; " +
               "the server requires authentication: pass credentials in the headers option",
           ),
+          ErrorCode.UNAUTHORIZED,
+        );
+        assertStatus(
+          "HTTP/1.1 403 Forbidden\r\n\r\n",
+          403,
+          /^server answered 403 Forbidden, expected 101 Switching Protocols; the server refuses these credentials/,
+          ErrorCode.UNAUTHORIZED,
         );
         assertStatus(
           "HTTP/1.1 407 Proxy Authentication Required\r\n\r\n",

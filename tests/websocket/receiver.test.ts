@@ -316,6 +316,61 @@ describe("Receiver", () => {
     });
   });
 
+  describe("pause() and resume(): the client's flow control", () => {
+    it("stops after the message whose handler paused, keeps the rest and later pushes in order, and goes on at resume()", () => {
+      const seen: string[] = [];
+      let receiver!: Receiver;
+      receiver = new Receiver(
+        {
+          onMessage: (data) => {
+            seen.push(data as string);
+            if (data === "b") receiver.pause();
+          },
+          onPing: () => seen.push("ping"),
+          onPong: () => {},
+          onClose: () => {},
+          onError: (error) => seen.push(error.code),
+        },
+        roomy,
+      );
+      const text = (t: string) => serverFrame({ opcode: OP.TEXT, payload: t });
+      receiver.push(concat(text("a"), text("b"), text("c"), serverFrame({ opcode: OP.PING })));
+      assert.deepEqual(seen, ["a", "b"]);
+      assert.equal(receiver.isPaused, true);
+      receiver.push(text("d"));
+      assert.deepEqual(seen, ["a", "b"], "nothing parsed while paused");
+      receiver.resume();
+      assert.deepEqual(seen, ["a", "b", "c", "ping", "d"]);
+      assert.equal(receiver.isPaused, false);
+    });
+
+    it("resume() without pause() does nothing, and a handler may pause again during resume()", () => {
+      const seen: string[] = [];
+      let receiver!: Receiver;
+      receiver = new Receiver(
+        {
+          onMessage: (data) => {
+            seen.push(data as string);
+            receiver.pause();
+          },
+          onPing: () => {},
+          onPong: () => {},
+          onClose: () => {},
+          onError: () => {},
+        },
+        roomy,
+      );
+      receiver.resume();
+      const text = (t: string) => serverFrame({ opcode: OP.TEXT, payload: t });
+      receiver.push(concat(text("1"), text("2"), text("3")));
+      assert.deepEqual(seen, ["1"]);
+      receiver.resume();
+      assert.deepEqual(seen, ["1", "2"]);
+      receiver.resume();
+      assert.deepEqual(seen, ["1", "2", "3"]);
+    });
+  });
+
   describe("memory: bounded by maxMessageBytes, not by the bytes on the wire", () => {
     /** 125-byte pongs after a one-byte fragment: 3 + 516 * 127 = 65,535 bytes, one 64 KiB read. */
     const PONGS_PER_READ = 516;

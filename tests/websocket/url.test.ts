@@ -132,6 +132,22 @@ describe("parseWebSocketUrl", () => {
       assert.ok(error.message.includes('"http://example.com/"'), error.message);
     });
 
+    it("a host name whose last label is a number, which WHATWG URL parsers read as an IPv4 address (found by fuzzing)", () => {
+      for (const url of ["ws://a.0/", "ws://example.123/", "ws://host.0x1f/", "ws://host.0X/", "ws://a.1./"]) {
+        assertRejected(url, /is not a valid IPv4 address \(four numbers 0\.\.255\): a host whose last label is a number is read as one/);
+      }
+      assert.equal(parseWebSocketUrl("ws://a1.b2c/").host, "a1.b2c");
+      assert.equal(parseWebSocketUrl("ws://0x.example/").host, "0x.example");
+    });
+
+    it("escapes DEL and the C1 controls in the quoted URL, as JSON does the C0 ones (found by fuzzing)", () => {
+      const error = assertRejected("\u007fws://h\u0085/\u0001", /control character 0x7f at index 0/);
+      assert.ok(error.message.startsWith('invalid WebSocket URL "\\u007fws://h\\u0085/\\u0001"'), error.message);
+      assert.ok(!/[\u0000-\u001f\u007f-\u009f]/.test(error.message), JSON.stringify(error.message));
+      const quoted = assertRejected("\u0080", /contains non-ASCII character "\\u0080" at index 0/);
+      assert.ok(!/[\u0080-\u009f]/.test(quoted.message), JSON.stringify(quoted.message));
+    });
+
     it("http:// and https://, suggesting ws:// and wss://", () => {
       assertRejected("http://example.com/", /use ws:\/\//);
       assertRejected("HTTPS://example.com/", /scheme "https".*use wss:\/\//);

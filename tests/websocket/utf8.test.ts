@@ -305,6 +305,22 @@ describe("utf8", () => {
       assert.equal(validator.complete, true);
     });
 
+    it("forgets a lead byte's narrowed range once its character is done, also when an update() ends in ASCII (found by fuzzing)", () => {
+      // A character split across reads, the read ending in ASCII, then a character whose first
+      // continuation lies outside the range the split lead byte had allowed.
+      const cases: Array<[string, number[][]]> = [
+        ["U+10F7E2 split after F4, then U+70694", [[0xf4], [0x8f, 0x9f, 0xa2, 0x01], [0xf1, 0xb0, 0x9a, 0x94]]],
+        ["Devanagari KA split after E0, then \u00d6", [[0xe0], [0xa4, 0x95, 0x41], [0xc3, 0x96]]],
+        ["Hangul U+D7A3 split after ED, then \u00e9", [[0xed], [0x9e, 0xa3, 0x20], [0xc3, 0xa9]]],
+        ["U+10000 split after F0, a long ASCII run, then \u00c0", [[0xf0], [0x90, 0x80, 0x80, ...Array(16).fill(0x2e)], [0xc3, 0x80]]],
+      ];
+      for (const [name, chunks] of cases) {
+        const validator = new Utf8Validator();
+        for (const chunk of chunks) assert.equal(validator.update(Uint8Array.from(chunk)), true, `${name}: chunk ${chunk.map((b) => b.toString(16)).join(" ")}`);
+        assert.equal(validator.complete, true, name);
+      }
+    });
+
     it("accepts the exact boundaries of each lead byte's second-byte range", () => {
       const cases: Array<[string, boolean]> = [
         ["e0 9f", false], ["e0 a0", true], ["e0 bf", true], ["e0 c0", false],

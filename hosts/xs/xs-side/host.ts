@@ -17,6 +17,7 @@
  * - SHA-1 is src/websocket/sha1.ts (the portable one), run by XS.
  * - UTF-8 is XS's TextEncoder/TextDecoder (xsUtf8); validation is src/websocket/utf8.ts, run by XS.
  * - The log goes to Node, which prints the same JSON lines as the Node host.
+ * - UDP, name lookups and the wall clock: udp.ts.
  */
 import type {
   DeviceHost,
@@ -43,6 +44,7 @@ import { encodeUtf8 } from "../../../src/websocket/utf8.js";
 import { call, defer, now, onDelivery, post, postId, powers } from "./bridge.js";
 import { Command, Delivery, Post, WIFI_NOTIFICATIONS, WIFI_REASONS, type Reader } from "./protocol.js";
 import { withAccessPoint, XsTcpListener } from "./listener.js";
+import { xsResolve, XsUdpSocket, xsWallClock } from "./udp.js";
 
 // --- TCP --------------------------------------------------------------------------------
 
@@ -438,9 +440,18 @@ export const xsUtf8: Utf8Codec = {
 
 // --- hosts ------------------------------------------------------------------------------
 
-/** The NetHost inside XS: TCP (ws://) and TLS (wss://) sockets, both Node's. */
+/** The NetHost inside XS: TCP (ws://), TLS (wss://) and UDP sockets, lookups and the wall clock, all Node's. */
 export function createXsNetHost(logLevel: LogLevel | "silent"): NetHost {
-  const host: NetHost = { tcp: XsTcpSocket, tls: XsTlsSocket, timers: xsTimers, random: xsRandom, utf8: xsUtf8 };
+  const host: NetHost = {
+    tcp: XsTcpSocket,
+    tls: XsTlsSocket,
+    timers: xsTimers,
+    random: xsRandom,
+    utf8: xsUtf8,
+    udp: XsUdpSocket,
+    resolve: xsResolve,
+    wallClock: xsWallClock,
+  };
   const log = createXsLog(logLevel);
   if (log) host.log = log;
   return host;

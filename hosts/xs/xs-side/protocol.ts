@@ -44,7 +44,12 @@ export const Delivery = {
   CALL: 6,
   /** Nothing: collect garbage, so the answer's meter shows the live heap. */
   GC: 7,
-  // 8-10 are UDP's and name lookups' (they come with SNTP).
+  /** socket id u32 | port u16 | address (u32-prefixed) | bytes (the rest): a datagram arrived. */
+  UDP_MESSAGE: 8,
+  /** socket id u32 | message (the rest): the UDP socket failed; nothing follows. */
+  UDP_ERROR: 9,
+  /** lookup id u32 | found u8 | address, or the error when not found (the rest): a RESOLVE's answer. */
+  RESOLVED: 10,
   /** listener id u32 | count u32: connections wait to be accepted (LISTENER_ACCEPT). */
   LISTENER_READABLE: 11,
   /** listener id u32 | message (the rest): the listener failed (its port is taken); nothing follows. */
@@ -75,7 +80,14 @@ export const Post = {
   RESULT: 9,
   /** text: an exception escaped into the host during a delivery (name: message, stack). */
   EXCEPTION: 10,
-  // 11-14 are UDP's, name lookups' and the wall clock's (they come with SNTP).
+  /** socket id u32 | port u16 | address (u32-prefixed) | bytes (the rest): send one datagram. */
+  UDP_SEND: 11,
+  /** socket id u32 */
+  UDP_CLOSE: 12,
+  /** lookup id u32 | name (the rest): resolve a host name; RESOLVED answers it. */
+  RESOLVE: 13,
+  /** time f64 (UTC ms): set the device's wall clock (Node keeps it, and checks certificate dates by it). */
+  CLOCK_SET: 14,
   /** listener id u32: stop listening. */
   LISTENER_CLOSE: 15,
   /** nothing: scan for networks; WIFI_SCANNED answers. */
@@ -107,7 +119,14 @@ export const Command = {
    * Its events are the TCP socket's (TCP_READABLE, TCP_WRITABLE, TCP_ERROR with the code).
    */
   TLS_OPEN: 40,
-  // 41-42 are UDP's and the wall clock's (they come with SNTP).
+  /**
+   * socket id u32 | port u16 (0: any) | address (the rest, "" for every interface) -> nothing:
+   * opens a UDP socket (NodeUdpSocket); a bad port or address throws inside XS. Its events are
+   * UDP_MESSAGE and UDP_ERROR.
+   */
+  UDP_OPEN: 41,
+  /** nothing -> time f64 (UTC ms, the device's wall clock) | systemSynced u8. */
+  CLOCK_GET: 42,
   /**
    * listener id u32 | port u16 | address (the rest, "" for every interface) -> nothing: opens a
    * NodeTcpListener; a bad port or address throws inside XS. Its events are LISTENER_READABLE

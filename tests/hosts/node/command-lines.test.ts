@@ -38,9 +38,12 @@ const COMMANDS: Command[] = [
     help: "npm run device -- --help",
     flags: [
       "--url", "--device-id", "--ssid", "--password", "--no-wifi", "--auth-token", "--ca", "--pin", "--insecure",
+      "--transport", "--mqtt-prefix", "--mqtt-username",
       "--telemetry-interval-ms", "--heartbeat-interval-ms", "--heartbeat-timeout-ms", "--backoff-base-ms", "--backoff-cap-ms",
-      "--stable-ms", "--max-message-bytes", "--storage",
-      "--factory-reset", "--portal-port", "--dns-port", "--portal-timeout-ms", "--ap-password", "--server-trial-ms", "--log-level", "--log-format", "--engine", "--help",
+      "--stable-ms", "--max-message-bytes", "--clock-unset", "--ntp", "--ntp-interval-ms", "--clock-fallback-ms", "--storage",
+      "--factory-reset", "--safe-mode-after-boots", "--outbox-flush-ms", "--outbox-writes-per-hour", "--watchdog-ms", "--faults",
+      "--portal-port", "--dns-port", "--portal-timeout-ms", "--ap-password", "--server-trial-ms",
+      "--log-level", "--log-format", "--engine", "--help",
     ],
     // The flag typed, never the config key it sets (config.telemetryIntervalMs).
     badValue: [["--telemetry-interval-ms", "5s"], '--telemetry-interval-ms must be an integer from 1000 to 86400000 (milliseconds), got "5s"'],
@@ -50,7 +53,7 @@ const COMMANDS: Command[] = [
     base: [],
     prefix: "start",
     help: "npm start -- --help",
-    flags: ["--port", "--tls", "--help"],
+    flags: ["--port", "--tls", "--devices", "--help"],
     badValue: [["--port", "80x"], '--port must be an integer from 1 to 65535, got "80x"'],
   },
   {
@@ -59,7 +62,8 @@ const COMMANDS: Command[] = [
     prefix: "companion",
     help: "npm run server -- --help",
     flags: [
-      "--host", "--port", "--json", "--stdin", "--max-boots", "--tls", "--tls-dir", "--cert", "--key", "--no-ack", "--no-pong",
+      "--host", "--port", "--json", "--stdin", "--max-boots", "--tls", "--tls-dir", "--cert", "--key",
+      "--devices", "--add-device", "--remove-device", "--list-devices", "--no-ack", "--no-pong",
       "--garbage", "--drop-after-ms", "--close-after-ms", "--close-code", "--close-reason", "--reject-status", "--help",
     ],
     badValue: [["--drop-after-ms", "1s"], '--drop-after-ms must be an integer from 0 to 86400000 (milliseconds), got "1s"'],

@@ -154,6 +154,27 @@ describe("FileStorage", () => {
       });
     }
 
+    it("cut short (a file system that lost its tail): keeps every value whose line is whole, warns, and carries on", () => {
+      const path = join(folder, "storage.json");
+      const writer = new FileStorage(path);
+      writer.set("settings", "values", '{"telemetryIntervalMs":2000}');
+      writer.set("outbox", "s0", 'm1 1 b1 1 x\n1 abc {"seq":1,"note":"a \\"quoted\\" word"}');
+      writer.set("outbox", "s1", "m1 2 b1 1 y\n2 def {}");
+      writer.set("wifi", "networks", "[]");
+      const whole = readFileSync(path, "utf8");
+      // Cut in the middle of outbox/s1's line.
+      writeFileSync(path, whole.slice(0, whole.indexOf("m1 2 b1") + 6));
+      const { events, log } = capture();
+      const storage = new FileStorage(path, { log });
+      assert.equal(storage.get("settings", "values"), '{"telemetryIntervalMs":2000}');
+      assert.equal(storage.get("outbox", "s0"), 'm1 1 b1 1 x\n1 abc {"seq":1,"note":"a \\"quoted\\" word"}');
+      assert.equal(storage.get("outbox", "s1"), undefined, "its line was cut");
+      assert.equal(storage.get("wifi", "networks"), undefined, "after the cut");
+      assert.deepEqual(events.map((e) => [e.event, e.fields.action]), [["storage_file_corrupt", "kept the 2 values whose lines were whole"]]);
+      storage.set("wifi", "networks", "[]");
+      assert.deepEqual(Object.keys(JSON.parse(readFileSync(path, "utf8"))), ["settings", "outbox", "wifi"], "rewritten whole");
+    });
+
     it("that cannot be read at all (a folder) throws a clear error instead of discarding it", () => {
       const path = join(folder, "storage.json");
       mkdirSync(path);

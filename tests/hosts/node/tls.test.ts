@@ -12,7 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createSecureContext, createServer, type SecureContext, type Server, type TLSSocket } from "node:tls";
 
-import { createNodeHost, NodeTlsSocket, WRITE_HIGH_WATER_BYTES } from "../../../hosts/node/host.js";
+import { createNodeHost, NodeTlsSocket, NodeWallClock, WRITE_HIGH_WATER_BYTES } from "../../../hosts/node/host.js";
 import { readCaFile, spkiPin } from "../../../hosts/node/tls.js";
 import { TlsErrorCode, type TcpSocketOptions, type TlsErrorCodeValue, type TlsOptions } from "../../../src/shared/host.js";
 import { testCertificates, type TestCertificates } from "../../support/certs.js";
@@ -93,8 +93,8 @@ describe("Node host: NodeTlsSocket (hosts/node/tls.ts)", function () {
     return server;
   }
 
-  it("is the Node host's tls socket constructor", function () {
-    assert.equal(createNodeHost({ logLevel: "silent" }).tls, NodeTlsSocket);
+  it("is the Node host's tls socket constructor (given the host's wall clock)", function () {
+    assert.ok(createNodeHost({ logLevel: "silent" }).tls!.prototype instanceof NodeTlsSocket);
     const tuned = createNodeHost({ logLevel: "silent", tcp: { writeHighWaterBytes: 1024 } }).tls!;
     assert.ok(tuned.prototype instanceof NodeTlsSocket);
   });
@@ -152,6 +152,27 @@ describe("Node host: NodeTlsSocket (hosts/node/tls.ts)", function () {
     const { X509Certificate } = await import("node:crypto");
     const spki = new X509Certificate(certs.good.cert).publicKey.export({ type: "spki", format: "der" });
     assert.equal(spkiPin(spki), certs.goodPin, "the pin is computed the way RFC 7469 says");
+  });
+
+  it("checks the chain's dates by the device's own clock too: a clock at 1970 finds a valid certificate not yet valid", async function () {
+    const server = await serve(certs.good);
+    const chip = new NodeWallClock({ unset: true });
+    const early = open(server.port, { serverName: "127.0.0.1", ca: certs.ca.cert }, { wallClock: chip } as Partial<TcpSocketOptions>);
+    await until(() => early.seen.events.length > 0, 5000, "a verdict");
+    assert.deepEqual(early.seen.events, [`error ${TlsErrorCode.TLS_CERT_NOT_YET_VALID}`]);
+    assert.match(early.seen.errors[0]!.message!, /^certificate for 127\.0\.0\.1 is not valid before .* by the device's clock, which reads 1970-01-01T00:00:0/);
+    assert.equal(server.received(), "");
+    // Set to the true time (what NTP does), the same certificate passes.
+    chip.set(Date.now());
+    const synced = open(server.port, { serverName: "127.0.0.1", ca: certs.ca.cert }, { wallClock: chip } as Partial<TcpSocketOptions>);
+    await until(() => synced.seen.events.length > 0, 5000, "a verdict");
+    assert.deepEqual(synced.seen.events, [`writable ${WRITE_HIGH_WATER_BYTES}`]);
+    // A clock far ahead finds it expired, naming the date and what the clock reads.
+    chip.set(Date.UTC(2099, 0, 1));
+    const late = open(server.port, { serverName: "127.0.0.1", ca: certs.ca.cert }, { wallClock: chip } as Partial<TcpSocketOptions>);
+    await until(() => late.seen.events.length > 0, 5000, "a verdict");
+    assert.equal(late.seen.errors[0]!.code, TlsErrorCode.TLS_CERT_EXPIRED);
+    assert.match(late.seen.errors[0]!.message!, /expired on .* by the device's clock, which reads 2099-01-01/);
   });
 
   it("checks the server name asked for, whatever address was dialled, and sends it as SNI", async function () {
