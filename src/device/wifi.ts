@@ -20,7 +20,7 @@
  * and a "disconnect" of the old association is absorbed by the new attempt's own retries).
  */
 import { backoffDelay, randomUnit, resolveBackoff, type BackoffPolicy } from "./backoff.js";
-import { describe, ErrorCode, invalidArgument, invalidOption, WebSocketError } from "../shared/errors.js";
+import { describe, ErrorCode, invalidArgument, invalidOption, invalidState, WebSocketError } from "../shared/errors.js";
 import type {
   Log,
   RandomSource,
@@ -51,6 +51,9 @@ export type WifiStateValue = (typeof WifiState)[keyof typeof WifiState];
 
 /** Why an attempt on one network failed, reported distinctly (logs, status). */
 export type WifiFailure = WifiDisconnectReason | "timeout";
+
+/** How a join() ended: the network gave an address, why it did not, or stop() came first. */
+export type WifiJoinOutcome = "online" | WifiFailure | "stopped";
 
 export interface WifiManagerOptions {
   driver: WifiDriver;
@@ -155,7 +158,8 @@ export class WifiManager {
   private readonly timers: Timers;
   private readonly random: RandomSource;
   private readonly log: Log | undefined;
-  private readonly networks: readonly WifiNetwork[];
+  /** Tried in order; join() puts a network first for as long as it is tried or works. */
+  private networks: readonly WifiNetwork[];
   private readonly attemptTimeoutMs: number;
   private readonly policy: BackoffPolicy;
   private readonly stableMs: number;
@@ -181,6 +185,8 @@ export class WifiManager {
    * carry on with a plan that is no longer current.
    */
   private token = 0;
+  /** The network join() is trying, and the list as it was before (put back when it fails). */
+  private trial: { network: WifiNetwork; before: readonly WifiNetwork[]; onOutcome: ((outcome: WifiJoinOutcome) => void) | undefined } | undefined;
   /** Keys are SSIDs of `networks`, so its size is bounded by MAX_WIFI_NETWORKS. */
   private readonly lastFailures = new Map<string, WifiFailure>();
 
@@ -236,7 +242,41 @@ export class WifiManager {
     this.network = undefined;
     if (this.driver.onNotify === this.notify) this.driver.onNotify = undefined;
     if (wasRunning) this.disconnectDriver();
+    const trial = this.endTrial();
     this.enter(WifiState.STOPPED, {});
+    if (trial) this.call("onOutcome", () => trial.onOutcome?.("stopped"));
+  }
+
+  /**
+   * Tries `network` now, ahead of the others: settings just received (Improv, the setup
+   * portal). A new round starts from it at once, superseding the attempt or link in progress
+   * (onOffline first, when online). `onOutcome` hears once how that attempt ended.
+   *
+   * A network that got an address stays first for the rest of this run (persisting it is the
+   * caller's: saveNetwork); one that failed is taken out again, the list is as it was before
+   * (a network of the same SSID with its old password included), and the round goes on from
+   * its first network: a mistyped password never replaces settings that worked.
+   *
+   * Throws ERR_INVALID_ARGUMENT for a network that cannot be joined (never quoting the
+   * password), ERR_INVALID_STATE when the manager is not running or a join() is under way.
+   */
+  join(network: WifiNetwork, onOutcome?: (outcome: WifiJoinOutcome) => void): void {
+    if (typeof network !== "object" || network === null) {
+      throw invalidArgument(`a network must be an object with ssid and password, got ${describe(network)}`);
+    }
+    const problem = networkProblem(network.ssid, network.password);
+    if (problem !== undefined) throw invalidArgument(`cannot join the network: ${problem}`);
+    if (onOutcome !== undefined && typeof onOutcome !== "function") throw invalidArgument(`onOutcome must be a function, got ${describe(onOutcome)}`);
+    if (this.current === WifiState.IDLE || this.current === WifiState.STOPPED) throw invalidState(`join() needs a running WiFi manager (it is ${this.current})`);
+    if (this.trial !== undefined) throw invalidState(`a network is being tried already (${this.trial.network.ssid})`);
+    const entry = Object.freeze({ ssid: network.ssid, password: network.password });
+    const before = this.networks;
+    const others = before.filter((known) => known.ssid !== entry.ssid);
+    this.networks = [entry, ...others.slice(0, MAX_WIFI_NETWORKS - 1)];
+    this.trial = { network: entry, before, onOutcome };
+    this.lastFailures.delete(entry.ssid);
+    this.log?.("info", "wifi_join", { ssid: entry.ssid });
+    this.beginRound(-1, this.current === WifiState.ONLINE ? "link_lost" : undefined);
   }
 
   get state(): WifiStateValue {
@@ -353,9 +393,29 @@ export class WifiManager {
       failure === "timeout" ? { ssid, timeoutMs: this.attemptTimeoutMs } : { ssid },
     );
     if (disconnect) this.disconnectDriver();
+    const trial = this.trial?.network === this.network ? this.endTrial() : undefined;
+    if (trial) {
+      // The networks there were before join(), from the first.
+      this.position = 0;
+      const token = this.token;
+      this.call("onOutcome", () => trial.onOutcome?.(failure));
+      if (token === this.token) this.attempt();
+      return;
+    }
     this.position++;
     if (this.position < this.networks.length) this.attempt();
     else this.backOff();
+  }
+
+  /** Ends join()'s trial, putting the list back as it was; returns the trial, if there was one. */
+  private endTrial(): WifiManager["trial"] {
+    const trial = this.trial;
+    if (trial === undefined) return undefined;
+    this.trial = undefined;
+    this.networks = trial.before;
+    // lastFailures is keyed by the list's SSIDs only.
+    if (!this.networks.some((known) => known.ssid === trial.network.ssid)) this.lastFailures.delete(trial.network.ssid);
+    return trial;
   }
 
   private backOff(): void {
@@ -387,9 +447,13 @@ export class WifiManager {
     }
     if (this.stableMs === 0) this.failedRounds = 0;
     else this.timer = this.timers.set(this.stable, this.stableMs);
+    const trial = this.trial?.network === this.network ? this.trial : undefined;
+    // Joined: the network keeps its place at the head of the list.
+    if (trial) this.trial = undefined;
     this.enter(WifiState.ONLINE, { ssid }, address);
     if (token !== this.token) return;
     this.call("onOnline", () => this.onOnline?.(ssid, address));
+    if (trial && token === this.token) this.call("onOutcome", () => trial.onOutcome?.("online"));
   }
 
   /** Online for stableMs: the next failure starts the backoff from its first step. */

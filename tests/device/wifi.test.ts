@@ -629,6 +629,137 @@ describe("WifiManager", () => {
     });
   });
 
+  describe("join(): a network just received, tried at once", () => {
+    /** A manager backing off over a network that is not there; HOME and OFFICE are in range. */
+    function failing(options: Partial<WifiManagerOptions> = {}) {
+      const r = rig([HOME, OFFICE], [{ ssid: "gone", password: "gone-secret" }], { random: maxRandom, ...options });
+      r.manager.start();
+      r.clock.advance(300);
+      assert.equal(r.manager.state, WifiState.BACKOFF);
+      return r;
+    }
+
+    function connects(sim: SimWifi): () => string[] {
+      const calls: string[] = [];
+      const connect = sim.connect.bind(sim);
+      sim.connect = (network) => {
+        calls.push(network.ssid);
+        connect(network);
+      };
+      return () => calls;
+    }
+
+    it("tries it at once, says \"online\" when it gets an address, and keeps it first for the rest of the run", () => {
+      const { manager, clock, sim, seen, events } = failing();
+      const outcomes: string[] = [];
+      manager.join({ ssid: "home", password: HOME.password }, (outcome) => outcomes.push(`${outcome} at ${clock.now()}`));
+      assert.equal(manager.state, WifiState.CONNECTING);
+      assert.equal(manager.ssid, "home");
+      clock.advance(600);
+      assert.deepEqual(outcomes, ["online at 900"]);
+      assert.deepEqual(seen, ["online home 192.168.4.2 at 900"]);
+      assert.deepEqual(events("wifi_join").map((r) => r.fields), [{ ssid: "home" }]);
+      // Lost later, it is tried again first; the network configured before comes after it.
+      const tried = connects(sim);
+      sim.dropLink();
+      clock.advance(300);
+      sim.restore();
+      clock.advance(60_000);
+      assert.deepEqual(tried().slice(0, 2), ["home", "gone"]);
+    });
+
+    it("on failure says why, puts the list back as it was and goes on with it: the failed network is not tried again", () => {
+      const { manager, clock, sim, events } = failing();
+      const tried = connects(sim);
+      const outcomes: string[] = [];
+      manager.join({ ssid: "home", password: "mistyped" }, (outcome) => outcomes.push(outcome));
+      clock.advance(300);
+      assert.deepEqual(outcomes, ["wrong_password"]);
+      assert.equal(manager.ssid, "gone", "the round goes on at once with the networks there were");
+      clock.advance(600_000);
+      assert.deepEqual([...new Set(tried())], ["home", "gone"]);
+      assert.equal(tried().filter((ssid) => ssid === "home").length, 1);
+      assert.deepEqual([...manager.failures.keys()], ["gone"], "failures name networks of the list only");
+      assert.equal(events("wifi_wrong_password").length, 1);
+    });
+
+    it("says \"ap_not_found\" and \"timeout\" too", () => {
+      const outcomes: string[] = [];
+      const missing = failing();
+      missing.manager.join({ ssid: "nowhere", password: "x" }, (outcome) => outcomes.push(outcome));
+      missing.clock.advance(300);
+      // No DHCP: the association never gets an address.
+      const silent = failing({ attemptTimeoutMs: 5_000 });
+      silent.sim.loseIP();
+      silent.manager.join(OFFICE, (outcome) => outcomes.push(outcome));
+      silent.clock.advance(5_000);
+      assert.deepEqual(outcomes, ["ap_not_found", "timeout"]);
+    });
+
+    it("while online: the link goes first (onOffline), and a wrong password for the same network keeps the old one", () => {
+      const { manager, clock, seen } = rig([HOME, OFFICE], [OFFICE, HOME]);
+      manager.start();
+      clock.advance(600);
+      assert.equal(manager.ssid, "office");
+      const outcomes: string[] = [];
+      manager.join({ ssid: "office", password: "not-the-password" }, (outcome) => outcomes.push(outcome));
+      assert.deepEqual(seen, ["online office 192.168.4.2 at 600", "offline link_lost at 600"]);
+      clock.advance(300);
+      assert.deepEqual(outcomes, ["wrong_password"]);
+      clock.advance(600);
+      assert.equal(manager.state, WifiState.ONLINE);
+      assert.equal(manager.ssid, "office", "joined again with the password that worked");
+      assert.deepEqual(seen.slice(2), ["online office 192.168.4.2 at 1500"]);
+    });
+
+    it("is refused for a network that cannot be joined (never quoting the password), before start(), after stop(), and during another join()", () => {
+      const codeOf = (action: () => void): string => {
+        try {
+          action();
+        } catch (error) {
+          assert.doesNotMatch((error as Error).message, /hunter2/);
+          return `${(error as { code?: string }).code}: ${(error as Error).message}`;
+        }
+        return "no error";
+      };
+      const idle = rig([HOME], [HOME]).manager;
+      assert.equal(codeOf(() => idle.join(HOME)), "ERR_INVALID_STATE: join() needs a running WiFi manager (it is idle)");
+      const { manager } = failing();
+      assert.match(codeOf(() => manager.join({ ssid: "", password: "hunter2" })), /^ERR_INVALID_ARGUMENT: cannot join the network: the ssid must be a non-empty string$/);
+      assert.match(codeOf(() => manager.join({ ssid: "x".repeat(33), password: "hunter2" })), /^ERR_INVALID_ARGUMENT: .*33 bytes \(at most 32\)$/);
+      assert.match(codeOf(() => manager.join({ ssid: "home", password: "h".repeat(65) })), /^ERR_INVALID_ARGUMENT: .*65 bytes \(at most 64\)$/);
+      assert.match(codeOf(() => manager.join(null as unknown as WifiNetwork)), /^ERR_INVALID_ARGUMENT/);
+      manager.join(HOME);
+      assert.equal(codeOf(() => manager.join(OFFICE)), "ERR_INVALID_STATE: a network is being tried already (home)");
+      manager.stop();
+      assert.equal(codeOf(() => manager.join(HOME)), "ERR_INVALID_STATE: join() needs a running WiFi manager (it is stopped)");
+    });
+
+    it("stop() ends it with \"stopped\", and the list is as before at the next start()", () => {
+      const { manager, clock, sim } = failing();
+      const outcomes: string[] = [];
+      manager.join(HOME, (outcome) => outcomes.push(outcome));
+      manager.stop();
+      assert.deepEqual(outcomes, ["stopped"]);
+      const tried = connects(sim);
+      manager.start();
+      clock.advance(300);
+      assert.deepEqual(tried(), ["gone"]);
+    });
+
+    it("may be called again from its own outcome", () => {
+      const { manager, clock } = failing();
+      const outcomes: string[] = [];
+      manager.join({ ssid: "home", password: "wrong" }, (outcome) => {
+        outcomes.push(outcome);
+        manager.join(HOME, (second) => outcomes.push(second));
+      });
+      clock.advance(300 + 600);
+      assert.deepEqual(outcomes, ["wrong_password", "online"]);
+      assert.equal(manager.ssid, "home");
+    });
+  });
+
   describe("credentials in logs", () => {
     it("never writes a password in any log line, whatever happens", () => {
       const passwords = ["home-secret-1", "office-secret-2", "cafe-secret-3"];
