@@ -22,6 +22,7 @@ import type {
   WifiDriver,
   WifiNetwork,
   WifiNotification,
+  WifiScanResult,
 } from "../../src/shared/host.js";
 
 export interface SimAccessPoint {
@@ -44,6 +45,8 @@ export interface SimWifiOptions {
   failDelayMs?: number;
   /** From disconnect() to its "disconnect" notification, ms (default 50). */
   leaveDelayMs?: number;
+  /** From scan() to its answer, ms (default 300; an ESP32 takes about 2.5 s). */
+  scanDelayMs?: number;
   /** The station address reported while online (default "192.168.4.2"). */
   address?: string;
 }
@@ -56,6 +59,7 @@ export const SIM_WIFI_DEFAULTS = {
   gotIPDelayMs: 300,
   failDelayMs: 300,
   leaveDelayMs: 50,
+  scanDelayMs: 300,
   address: "192.168.4.2",
   rssi: -55,
 } as const;
@@ -97,6 +101,9 @@ export class SimWifi implements WifiDriver {
   private readonly gotIPDelayMs: number;
   private readonly failDelayMs: number;
   private readonly leaveDelayMs: number;
+  private readonly scanDelayMs: number;
+  /** Scans not yet answered (close() cancels them). */
+  private readonly scans = new Set<TimerId>();
   private readonly stationAddress: string;
   private readonly accessPoints = new Map<string, Required<SimAccessPoint>>();
   private link: SimWifiLinkState = "idle";
@@ -118,6 +125,7 @@ export class SimWifi implements WifiDriver {
     this.gotIPDelayMs = checkDelay("gotIPDelayMs", options.gotIPDelayMs, SIM_WIFI_DEFAULTS.gotIPDelayMs);
     this.failDelayMs = checkDelay("failDelayMs", options.failDelayMs, SIM_WIFI_DEFAULTS.failDelayMs);
     this.leaveDelayMs = checkDelay("leaveDelayMs", options.leaveDelayMs, SIM_WIFI_DEFAULTS.leaveDelayMs);
+    this.scanDelayMs = checkDelay("scanDelayMs", options.scanDelayMs, SIM_WIFI_DEFAULTS.scanDelayMs);
     this.stationAddress = options.address ?? SIM_WIFI_DEFAULTS.address;
     for (const ap of options.accessPoints ?? []) this.setAccessPoint(ap);
   }
@@ -169,6 +177,21 @@ export class SimWifi implements WifiDriver {
 
   address(): string | undefined {
     return this.link === "online" ? this.stationAddress : undefined;
+  }
+
+  /**
+   * The access points in range, strongest first (none while dropLink() lasts), answered
+   * scanDelayMs later; a station's link is not affected.
+   */
+  scan(onDone: (networks: WifiScanResult[] | undefined, error?: string) => void): void {
+    const id = this.timers.set(() => {
+      this.scans.delete(id);
+      const heard = this.radioDown
+        ? []
+        : [...this.accessPoints.values()].map((ap) => ({ ssid: ap.ssid, rssi: ap.rssi, secure: ap.password !== "" }));
+      onDone(heard.sort((a, b) => b.rssi - a.rssi));
+    }, this.scanDelayMs);
+    this.scans.add(id);
   }
 
   // Scripting -----------------------------------------------------------------------------
@@ -226,6 +249,8 @@ export class SimWifi implements WifiDriver {
   /** Drops any pending notification and leaves the network silently (end of a test or demo). */
   close(): void {
     this.cancel();
+    for (const id of this.scans) this.timers.clear(id);
+    this.scans.clear();
     this.link = "idle";
     this.target = undefined;
     this.onNotify = undefined;

@@ -234,6 +234,45 @@ describe("SimWifi", () => {
     });
   });
 
+  describe("scan()", () => {
+    it("answers scanDelayMs later with the access points in range, strongest first, open ones not secure", () => {
+      const { clock, wifi } = simulated();
+      const answers: unknown[] = [];
+      wifi.scan((networks) => answers.push(networks));
+      assert.deepEqual(answers, [], "nothing from inside scan()");
+      clock.advance(SIM_WIFI_DEFAULTS.scanDelayMs);
+      assert.deepEqual(answers, [[
+        { ssid: "home", rssi: -48, secure: true },
+        { ssid: "open", rssi: SIM_WIFI_DEFAULTS.rssi, secure: false },
+      ]]);
+    });
+
+    it("hears nothing while the radio is down, and leaves the link alone", () => {
+      const { clock, wifi, heard } = simulated();
+      wifi.connect({ ssid: "home", password: "home-pass" });
+      clock.advance(600);
+      const answers: unknown[] = [];
+      wifi.scan((networks) => answers.push(networks));
+      clock.advance(300);
+      assert.equal(wifi.state, "online");
+      wifi.dropLink();
+      wifi.scan((networks) => answers.push(networks));
+      clock.advance(300);
+      assert.deepEqual(answers.map((networks) => (networks as unknown[]).length), [2, 0]);
+      assert.deepEqual(heard, ["300 connect", "600 gotIP", "900 disconnect link_lost"]);
+    });
+
+    it("close() cancels scans not yet answered", () => {
+      const { clock, wifi } = simulated();
+      let answered = false;
+      wifi.scan(() => (answered = true));
+      wifi.close();
+      assert.equal(clock.size, 0);
+      clock.advance(1_000);
+      assert.equal(answered, false);
+    });
+  });
+
   describe("on Node's real timers", () => {
     it("joins with real delays", async () => {
       const wifi = new SimWifi({
