@@ -3,7 +3,7 @@
  * storage. Used by the device command line and the tests that run the whole device.
  */
 import { getHeapStatistics } from "node:v8";
-import type { DeviceHost, LogLevel } from "../../src/shared/host.js";
+import type { ConsoleSerialConstructor, DeviceHost, LogLevel } from "../../src/shared/host.js";
 import { FileStorage } from "./file-storage.js";
 import { createJsonLog, createNodeHost } from "./host.js";
 import { SimWifi } from "./sim-wifi.js";
@@ -12,7 +12,13 @@ import { SimWifi } from "./sim-wifi.js";
 export const SIM_NETWORK = { ssid: "moorline-sim", password: "simulated-wifi" } as const;
 
 /** A DeviceHost on Node: real TCP and timers, simulated WiFi, a JSON file for storage. */
-export function createNodeDeviceHost(options: { storage: string; logLevel: LogLevel; out?: { write(line: string): unknown } }): DeviceHost {
+export function createNodeDeviceHost(options: {
+  storage: string;
+  logLevel: LogLevel;
+  out?: { write(line: string): unknown };
+  /** The device's UART (hosts/node/serial.ts SerialConsole.serial), when --serial names one. */
+  serial?: ConsoleSerialConstructor;
+}): DeviceHost {
   const net = createNodeHost({ logLevel: "silent" });
   const log = createJsonLog(options.out ?? process.stdout, options.logLevel);
   return {
@@ -20,6 +26,8 @@ export function createNodeDeviceHost(options: { storage: string; logLevel: LogLe
     log,
     wifi: new SimWifi({ timers: net.timers, accessPoints: [{ ...SIM_NETWORK, rssi: -58 }] }),
     storage: new FileStorage(options.storage, { log }),
+    platform: "node",
+    ...(options.serial ? { serial: options.serial } : {}),
     // The heap the JS engine can still give: the desktop's "free memory".
     freeMemory: () => {
       const heap = getHeapStatistics();

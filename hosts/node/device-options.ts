@@ -50,6 +50,8 @@ const FLAGS: readonly Flag[] = [
   { name: "stable-ms", value: "N", key: "stableMs", help: `connected this long resets the backoff (default ${D.stableMs})` },
   { name: "max-message-bytes", value: "N", key: "maxMessageBytes", help: `largest message accepted (default ${D.maxMessageBytes})` },
   { name: "storage", value: "FILE", help: "settings and saved networks (default .moorline/<device-id>.json)" },
+  { name: "serial", value: "PATH", help: "the device's UART is the tty PATH (e.g. one end of a socat pty pair), as\nUART0 is the chip's: log lines (JSON) go there too, and Improv WiFi is\nanswered there (npm run provision -- --port <the other end>)" },
+  { name: "improv-url", value: "URL", key: "improvUrl", help: 'Improv: where the browser goes once the device is online;\n"{address}" becomes its IP address (default: none)' },
   logLevelFlag("log-level", "debug, info, warn or error (default info)"),
   { name: "log-format", value: "FORMAT", choices: ["text", "json"], help: "text: readable lines; json: one JSON object a line (what\nthe monitor and scripts read). Default: text on a terminal,\njson otherwise" },
   { name: "engine", value: "NAME", choices: ["node", "xs"], help: "node (default), or xs: the firmware inside the XS engine\n(the chip's JavaScript engine, hosts/xs)" },
@@ -79,6 +81,8 @@ export interface DeviceArguments {
   engine: "node" | "xs";
   /** The setting keys (DEVICE_SETTINGS) given as flags: they win over stored values. */
   explicitSettings: readonly string[];
+  /** --serial: the tty that is the device's UART. */
+  serial: string | undefined;
 }
 
 /** The command line as the device's arguments; throws UsageError naming the flag at fault. */
@@ -103,12 +107,15 @@ export function deviceArguments(parsed: ParsedFlags, stdoutIsTerminal: boolean):
   const storage = stringFlag(parsed, "storage") ?? `.moorline/${config.deviceId}.json`;
   checkStorageFile(parsed.typed.get("storage") ?? "--storage", storage);
   const logFormat = stringFlag(parsed, "log-format") ?? (stdoutIsTerminal ? "text" : "json");
+  const serial = stringFlag(parsed, "serial");
+  if (serial === "") throw new UsageError(`${parsed.typed.get("serial")} needs a path`);
   return {
     config,
     storage,
     logLevel: logLevelOf(parsed, "log-level", "info"),
     logFormat: logFormat === "text" ? "text" : "json",
     engine: stringFlag(parsed, "engine") === "xs" ? "xs" : "node",
+    serial,
     explicitSettings: FLAGS.filter((flag) => flag.key !== undefined && flag.key in DEVICE_SETTINGS && parsed.values.has(flag.name)).map(
       (flag) => flag.key!,
     ),

@@ -21,6 +21,8 @@ import { MemoryStorage } from "../../src/shared/memory-storage.js";
 import { SIM_NETWORK } from "../node/device-host.js";
 import { createJsonLog, NodeTcpSocket, NodeTlsSocket, type NodeTcpTuning } from "../node/host.js";
 import { SimWifi, type SimWifiOptions } from "../node/sim-wifi.js";
+import type { SerialConsole } from "../node/serial.js";
+import { ImprovBridge } from "./improv-bridge.js";
 import {
   ANSWER_FAILED,
   ANSWER_OK,
@@ -51,6 +53,8 @@ export interface XsEngineOptions {
   wifi?: SimWifi | Partial<SimWifiOptions>;
   /** Socket tuning (tests), as for the Node host. */
   tcp?: NodeTcpTuning;
+  /** The device's console serial port (--serial), which XS's DeviceHost.serial reads (improv-bridge.ts). */
+  serial?: SerialConsole;
   /**
    * Where XS's log events go (each program filters by its own logLevel first). Default: JSON
    * lines on stderr, as the Node host prints them.
@@ -125,6 +129,7 @@ export class XsEngine {
   private readonly loader: ModuleLoader;
   private readonly log: Log;
   private readonly ownsWifi: boolean;
+  private readonly improv: ImprovBridge;
   private readonly sockets = new Map<number, SocketRecord>();
   private readonly timers = new Map<number, NodeJS.Timeout>();
   private readonly listeners = new Map<number, ProgramListener>();
@@ -155,6 +160,7 @@ export class XsEngine {
       });
       this.ownsWifi = true;
     }
+    this.improv = new ImprovBridge((kind, write) => this.event(kind, write), options.serial, this.wifi);
     this.worker = new XsnapWorker({
       name: "moorline-xs",
       onCommand: (message) => this.received(message),
@@ -464,6 +470,7 @@ export class XsEngine {
           return out;
         }
         default:
+          if (ImprovBridge.handles(kind)) return this.improv.command(kind, body);
           throw new Error(`XS sent an unknown command kind ${kind}`);
       }
     } catch (error) {
@@ -566,6 +573,7 @@ export class XsEngine {
     this.timers.clear();
     for (const record of this.sockets.values()) record.socket?.close();
     this.sockets.clear();
+    this.improv.shutDown();
     this.wifi.onNotify = undefined;
     if (this.ownsWifi) this.wifi.close();
   }

@@ -8,6 +8,7 @@ import { EXIT_NOT_OPENED } from "../../src/websocket/echo-agent.js";
 import type { Log, LogLevel, Storage } from "../../src/shared/host.js";
 import type { ClientTlsOptions } from "../../src/websocket/client.js";
 import type { SimWifi, SimWifiOptions } from "../node/sim-wifi.js";
+import type { SerialConsole } from "../node/serial.js";
 import { createJsonLog, type LineSink } from "../node/host.js";
 import { bounded, XsEngine, type XsEngineOptions } from "./engine.js";
 
@@ -94,7 +95,9 @@ export interface DeviceInXsOptions {
   log?: Log;
   /** The simulated WiFi (default: SIM_NETWORK's access point, default delays). */
   wifi?: SimWifi | Partial<SimWifiOptions>;
-  engine?: Omit<XsEngineOptions, "log" | "storage" | "wifi">;
+  /** The device's UART (--serial): Improv is answered there (the log lines go to `out` or `log`). */
+  serial?: SerialConsole;
+  engine?: Omit<XsEngineOptions, "log" | "storage" | "wifi" | "serial">;
 }
 
 export interface DeviceInXs {
@@ -118,6 +121,7 @@ export async function runDeviceInXs(options: DeviceInXsOptions): Promise<DeviceI
     ...options.engine,
     storage: options.storage,
     ...(options.wifi ? { wifi: options.wifi } : {}),
+    ...(options.serial ? { serial: options.serial } : {}),
     log: options.log ?? createJsonLog(options.out ?? process.stdout, options.logLevel),
   });
   let stopped!: () => void;
@@ -135,6 +139,7 @@ export async function runDeviceInXs(options: DeviceInXsOptions): Promise<DeviceI
       config: options.config,
       logLevel: options.logLevel,
       ...(options.explicitSettings ? { explicitSettings: [...options.explicitSettings] } : {}),
+      ...(options.serial ? { serial: true } : {}),
     };
     handle = await engine.startProgram("device", program, (event) => {
       if (event.event === "stopped") stopped();

@@ -49,6 +49,12 @@ export interface DeviceConfig {
   pins: readonly string[];
   /** wss:// only: no certificate verification at all (logged as a warning at every connect). */
   insecure: boolean;
+  /**
+   * Improv over serial: where a browser that provisioned the device sends the user once it
+   * is online (ESP Web Tools' "Visit device"); "{address}" becomes the device's IP address.
+   * Empty: none.
+   */
+  improvUrl: string;
 }
 
 export const DEFAULT_DEVICE_CONFIG: Readonly<DeviceConfig> = Object.freeze({
@@ -67,6 +73,7 @@ export const DEFAULT_DEVICE_CONFIG: Readonly<DeviceConfig> = Object.freeze({
   ca: "",
   pins: Object.freeze([]),
   insecure: false,
+  improvUrl: "",
 });
 
 /** Integer keys: [smallest, largest, unit]. */
@@ -128,10 +135,27 @@ export function parseDeviceConfig(raw: Readonly<Record<string, unknown>>): Devic
   const authToken = given("authToken");
   if (authToken !== undefined) config.authToken = readString("authToken", authToken, 1024);
   readTls(config, given);
+  const improvUrl = given("improvUrl");
+  if (improvUrl !== undefined) config.improvUrl = readImprovUrl(improvUrl);
   if (config.backoffBaseMs > config.backoffCapMs) {
     throw invalidOption("config.backoffBaseMs", `at most config.backoffCapMs (${config.backoffCapMs})`, config.backoffBaseMs);
   }
   return config;
+}
+
+/** Longest Improv redirect URL, characters: it travels in one Improv packet (at most 253 bytes). */
+export const MAX_IMPROV_URL_CHARS = 200;
+
+/**
+ * The Improv redirect URL: "" or an http(s) URL a browser can open, in printable ASCII (as a
+ * URL is, once percent-encoded), so that with "{address}" expanded it still fits the packet.
+ */
+function readImprovUrl(value: unknown): string {
+  const url = checkString("config.improvUrl", value, MAX_IMPROV_URL_CHARS);
+  if (url !== "" && !/^https?:\/\/[\x21-\x7e]+$/.test(url)) {
+    throw invalidOption("config.improvUrl", 'an http:// or https:// URL in printable ASCII without spaces, or ""', url);
+  }
+  return url;
 }
 
 /**

@@ -15,6 +15,8 @@ import { DEVICE_SETTINGS, Settings } from "./settings.js";
 import { ConnectionSupervisor } from "./supervisor.js";
 import type { ClientTlsOptions } from "../websocket/client.js";
 import { loadNetworks, WifiManager } from "./wifi.js";
+import { ImprovService } from "../provisioning/improv-service.js";
+import { createWifiProvisioning } from "../provisioning/improv-provisioning.js";
 
 /** The firmware's version, reported in hello. */
 export const FIRMWARE_VERSION = "0.1.0";
@@ -52,6 +54,8 @@ export class Device {
   readonly supervisor: ConnectionSupervisor;
   readonly wifi: WifiManager | undefined;
   readonly settings: Settings;
+  /** Improv WiFi over serial, on hosts with a console serial port (DeviceHost.serial). */
+  readonly improv: ImprovService | undefined;
   private readonly host: DeviceHost;
   private readonly config: DeviceConfig;
   private started = false;
@@ -123,6 +127,23 @@ export class Device {
       readTelemetry: options.readTelemetry ?? (() => this.defaultTelemetry()),
     });
     this.addReporter({ status: () => this.linkStatus() });
+
+    this.improv =
+      host.serial === undefined
+        ? undefined
+        : new ImprovService({
+            serial: host.serial,
+            timers: host.timers,
+            log,
+            provisioning: createWifiProvisioning({
+              wifi: this.wifi,
+              driver: host.wifi,
+              storage: host.storage,
+              log,
+              redirectUrl: config.improvUrl ?? "",
+            }),
+            info: { firmware: "moorline", version: FIRMWARE_VERSION, hardware: host.platform ?? "unknown", name: config.deviceId },
+          });
   }
 
   /** Adds fields to hello and status (see DeviceReporter). */
@@ -161,11 +182,13 @@ export class Device {
     this.app.start();
     this.supervisor.start();
     this.wifi?.start();
+    this.improv?.start();
   }
 
   /** Stops everything; `onStopped` runs once the connection is closed (bounded). */
   stop(onStopped?: () => void): void {
     this.app.stop();
+    this.improv?.stop();
     this.wifi?.stop();
     this.supervisor.stop(() => {
       this.host.log("info", "device_stopped", { device: this.config.deviceId });

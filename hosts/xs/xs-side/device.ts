@@ -6,7 +6,7 @@ import { createXsDeviceHost } from "./host.js";
 import { registerProgram, type Json } from "./programs.js";
 
 registerProgram("device", (options, emit) => {
-  const host = createXsDeviceHost((options.logLevel as LogLevel | "silent" | undefined) ?? "info");
+  const host = createXsDeviceHost((options.logLevel as LogLevel | "silent" | undefined) ?? "info", { serial: options.serial === true });
   const device = new Device({
     host,
     config: parseDeviceConfig((options.config ?? {}) as Record<string, unknown>),

@@ -34,6 +34,7 @@ import type {
   WifiDriver,
   WifiNetwork,
   WifiNotification,
+  WifiScanResult,
   Utf8Codec,
 } from "../../../src/shared/host.js";
 import { takeBytes } from "../../../src/shared/byte-queue.js";
@@ -42,6 +43,7 @@ import { checkStorageName, checkStorageValue } from "../../../src/shared/memory-
 import { encodeUtf8 } from "../../../src/websocket/utf8.js";
 import { call, defer, now, onDelivery, post, postId, powers } from "./bridge.js";
 import { Command, Delivery, Post, WIFI_NOTIFICATIONS, WIFI_REASONS, type Reader } from "./protocol.js";
+import { scanWifi, XsConsoleSerial } from "./improv-bridge.js";
 
 // --- TCP --------------------------------------------------------------------------------
 
@@ -390,6 +392,10 @@ class XsWifi implements WifiDriver {
     const address = powers.decode(answer.rest());
     return address === "" ? undefined : address;
   }
+
+  scan(onDone: (networks: WifiScanResult[] | undefined, error?: string) => void): void {
+    scanWifi(onDone);
+  }
 }
 
 export const xsWifi = new XsWifi();
@@ -439,12 +445,15 @@ export function createXsNetHost(logLevel: LogLevel | "silent"): NetHost {
  * The DeviceHost inside XS. freeMemory is absent: XS cannot read its own heap from
  * JavaScript in xsnap (Node sees it in each delivery's meter; see engine.ts heap()).
  */
-export function createXsDeviceHost(logLevel: LogLevel | "silent"): DeviceHost {
+export function createXsDeviceHost(logLevel: LogLevel | "silent", options: { serial?: boolean } = {}): DeviceHost {
   const net = createXsNetHost("silent");
   return {
     ...net,
     log: createXsLog(logLevel) ?? (() => {}),
     wifi: xsWifi,
     storage: xsStorage,
+    platform: "xs",
+    // The console serial port (improv-bridge.ts), when Node has one (--serial).
+    ...(options.serial ? { serial: XsConsoleSerial } : {}),
   };
 }
