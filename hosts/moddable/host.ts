@@ -12,7 +12,9 @@
  *   SHA-1     crypt's Digest("SHA1") (native); SHA-256 for pins likewise
  *   WiFi      wifi (legacy; the only one with a simulator), Net.get for RSSI/IP    -> wifi.ts
  *   storage   preference (NVS on the ESP32, a JSON file in the simulator)         -> storage.ts
- *   log       trace(), one JSON line per event                                    -> log.ts
+ *   log       one JSON line per event: on the ESP32 through UART0 opened as our own
+ *             in a release build (embedded:io/serial), else trace()     -> log.ts, uart.ts
+ *   serial    that UART0, for Improv WiFi (release builds on the ESP32)  -> console.ts
  *   memory    instrumentation's "System Free Memory" (debug and -i builds only)
  */
 import { Digest } from "crypt";
@@ -27,6 +29,7 @@ import Timer from "timer";
 import WiFi from "wifi";
 import type { DeviceHost, LogLevel, Sha1 } from "../../src/shared/host.js";
 import { createTraceLog } from "./log.js";
+import { CONSOLE_PLATFORM, openConsole } from "./console.js";
 import { moddableRandom } from "./random.js";
 import { PreferenceStorage } from "./storage.js";
 import { createTcpSocketClass, type Ecma419TcpConstructor } from "./tcp.js";
@@ -81,7 +84,12 @@ export interface ModdableHostOptions {
 /** The DeviceHost over the SDK's modules. Call once: the SDK's WiFi allows one listener. */
 export function createModdableHost(options: ModdableHostOptions = {}): DeviceHost {
   const timers = createTimers(Timer as unknown as TimerApi, () => Time.ticks);
-  const log = createTraceLog({ print: (line) => trace(line), minLevel: options.logLevel ?? "info" });
+  // On the ESP32 (release build) UART0 is ours: the log and Improv share it, as on any chip.
+  const opened = openConsole();
+  const uart = typeof opened === "string" ? undefined : opened;
+  const log = createTraceLog({ print: uart ? (line) => uart.print(line) : (line) => trace(line), minLevel: options.logLevel ?? "info" });
+  if (uart) uart.onDropped = (lines) => log("warn", "log_dropped", { lines, reason: "the UART's output queue was full" });
+  else log("info", "improv_unavailable", { reason: opened });
   const resolve = (name: string, callback: (name: string, address?: string) => void): void => Net.resolve(name, callback);
   return {
     tcp: createTcpSocketClass({ TCP: TCP as unknown as Ecma419TcpConstructor, resolve }),
@@ -100,5 +108,7 @@ export function createModdableHost(options: ModdableHostOptions = {}): DeviceHos
     wifi: new ModdableWifi(WiFi as unknown as WifiApi, (property) => (property === "IP" ? Net.get("IP") : Net.get("RSSI"))),
     storage: new PreferenceStorage(Preference),
     freeMemory: createFreeMemory(),
+    platform: CONSOLE_PLATFORM,
+    ...(uart ? { serial: uart.serial } : {}),
   };
 }
