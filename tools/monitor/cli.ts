@@ -5,7 +5,7 @@
  * stderr, so `--raw > capture.log` captures exactly what the device sent.
  * See MONITOR_COMMAND in options.ts and docs/monitor.md.
  */
-import { runCommand, wantsColour, type ParsedFlags } from "../../hosts/node/cli.js";
+import { exitWhenDrained, runCommand, wantsColour, type ParsedFlags } from "../../hosts/node/cli.js";
 import { loadSerialport, openSerialPort } from "../../hosts/node/serial.js";
 import { localTime, paint, SGR } from "../../src/shared/log-format.js";
 import { LineSplitter, type Line } from "./line-splitter.js";
@@ -158,10 +158,4 @@ async function main(parsed: ParsedFlags): Promise<number> {
   }
 }
 
-void runCommand(MONITOR_COMMAND, process.argv.slice(2), main).then(() => {
-  // Let stdout drain before exiting: process.exit would cut a piped output short. A port or
-  // a signal handler may still hold the process: leave once the output is out.
-  const code = typeof process.exitCode === "number" ? process.exitCode : 0;
-  setTimeout(() => process.exit(code), 50).unref();
-  process.stdout.write("", () => process.exit(code));
-});
+void runCommand(MONITOR_COMMAND, process.argv.slice(2), main).then(exitWhenDrained);

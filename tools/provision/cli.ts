@@ -5,7 +5,7 @@
  * monitor handles it (tools/monitor: listing, opening, --wait, errors said in words).
  * See PROVISION_COMMAND in options.ts.
  */
-import { runCommand, SetupError, wantsColour, type ParsedFlags } from "../../hosts/node/cli.js";
+import { exitWhenDrained, runCommand, SetupError, wantsColour, type ParsedFlags } from "../../hosts/node/cli.js";
 import { loadSerialport, openSerialPort } from "../../hosts/node/serial.js";
 import { IMPROV_ERROR_NAMES, IMPROV_STATE_NAMES, ImprovError, ImprovState } from "../../src/provisioning/improv.js";
 import { LineSplitter } from "../monitor/line-splitter.js";
@@ -167,9 +167,4 @@ async function main(parsed: ParsedFlags): Promise<number> {
   }
 }
 
-void runCommand(PROVISION_COMMAND, process.argv.slice(2), main).then(() => {
-  // Let stdout drain, then leave: nothing else may hold the process.
-  const code = typeof process.exitCode === "number" ? process.exitCode : 0;
-  setTimeout(() => process.exit(code), 50).unref();
-  process.stdout.write("", () => process.exit(code));
-});
+void runCommand(PROVISION_COMMAND, process.argv.slice(2), main).then(exitWhenDrained);
