@@ -50,7 +50,7 @@ const FLAGS: readonly Flag[] = [
   { name: "stable-ms", value: "N", key: "stableMs", help: `connected this long resets the backoff (default ${D.stableMs})` },
   { name: "max-message-bytes", value: "N", key: "maxMessageBytes", help: `largest message accepted (default ${D.maxMessageBytes})` },
   { name: "storage", value: "FILE", help: "settings and saved networks (default .moorline/<device-id>.json)" },
-  { name: "serial", value: "PATH", help: "the device's UART is the tty PATH (e.g. one end of a socat pty pair), as\nUART0 is the chip's: log lines (JSON) go there too, and Improv WiFi is\nanswered there (npm run provision -- --port <the other end>)" },
+  { name: "serial", value: "PATH", help: "the device's UART is the tty PATH (one end of a socat pty pair), as\nUART0 is the chip's: its log lines (JSON) go there too, and it answers\nImprov WiFi there (npm run provision -- --port <the other end>)" },
   { name: "improv-url", value: "URL", key: "improvUrl", help: 'Improv: where the browser goes once the device is online;\n"{address}" becomes its IP address (default: none)' },
   logLevelFlag("log-level", "debug, info, warn or error (default info)"),
   { name: "log-format", value: "FORMAT", choices: ["text", "json"], help: "text: readable lines; json: one JSON object a line (what\nthe monitor and scripts read). Default: text on a terminal,\njson otherwise" },
@@ -69,7 +69,8 @@ export const DEVICE_COMMAND: CommandSpec = {
   flags: FLAGS,
   footer:
     "Exit status: 0 after SIGINT or SIGTERM (the connection is closed with 1001 first);\n" +
-    "2 bad arguments (including a --ca or --storage file that cannot be used).",
+    "1 a --serial tty that cannot be opened; 2 bad arguments (including a --ca or --storage\n" +
+    "file that cannot be used).",
 };
 
 export interface DeviceArguments {
