@@ -25,7 +25,7 @@ export class ImprovBridge {
 
   /** Whether `kind` is one of the commands answered here. */
   static handles(kind: number): boolean {
-    return kind === Command.SERIAL_OPEN || kind === Command.SERIAL_WRITE || kind === Command.SERIAL_CLOSE || kind === Command.WIFI_SCAN;
+    return kind === Command.SERIAL_OPEN || kind === Command.SERIAL_WRITE || kind === Command.SERIAL_CLOSE || kind === Command.IMPROV_WIFI_SCAN;
   }
 
   /** Answers a command of XS (a throw becomes the failed answer, rethrown inside XS). */
@@ -41,10 +41,10 @@ export class ImprovBridge {
       case Command.SERIAL_CLOSE:
         this.closeReader();
         return OK;
-      case Command.WIFI_SCAN: {
+      case Command.IMPROV_WIFI_SCAN: {
         const id = body.u32();
         this.wifi.scan((networks, error) =>
-          this.deliver(Delivery.WIFI_SCAN, (writer) => {
+          this.deliver(Delivery.IMPROV_WIFI_SCANNED, (writer) => {
             writer.u32(id);
             writer.bytes(Buffer.from(JSON.stringify(networks ? { networks } : { error: error ?? "the scan failed" }), "utf8"));
           }),

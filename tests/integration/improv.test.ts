@@ -18,6 +18,8 @@ import { SIM_NETWORK } from "../../hosts/node/device-host.js";
 import { loadSerialport, openSerialPort } from "../../hosts/node/serial.js";
 import { start, type CompanionServer } from "../../server/companion.js";
 import {
+  decodeRpc,
+  decodeStrings,
   encodeImprovByte,
   encodeImprovPacket,
   encodeRpcCommand,
@@ -47,6 +49,16 @@ const READY = "494d50524f5601010102e20a";
 const errorPacket = (code: number) => hex(encodeImprovByte(ImprovType.ERROR_STATE, code));
 const statePacket = (state: number) => hex(encodeImprovByte(ImprovType.CURRENT_STATE, state));
 const resultPacket = (command: number, strings: string[]) => hex(encodeRpcResult(command, strings));
+
+/** The strings of an RPC result packet given as hex (as ImprovPeer records it). */
+function decodeResult(packet: string): string[] {
+  const bytes = Buffer.from(packet, "hex");
+  const rpc = decodeRpc(bytes.subarray(9, 9 + bytes[8]!));
+  assert.ok(!("problem" in rpc));
+  const strings = decodeStrings(rpc.payload);
+  assert.ok(Array.isArray(strings));
+  return strings;
+}
 
 /** The browser's end of the UART: writes commands, reads packets and log lines. */
 class ImprovPeer {
@@ -247,14 +259,20 @@ for (const engine of ENGINES) describe(`Improv WiFi over serial, the simulated d
     assert.doesNotMatch(stored, /networks/);
   });
 
-  it("lists the networks it hears", async function () {
+  it("lists the networks it hears, strongest first, then an empty result", async function () {
     await startDevice();
     const port = await connect();
-    assert.deepEqual(await port.exchange(encodeRpcCommand(ImprovCommand.WIFI_NETWORKS), 3, "the scan"), [
-      errorPacket(ImprovError.NONE),
-      resultPacket(ImprovCommand.WIFI_NETWORKS, [SIM_NETWORK.ssid, "-58", "YES"]),
-      resultPacket(ImprovCommand.WIFI_NETWORKS, []),
-    ]);
+    const end = resultPacket(ImprovCommand.WIFI_NETWORKS, []);
+    port.write(encodeRpcCommand(ImprovCommand.WIFI_NETWORKS));
+    await until(() => port.packets.includes(end), SEE_MS, `the scan's end (packets: ${JSON.stringify(port.packets)})`);
+    const [first, ...rest] = port.packets;
+    assert.equal(first, errorPacket(ImprovError.NONE));
+    assert.equal(rest.pop(), end);
+    // The simulated access point is the strongest the simulated WiFi has (-58 dBm).
+    assert.equal(rest[0], resultPacket(ImprovCommand.WIFI_NETWORKS, [SIM_NETWORK.ssid, "-58", "YES"]));
+    const heard = rest.map((packet) => decodeResult(packet));
+    assert.deepEqual(heard.map(([, rssi]) => Number(rssi)), heard.map(([, rssi]) => Number(rssi)).sort((a, b) => b - a));
+    for (const [ssid, , auth] of heard) assert.ok(ssid !== "" && (auth === "YES" || auth === "NO"), ssid);
   });
 
   it("is provisioned by `npm run provision`, end to end", async function () {
@@ -264,18 +282,11 @@ for (const engine of ENGINES) describe(`Improv WiFi over serial, the simulated d
     ]);
     const exit = await within(provision.exited, 30_000, "npm run provision to finish");
     assert.deepEqual(exit, { code: 0, signal: null }, `stderr: ${provision.stderr}`);
-    assert.equal(
-      provision.stdout,
-      [
-        `device: improv-1 (moorline 0.1.0 on ${hardware(engine)})`,
-        "state: ready",
-        "networks:",
-        `  ${SIM_NETWORK.ssid}  -58 dBm  secured`,
-        `joining ${SIM_NETWORK.ssid}...`,
-        `joined ${SIM_NETWORK.ssid}`,
-        "",
-      ].join("\n"),
-    );
+    const lines = provision.stdout.split("\n");
+    assert.deepEqual(lines.slice(0, 4), [`device: improv-1 (moorline 0.1.0 on ${hardware(engine)})`, "state: ready", "networks:", lines[3]]);
+    // The strongest first, its name padded to the longest one heard.
+    assert.match(lines[3]!, new RegExp(`^  ${SIM_NETWORK.ssid} +-58 dBm  secured$`));
+    assert.deepEqual(lines.slice(-3), [`joining ${SIM_NETWORK.ssid}...`, `joined ${SIM_NETWORK.ssid}`, ""]);
     await server.waitFor("hello", (event) => event.device === "improv-1", SEE_MS);
     // Asked again, it says it is provisioned.
     const state = node("dist/tools/provision/cli.js", ["--port", pty.peer]);

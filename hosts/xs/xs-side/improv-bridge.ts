@@ -109,14 +109,14 @@ export function scanWifi(onDone: ScanDone): void {
   const id = ++lastScanId;
   scans.set(id, onDone);
   try {
-    call(Command.WIFI_SCAN, (writer) => writer.u32(id));
+    call(Command.IMPROV_WIFI_SCAN, (writer) => writer.u32(id));
   } catch (error) {
     scans.delete(id);
     throw error;
   }
 }
 
-onDelivery(Delivery.WIFI_SCAN, (reader) => {
+onDelivery(Delivery.IMPROV_WIFI_SCANNED, (reader) => {
   const id = reader.u32();
   const onDone = scans.get(id);
   if (onDone === undefined) return;

@@ -44,12 +44,13 @@ export const Delivery = {
   CALL: 6,
   /** Nothing: collect garbage, so the answer's meter shows the live heap. */
   GC: 7,
+  // 8-13 are other capabilities' (SNTP's UDP and name lookups, the setup portal's listener).
   /** bytes (the rest): bytes arrived on the console serial port (improv-bridge.ts). */
-  SERIAL_READABLE: 8,
+  SERIAL_READABLE: 14,
   /** message (the rest): the console serial port failed or went away. */
-  SERIAL_ERROR: 9,
-  /** scan id u32 | JSON {networks} or {error} (the rest): a WiFi scan's answer. */
-  WIFI_SCAN: 10,
+  SERIAL_ERROR: 15,
+  /** scan id u32 | JSON {networks} or {error} (the rest): a WiFi scan's answer (IMPROV_WIFI_SCAN). */
+  IMPROV_WIFI_SCANNED: 16,
 } as const;
 
 /** XS -> Node posts: no answer. */
@@ -101,14 +102,15 @@ export const Command = {
    * Its events are the TCP socket's (TCP_READABLE, TCP_WRITABLE, TCP_ERROR with the code).
    */
   TLS_OPEN: 40,
+  // 41-46 are other capabilities' (SNTP's UDP and clock, the setup portal's listener and access point).
   /** nothing -> nothing: opens the console serial port's reader (throws in XS when it cannot). */
-  SERIAL_OPEN: 41,
+  SERIAL_OPEN: 47,
   /** bytes (the rest) -> accepted u8 (0: the output queue was full). In order with the log's posts. */
-  SERIAL_WRITE: 42,
+  SERIAL_WRITE: 48,
   /** nothing -> nothing: closes the console serial port's reader. */
-  SERIAL_CLOSE: 43,
-  /** scan id u32 -> nothing: starts a WiFi scan; Delivery.WIFI_SCAN answers it later. */
-  WIFI_SCAN: 44,
+  SERIAL_CLOSE: 49,
+  /** scan id u32 -> nothing: starts a WiFi scan; Delivery.IMPROV_WIFI_SCANNED answers it later. */
+  IMPROV_WIFI_SCAN: 50,
 } as const;
 
 export const ANSWER_OK = 0;
