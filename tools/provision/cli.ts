@@ -111,7 +111,7 @@ async function provision(options: ProvisionOptions): Promise<number> {
   );
   client = new ImprovClient({ write: (bytes) => session.write(bytes) }, printer ? { onOther: (bytes) => printer.data(bytes) } : {});
   const quit = (): void => {
-    client?.abort(new Error("interrupted"));
+    client?.abort(new SetupError("interrupted"));
   };
   process.once("SIGINT", quit);
   process.once("SIGTERM", quit);
