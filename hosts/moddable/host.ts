@@ -14,7 +14,9 @@
  *   UDP       embedded:io/socket/udp (ECMA-419), Net.resolve for names            -> udp.ts
  *   clock     Date.now() and Time.set (the clock TLS checks dates against)        -> wall-clock.ts
  *   storage   preference (NVS on the ESP32, a JSON file in the simulator)         -> storage.ts
- *   log       trace(), one JSON line per event                                    -> log.ts
+ *   log       one JSON line per event: on the ESP32 through UART0 opened as our own
+ *             in a release build (embedded:io/serial), else trace()     -> log.ts, uart.ts
+ *   serial    that UART0, for Improv WiFi (release builds on the ESP32)  -> console.ts
  *   memory    instrumentation's "System Free Memory" (debug and -i builds only)
  *   system    the reset reason (resetReason) and esp_restart() on the ESP32; neither in
  *             the simulator (the manifest picks chip.ts or chip-sim.ts)             -> system.ts
@@ -37,6 +39,7 @@ import type { DeviceHost, LogLevel, Sha1 } from "../../src/shared/host.js";
 import { createFactoryResetButton } from "./button.js";
 import { createListenerClass, type Ecma419AcceptingTcp, type Ecma419ListenerConstructor } from "./listener.js";
 import { createTraceLog } from "./log.js";
+import { CONSOLE_PLATFORM, openConsole } from "./console.js";
 import { moddableRandom } from "./random.js";
 import { PreferenceStorage } from "./storage.js";
 import { createTcpSocketClass, type Ecma419TcpConstructor } from "./tcp.js";
@@ -102,7 +105,12 @@ export interface ModdableHostOptions {
 /** The DeviceHost over the SDK's modules. Call once: the SDK's WiFi allows one listener. */
 export function createModdableHost(options: ModdableHostOptions = {}): DeviceHost {
   const timers = createTimers(Timer as unknown as TimerApi, () => Time.ticks);
-  const log = createTraceLog({ print: (line) => trace(line), minLevel: options.logLevel ?? "info" });
+  // On the ESP32 (release build) UART0 is ours: the log and Improv share it, as on any chip.
+  const opened = openConsole();
+  const uart = typeof opened === "string" ? undefined : opened;
+  const log = createTraceLog({ print: uart ? (line) => uart.print(line) : (line) => trace(line), minLevel: options.logLevel ?? "info" });
+  if (uart) uart.onDropped = (lines) => log("warn", "log_dropped", { lines, reason: "the UART's output queue was full" });
+  else log("info", "improv_unavailable", { reason: opened });
   const resolve = (name: string, callback: (name: string, address?: string) => void): void => Net.resolve(name, callback);
   const wallClock = createWallClock(
     { now: () => Date.now(), setSeconds: (seconds) => Time.set(seconds) },
@@ -134,6 +142,8 @@ export function createModdableHost(options: ModdableHostOptions = {}): DeviceHos
       TCP: TCP as unknown as Ecma419AcceptingTcp,
     }),
     ...factoryResetButton(options.factoryResetPin ?? -1, log),
+    platform: CONSOLE_PLATFORM,
+    ...(uart ? { serial: uart.serial } : {}),
   };
 }
 

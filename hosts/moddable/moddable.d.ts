@@ -160,6 +160,30 @@ declare module "embedded:io/socket/udp" {
   }
 }
 
+declare module "embedded:io/serial" {
+  export interface Options {
+    /** The UART (0: the console's). */
+    port: number;
+    /** GPIO numbers. */
+    transmit: number;
+    receive: number;
+    /** bit/s */
+    baud: number;
+    format?: "buffer";
+    onReadable?: (this: Serial, count: number) => void;
+    onWritable?: (this: Serial, count: number) => void;
+  }
+  /** Throws when the UART or its pins are in use ("port in use", "in use"). */
+  export default class Serial {
+    constructor(options: Options);
+    /** What the receive FIFO holds, or undefined when nothing. */
+    read(): ArrayBuffer | undefined;
+    /** Into the transmit FIFO; throws ("output full") past the space onWritable reported. */
+    write(bytes: ArrayBuffer | ArrayBufferView): void;
+    close(): void;
+  }
+}
+
 declare module "Resource" {
   /** A read-only buffer built into the firmware (the manifest's resources). */
   export default class Resource {

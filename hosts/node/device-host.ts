@@ -3,7 +3,7 @@
  * (hosts/node/wall-clock.ts), a simulated WiFi and a JSON file for storage. Used by the device command line and the tests that run the whole device.
  */
 import { getHeapStatistics } from "node:v8";
-import type { DeviceHost, LogLevel } from "../../src/shared/host.js";
+import type { ConsoleSerialConstructor, DeviceHost, LogLevel } from "../../src/shared/host.js";
 import { FileStorage } from "./file-storage.js";
 import { createJsonLog, createNodeHost } from "./host.js";
 import { NodeTcpListener } from "./listener.js";
@@ -31,6 +31,8 @@ export function createNodeDeviceHost(options: {
   out?: { write(line: string): unknown };
   /** The wall clock (default: the OS clock, trusted). */
   clock?: NodeWallClockOptions;
+  /** The device's UART (hosts/node/serial.ts SerialConsole.serial, or its relay into a worker), when --serial names one. */
+  serial?: ConsoleSerialConstructor;
 }): DeviceHost {
   const net = createNodeHost({ logLevel: "silent", wallClock: new NodeWallClock(options.clock) });
   const log = createJsonLog(options.out ?? process.stdout, options.logLevel);
@@ -40,6 +42,8 @@ export function createNodeDeviceHost(options: {
     listener: NodeTcpListener,
     wifi: new SimWifi({ timers: net.timers, accessPoints: SIM_ACCESS_POINTS }),
     storage: new FileStorage(options.storage, { log }),
+    platform: "node",
+    ...(options.serial ? { serial: options.serial } : {}),
     // The heap the JS engine can still give: the desktop's "free memory".
     freeMemory: () => {
       const heap = getHeapStatistics();

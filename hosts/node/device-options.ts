@@ -81,6 +81,8 @@ const FLAGS: readonly Flag[] = [
   { name: "portal-timeout-ms", value: "N", key: "portalTimeoutMs", help: `no network working this long opens the portal (default ${D.portalTimeoutMs})` },
   { name: "ap-password", value: "PW", key: "apPassword", help: "the setup access point's passphrase, 8 to 63 characters (default: open)" },
   { name: "server-trial-ms", value: "N", key: "serverTrialMs", help: `a new server URL must get a connection this soon, or the old one\ncomes back (default ${D.serverTrialMs})` },
+  { name: "serial", value: "PATH", help: "the device's UART is the tty PATH (one end of a socat pty pair), as\nUART0 is the chip's: its log lines (JSON) go there too, and it answers\nImprov WiFi there (npm run provision -- --port <the other end>)" },
+  { name: "improv-url", value: "URL", key: "improvUrl", help: 'Improv: where the browser goes once the device is online;\n"{address}" becomes its IP address (default: none)' },
   logLevelFlag("log-level", "debug, info, warn or error (default info)"),
   { name: "log-format", value: "FORMAT", choices: ["text", "json"], help: "text: readable lines; json: one JSON object a line (what\nthe monitor and scripts read). Default: text on a terminal,\njson otherwise" },
   { name: "engine", value: "NAME", choices: ["node", "xs"], help: "node (default), or xs: the firmware inside the XS engine\n(the chip's JavaScript engine, hosts/xs)" },
@@ -100,8 +102,8 @@ export const DEVICE_COMMAND: CommandSpec = {
     "A reboot request, a crash or the watchdog restarts the firmware, as on the chip; the next\n" +
     "hello says why (reset). SIGKILL is a power cut: the next start reports reset=killed.\n\n" +
     "Exit status: 0 after SIGINT or SIGTERM (the connection is closed with 1001 first);\n" +
-    "1 the firmware cannot start at all; 2 bad arguments (including a --ca or --storage file\n" +
-    "that cannot be used).",
+    "1 the firmware cannot start at all, or a --serial tty cannot be opened; 2 bad arguments\n" +
+    "(including a --ca or --storage file that cannot be used).",
 };
 
 export interface DeviceArguments {
@@ -119,6 +121,8 @@ export interface DeviceArguments {
   factoryReset: boolean;
   /** The device's wall clock (hosts/node/wall-clock.ts): from 1970 (--clock-unset), trusted from boot or not (--ntp). */
   clock: NodeWallClockOptions;
+  /** --serial: the tty that is the device's UART. */
+  serial: string | undefined;
 }
 
 /** Keys provisioning stores (src/provisioning): a flag for one wins over the stored value for this run. */
@@ -152,6 +156,8 @@ export function deviceArguments(parsed: ParsedFlags, stdoutIsTerminal: boolean):
   const logFormat = stringFlag(parsed, "log-format") ?? (stdoutIsTerminal ? "text" : "json");
   // The OS clock is trusted unless the user asked for a chip's clock or for NTP.
   const unset = switchFlag(parsed, "clock-unset");
+  const serial = stringFlag(parsed, "serial");
+  if (serial === "") throw new UsageError(`${parsed.typed.get("serial")} needs a path`);
   return {
     config,
     storage,
@@ -168,6 +174,7 @@ export function deviceArguments(parsed: ParsedFlags, stdoutIsTerminal: boolean):
         parsed.values.has(flag.name),
     ).map((flag) => flag.key!),
     factoryReset: switchFlag(parsed, "factory-reset"),
+    serial,
   };
 }
 

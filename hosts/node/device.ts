@@ -10,6 +10,10 @@
  * worker thread (--engine node, the default) or inside the XS engine (--engine xs). One log
  * line per event on stdout, as the ESP32's serial port would show them: readable on a
  * terminal, JSON lines when piped (what the monitor and the tests read); --log-format chooses.
+ * With --serial PATH the tty PATH is the device's UART, as UART0 is the ESP32's: the chip opens
+ * it once and keeps it across resets; the same log lines (JSON) go there, the chip's own
+ * included, and the firmware answers Improv WiFi there (hosts/node/serial.ts; its bytes are
+ * relayed to the run, hosts/node/serial-relay.ts for the worker thread).
  */
 import { OUTBOX_STORAGE_DOMAIN } from "../../src/health/outbox-store.js";
 import { FACTORY_RESET_STORAGE } from "../../src/provisioning/provisioner.js";
@@ -21,6 +25,8 @@ import { DEVICE_COMMAND, deviceArguments } from "./device-options.js";
 import { FileStorage } from "./file-storage.js";
 import { chipStatePath } from "./firmware.js";
 import { createJsonLog, type LineSink } from "./host.js";
+import { SerialConsole } from "./serial.js";
+import { classifyOpenError, explainOpenFailure } from "../../tools/monitor/ports.js";
 
 /** Where the log lines go: stdout as they are (JSON), or made readable (text). */
 function logSink(format: "text" | "json"): LineSink {
@@ -29,11 +35,55 @@ function logSink(format: "text" | "json"): LineSink {
   return { write: (line: string) => process.stdout.write(`${formatDeviceLine(line.replace(/\n$/, ""), colour)}\n`) };
 }
 
+/**
+ * The --serial tty, opened, or a SetupError saying why not. Its problems are reported on
+ * stderr (the log may be what is failing).
+ */
+async function openUart(path: string): Promise<SerialConsole> {
+  let reportedDrop = false;
+  try {
+    return await SerialConsole.open(path, {
+      onLost: (message) => process.stderr.write(`device: the serial port ${path} is gone (${message}); the device runs on without it\n`),
+      onDropped: (dropped) => {
+        if (reportedDrop) return;
+        reportedDrop = true;
+        process.stderr.write(`device: nobody reads ${path}: its output is full, lines are dropped (${dropped} so far)\n`);
+      },
+    });
+  } catch (error) {
+    const kind = classifyOpenError(error, path);
+    if (kind === "missing") {
+      throw new SetupError(
+        `--serial ${path}: no such tty. To make a pair of connected ones:\n` +
+          "  socat -d -d pty,raw,echo=0,link=/tmp/moorline-uart pty,raw,echo=0,link=/tmp/moorline-host\n" +
+          "then --serial /tmp/moorline-uart here, and --port /tmp/moorline-host for npm run monitor or npm run provision.",
+      );
+    }
+    throw new SetupError(`--serial ${explainOpenFailure(kind, path, error)}`);
+  }
+}
+
+/** Lines to `first`, then to the UART too. */
+function both(first: LineSink, uart: SerialConsole | undefined): LineSink {
+  if (uart === undefined) return first;
+  return {
+    write(line: string) {
+      first.write(line);
+      uart.write(line);
+    },
+  };
+}
+
+/** How long the last lines may take to reach the UART at exit, ms. */
+const UART_CLOSE_GRACE_MS = 500;
+
 async function main(parsed: ParsedFlags): Promise<void> {
   const args = deviceArguments(parsed, process.stdout.isTTY === true);
   // A reader of our stdout went away (piped into `head`, or a monitor that quit): nothing left to report to.
   process.stdout.on("error", () => process.exit(0));
-  const out = logSink(args.logFormat);
+  const uart = args.serial === undefined ? undefined : await openUart(args.serial);
+  // The UART gets JSON lines, as the chip's does; stdout what --log-format says.
+  const out = both(logSink(args.logFormat), uart);
   const log = createJsonLog(out, args.logLevel);
   if (args.factoryReset) factoryReset(args.storage, log);
   const engine = args.engine === "xs" ? (await import("./chip-xs.js")).bootOnXs : (await import("./chip-node.js")).bootOnNode;
@@ -48,13 +98,19 @@ async function main(parsed: ParsedFlags): Promise<void> {
     logLevel: args.logLevel,
     out,
     log,
+    ...(uart ? { serial: uart } : {}),
   });
+  /** Exits once the UART has sent what it holds (bounded). */
+  const exit = async (code: number): Promise<never> => {
+    if (uart) await Promise.race([uart.close(), new Promise((resolve) => setTimeout(resolve, UART_CLOSE_GRACE_MS))]);
+    process.exit(code);
+  };
   let stopping = false;
   const stop = (): void => {
     if (stopping) process.exit(0); // a second Ctrl-C: leave at once
     stopping = true;
     setTimeout(() => process.exit(0), STOP_GRACE_MS + 1000).unref();
-    void chip.stop().then(() => process.exit(0));
+    void chip.stop().then(() => exit(0));
   };
   process.on("SIGINT", stop);
   process.on("SIGTERM", stop);
@@ -64,7 +120,7 @@ async function main(parsed: ParsedFlags): Promise<void> {
     // The firmware could not start at all (the XS engine is missing, say).
     throw new SetupError(`the firmware cannot start: ${(error as Error).message}`);
   }
-  process.exit(0);
+  await exit(0);
 }
 
 /**

@@ -23,6 +23,8 @@ import { createJsonLog, NodeTcpSocket, NodeTlsSocket, type NodeTcpTuning } from 
 import { SimWifi, type SimWifiOptions } from "../node/sim-wifi.js";
 import { NodeWallClock } from "../node/wall-clock.js";
 import { UdpBridge } from "./udp-bridge.js";
+import type { SerialConsole } from "../node/serial.js";
+import { ImprovBridge } from "./improv-bridge.js";
 import {
   ANSWER_FAILED,
   ANSWER_OK,
@@ -54,6 +56,8 @@ export interface XsEngineOptions {
   wifi?: SimWifi | Partial<SimWifiOptions>;
   /** Socket tuning (tests), as for the Node host. */
   tcp?: NodeTcpTuning;
+  /** The device's console serial port (--serial), which XS's DeviceHost.serial reads (improv-bridge.ts). */
+  serial?: SerialConsole;
   /**
    * Where XS's log events go (each program filters by its own logLevel first). Default: JSON
    * lines on stderr, as the Node host prints them.
@@ -132,6 +136,7 @@ export class XsEngine {
   private readonly loader: ModuleLoader;
   private readonly log: Log;
   private readonly ownsWifi: boolean;
+  private readonly improv: ImprovBridge;
   private readonly sockets = new Map<number, SocketRecord>();
   /** XS's TCP listeners, and the simulated WiFi's scan and access point. */
   private readonly portal: ListenerBridge;
@@ -173,6 +178,7 @@ export class XsEngine {
       attachSocket: (id, create) => this.attachSocket(id, create),
       wifi: this.wifi,
     });
+    this.improv = new ImprovBridge((kind, write) => this.event(kind, write), options.serial);
     this.worker = new XsnapWorker({
       name: "moorline-xs",
       onCommand: (message) => this.received(message),
@@ -483,7 +489,7 @@ export class XsEngine {
           return out;
         }
         default:
-          return this.udp.command(kind, body) ?? this.portal.command(kind, body) ?? fail(`XS sent an unknown command kind ${kind}`);
+          return this.udp.command(kind, body) ?? this.portal.command(kind, body) ?? this.improv.command(kind, body) ?? fail(`XS sent an unknown command kind ${kind}`);
       }
     } catch (error) {
       const { name, message } = error instanceof Error ? error : new Error(String(error));
@@ -596,6 +602,7 @@ export class XsEngine {
     this.sockets.clear();
     this.portal.close();
     this.udp.close();
+    this.improv.shutDown();
     this.wifi.onNotify = undefined;
     if (this.ownsWifi) this.wifi.close();
   }

@@ -120,6 +120,12 @@ export interface DeviceConfig {
   mqttPrefix: string;
   /** MQTT: CONNECT's user name; "" (default): the device id, which an ACL's %u matches. */
   mqttUsername: string;
+  /**
+   * Improv over serial: where a browser that provisioned the device sends the user once it
+   * is online (ESP Web Tools' "Visit device"); "{address}" becomes the device's IP address.
+   * Empty: none.
+   */
+  improvUrl: string;
 }
 
 export const DEFAULT_DEVICE_CONFIG: Readonly<DeviceConfig> = Object.freeze({
@@ -156,6 +162,7 @@ export const DEFAULT_DEVICE_CONFIG: Readonly<DeviceConfig> = Object.freeze({
   transport: "websocket",
   mqttPrefix: DEFAULT_MQTT_PREFIX,
   mqttUsername: "",
+  improvUrl: "",
 });
 
 /** Integer keys: [smallest, largest, unit]. */
@@ -245,6 +252,8 @@ export function parseDeviceConfig(raw: Readonly<Record<string, unknown>>): Devic
   const faults = given("faults");
   if (faults !== undefined) config.faults = readBoolean("faults", faults);
   readMqtt(config, given);
+  const improvUrl = given("improvUrl");
+  if (improvUrl !== undefined) config.improvUrl = readImprovUrl(improvUrl);
   if (config.backoffBaseMs > config.backoffCapMs) {
     throw invalidOption("config.backoffBaseMs", `at most config.backoffCapMs (${config.backoffCapMs})`, config.backoffBaseMs);
   }
@@ -273,6 +282,21 @@ function readBoolean(key: string, value: unknown): boolean {
   if (value === true || value === "true") return true;
   if (value === false || value === "false") return false;
   throw invalidOption(`config.${key}`, '"true" or "false"', value);
+}
+
+/** Longest Improv redirect URL, characters: it travels in one Improv packet (at most 253 bytes). */
+export const MAX_IMPROV_URL_CHARS = 200;
+
+/**
+ * The Improv redirect URL: "" or an http(s) URL a browser can open, in printable ASCII (as a
+ * URL is, once percent-encoded), so that with "{address}" expanded it still fits the packet.
+ */
+function readImprovUrl(value: unknown): string {
+  const url = checkString("config.improvUrl", value, MAX_IMPROV_URL_CHARS);
+  if (url !== "" && !/^https?:\/\/[\x21-\x7e]+$/.test(url)) {
+    throw invalidOption("config.improvUrl", 'an http:// or https:// URL in printable ASCII without spaces, or ""', url);
+  }
+  return url;
 }
 
 /**

@@ -36,6 +36,8 @@ import { clientFrameLength } from "../websocket/sender.js";
 import { checkNewUrl } from "./supervisor-options.js";
 import { loadProvisioned } from "../provisioning/provisioner.js";
 import { Provisioning } from "../provisioning/provisioning.js";
+import { ImprovService } from "../provisioning/improv-service.js";
+import { createWifiProvisioning } from "../provisioning/improv-provisioning.js";
 
 /**
  * The client's readPauseBytes for the device: reading stops while more than this is queued
@@ -90,6 +92,8 @@ export class Device {
   readonly health: DeviceHealth;
   /** New WiFi, server and name without a new build: the setup portal, the server's requests (src/provisioning/). */
   readonly provisioning: Provisioning;
+  /** Improv WiFi over serial, on hosts with a console serial port (DeviceHost.serial). */
+  readonly improv: ImprovService | undefined;
   private readonly host: DeviceHost;
   private readonly config: DeviceConfig;
   private started = false;
@@ -280,6 +284,24 @@ export class Device {
       else log("warn", "provision_request_taken", { type });
     }
     this.addReporter({ hello: () => this.provisioning.report("hello"), status: () => this.provisioning.report("status") });
+
+    // Improv WiFi over serial (hosts with a console serial port): networks go through the same
+    // core as the setup page's and the server's (tried, kept only once they work).
+    this.improv =
+      host.serial === undefined
+        ? undefined
+        : new ImprovService({
+            serial: host.serial,
+            timers: host.timers,
+            log,
+            provisioning: createWifiProvisioning({
+              core: this.provisioning.core,
+              wifi: this.wifi,
+              driver: host.wifi,
+              redirectUrl: config.improvUrl ?? "",
+            }),
+            info: { firmware: "moorline", version: FIRMWARE_VERSION, hardware: host.platform ?? "unknown", name: deviceId },
+          });
   }
 
   /** Adds fields to hello and status (see DeviceReporter). */
@@ -323,6 +345,7 @@ export class Device {
     if (this.online && !this.time.ready) this.time.holding();
     this.provisioning.start();
     this.wifi?.start();
+    this.improv?.start();
   }
 
   /** Stops everything; `onStopped` runs once the connection is closed (bounded). */
@@ -331,6 +354,7 @@ export class Device {
     this.time.stop();
     this.health.stopping();
     this.provisioning.stop();
+    this.improv?.stop();
     this.wifi?.stop();
     this.supervisor.stop(() => {
       this.host.log("info", "device_stopped", { device: this.config.deviceId });

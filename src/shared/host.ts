@@ -350,6 +350,41 @@ export interface SystemHost {
   restart?(): void;
 }
 
+/**
+ * Options of the device's console serial port: the UART its log lines go to (115200 baud on
+ * the ESP32). Reading is shaped after ECMA-419 `embedded:io/serial` (onReadable, read).
+ */
+export interface ConsoleSerialOptions {
+  /**
+   * `count` bytes can be read now with read(). Called again only after new bytes arrive, so
+   * the reader drains what it wants.
+   */
+  onReadable?: (count: number) => void;
+  /** The port failed or went away; no callback follows. `message` is for humans and logs. */
+  onError?: (message?: string) => void;
+}
+
+/**
+ * The console serial port, open. Unlike ECMA-419's write, write() takes whole messages and
+ * the host queues them: the port is shared with the log, whose lines the host writes, so only
+ * the host can keep both in order and never split one inside the other.
+ */
+export interface ConsoleSerial {
+  /** Returns up to `count` received bytes (all when omitted), or undefined when none. */
+  read(count?: number): Uint8Array | undefined;
+  /**
+   * Queues `bytes` whole, after every log line and write before them. Returns false when the
+   * host's bounded output queue cannot take them (nothing is written then). The host may keep
+   * a reference to `bytes`: callers never mutate written buffers.
+   */
+  write(bytes: Uint8Array): boolean;
+  /** Stops reading; bytes already queued are still sent (the log keeps the port). */
+  close(): void;
+}
+
+/** Opens the console port; one at a time. Throws when the port cannot be read. */
+export type ConsoleSerialConstructor = new (options: ConsoleSerialOptions) => ConsoleSerial;
+
 /** Everything the device application needs from its platform. */
 export interface DeviceHost extends NetHost {
   wifi: WifiDriver;
@@ -361,4 +396,11 @@ export interface DeviceHost extends NetHost {
   factoryResetButton?: () => boolean;
   /** Reset reason and restart, where the platform has them (src/health/). */
   system?: SystemHost;
+  /**
+   * The console serial port, on hosts where the firmware can read it (Improv WiFi over
+   * serial): the ESP32's UART0 in a release build, the desktop device's --serial tty.
+   */
+  serial?: ConsoleSerialConstructor;
+  /** What the firmware runs on, for Improv's device info: "esp32", "node", "xs"... */
+  platform?: string;
 }

@@ -45,6 +45,7 @@ import { call, defer, now, onDelivery, post, postId, powers } from "./bridge.js"
 import { Command, Delivery, Post, WIFI_NOTIFICATIONS, WIFI_REASONS, type Reader } from "./protocol.js";
 import { withAccessPoint, XsTcpListener } from "./listener.js";
 import { xsResolve, XsUdpSocket, xsWallClock } from "./udp.js";
+import { XsConsoleSerial } from "./improv-bridge.js";
 
 // --- TCP --------------------------------------------------------------------------------
 
@@ -461,7 +462,7 @@ export function createXsNetHost(logLevel: LogLevel | "silent"): NetHost {
  * The DeviceHost inside XS. freeMemory is absent: XS cannot read its own heap from
  * JavaScript in xsnap (Node sees it in each delivery's meter; see engine.ts heap()).
  */
-export function createXsDeviceHost(logLevel: LogLevel | "silent"): DeviceHost {
+export function createXsDeviceHost(logLevel: LogLevel | "silent", options: { serial?: boolean } = {}): DeviceHost {
   const net = createXsNetHost("silent");
   return {
     ...net,
@@ -469,5 +470,8 @@ export function createXsDeviceHost(logLevel: LogLevel | "silent"): DeviceHost {
     wifi: withAccessPoint(xsWifi),
     storage: xsStorage,
     listener: XsTcpListener,
+    platform: "xs",
+    // The console serial port (improv-bridge.ts), when Node has one (--serial).
+    ...(options.serial ? { serial: XsConsoleSerial } : {}),
   };
 }

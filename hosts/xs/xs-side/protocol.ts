@@ -56,6 +56,10 @@ export const Delivery = {
   LISTENER_ERROR: 12,
   /** ok u8 | JSON WifiScanResult[] (ok) or the error (the rest): a WIFI_SCAN's answer. */
   WIFI_SCANNED: 13,
+  /** bytes (the rest): bytes arrived on the console serial port (improv-bridge.ts). */
+  SERIAL_READABLE: 14,
+  /** message (the rest): the console serial port failed or went away. */
+  SERIAL_ERROR: 15,
 } as const;
 
 /** XS -> Node posts: no answer. */
@@ -142,6 +146,12 @@ export const Command = {
   WIFI_ACCESS_POINT: 45,
   /** nothing -> MAC (u32-prefixed, "" unknown) | access point address (the rest, "" when closed). */
   WIFI_INFO: 46,
+  /** nothing -> nothing: opens the console serial port's reader (throws in XS when it cannot). */
+  SERIAL_OPEN: 47,
+  /** bytes (the rest) -> accepted u8 (0: the output queue was full). In order with the log's posts. */
+  SERIAL_WRITE: 48,
+  /** nothing -> nothing: closes the console serial port's reader. */
+  SERIAL_CLOSE: 49,
 } as const;
 
 export const ANSWER_OK = 0;

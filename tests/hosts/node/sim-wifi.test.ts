@@ -275,6 +275,18 @@ describe("SimWifi", () => {
     });
   });
 
+  describe("scan()", () => {
+    it("close() cancels scans not yet answered", () => {
+      const { clock, wifi } = simulated();
+      let answered = false;
+      wifi.scan(() => (answered = true));
+      wifi.close();
+      assert.equal(clock.size, 0);
+      clock.advance(1_000);
+      assert.equal(answered, false);
+    });
+  });
+
   describe("on Node's real timers", () => {
     it("joins with real delays", async () => {
       const wifi = new SimWifi({
