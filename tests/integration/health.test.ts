@@ -172,7 +172,7 @@ for (const engine of ENGINES) describe(`what survives what [${engine}]`, functio
     assert.equal(crashes, 5);
     assert.equal(safe.reset, "panic");
     assert.equal(safe.boots, 6);
-    assert.deepEqual(safe.capabilities, ["echo", "ping", "status", "config", "reboot"], "no user handlers (not even fault)");
+    assert.deepEqual(safe.capabilities, ["echo", "ping", "status", "config", "reboot", "wifi", "server", "factory_reset"], "no user handlers (not even fault); provisioning stays");
     const [status] = s.send(`#${safe.conn}`, "status");
     const reply = await s.waitFor("reply", (e) => e.id === status!.id);
     assert.equal((reply.result as Record<string, unknown>).safeModeCause, "failed_boots");
