@@ -45,6 +45,7 @@ export const bootOnXs: EngineBoot = async (context: BootContext): Promise<Firmwa
     firmware: { store: new NodeFirmwareStore({ statePath: context.statePath, slotsPath: context.slotsPath, log }), verify: verifyP256 },
     ...(context.image.root !== undefined ? { firmwareRoot: context.image.root } : {}),
     wallClock: new NodeWallClock(context.clock),
+    ...(context.serial ? { serial: context.serial } : {}),
     log,
     onFailure: (error) => {
       if (error instanceof XsnapWorkerError && error.timedOut) {
@@ -64,6 +65,7 @@ export const bootOnXs: EngineBoot = async (context: BootContext): Promise<Firmwa
         explicitSettings: [...context.explicitSettings],
         reset: context.resetReason,
         firmware: true,
+        ...(context.serial ? { serial: true } : {}),
       },
       (event: Record<string, unknown>) => {
         if (event.event === "restart") finish({ how: "reset", reason: ResetReason.SOFTWARE, detail: "restart requested by the firmware" });

@@ -12,7 +12,7 @@ import { createXsFirmwareHost } from "./firmware.js";
 import { registerProgram, type Json } from "./programs.js";
 
 registerProgram("device", (options, emit) => {
-  const host = createXsDeviceHost((options.logLevel as LogLevel | "silent" | undefined) ?? "info");
+  const host = createXsDeviceHost((options.logLevel as LogLevel | "silent" | undefined) ?? "info", { serial: options.serial === true });
   const reset = options.reset;
   if (typeof reset === "string") host.system = { resetReason: () => reset, restart: () => emit({ event: "restart" }) };
   if (options.firmware === true) host.firmware = createXsFirmwareHost();
