@@ -7,18 +7,10 @@
  */
 import assert from "node:assert/strict";
 
-import { parseDeviceConfig } from "../../src/device/config.js";
-import { defineHandler } from "../../src/device/handlers.js";
-import { Device } from "../../src/device/device.js";
 import { REBOOT_DELAY_MS } from "../../src/health/device-health.js";
 import { OUTBOX_STORAGE_DOMAIN } from "../../src/health/outbox-store.js";
-import type { DeviceHost, FirmwareHost, LogLevel, SystemHost } from "../../src/shared/host.js";
-import { MemoryStorage } from "../../src/shared/memory-storage.js";
-import { closePayload, parseClientFrames, parseRequest, switchingProtocols } from "../support/client-frames.js";
-import { fakeTcp, type FakeTcpSocket } from "../support/fake-tcp.js";
-import { serverFrame } from "../support/frames.js";
-import { NO_WIFI } from "../support/no-wifi.js";
-import { VirtualClock } from "../support/virtual-clock.js";
+import { closePayload, parseClientFrames } from "../support/client-frames.js";
+import { FakeChip, type Json } from "../support/fake-chip.js";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -27,68 +19,6 @@ import { ensureSigningKey, signBytes, verifyP256 } from "../../hosts/node/firmwa
 import { IMAGE_FORMAT } from "../../src/ota/manifest.js";
 import { encodeChunk } from "../../src/ota/protocol.js";
 import { RamFirmwareStore } from "../support/ota.js";
-
-type Json = Record<string, unknown>;
-
-/** A chip: one storage across boots, the reset reason of the next boot, restarts counted. */
-class FakeChip {
-  readonly storage = new MemoryStorage();
-  nextReset = "power_on";
-  restarts = 0;
-  boots = 0;
-  canRestart = true;
-  /** Firmware updates, when the test gives the chip a slot. */
-  firmware: FirmwareHost | undefined;
-
-  /** Boots the firmware: a new Device over the same storage, as after a reset. */
-  boot(config: Json = {}) {
-    this.boots++;
-    const clock = new VirtualClock();
-    const logs: Array<{ level: LogLevel; event: string; fields: Json }> = [];
-    const { tcp, sockets } = fakeTcp();
-    const reset = this.nextReset;
-    // Whatever ends this run, a crash is what the next boot sees unless the run says otherwise.
-    this.nextReset = "panic";
-    const system: SystemHost = { resetReason: () => reset };
-    if (this.canRestart) {
-      system.restart = () => {
-        this.restarts++;
-        this.nextReset = "software";
-      };
-    }
-    const bootByte = this.boots;
-    const host: DeviceHost = {
-      tcp,
-      timers: clock,
-      random: (into) => into.fill(bootByte),
-      wifi: NO_WIFI,
-      storage: this.storage,
-      log: (level, event, fields) => logs.push({ level, event, fields: fields ?? {} }),
-      system,
-      ...(this.firmware ? { firmware: this.firmware } : {}),
-    };
-    const device = new Device({
-      host,
-      config: parseDeviceConfig({ url: "ws://127.0.0.1:8080/", telemetryIntervalMs: 1000, ...config }),
-      handlers: { led: defineHandler({ handle: () => ({ on: true }) }) },
-    });
-    device.start();
-    let socket: FakeTcpSocket | undefined;
-    /** Opens the connection; returns the JSON messages the device sends from now on. */
-    const open = (): (() => Json[]) => {
-      socket = sockets[sockets.length - 1]!;
-      socket.connect();
-      socket.receive(switchingProtocols(parseRequest(socket.takeWritten())));
-      return () =>
-        parseClientFrames(socket!.takeWritten())
-          .filter((frame) => frame.opcode === 1)
-          .map((frame) => JSON.parse(Buffer.from(frame.payload).toString("utf8")) as Json);
-    };
-    const send = (message: Json): void => socket!.receive(serverFrame({ opcode: 1, payload: JSON.stringify(message) }));
-    const sendBinary = (bytes: Uint8Array): void => socket!.receive(serverFrame({ opcode: 2, payload: bytes }));
-    return { device, clock, logs, open, send, sendBinary, socket: () => socket!, events: (name: string) => logs.filter((l) => l.event === name) };
-  }
-}
 
 describe("the device's health (virtual clock)", function () {
   describe("the reboot request", function () {
@@ -284,7 +214,7 @@ describe("the device's health (virtual clock)", function () {
         const sent = safe.open();
         const hello = sent()[0]!;
         assert.equal(hello.safeMode, true);
-        assert.deepEqual(hello.capabilities, ["echo", "ping", "status", "config", "reboot", "ota_offer"], "updates, even in safe mode");
+        assert.deepEqual(hello.capabilities, ["echo", "ping", "status", "config", "reboot", "wifi", "server", "factory_reset", "ota_offer"], "updates, even in safe mode");
         const payload = randomFillSync(new Uint8Array(5000));
         const manifest = JSON.stringify({ format: IMAGE_FORMAT, target: "desktop", version: "0.2.0", size: payload.length, sha256: createHash("sha256").update(payload).digest("hex") });
         const signature = Buffer.from(signBytes(key.privateKey!, Buffer.from(manifest))).toString("base64");
