@@ -144,7 +144,9 @@ async function main(parsed: ParsedFlags): Promise<void> {
  * --factory-reset, before the chip powers on: what the firmware's factory reset erases
  * (src/provisioning FACTORY_RESET_STORAGE: saved networks, the provisioned server and name,
  * settings, the stored token; and the durable outbox), as on a chip whose reset button was
- * held. The boot record and the clock's last good time stay, as they do there.
+ * held. The boot record, the clock's last good time and the firmware update's records stay,
+ * as they do there; so do the chip's memory and update slots (<name>.chip.json, <name>.slots/):
+ * the chip boots the image it booted before.
  */
 function factoryReset(path: string, log: Log): void {
   try {

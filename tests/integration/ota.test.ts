@@ -5,7 +5,8 @@
  * its own process where the test kills it).
  *
  * - A -> B: the image flows, is verified, the device restarts into it, hello reports B, and B
- *   confirms itself once its connection proves stable;
+ *   confirms itself once its connection proves stable; a factory reset (--factory-reset) then
+ *   keeps B: the chip's slots and the update's records are not settings;
  * - a flipped byte, a wrong key, a truncated image and a downgrade are each refused with their
  *   code, and the device stays on A, connected;
  * - a server killed mid-transfer and started again: the transfer resumes from its offset;
@@ -58,7 +59,7 @@ for (const engine of ENGINES) describe(`firmware updates [${engine}]`, function 
   const hellos = (s: CompanionServer): Hello[] => s.history.filter((e): e is Hello => e.event === "hello");
   const otaOf = (hello: Hello): Record<string, unknown> | undefined => (hello.ota ?? undefined) as Record<string, unknown> | undefined;
 
-  it("A -> B: the signed image flows, the device restarts into it, hello reports B, and B confirms itself", async function () {
+  it("A -> B: the signed image flows, the device restarts into it, hello reports B, B confirms itself and stays through a factory reset", async function () {
     const s = await server({ ota: image("b.img", imageBytes({ version: B, key })) });
     const d = device(s.url);
     const first = await s.waitFor("hello", () => true, 20_000);
@@ -72,6 +73,12 @@ for (const engine of ENGINES) describe(`firmware updates [${engine}]`, function 
     await d.waitFor("ota_confirmed", () => true, 20_000);
     assert.ok(d.events("chip_boot").some((l) => l.firmware === B && l.slot === "a"), "booted from slot a");
     assert.equal(s.history.filter((e) => e.event === "ota" && (e as Ota).state === "offered").length, 1, "B is not offered to B");
+    // A factory reset erases settings, not the update: the chip still boots B from its slot.
+    assert.equal(await d.stop(), 0);
+    const reset = device(s.url, "--factory-reset");
+    const afterReset = await s.waitFor("hello", (e) => e.reset === "power_on" && e.firmware === B, 20_000);
+    assert.equal(otaOf(afterReset)?.state, "updated");
+    assert.ok(reset.events("chip_boot").some((l) => l.firmware === B && l.slot === "a"));
   });
 
   it("a flipped byte, a wrong key, a truncated image and a downgrade are each refused with their code; the device stays on A, connected", async function () {
