@@ -52,7 +52,8 @@ if (ENGINES.includes("xs")) describe("memory while a firmware image flows (integ
     await engine.startProgram(
       "device",
       {
-        config: { url: server.url, deviceId: "xs-ota", ssid: "", password: "", otaPublicKey: key.base64, telemetryIntervalMs: 60_000 },
+        // No network to join and no setup portal (as the desktop's --no-wifi): the link is up at once.
+        config: { url: server.url, deviceId: "xs-ota", ssid: "", password: "", portalPort: 0, otaPublicKey: key.base64, telemetryIntervalMs: 60_000 },
         logLevel: "warn",
         reset: "power_on",
         firmware: true,
