@@ -56,7 +56,7 @@ export function topFrames(dir: string, top = 15): { frames: Frame[]; totalMs: nu
 const maps = new Map<string, SourceMap | null>();
 
 /** "src/websocket/receiver.ts:120" for a compiled dist/ position (tsc's source maps), else the JS position. */
-function sourcePosition(path: string, line: number, column: number): string {
+export function sourcePosition(path: string, line: number, column: number): string {
   let map = maps.get(path);
   if (map === undefined) {
     try {

@@ -36,7 +36,7 @@ import {
   WIFI_REASONS,
   Writer,
 } from "./xs-side/protocol.js";
-import { BOOTSTRAP, ModuleLoader, PROGRAMS_MODULE } from "./loader.js";
+import { bootstrap, ModuleLoader, PROGRAMS_MODULE, type SourceTransform } from "./loader.js";
 import { errorFromXs, XsError, type XsErrorJson } from "./xs-errors.js";
 import { XsnapWorker, XsnapWorkerError, type MeterUsage, type XsnapReply } from "./xsnap-worker.js";
 
@@ -76,6 +76,12 @@ export interface XsEngineOptions {
   programRoots?: readonly string[];
   /** The device's wall clock, which TLS checks dates by (default: the OS clock, trusted). */
   wallClock?: NodeWallClock;
+  /**
+   * The bench's meter profile (bench/xs-meter-profile.ts): every module XS loads is passed
+   * through `transform` (which adds the probes) and XS gets the profile's runtime. Never for
+   * a normal run: the probes cost steps and reset xsnap's meter (compute figures are off).
+   */
+  meterProfile?: { transform: SourceTransform };
 }
 
 /** Node's view of one TCP or TLS socket of XS. */
@@ -83,12 +89,26 @@ interface SocketRecord {
   socket: TcpSocket | undefined;
   /** Space Node may report: NodeTcpSocket's last onWritable count, minus what was written since. */
   space: number;
+  /**
+   * The space XS counts on (XsTcpSocket's `promised`): the last count delivered, minus what XS
+   * wrote since; -1 before the first delivery (the connection's).
+   */
+  xsSpace: number;
+  /** The largest count delivered: the socket's whole buffer, in practice. */
+  fullSpace: number;
   /** Bytes NodeTcpSocket holds for reading (its last onReadable count, minus what was taken). */
   available: number;
   /** XS has read everything it was given: the next chunk may go. */
   xsWants: boolean;
   readableQueued: boolean;
   writableQueued: boolean;
+}
+
+/** A meter profile's counts, indexed by probe id (null: never counted). */
+export interface MeterProfileCounts {
+  self: Array<number | null>;
+  calls: Array<number | null>;
+  children: Array<number | null>;
 }
 
 /** An event of a program in XS: the JSON it emitted and its bytes (possibly empty). */
@@ -145,7 +165,7 @@ export class XsEngine {
 
   private constructor(options: XsEngineOptions) {
     this.options = options;
-    this.loader = new ModuleLoader(options.programRoots);
+    this.loader = new ModuleLoader(options.programRoots, options.meterProfile?.transform);
     this.log = options.log ?? createJsonLog(process.stderr, "debug");
     this.storage = options.storage ?? new MemoryStorage();
     this.wallClock = options.wallClock ?? new NodeWallClock();
@@ -181,7 +201,7 @@ export class XsEngine {
   static async start(options: XsEngineOptions = {}): Promise<XsEngine> {
     const engine = new XsEngine(options);
     try {
-      await engine.worker.evaluate(BOOTSTRAP);
+      await engine.worker.evaluate(bootstrap(options.meterProfile !== undefined));
       await engine.importModule(PROGRAMS_MODULE);
     } catch (error) {
       await engine.close();
@@ -258,6 +278,17 @@ export class XsEngine {
   async heap(): Promise<MeterUsage> {
     const reply = await this.deliver(Delivery.GC, () => {});
     return reply!.meter;
+  }
+
+  /**
+   * The meter profile's counts since the last take (an engine started with meterProfile):
+   * per probe id, its self steps, its calls and the calls it made to instrumented functions;
+   * id 0 is whatever ran outside instrumented code.
+   */
+  async takeMeterProfile(): Promise<MeterProfileCounts> {
+    if (!this.options.meterProfile) throw new Error("takeMeterProfile() needs an engine started with meterProfile");
+    const reply = await this.worker.evaluate("__moorlineMeterProfile()");
+    return JSON.parse(Buffer.from(reply.reply).toString("utf8")) as MeterProfileCounts;
   }
 
   /** Calls `listener` for each failure from now on; returns a function that stops it. */
@@ -375,11 +406,14 @@ export class XsEngine {
         this.openSocket(body.u32(), body.u16(), body.u8() === 1, text(body.rest()));
         return;
       case Post.TCP_WRITE: {
-        const record = this.sockets.get(body.u32());
+        const id = body.u32();
+        const record = this.sockets.get(id);
         const bytes = body.rest();
         if (record?.socket === undefined) return;
         record.space = Math.max(0, record.space - bytes.length);
+        record.xsSpace = Math.max(0, record.xsSpace - bytes.length);
         record.socket.write(bytes);
+        this.reportWritable(id, record);
         return;
       }
       case Post.TCP_CLOSE: {
@@ -504,7 +538,16 @@ export class XsEngine {
    * NodeTcpSocket's is reported as its failure (XS has checked the address already).
    */
   private openSocket(id: number, port: number, nodelay: boolean, host: string, tls?: TlsOptions): void {
-    const record: SocketRecord = { socket: undefined, space: 0, available: 0, xsWants: true, readableQueued: false, writableQueued: false };
+    const record: SocketRecord = {
+      socket: undefined,
+      space: 0,
+      xsSpace: -1,
+      fullSpace: 0,
+      available: 0,
+      xsWants: true,
+      readableQueued: false,
+      writableQueued: false,
+    };
     this.sockets.set(id, record);
     const Socket = tls === undefined ? NodeTcpSocket : NodeTlsSocket;
     try {
@@ -516,14 +559,7 @@ export class XsEngine {
         ...(tls === undefined ? {} : { tls, wallClock: this.wallClock }),
         onWritable: (count) => {
           record.space = count;
-          if (record.writableQueued) return; // one delivery tells the latest space
-          record.writableQueued = true;
-          this.event(Delivery.TCP_WRITABLE, (writer) => {
-            record.writableQueued = false;
-            if (this.sockets.get(id) !== record) return false;
-            writer.u32(id);
-            writer.u32(record.space);
-          });
+          this.reportWritable(id, record);
         },
         onReadable: (count) => {
           record.available = count;
@@ -538,6 +574,27 @@ export class XsEngine {
       }
       this.socketFailed(id, record, (error as Error).message);
     }
+  }
+
+  /**
+   * Tells XS the socket's space (TCP_WRITABLE) when it has more than XS counts on and XS is
+   * running short: the connection's first report, and then whenever XS's space is below half
+   * the socket's buffer. While XS has more than that, a report would change nothing it does
+   * (its Sender writes whatever fits, so bytes wait in it only once XS's space is used up), so
+   * none is made: an echo costs one delivery, not two (the bytes in, then the space back).
+   */
+  private reportWritable(id: number, record: SocketRecord): void {
+    if (record.writableQueued || record.space <= record.xsSpace) return;
+    if (record.xsSpace >= 0 && record.xsSpace * 2 >= record.fullSpace) return;
+    record.writableQueued = true;
+    this.event(Delivery.TCP_WRITABLE, (writer) => {
+      record.writableQueued = false;
+      if (this.sockets.get(id) !== record) return false;
+      writer.u32(id);
+      writer.u32(record.space);
+      record.xsSpace = record.space;
+      if (record.space > record.fullSpace) record.fullSpace = record.space;
+    });
   }
 
   /** Hands XS the next chunk when it has read the last one. */

@@ -206,6 +206,11 @@ export class XsnapWorker {
     return !this.ended;
   }
 
+  /** Requests in flight or waiting. */
+  get pending(): number {
+    return this.queue.length + (this.current === undefined ? 0 : 1);
+  }
+
   /**
    * Changes the bound on each request from the next one on, ms (the desktop chip's watchdog
    * tightens it once the firmware has loaded).
