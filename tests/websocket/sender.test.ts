@@ -87,6 +87,21 @@ describe("sender", () => {
       }
     });
 
+    it("masks a word at a time past 24 bytes like the reference: every tail, both header alignments, any source offset", () => {
+      const keys = [hex("01 02 04 08"), hex("de ad be ef"), key];
+      const lengths = [23, 24, 25, 26, 27, 28, 31, 64, 125, 126, 127, 128, 129, 1021, 1022, 1023, 1024, 65535, 65536, 65537, 65538, 65539];
+      for (const maskKey of keys) {
+        for (const length of lengths) {
+          for (const offset of [0, 1, 2, 3]) {
+            const buffer = pattern(length + offset, length);
+            const payload = buffer.subarray(offset);
+            const frame = encodeFrame(OP.BINARY, payload, true, maskKey);
+            assert.deepEqual(frame, serverFrame({ opcode: OP.BINARY, payload, mask: maskKey }), `length ${length}, offset ${offset}, key ${toHex(maskKey)}`);
+          }
+        }
+      }
+    });
+
     it("does not modify the payload or the key", () => {
       const payload = pattern(1000);
       const copy = payload.slice();
