@@ -5,6 +5,7 @@
  * bounded by the space reported through onWritable (the client's own bounded queue holds
  * whatever does not fit), and received bytes wait in a bounded queue until read.
  */
+import { isUtf8 } from "node:buffer";
 import { createHash, randomFillSync } from "node:crypto";
 import { Socket } from "node:net";
 import { performance } from "node:perf_hooks";
@@ -96,6 +97,10 @@ export const nodeUtf8: Utf8Codec = {
   },
   decode(bytes: Uint8Array): string {
     return utf8Decoder.decode(bytes);
+  },
+  /** buffer.isUtf8 (simdutf: RFC 3629's rules) then the decoder: two native passes. */
+  decodeChecked(bytes: Uint8Array): string | undefined {
+    return isUtf8(bytes) ? utf8Decoder.decode(bytes) : undefined;
   },
 };
 

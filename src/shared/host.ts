@@ -138,6 +138,14 @@ export interface Utf8Codec {
    * kept as U+FEFF (TextDecoder's `ignoreBOM: true`): it is part of the message.
    */
   decode(bytes: Uint8Array): string;
+  /**
+   * Optional: the string of `bytes` when they are well-formed UTF-8 (RFC 3629: no overlong
+   * forms, no surrogates, nothing above U+10FFFF, no sequence cut short at the end), else
+   * undefined; a leading byte order mark is kept, as decode() keeps it. One native pass where
+   * the platform has a strict decoder: the receiver uses it for a text message that arrives
+   * whole, instead of validating in JavaScript and then decoding.
+   */
+  decodeChecked?(bytes: Uint8Array): string | undefined;
 }
 
 /**

@@ -290,8 +290,9 @@ export class WebSocketClient {
         onError: (error) => this.fail(error),
       },
       { maxMessageBytes: this.limits.maxMessageBytes, maxFrameBytes: this.limits.maxFrameBytes },
-      // Called as a method: a host's codec may be a class instance.
+      // Called as methods: a host's codec may be a class instance.
       (bytes) => this.utf8.decode(bytes),
+      this.utf8.decodeChecked ? (bytes) => this.utf8.decodeChecked!(bytes) : undefined,
     );
     this.log("info", "ws_open", { host: this.url.host, port: this.url.port, protocol: this.selectedProtocol });
     this.call("onOpen", this.selectedProtocol);

@@ -15,7 +15,8 @@
  * - Timers: set and clear are posts; Node's timer firing is a delivery; now() is local.
  * - Random bytes come from Node's crypto, 256 at a time.
  * - SHA-1 is src/websocket/sha1.ts (the portable one), run by XS.
- * - UTF-8 is XS's TextEncoder/TextDecoder (xsUtf8); validation is src/websocket/utf8.ts, run by XS.
+ * - UTF-8 is XS's TextEncoder/TextDecoder (xsUtf8); validation is src/websocket/utf8.ts, run
+ *   by XS, except for ASCII text, which the native decoder shows to be ASCII.
  * - The log goes to Node, which prints the same JSON lines as the Node host.
  * - UDP, name lookups and the wall clock: udp.ts.
  */
@@ -40,7 +41,7 @@ import type {
 import { takeBytes } from "../../../src/shared/byte-queue.js";
 import { errorMessage, levelShown, LOG_LEVELS, logValue } from "../../../src/shared/log-format.js";
 import { checkStorageName, checkStorageValue } from "../../../src/shared/memory-storage.js";
-import { encodeUtf8 } from "../../../src/websocket/utf8.js";
+import { encodeUtf8, isValidUtf8 } from "../../../src/websocket/utf8.js";
 import { call, defer, now, onDelivery, post, postId, powers } from "./bridge.js";
 import { Command, Delivery, Post, WIFI_NOTIFICATIONS, WIFI_REASONS, type Reader } from "./protocol.js";
 import { xsResolve, XsUdpSocket, xsWallClock } from "./udp.js";
@@ -407,23 +408,35 @@ onDelivery(Delivery.WIFI, (reader: Reader) => {
 
 // --- UTF-8 ------------------------------------------------------------------------------
 
+/** U+FFFD, what XS's decoder puts for each ill-formed part. */
+const REPLACEMENT = "\uFFFD";
+
 /** Any UTF-16 surrogate, paired or lone (XS's regular expressions see code units). */
 const SURROGATE = /[\uD800-\uDFFF]/;
 
 /**
  * XS's own TextEncoder/TextDecoder (through the engine's powers) for the client's text
- * frames, validated by src/websocket/utf8.ts. Two differences from the Utf8Codec contract are made up
- * here: XS's encoder writes a lone surrogate as its 3-byte form (ED A0 80, not UTF-8), so a
- * string with any surrogate, rare in JSON, takes the portable encoder (the regular
- * expression runs in C); its decoder drops a leading byte order mark, which is put back.
+ * frames. Two differences from the Utf8Codec contract are made up here: XS's encoder writes a
+ * lone surrogate as its 3-byte form (ED A0 80, not UTF-8), so a string with any surrogate,
+ * rare in JSON, takes the portable encoder (the regular expression runs in C); and XS's
+ * decoder, even with `fatal`, accepts some ill-formed sequences (ED 00 80 decodes to U+D000:
+ * tests/hosts/xs/utf8.test.ts), so it never validates anything by itself.
+ *
+ * decodeChecked (a text message that arrived whole) decodes natively first: when the text
+ * has as many characters as the bytes and no U+FFFD, every byte was ASCII (a non-ASCII byte
+ * either joins others in one character, or becomes a U+FFFD of its own), which is valid UTF-8
+ * with nothing more to check: the common case for JSON, in two native calls. Anything else is
+ * validated by src/websocket/utf8.ts.
  */
 export const xsUtf8: Utf8Codec = {
   encode(text: string): Uint8Array {
     return SURROGATE.test(text) ? encodeUtf8(text) : powers.encode(text);
   },
-  decode(bytes: Uint8Array): string {
+  decode: powers.decode,
+  decodeChecked(bytes: Uint8Array): string | undefined {
     const text = powers.decode(bytes);
-    return bytes.length >= 3 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? "\uFEFF" + text : text;
+    if (text.length === bytes.length && text.indexOf(REPLACEMENT) < 0) return text;
+    return isValidUtf8(bytes) ? text : undefined;
   },
 };
 

@@ -4,7 +4,7 @@
  */
 import type { TcpSocket } from "../../../src/shared/host.js";
 import { now } from "../../../hosts/xs/xs-side/bridge.js";
-import { openSockets, pendingTimers, xsRandom, xsStorage, xsTimers, xsWifi, XsTcpSocket } from "../../../hosts/xs/xs-side/host.js";
+import { openSockets, pendingTimers, xsRandom, xsStorage, xsTimers, xsUtf8, xsWifi, XsTcpSocket } from "../../../hosts/xs/xs-side/host.js";
 import { registerProgram, type Json } from "../../../hosts/xs/xs-side/programs.js";
 
 registerProgram("probe", (_options, emit) => {
@@ -92,6 +92,16 @@ registerProgram("probe", (_options, emit) => {
           const names = ["TextEncoder", "TextDecoder", "print", "issueCommand", "setTimeout", "setImmediate", "console", "process", "Buffer", "performance", "gc", "__xsHost"];
           const present = names.filter((name) => (globalThis as Record<string, unknown>)[name] !== undefined);
           return { value: present };
+        }
+        case "utf8-decode-checked": {
+          // Byte strings laid end to end, args.lengths long each: the text of each, or null.
+          const out: Array<string | null> = [];
+          let at = 0;
+          for (const length of args.lengths as number[]) {
+            out.push(xsUtf8.decodeChecked!(bytes.subarray(at, at + length)) ?? null);
+            at += length;
+          }
+          return { value: out };
         }
         case "stats":
           return { value: { timers: pendingTimers(), sockets: openSockets() } };
