@@ -100,6 +100,8 @@ interface SocketRecord {
   available: number;
   /** XS has read everything it was given: the next chunk may go. */
   xsWants: boolean;
+  /** The answer to the last TCP_READABLE said XS holds bytes unread (TCP_HOLD). */
+  held: boolean;
   readableQueued: boolean;
   writableQueued: boolean;
 }
@@ -345,8 +347,8 @@ export class XsEngine {
   }
 
   /** A delivery that nobody awaits (events): its failures are reported, not thrown. */
-  private event(kind: number, write: (writer: Writer) => void | false): void {
-    this.deliver(kind, write).catch((error: Error) => {
+  private event(kind: number, write: (writer: Writer) => void | false, after?: () => void): void {
+    this.deliver(kind, write, after).catch((error: Error) => {
       if (!(error instanceof XsnapWorkerError)) this.failure(error);
       // A dead worker was reported by onExit.
     });
@@ -428,6 +430,11 @@ export class XsEngine {
         if (record === undefined) return;
         record.xsWants = true;
         this.pump(id, record);
+        return;
+      }
+      case Post.TCP_HOLD: {
+        const record = this.sockets.get(body.u32());
+        if (record !== undefined) record.held = true;
         return;
       }
       case Post.EMIT: {
@@ -545,6 +552,7 @@ export class XsEngine {
       fullSpace: 0,
       available: 0,
       xsWants: true,
+      held: false,
       readableQueued: false,
       writableQueued: false,
     };
@@ -597,20 +605,32 @@ export class XsEngine {
     });
   }
 
-  /** Hands XS the next chunk when it has read the last one. */
+  /**
+   * Hands XS the next chunk when it has read the last one: when the answer to its delivery
+   * has no TCP_HOLD for the socket (XS read it all), or at XS's TCP_WANT.
+   */
   private pump(id: number, record: SocketRecord): void {
     if (!record.xsWants || record.readableQueued || record.available === 0) return;
     record.readableQueued = true;
-    this.event(Delivery.TCP_READABLE, (writer) => {
-      record.readableQueued = false;
-      if (this.sockets.get(id) !== record || record.socket === undefined) return false;
-      const bytes = record.socket.read(READ_CHUNK_BYTES);
-      if (bytes === undefined) return false;
-      record.available = Math.max(0, record.available - bytes.length);
-      record.xsWants = false;
-      writer.u32(id);
-      writer.bytes(bytes);
-    });
+    this.event(
+      Delivery.TCP_READABLE,
+      (writer) => {
+        record.readableQueued = false;
+        if (this.sockets.get(id) !== record || record.socket === undefined) return false;
+        const bytes = record.socket.read(READ_CHUNK_BYTES);
+        if (bytes === undefined) return false;
+        record.available = Math.max(0, record.available - bytes.length);
+        record.xsWants = false;
+        record.held = false;
+        writer.u32(id);
+        writer.bytes(bytes);
+      },
+      () => {
+        if (this.sockets.get(id) !== record || record.held || record.xsWants) return;
+        record.xsWants = true;
+        this.pump(id, record);
+      },
+    );
   }
 
   private socketFailed(id: number, record: SocketRecord, message: string, code?: TlsErrorCodeValue): void {

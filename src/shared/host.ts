@@ -205,6 +205,12 @@ export interface NetHost {
   tls?: TcpSocketConstructor;
   timers: Timers;
   random: RandomSource;
+  /**
+   * Mask keys (4 bytes each, RFC 6455 section 5.3) a connection draws from `random` at a
+   * time; default 16 (64 bytes per connection). A host whose `random` costs much per call (a
+   * crossing to another process) names a larger number; a chip keeps the default.
+   */
+  maskKeysPerDraw?: number;
   /** Optional native SHA-1; the portable one in src/websocket/sha1.ts is used when absent. */
   sha1?: Sha1;
   /** Optional native UTF-8 encoder and decoder; src/websocket/utf8.ts's portable ones when absent. */

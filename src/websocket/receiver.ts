@@ -176,20 +176,28 @@ export class Receiver {
         if (state === State.STOPPED) break;
         const bytes = pending[0];
         const at = this.pendingOffset;
-        if (at >= bytes.length) {
-          pending.shift();
-          this.pendingOffset = 0;
-        } else if (state === State.PAYLOAD) {
-          this.readPayload(bytes, at);
-        } else if (state === State.HEADER && at + 1 < bytes.length) {
-          // Both bytes of the header's start are here (the common case): read them in one
-          // turn. readFirstByte emits nothing unless it fails, which stops the parser.
-          this.pendingOffset = at + 2;
-          if (this.readFirstByte(bytes[at])) this.readSecondByte(bytes[at + 1]);
-        } else {
-          this.pendingOffset = at + 1;
-          this.readHeaderByte(bytes[at]);
+        if (at < bytes.length) {
+          if (state === State.PAYLOAD) {
+            this.readPayload(bytes, at);
+          } else if (state === State.HEADER && at + 1 < bytes.length) {
+            // Both bytes of the header's start are here (the common case): read them in one
+            // turn, and a payload that follows at once. readFirstByte emits nothing unless it
+            // fails, which stops the parser.
+            this.pendingOffset = at + 2;
+            if (this.readFirstByte(bytes[at])) {
+              this.readSecondByte(bytes[at + 1]);
+              if ((this.state as StateValue) === State.PAYLOAD && at + 2 < bytes.length) this.readPayload(bytes, at + 2);
+            }
+          } else {
+            this.pendingOffset = at + 1;
+            this.readHeaderByte(bytes[at]);
+          }
+          // More of this chunk to parse, or the parser stopped (and dropped it).
+          if (this.pendingOffset < bytes.length || pending[0] !== bytes) continue;
         }
+        // This chunk is parsed: the next one, if any.
+        pending.shift();
+        this.pendingOffset = 0;
       }
     } finally {
       this.draining = false;

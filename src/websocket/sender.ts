@@ -12,7 +12,7 @@
  */
 import { ErrorCode, invalidArgument, WebSocketError } from "../shared/errors.js";
 import type { NetHost, Utf8Codec } from "../shared/host.js";
-import { Opcode } from "./constants.js";
+import { DEFAULT_MASK_KEYS_PER_DRAW, Opcode } from "./constants.js";
 import { encodeUtf8Into, utf8Length } from "./utf8.js";
 
 /** Payload lengths up to this use the 7-bit length field (section 5.2). */
@@ -119,20 +119,18 @@ export function encodeMaskedFrame(
   }
 
   frame.set(payload, headerLength);
+  // The key as a word of the platform's byte order.
+  let key = LITTLE_ENDIAN ? k0 | (k1 << 8) | (k2 << 16) | (k3 << 24) : (k0 << 24) | (k1 << 16) | (k2 << 8) | k3;
   // The header is 6, 8 or 14 bytes: the payload starts 0 or 2 bytes past a word boundary of
-  // the frame's buffer. Those bytes are masked one by one, then whole words from the
-  // boundary on, with the key rotated by that many bytes.
-  const head = (4 - (headerLength & 3)) & 3;
-  if (head === 2) {
-    frame[headerLength] ^= k0;
-    frame[headerLength + 1] ^= k1;
+  // the frame's buffer. Those 2 bytes are masked one by one, then whole words from the
+  // boundary on, with the key turned by 2 bytes (16 bits, whatever the byte order).
+  let start = headerLength;
+  if ((headerLength & 3) === 2) {
+    frame[start] ^= k0;
+    frame[start + 1] ^= k1;
+    start += 2;
+    key = (key >>> 16) | (key << 16);
   }
-  const r0 = head === 2 ? k2 : k0;
-  const r1 = head === 2 ? k3 : k1;
-  const r2 = head === 2 ? k0 : k2;
-  const r3 = head === 2 ? k1 : k3;
-  const key = LITTLE_ENDIAN ? r0 | (r1 << 8) | (r2 << 16) | (r3 << 24) : (r0 << 24) | (r1 << 16) | (r2 << 8) | r3;
-  const start = headerLength + head;
   const wordCount = (frame.length - start) >> 2;
   const words = new Uint32Array(frame.buffer, frame.byteOffset + start, wordCount);
   // Four words per iteration: fewer loop steps in XS.
@@ -145,11 +143,8 @@ export function encodeMaskedFrame(
     words[w + 3] ^= key;
   }
   for (; w < wordCount; w++) words[w] ^= key;
-  // The last 0-3 bytes, whose key bytes continue the rotated key.
-  let at = start + (wordCount << 2);
-  if (at < frame.length) frame[at++] ^= r0;
-  if (at < frame.length) frame[at++] ^= r1;
-  if (at < frame.length) frame[at] ^= r2;
+  // The last 0-3 bytes: payload byte i is XORed with key byte i mod 4.
+  for (let at = start + (wordCount << 2); at < frame.length; at++) frame[at] ^= keys[keyAt + ((at - headerLength) & 3)];
   return frame;
 }
 
@@ -174,8 +169,6 @@ export function clientFrameLength(payloadLength: number): number {
   return header + 4 + payloadLength;
 }
 
-/** Mask keys are drawn from the host's random source this many bytes at a time. */
-const MASK_POOL_BYTES = 64;
 
 const EMPTY = new Uint8Array(0);
 
@@ -187,9 +180,10 @@ export interface FrameSink {
 export interface SenderOptions {
   /**
    * The source of the mask keys (section 5.3): `random` fills its argument with random
-   * bytes; called as a method (a host may be a class instance).
+   * bytes; called as a method (a host may be a class instance). maskKeysPerDraw keys are
+   * drawn at a time (default DEFAULT_MASK_KEYS_PER_DRAW).
    */
-  host: Pick<NetHost, "random">;
+  host: Pick<NetHost, "random" | "maskKeysPerDraw">;
   /** Encodes text messages; called as a method (a host's codec may be a class instance). */
   utf8: Utf8Codec;
   /** The bufferedAmount bound: send() and ping() refuse a frame that would pass it. */
@@ -220,8 +214,9 @@ export class Sender {
   private writable = 0;
   /** Bytes had to wait for the socket since the queue was last empty (onDrain is due). */
   private waitedForSocket = false;
-  private readonly maskPool = new Uint8Array(MASK_POOL_BYTES);
-  private maskOffset = MASK_POOL_BYTES;
+  /** Mask keys drawn and not used yet: from maskOffset on (each is used once). */
+  private readonly maskPool: Uint8Array;
+  private maskOffset: number;
   /** Opcode of the fragmented message being sent, 0 when none. */
   private sendingFragmented = 0;
 
@@ -229,6 +224,8 @@ export class Sender {
     this.host = options.host;
     this.utf8 = options.utf8;
     this.maxBufferedBytes = options.maxBufferedBytes;
+    this.maskPool = new Uint8Array(4 * (options.host.maskKeysPerDraw ?? DEFAULT_MASK_KEYS_PER_DRAW));
+    this.maskOffset = this.maskPool.length;
   }
 
   /** Frame bytes accepted and not yet handed to the socket. */
@@ -264,15 +261,24 @@ export class Sender {
       // A string takes at least one byte per UTF-16 unit, so one that cannot fit is refused
       // before it costs an allocation. Otherwise it is encoded once (no separate length
       // pass) and the exact bound checked below, still before anything is queued.
-      this.reserve(clientFrameLength(data.length), "send");
+      if (this.buffered + clientFrameLength(data.length) > this.maxBufferedBytes) this.refuse(clientFrameLength(data.length), "send");
       payload = this.utf8.encode(data);
     } else {
       payload = data;
     }
-    this.reserve(clientFrameLength(payload.length), "send");
+    const length = payload.length;
+    // clientFrameLength(length), inline: this runs for every message.
+    const frameLength = length + (length < 126 ? 6 : length < 65536 ? 8 : 14);
+    if (this.buffered + frameLength > this.maxBufferedBytes) this.refuse(frameLength, "send");
     const opcode = this.sendingFragmented !== 0 ? Opcode.CONTINUATION : type;
     this.sendingFragmented = more ? type : 0;
-    this.enqueue(encodeMaskedFrame(opcode, payload, !more, this.maskPool, this.nextMaskKey()));
+    // nextMaskKey(), inline: this runs for every message.
+    if (this.maskOffset === this.maskPool.length) this.refillMaskPool();
+    const keyAt = this.maskOffset;
+    this.maskOffset = keyAt + 4;
+    const frame = encodeMaskedFrame(opcode, payload, !more, this.maskPool, keyAt);
+    this.queue.push(frame);
+    this.buffered += frameLength;
   }
 
   /** Queues a ping (the caller checked the payload: at most 125 bytes); bounded as send(). */
@@ -307,6 +313,20 @@ export class Sender {
 
   /** Writes as much as the socket's reported space allows. */
   flush(socket: FrameSink): void {
+    const queue = this.queue;
+    if (this.current === undefined && this.pongFrame === undefined && this.queueHead === 0 && queue.length === 1) {
+      // One whole frame waits and nothing is half-written (the common case: a message sent
+      // while the socket keeps up): it goes out in one write when it fits.
+      const frame = queue[0]!;
+      if (frame.length <= this.writable) {
+        socket.write(frame);
+        queue.length = 0;
+        this.writable -= frame.length;
+        this.buffered -= frame.length;
+        if (this.buffered > 0) this.waitedForSocket = true;
+        return;
+      }
+    }
     while (this.writable > 0) {
       if (!this.current) {
         this.current = this.nextFrame();
@@ -368,13 +388,16 @@ export class Sender {
   }
 
   private reserve(frameLength: number, what: string): void {
-    if (this.buffered + frameLength > this.maxBufferedBytes) {
-      throw new WebSocketError(
-        ErrorCode.BUFFER_FULL,
-        `${what}() of a ${frameLength}-byte frame would exceed limits.maxBufferedBytes ` +
-          `(${this.maxBufferedBytes}); ${this.buffered} bytes are waiting: wait for onDrain`,
-      );
-    }
+    if (this.buffered + frameLength > this.maxBufferedBytes) this.refuse(frameLength, what);
+  }
+
+  /** A frame of `frameLength` bytes does not fit under maxBufferedBytes: ERR_BUFFER_FULL. */
+  private refuse(frameLength: number, what: string): never {
+    throw new WebSocketError(
+      ErrorCode.BUFFER_FULL,
+      `${what}() of a ${frameLength}-byte frame would exceed limits.maxBufferedBytes ` +
+        `(${this.maxBufferedBytes}); ${this.buffered} bytes are waiting: wait for onDrain`,
+    );
   }
 
   private enqueue(frame: Uint8Array): void {
@@ -406,14 +429,16 @@ export class Sender {
 
   /** Where the next frame's key is in maskPool (refilled first when used up). */
   private nextMaskKey(): number {
-    // Section 5.3: a fresh, unpredictable key per frame. Drawing 64 bytes at a time keeps
-    // the host's random source off the per-frame path; each key is used once.
-    if (this.maskOffset + 4 > MASK_POOL_BYTES) {
-      this.host.random(this.maskPool);
-      this.maskOffset = 0;
-    }
+    if (this.maskOffset === this.maskPool.length) this.refillMaskPool();
     const at = this.maskOffset;
     this.maskOffset = at + 4;
     return at;
+  }
+
+  private refillMaskPool(): void {
+    // Section 5.3: a fresh, unpredictable key per frame. Drawing several at a time (16 by
+    // default) keeps the host's random source off the per-frame path; each is used once.
+    this.host.random(this.maskPool);
+    this.maskOffset = 0;
   }
 }
