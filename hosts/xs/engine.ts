@@ -15,6 +15,9 @@
  * chunk are read then). See xs-side/protocol.ts for the wire format.
  */
 import { randomFillSync } from "node:crypto";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import type { Log, LogLevel, Storage, TcpSocket, TlsErrorCodeValue, TlsOptions } from "../../src/shared/host.js";
 import { MemoryStorage } from "../../src/shared/memory-storage.js";
@@ -82,6 +85,8 @@ export interface XsEngineOptions {
    * a normal run: the probes cost steps and reset xsnap's meter (compute figures are off).
    */
   meterProfile?: { transform: SourceTransform };
+  /** Called with xsnap's meter after every delivery (the bench follows the heap's peaks). */
+  onMeter?: (meter: MeterUsage) => void;
 }
 
 /** Node's view of one TCP or TLS socket of XS. */
@@ -293,6 +298,24 @@ export class XsEngine {
     return JSON.parse(Buffer.from(reply.reply).toString("utf8")) as MeterProfileCounts;
   }
 
+  /**
+   * What is alive in XS after a full collection, read from a heap snapshot (xsnap writes one
+   * to a file, whose sections are measured and which is then deleted): the slots, and the
+   * bytes of the chunk heap (strings, buffers' data, arrays' items, bytecode). Slots are
+   * sizeof(txSlot) each: 32 bytes in this 64-bit build.
+   */
+  async liveMemory(): Promise<{ slots: number; slotBytes: number; chunkBytes: number }> {
+    const dir = mkdtempSync(join(tmpdir(), "moorline-xs-heap-"));
+    const path = join(dir, "heap.xss");
+    try {
+      await this.worker.writeSnapshot(path);
+      const { heapBytes, chunkBytes } = snapshotSections(readFileSync(path));
+      return { slots: heapBytes / XS_SLOT_BYTES, slotBytes: heapBytes, chunkBytes };
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+
   /** Calls `listener` for each failure from now on; returns a function that stops it. */
   onFailure(listener: (error: Error) => void): () => void {
     this.failureListeners.add(listener);
@@ -340,6 +363,7 @@ export class XsEngine {
         this.deliveries++;
         this.compute += reply.meter.compute;
         this.lastMeter = reply.meter;
+        this.options.onMeter?.(reply.meter);
         this.received(reply.reply);
         after?.();
       },
@@ -681,4 +705,29 @@ function answer(bytes: Uint8Array): Uint8Array {
   out[0] = ANSWER_OK;
   out.set(bytes, 1);
   return out;
+}
+
+/** sizeof(txSlot) in the xsnap-worker built here (64-bit); 16 on the ESP32. */
+export const XS_SLOT_BYTES = 32;
+
+/**
+ * The sizes of an XS heap snapshot's live slots (its HEAP section) and chunks (BLOC): the
+ * snapshot is an atom "XS_M" of atoms, each a big-endian u32 size (header included) and a
+ * 4-letter tag (xsSnapshot.c fxWriteSnapshot).
+ */
+export function snapshotSections(snapshot: Uint8Array): { heapBytes: number; chunkBytes: number } {
+  const view = new DataView(snapshot.buffer, snapshot.byteOffset, snapshot.length);
+  const tag = (at: number) => String.fromCharCode(...snapshot.subarray(at + 4, at + 8));
+  if (snapshot.length < 8 || tag(0) !== "XS_M") throw new Error("not an XS snapshot");
+  let heapBytes = -1;
+  let chunkBytes = -1;
+  for (let at = 8; at + 8 <= snapshot.length; ) {
+    const size = view.getUint32(at);
+    if (size < 8) throw new Error(`bad snapshot section at ${at}`);
+    if (tag(at) === "HEAP") heapBytes = size - 8;
+    if (tag(at) === "BLOC") chunkBytes = size - 8;
+    at += size;
+  }
+  if (heapBytes < 0 || chunkBytes < 0) throw new Error("the snapshot has no HEAP or BLOC section");
+  return { heapBytes, chunkBytes };
 }
