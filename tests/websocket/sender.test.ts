@@ -288,6 +288,30 @@ describe("sender", () => {
       assert.equal(new Set(keys).size, 17);
     });
 
+    it("draws as many mask keys at a time as the host says (NetHost.maskKeysPerDraw), each used once", () => {
+      const sizes: number[] = [];
+      let draw = 0;
+      const sender = new Sender({
+        host: {
+          maskKeysPerDraw: 64,
+          random: (bytes) => {
+            sizes.push(bytes.length);
+            draw++;
+            for (let i = 0; i < bytes.length; i++) bytes[i] = (i * 13 + draw * 101) & 0xff;
+          },
+        },
+        utf8: portableUtf8,
+        maxBufferedBytes: 1 << 20,
+      });
+      for (let i = 0; i < 65; i++) sender.send("x", false);
+      assert.deepEqual(sizes, [256, 256], "64 keys (256 bytes) a draw");
+      const written: Uint8Array[] = [];
+      sender.setWritable(1 << 20);
+      sender.flush({ write: (bytes) => written.push(bytes.slice()) });
+      const keys = parseClientFrames(concatBytes(written)).map((f) => toHex(f.mask));
+      assert.equal(new Set(keys).size, 65);
+    });
+
     it("discards what was not started, counting it, and reports the unsent bytes at release", () => {
       const h = harness();
       h.sender.send(pattern(50), false);
@@ -305,3 +329,13 @@ describe("sender", () => {
     });
   });
 });
+
+function concatBytes(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
+  let at = 0;
+  for (const part of parts) {
+    out.set(part, at);
+    at += part.length;
+  }
+  return out;
+}

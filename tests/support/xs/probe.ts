@@ -10,6 +10,7 @@ import { registerProgram, type Json } from "../../../hosts/xs/xs-side/programs.j
 registerProgram("probe", (_options, emit) => {
   const sockets = new Map<number, TcpSocket>();
   let lastId = 0;
+  let held: Uint8Array | undefined;
   const str = (value: Json | undefined): string => value as string;
 
   xsWifi.onNotify = (notification, reason) => emit({ event: "wifi", notification, reason: reason ?? null, now: now() });
@@ -103,6 +104,10 @@ registerProgram("probe", (_options, emit) => {
           }
           return { value: out };
         }
+        case "hold":
+          // Keeps a buffer of args.bytes alive (0: none), for a test of the engine's memory figures.
+          held = (args.bytes as number) > 0 ? new Uint8Array(args.bytes as number) : undefined;
+          return { value: held?.length ?? 0 };
         case "stats":
           return { value: { timers: pendingTimers(), sockets: openSockets() } };
         default:
