@@ -58,7 +58,9 @@ export const DEFAULT_AUTH_LIMITS: Readonly<AuthLimits> = Object.freeze({
   maxDelayMs: 5_000,
   maxTracked: 4096,
   maxChecks: 8,
-  maxPerAddress: 8,
+  // A quarter of maxChecks: one address (an attacker's) can never hold every check, so a good
+  // device arriving meanwhile is checked, not told 503.
+  maxPerAddress: 2,
 });
 
 /** What was wrong with a refused attempt: for the server's log, never for the device. */
@@ -212,6 +214,9 @@ export function resolveAuthLimits(partial: Partial<AuthLimits> = {}): AuthLimits
     }
   }
   if (limits.slowAfter > limits.refuseAfter) throw new RangeError(`auth.slowAfter (${limits.slowAfter}) must be at most auth.refuseAfter (${limits.refuseAfter})`);
+  if (limits.maxPerAddress >= limits.maxChecks) {
+    throw new RangeError(`auth.maxPerAddress (${limits.maxPerAddress}) must be below auth.maxChecks (${limits.maxChecks}): one address must not hold every check`);
+  }
   return limits;
 }
 

@@ -49,10 +49,41 @@ describe("manifest.json (the firmware's build for mcconfig)", function () {
     assert.equal(entry, "hosts/moddable/main");
   });
 
+  /** Modules each platform maps to a source of its own (the manifest, not a runtime `if`, picks it). */
+  const PER_PLATFORM = ["hosts/moddable/button", "hosts/moddable/console"];
+
   it("maps every module the firmware imports, under its own path (so XS resolves relative imports)", function () {
     for (const module of modules) {
+      if (PER_PLATFORM.includes(module)) continue;
       assert.equal(manifest.modules[module], `./${module}`, `${module} is imported but not mapped in manifest.json "modules"`);
     }
+  });
+
+  it("maps the per-platform modules in every platform, to a source that exists", function () {
+    for (const module of PER_PLATFORM) {
+      assert.ok(modules.has(module), `${module} is imported`);
+      assert.equal(manifest.modules[module], undefined, `${module} is mapped per platform, not for all`);
+      for (const platform of ["esp32", "lin", "mac", "win"]) {
+        const source = manifest.platforms[platform]!.modules![module];
+        assert.equal(typeof source, "string", `${platform} maps ${module}`);
+        assert.ok(existsSync(join(REPO_ROOT, `${source as string}.ts`)), `${platform}: ${String(source)}.ts`);
+      }
+    }
+    assert.equal(manifest.platforms.esp32!.modules!["hosts/moddable/button"], "./hosts/moddable/button-esp32");
+  });
+
+  /** The modules of ours a platform maps itself, to a source of its own (hosts/moddable/console). */
+  const FIRMWARE_PLATFORMS = ["esp32", "lin", "mac", "win"];
+  const perPlatform = (module: string): Array<string | string[] | undefined> =>
+    FIRMWARE_PLATFORMS.map((platform) => manifest.platforms[platform]?.modules?.[module]);
+
+  it("maps hosts/moddable/console per platform: UART0 on the ESP32 (with the SDK's serial), none in the simulator", function () {
+    assert.equal(manifest.modules["hosts/moddable/console"], undefined, "one source per platform, never both");
+    assert.deepEqual(perPlatform("hosts/moddable/console"), ["./hosts/moddable/console", "./hosts/moddable/console-sim", "./hosts/moddable/console-sim", "./hosts/moddable/console-sim"]);
+    assert.equal(manifest.platforms.esp32!.modules!["embedded:io/serial"], "$(MODULES)/io/serial/esp32/*");
+    assert.ok(manifest.platforms.esp32!.preload!.includes("hosts/moddable/console"));
+    assert.ok(manifest.platforms.esp32!.preload!.includes("embedded:io/serial"));
+    assert.deepEqual(manifest.platforms.esp32!.config, { factoryResetPin: 0, consoleTransmit: 1, consoleReceive: 3 });
   });
 
   it("maps only modules that exist", function () {
@@ -63,14 +94,19 @@ describe("manifest.json (the firmware's build for mcconfig)", function () {
         assert.ok(existsSync(join(REPO_ROOT, path + ".ts")) || existsSync(join(REPO_ROOT, path + ".d.ts")), `${name}: ${path}.ts does not exist`);
       }
     }
+    for (const platform of FIRMWARE_PLATFORMS) {
+      for (const [name, source] of Object.entries(manifest.platforms[platform]?.modules ?? {})) {
+        if (typeof source === "string" && source.startsWith("./")) assert.ok(existsSync(join(REPO_ROOT, source + ".ts")), `${platform}: ${name}: ${source}.ts does not exist`);
+      }
+    }
   });
 
   it("maps every source file of hosts/moddable (one per module, no stray ones; the chip's per platform)", function () {
     const files = readdirSync(join(REPO_ROOT, "hosts", "moddable")).filter((name) => name.endsWith(".ts") && !name.endsWith(".d.ts"));
-    const perPlatform = new Set(Object.values(manifest.platforms).flatMap((section) => Object.values(section.modules ?? {}).flat()));
+    const mappedByPlatforms = new Set(Object.values(manifest.platforms).flatMap((section) => Object.values(section.modules ?? {}).flat()));
     for (const file of files) {
       const module = `hosts/moddable/${file.slice(0, -3)}`;
-      assert.ok(module in manifest.modules || perPlatform.has(`./${module}`), `${module} is not in manifest.json "modules"`);
+      assert.ok(module in manifest.modules || mappedByPlatforms.has(`./${module}`), `${module} is not in manifest.json "modules"`);
     }
   });
 
@@ -94,7 +130,7 @@ describe("manifest.json (the firmware's build for mcconfig)", function () {
   });
 
   it("preloads every module of ours on the ESP32 (code and constants in flash, not RAM)", function () {
-    for (const module of Object.keys(manifest.modules).filter((name) => name !== "*")) {
+    for (const module of [...Object.keys(manifest.modules).filter((name) => name !== "*"), ...PER_PLATFORM]) {
       assert.ok(preloaded.has(module), `${module} is not preloaded`);
     }
   });

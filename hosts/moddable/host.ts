@@ -14,12 +14,17 @@
  *   UDP       embedded:io/socket/udp (ECMA-419), Net.resolve for names            -> udp.ts
  *   clock     Date.now() and Time.set (the clock TLS checks dates against)        -> wall-clock.ts
  *   storage   preference (NVS on the ESP32, a JSON file in the simulator)         -> storage.ts
- *   log       trace(), one JSON line per event                                    -> log.ts
+ *   log       one JSON line per event: on the ESP32 through UART0 opened as our own
+ *             in a release build (embedded:io/serial), else trace()     -> log.ts, uart.ts
+ *   serial    that UART0, for Improv WiFi (release builds on the ESP32)  -> console.ts
  *   memory    instrumentation's "System Free Memory" (debug and -i builds only)
  *   system    the reset reason (resetReason) and esp_restart() on the ESP32; neither in
  *             the simulator (the manifest picks chip.ts or chip-sim.ts)             -> system.ts
+ *   listener  embedded:io/socket/listener, accepted as embedded:io/socket/tcp     -> listener.ts
+ *   button    embedded:io/digital on the ESP32, none in the simulator             -> button*.ts
  */
 import { Digest } from "crypt";
+import Listener from "embedded:io/socket/listener";
 import TCP from "embedded:io/socket/tcp";
 import TLS from "embedded:io/socket/tcp/tls";
 import UDP from "embedded:io/socket/udp";
@@ -31,7 +36,10 @@ import Time from "time";
 import Timer from "timer";
 import WiFi from "wifi";
 import type { DeviceHost, LogLevel, Sha1 } from "../../src/shared/host.js";
+import { createFactoryResetButton } from "./button.js";
+import { createListenerClass, type Ecma419AcceptingTcp, type Ecma419ListenerConstructor } from "./listener.js";
 import { createTraceLog } from "./log.js";
+import { CONSOLE_PLATFORM, openConsole } from "./console.js";
 import { moddableRandom } from "./random.js";
 import { PreferenceStorage } from "./storage.js";
 import { createTcpSocketClass, type Ecma419TcpConstructor } from "./tcp.js";
@@ -39,7 +47,7 @@ import { createTimers, type TimerApi } from "./timers.js";
 import { createTlsSocketClass, type Ecma419TlsConstructor } from "./tls.js";
 import { createResolver, createUdpSocketClass, type Ecma419UdpConstructor } from "./udp.js";
 import { createWallClock } from "./wall-clock.js";
-import { ModdableWifi, type WifiApi } from "./wifi.js";
+import { ModdableWifi, type NetGet, type WifiApi } from "./wifi.js";
 // Chosen per platform by the manifest: chip.ts on the ESP32, chip-sim.ts in the simulator.
 import { chipApi } from "hosts/moddable/chip";
 import { createSystemHost } from "./system.js";
@@ -86,6 +94,8 @@ function createFreeMemory(): () => number | undefined {
 export interface ModdableHostOptions {
   /** Least important level logged (default "info"). */
   logLevel?: LogLevel;
+  /** The factory-reset button's GPIO (the build config's factoryResetPin); -1 or absent: none. */
+  factoryResetPin?: number;
   /** The wall clock reads 1970-01-01 at start, whatever the platform's says (config clockUnset: the simulator as a chip). */
   clockUnset?: boolean;
   /** The platform's clock is the OS's, kept in sync (config systemClock: the simulator): trusted from boot. */
@@ -95,7 +105,12 @@ export interface ModdableHostOptions {
 /** The DeviceHost over the SDK's modules. Call once: the SDK's WiFi allows one listener. */
 export function createModdableHost(options: ModdableHostOptions = {}): DeviceHost {
   const timers = createTimers(Timer as unknown as TimerApi, () => Time.ticks);
-  const log = createTraceLog({ print: (line) => trace(line), minLevel: options.logLevel ?? "info" });
+  // On the ESP32 (release build) UART0 is ours: the log and Improv share it, as on any chip.
+  const opened = openConsole();
+  const uart = typeof opened === "string" ? undefined : opened;
+  const log = createTraceLog({ print: uart ? (line) => uart.print(line) : (line) => trace(line), minLevel: options.logLevel ?? "info" });
+  if (uart) uart.onDropped = (lines) => log("warn", "log_dropped", { lines, reason: "the UART's output queue was full" });
+  else log("info", "improv_unavailable", { reason: opened });
   const resolve = (name: string, callback: (name: string, address?: string) => void): void => Net.resolve(name, callback);
   const wallClock = createWallClock(
     { now: () => Date.now(), setSeconds: (seconds) => Time.set(seconds) },
@@ -118,9 +133,35 @@ export function createModdableHost(options: ModdableHostOptions = {}): DeviceHos
     random: moddableRandom,
     sha1: moddableSha1,
     log,
-    wifi: new ModdableWifi(WiFi as unknown as WifiApi, (property) => (property === "IP" ? Net.get("IP") : Net.get("RSSI"))),
+    wifi: new ModdableWifi(WiFi as unknown as WifiApi, netGet),
     storage: new PreferenceStorage(Preference),
     freeMemory: createFreeMemory(),
     system: createSystemHost(chipApi),
+    listener: createListenerClass({
+      Listener: Listener as unknown as Ecma419ListenerConstructor,
+      TCP: TCP as unknown as Ecma419AcceptingTcp,
+    }),
+    ...factoryResetButton(options.factoryResetPin ?? -1, log),
+    platform: CONSOLE_PLATFORM,
+    ...(uart ? { serial: uart.serial } : {}),
   };
+}
+
+/** Net.get, one property at a time (the SDK's typings overload it by property). */
+const netGet: NetGet = (property, nif) => {
+  if (property === "RSSI") return Net.get("RSSI");
+  if (property === "MAC") return Net.get("MAC", nif ?? "station");
+  return nif === undefined ? Net.get("IP") : Net.get("IP", nif);
+};
+
+/** The host's factoryResetButton, when the build names a pin that opens. */
+function factoryResetButton(pin: number, log: DeviceHost["log"]): Pick<DeviceHost, "factoryResetButton"> {
+  if (pin < 0) return {};
+  try {
+    const pressed = createFactoryResetButton(pin);
+    return pressed === undefined ? {} : { factoryResetButton: pressed };
+  } catch (error) {
+    log("error", "factory_reset_button_failed", { pin, error });
+    return {};
+  }
 }

@@ -59,13 +59,18 @@ export default function main(): void {
   }
   // config systemClock (the simulators): the computer's clock, trusted; clockUnset (testing):
   // the wall clock starts at 1970 even in the simulator, as on a chip.
-  const host = createModdableHost({ logLevel, clockUnset: isTrue(raw.clockUnset), systemClock: isTrue(raw.systemClock) });
+  const host = createModdableHost({
+    logLevel,
+    factoryResetPin: deviceConfig.factoryResetPin,
+    clockUnset: isTrue(raw.clockUnset),
+    systemClock: isTrue(raw.systemClock),
+  });
   if (raw.logLevel !== undefined && logLevel !== raw.logLevel) {
     host.log("warn", "config_ignored", { key: "logLevel", value: raw.logLevel, using: logLevel });
   }
   if (deviceConfig.ssid === "") {
     host.log("warn", "wifi_not_configured", {
-      hint: "build with ssid=<network> password=<passphrase> (networks saved in storage are still tried)",
+      hint: "networks saved in storage are tried; with none, the setup portal opens (or build with ssid=<network> password=<passphrase>)",
     });
   }
   const device = new Device({ host, config: deviceConfig });

@@ -64,13 +64,26 @@ declare module "wifi" {
     close(): void;
     static connect(options?: WiFiOptions): void;
     static disconnect(): void;
+    /** 0 off, 1 station, 2 access point, 3 station and access point (-5: radio off, ESP32). */
+    static mode: number;
+    /** Opens an access point; `station: true` keeps the station running (ESP32). Throws when refused. */
+    static accessPoint(options: { ssid: string; password?: string; channel?: number; station?: boolean }): void;
+    /** Calls back once per network heard ({ssid, rssi, channel, authentication...}), then once with nothing. */
+    static scan(
+      options: { hidden?: boolean; channel?: number },
+      callback: (item?: { ssid: string; rssi: number; channel?: number; authentication?: string } | null) => void,
+    ): void;
   }
 }
 
 declare module "net" {
   const Net: {
-    /** "IP": the station's address (string); "RSSI": signal strength in dBm (number). */
-    get(property: "IP" | "RSSI"): string | number | undefined;
+    /**
+     * "IP": an address (string); "MAC": "aa:bb:cc:dd:ee:ff"; "RSSI": signal strength in dBm
+     * (number). `nif` names the interface ("station", "ap"): the ESP32 answers nothing
+     * without it while both run.
+     */
+    get(property: "IP" | "RSSI" | "MAC", nif?: "station" | "ap"): string | number | undefined;
     /** Looks `name` up; calls back later with the address, or undefined when it failed. */
     resolve(name: string, callback: (name: string, address?: string) => void): void;
   };
@@ -147,11 +160,56 @@ declare module "embedded:io/socket/udp" {
   }
 }
 
+declare module "embedded:io/serial" {
+  export interface Options {
+    /** The UART (0: the console's). */
+    port: number;
+    /** GPIO numbers. */
+    transmit: number;
+    receive: number;
+    /** bit/s */
+    baud: number;
+    format?: "buffer";
+    onReadable?: (this: Serial, count: number) => void;
+    onWritable?: (this: Serial, count: number) => void;
+  }
+  /** Throws when the UART or its pins are in use ("port in use", "in use"). */
+  export default class Serial {
+    constructor(options: Options);
+    /** What the receive FIFO holds, or undefined when nothing. */
+    read(): ArrayBuffer | undefined;
+    /** Into the transmit FIFO; throws ("output full") past the space onWritable reported. */
+    write(bytes: ArrayBuffer | ArrayBufferView): void;
+    close(): void;
+  }
+}
+
 declare module "Resource" {
   /** A read-only buffer built into the firmware (the manifest's resources). */
   export default class Resource {
     constructor(name: string);
     static exists(name: string): boolean;
     readonly byteLength: number;
+  }
+}
+
+declare module "embedded:io/socket/listener" {
+  /** ECMA-419 TCP listener: binds every interface; throws when the port cannot be bound. */
+  export default class Listener {
+    constructor(options: { port: number; onReadable?: (this: Listener, count: number) => void });
+    /** The oldest waiting connection, for `new TCP({from})`. */
+    read(): unknown;
+    close(): void;
+  }
+}
+
+declare module "embedded:io/digital" {
+  /** ECMA-419 digital pin (ESP32 builds only: the simulator has none). */
+  export default class Digital {
+    static readonly InputPullUp: number;
+    constructor(options: { pin: number; mode: number });
+    /** 0 or 1. */
+    read(): number;
+    close(): void;
   }
 }

@@ -78,6 +78,86 @@ export function checkEndpoint(options: Pick<TcpSocketOptions, "host" | "port">):
   }
 }
 
+/** The callbacks given to the SDK's socket (its constructor's options). */
+export type Ecma419Callbacks = Pick<Ecma419TcpOptions, "onReadable" | "onWritable" | "onError">;
+
+/**
+ * src/'s TcpSocket over one SDK socket, made by attach() with this adapter's callbacks: the
+ * connections the constructor opens (createTcpSocketClass) and those a listener accepted
+ * (listener.ts). `where` names the peer in the failure message.
+ */
+export class Ecma419SocketAdapter implements TcpSocket {
+  protected readonly options: Pick<TcpSocketOptions, "onReadable" | "onWritable" | "onError">;
+  private readonly where: string;
+  private socket: Ecma419Tcp | undefined;
+  /** Bytes the SDK socket holds for us: the last onReadable count, less what we read since. */
+  private buffered = 0;
+  /** close() was called, or onError was reported: nothing more is reported. */
+  protected done = false;
+
+  constructor(options: Pick<TcpSocketOptions, "onReadable" | "onWritable" | "onError">, where: string) {
+    this.options = options;
+    this.where = where;
+  }
+
+  /** Makes the SDK socket with this adapter's callbacks (throws what the SDK throws). */
+  attach(make: (callbacks: Ecma419Callbacks) => Ecma419Tcp): void {
+    this.socket = make({
+      onReadable: (count: number) => {
+        if (this.done) return;
+        this.buffered = count;
+        this.options.onReadable?.(count);
+      },
+      onWritable: (count: number) => {
+        if (this.done) return;
+        this.options.onWritable?.(count);
+      },
+      onError: () => {
+        // lwIP and the simulator report a refused connect, a reset and the peer's FIN alike.
+        this.fail(`connection failed or closed (${this.where})`);
+      },
+    });
+  }
+
+  read(count?: number): Uint8Array | undefined {
+    if (this.done || this.socket === undefined) return undefined;
+    const [bytes, left] = readAnnounced(this.socket, this.buffered, count);
+    this.buffered = left;
+    return bytes;
+  }
+
+  write(bytes: Uint8Array): void {
+    if (this.done) throw new Error("write after close()");
+    if (this.socket === undefined) throw new Error("write before the connection is open (wait for onWritable)");
+    if (bytes.length === 0) return;
+    this.socket.write(bytes);
+  }
+
+  close(): void {
+    if (this.done && this.socket === undefined) return;
+    this.done = true;
+    this.buffered = 0;
+    const socket = this.socket;
+    this.socket = undefined;
+    socket?.close();
+  }
+
+  /** Reports the end once; the SDK socket is released, no other callback follows. */
+  protected fail(message: string): void {
+    if (this.done) return;
+    this.done = true;
+    this.buffered = 0;
+    const socket = this.socket;
+    this.socket = undefined;
+    try {
+      socket?.close();
+    } catch {
+      // Already released by the SDK (lwIP frees the pcb before its error callback).
+    }
+    this.options.onError?.(message);
+  }
+}
+
 /**
  * The TcpSocketConstructor for src/ over the SDK's TCP class and resolver. Bad arguments
  * (empty host, port out of range) throw from the constructor, as the Node host does; so does
@@ -88,20 +168,15 @@ export function checkEndpoint(options: Pick<TcpSocketOptions, "host" | "port">):
 export function createTcpSocketClass(dependencies: ModdableTcpDependencies): TcpSocketConstructor {
   const { TCP, resolve } = dependencies;
 
-  return class ModdableTcpSocket implements TcpSocket {
-    private readonly options: TcpSocketOptions;
-    private socket: Ecma419Tcp | undefined;
-    /** Bytes the SDK socket holds for us: the last onReadable count, less what we read since. */
-    private buffered = 0;
-    /** close() was called, or onError was reported: nothing more is reported. */
-    private done = false;
-
+  return class ModdableTcpSocket extends Ecma419SocketAdapter {
     constructor(options: TcpSocketOptions) {
       checkEndpoint(options);
+      super(options, `${options.host}:${options.port}`);
       const { host, port } = options;
-      this.options = options;
+      const open = (address: string): void =>
+        this.attach((callbacks) => new TCP({ address, port, nodelay: options.nodelay === true, format: "buffer", ...callbacks }));
       if (isAddressLiteral(host)) {
-        this.open(host);
+        open(host);
         return;
       }
       resolve(host, (_name, address) => {
@@ -111,73 +186,11 @@ export function createTcpSocketClass(dependencies: ModdableTcpDependencies): Tcp
           return;
         }
         try {
-          this.open(address);
+          open(address);
         } catch (error) {
           this.fail(`connection to ${address}:${port} failed: ${messageOf(error)}`);
         }
       });
-    }
-
-    /** Opens the SDK socket (throws what the SDK throws for a bad address or no socket). */
-    private open(address: string): void {
-      const { port } = this.options;
-      this.socket = new TCP({
-        address,
-        port,
-        nodelay: this.options.nodelay === true,
-        format: "buffer",
-        onReadable: (count: number) => {
-          if (this.done) return;
-          this.buffered = count;
-          this.options.onReadable?.(count);
-        },
-        onWritable: (count: number) => {
-          if (this.done) return;
-          this.options.onWritable?.(count);
-        },
-        onError: () => {
-          // lwIP and the simulator report a refused connect, a reset and the peer's FIN alike.
-          this.fail(`connection failed or closed (${this.options.host}:${port})`);
-        },
-      });
-    }
-
-    read(count?: number): Uint8Array | undefined {
-      if (this.done || this.socket === undefined) return undefined;
-      const [bytes, left] = readAnnounced(this.socket, this.buffered, count);
-      this.buffered = left;
-      return bytes;
-    }
-
-    write(bytes: Uint8Array): void {
-      if (this.done) throw new Error("write after close()");
-      if (this.socket === undefined) throw new Error("write before the connection is open (wait for onWritable)");
-      if (bytes.length === 0) return;
-      this.socket.write(bytes);
-    }
-
-    close(): void {
-      if (this.done && this.socket === undefined) return;
-      this.done = true;
-      this.buffered = 0;
-      const socket = this.socket;
-      this.socket = undefined;
-      socket?.close();
-    }
-
-    /** Reports the end once; the SDK socket is released, no other callback follows. */
-    private fail(message: string): void {
-      if (this.done) return;
-      this.done = true;
-      this.buffered = 0;
-      const socket = this.socket;
-      this.socket = undefined;
-      try {
-        socket?.close();
-      } catch {
-        // Already released by the SDK (lwIP frees the pcb before its error callback).
-      }
-      this.options.onError?.(message);
     }
   };
 }

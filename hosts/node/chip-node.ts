@@ -12,11 +12,13 @@
  * - restart() in the firmware ends the worker with RESTART_EXIT_CODE: reset "software".
  * - stop(): the worker stops the device (1001, outbox flushed) and exits with 0: "stopped".
  *
- * The worker's log lines come here as messages and are written in order with the chip's own.
+ * The worker's log lines come here as messages and are written in order with the chip's own;
+ * so do its UART's reads and writes (--serial: the chip owns the tty, serial-relay.ts).
  */
 import { Worker } from "node:worker_threads";
 import { ResetReason } from "../../src/health/reset-reason.js";
 import type { BootContext, EngineBoot, FirmwareRun, RunEnd } from "./chip.js";
+import { isSerialMessage, SerialRelay, type SerialFromWorker, type SerialToWorker } from "./serial-relay.js";
 
 /** The worker's exit code for restart() (src/shared/host.ts SystemHost): reset "software". */
 export const RESTART_EXIT_CODE = 75;
@@ -33,13 +35,15 @@ export interface FirmwareWorkerData {
   storagePath: string;
   logLevel: BootContext["logLevel"];
   resetReason: string;
+  /** The chip has a UART (--serial): the firmware gets DeviceHost.serial, relayed (serial-relay.ts). */
+  serial?: boolean;
   /** The watchdog's counter and how often to feed it; absent: no watchdog. */
   watchdog?: { counter: SharedArrayBuffer; feedMs: number };
 }
 
 /** Messages between the chip and the worker. */
-export type ToWorker = { stop: true };
-export type FromWorker = { line: string };
+export type ToWorker = { stop: true } | SerialToWorker;
+export type FromWorker = { line: string } | SerialFromWorker;
 
 export const bootOnNode: EngineBoot = async (context: BootContext): Promise<FirmwareRun> => {
   const watchdogMs = context.watchdogMs;
@@ -53,11 +57,14 @@ export const bootOnNode: EngineBoot = async (context: BootContext): Promise<Firm
     storagePath: context.storagePath,
     logLevel: context.logLevel,
     resetReason: context.resetReason,
+    ...(context.serial ? { serial: true } : {}),
     ...(counter ? { watchdog: { counter, feedMs } } : {}),
   };
   const worker = new Worker(context.image.nodeEntry, { workerData: data, stdout: false, stderr: false });
+  const relay = context.serial ? new SerialRelay(context.serial, (message) => worker.postMessage(message satisfies ToWorker)) : undefined;
   worker.on("message", (message: FromWorker) => {
-    if (typeof message?.line === "string") context.out.write(message.line);
+    if (isSerialMessage(message)) relay?.handle(message);
+    else if (typeof message?.line === "string") context.out.write(message.line);
   });
 
   let end: RunEnd | undefined;
@@ -71,6 +78,8 @@ export const bootOnNode: EngineBoot = async (context: BootContext): Promise<Firm
     });
     worker.on("exit", (code) => {
       clearInterval(watchdog);
+      // The UART stays the chip's: the next run opens its own reader.
+      relay?.end();
       if (end === undefined) {
         if (code === 0 && stopRequested) end = { how: "stopped" };
         else if (code === RESTART_EXIT_CODE) end = { how: "reset", reason: ResetReason.SOFTWARE, detail: "restart requested by the firmware" };

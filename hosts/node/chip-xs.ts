@@ -38,6 +38,7 @@ export const bootOnXs: EngineBoot = async (context: BootContext): Promise<Firmwa
   engine = await XsEngine.start({
     storage,
     wallClock: new NodeWallClock(context.clock),
+    ...(context.serial ? { serial: context.serial } : {}),
     log: createJsonLog(context.out, context.logLevel),
     onFailure: (error) => {
       if (error instanceof XsnapWorkerError && error.timedOut) {
@@ -56,6 +57,7 @@ export const bootOnXs: EngineBoot = async (context: BootContext): Promise<Firmwa
         logLevel: context.logLevel,
         explicitSettings: [...context.explicitSettings],
         reset: context.resetReason,
+        ...(context.serial ? { serial: true } : {}),
       },
       (event: Record<string, unknown>) => {
         if (event.event === "restart") finish({ how: "reset", reason: ResetReason.SOFTWARE, detail: "restart requested by the firmware" });

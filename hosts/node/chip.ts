@@ -23,6 +23,7 @@ import type { Log, LogLevel } from "../../src/shared/host.js";
 import { ResetReason } from "../../src/health/reset-reason.js";
 import { ChipMemory, selectFirmware, type FirmwareImage } from "./firmware.js";
 import type { LineSink } from "./host.js";
+import type { SerialConsole } from "./serial.js";
 
 /** The ESP32's default task watchdog timeout (CONFIG_ESP_TASK_WDT_TIMEOUT_S), ms. */
 export const DEFAULT_WATCHDOG_MS = 5000;
@@ -64,6 +65,12 @@ export interface BootContext {
   out: LineSink;
   /** The chip's own log (the same sink). */
   log: Log;
+  /**
+   * The device's UART (--serial), opened once by the chip and kept across resets, as UART0
+   * outlives the firmware: each run reads it (Improv) and writes to it; the log lines already
+   * reach it through `out`.
+   */
+  serial?: SerialConsole;
 }
 
 /** Starts one run of the firmware on an engine; rejects when it cannot start at all. */
@@ -115,6 +122,7 @@ export class Chip {
         logLevel: o.logLevel,
         out: o.out,
         log: o.log,
+        ...(o.serial ? { serial: o.serial } : {}),
       });
       this.run = run;
       if (this.stopping) this.stopRun(run);

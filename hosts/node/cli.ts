@@ -285,6 +285,17 @@ export async function runCommand(spec: CommandSpec, argv: readonly string[], mai
   }
 }
 
+/**
+ * Exits with the status set (process.exitCode, else 0) once stdout has drained: process.exit
+ * would cut a piped output short, and a port or a signal handler may still hold the process.
+ * For commands that end when their work is done (the monitor, provision), after runCommand.
+ */
+export function exitWhenDrained(): void {
+  const code = typeof process.exitCode === "number" ? process.exitCode : 0;
+  setTimeout(() => process.exit(code), 50).unref();
+  process.stdout.write("", () => process.exit(code));
+}
+
 /** Reports `error` as runCommand does and sets the exit status. */
 export function failCommand(spec: CommandSpec, error: unknown): void {
   if (error instanceof UsageError) {

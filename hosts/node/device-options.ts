@@ -70,11 +70,19 @@ const FLAGS: readonly Flag[] = [
   { name: "ntp-interval-ms", value: "N", key: "ntpIntervalMs", help: `how often a synced clock asks NTP again (default ${D.ntpIntervalMs})` },
   { name: "clock-fallback-ms", value: "N", key: "clockFallbackMs", help: "after this long without a trusted clock, try wss:// anyway, dates\nchecked against the clock's lower bound (default 0: never)" },
   { name: "storage", value: "FILE", help: "settings, saved networks, the boot record and the durable outbox\n(default .moorline/<device-id>.json; the chip's memory beside it,\n<name>.chip.json)" },
+  { name: "factory-reset", help: "first erase what a factory reset erases (saved networks, the\nprovisioned server and name, settings, the stored token, telemetry\nnot acknowledged): back to the build's settings" },
   { name: "safe-mode-after-boots", value: "N", key: "safeModeAfterBoots", help: `boots in a row without a stable connection before safe mode\n(default ${D.safeModeAfterBoots}; 0 = never)` },
   { name: "outbox-flush-ms", value: "N", key: "outboxFlushMs", help: `longest a telemetry record waits before it is stored (default ${D.outboxFlushMs})` },
   { name: "outbox-writes-per-hour", value: "N", key: "outboxWritesPerHour", help: `storage writes the outbox may make per hour (default ${D.outboxWritesPerHour})` },
   { name: "watchdog-ms", value: "N", integer: { min: 0, max: 600_000, unit: "milliseconds" }, help: `a turn of the firmware longer than this resets it (default ${DEFAULT_WATCHDOG_MS},\nthe ESP32's task watchdog; 0 = off)` },
   { name: "faults", key: "faults", help: 'adds the "fault" request (hang, crash) to try the watchdog\nand safe mode; never in production' },
+  { name: "portal-port", value: "N", key: "portalPort", integer: { min: 1, max: 65535 }, help: "open the setup portal when no network works, with its page on\nhttp://127.0.0.1:N/ (default: no portal). Start unprovisioned with\n--ssid \"\" --password \"\"" },
+  { name: "dns-port", value: "N", key: "dnsPort", integer: { min: 1, max: 65535 }, help: "the portal's DNS server on 127.0.0.1:N (every name answers 127.0.0.1)" },
+  { name: "portal-timeout-ms", value: "N", key: "portalTimeoutMs", help: `no network working this long opens the portal (default ${D.portalTimeoutMs})` },
+  { name: "ap-password", value: "PW", key: "apPassword", help: "the setup access point's passphrase, 8 to 63 characters (default: open)" },
+  { name: "server-trial-ms", value: "N", key: "serverTrialMs", help: `a new server URL must get a connection this soon, or the old one\ncomes back (default ${D.serverTrialMs})` },
+  { name: "serial", value: "PATH", help: "the device's UART is the tty PATH (one end of a socat pty pair), as\nUART0 is the chip's: its log lines (JSON) go there too, and it answers\nImprov WiFi there (npm run provision -- --port <the other end>)" },
+  { name: "improv-url", value: "URL", key: "improvUrl", help: 'Improv: where the browser goes once the device is online;\n"{address}" becomes its IP address (default: none)' },
   logLevelFlag("log-level", "debug, info, warn or error (default info)"),
   { name: "log-format", value: "FORMAT", choices: ["text", "json"], help: "text: readable lines; json: one JSON object a line (what\nthe monitor and scripts read). Default: text on a terminal,\njson otherwise" },
   { name: "engine", value: "NAME", choices: ["node", "xs"], help: "node (default), or xs: the firmware inside the XS engine\n(the chip's JavaScript engine, hosts/xs)" },
@@ -94,8 +102,8 @@ export const DEVICE_COMMAND: CommandSpec = {
     "A reboot request, a crash or the watchdog restarts the firmware, as on the chip; the next\n" +
     "hello says why (reset). SIGKILL is a power cut: the next start reports reset=killed.\n\n" +
     "Exit status: 0 after SIGINT or SIGTERM (the connection is closed with 1001 first);\n" +
-    "1 the firmware cannot start at all; 2 bad arguments (including a --ca or --storage file\n" +
-    "that cannot be used).",
+    "1 the firmware cannot start at all, or a --serial tty cannot be opened; 2 bad arguments\n" +
+    "(including a --ca or --storage file that cannot be used).",
 };
 
 export interface DeviceArguments {
@@ -107,11 +115,18 @@ export interface DeviceArguments {
   engine: "node" | "xs";
   /** The desktop chip's watchdog, ms; 0: none. */
   watchdogMs: number;
-  /** The setting keys (DEVICE_SETTINGS) and authToken given as flags: they win over stored values. */
+  /** The setting keys (DEVICE_SETTINGS, the provisioned url and deviceId) and authToken given as flags: they win over stored values. */
   explicitSettings: readonly string[];
+  /** --factory-reset: erase what a factory reset erases before starting. */
+  factoryReset: boolean;
   /** The device's wall clock (hosts/node/wall-clock.ts): from 1970 (--clock-unset), trusted from boot or not (--ntp). */
   clock: NodeWallClockOptions;
+  /** --serial: the tty that is the device's UART. */
+  serial: string | undefined;
 }
+
+/** Keys provisioning stores (src/provisioning): a flag for one wins over the stored value for this run. */
+const PROVISIONED_KEYS: readonly string[] = ["url", "deviceId"];
 
 /** The command line as the device's arguments; throws UsageError naming the flag at fault. */
 export function deviceArguments(parsed: ParsedFlags, stdoutIsTerminal: boolean): DeviceArguments {
@@ -120,7 +135,11 @@ export function deviceArguments(parsed: ParsedFlags, stdoutIsTerminal: boolean):
   if (!wifi && credential !== undefined) {
     throw new UsageError(`${parsed.typed.get(credential)} and ${parsed.typed.get("no-wifi")} contradict each other`);
   }
-  const raw: Record<string, unknown> = { deviceId: DEFAULT_DEVICE_ID, ...(wifi ? SIM_NETWORK : { ssid: "", password: "" }) };
+  if (!wifi && parsed.values.has("portal-port")) {
+    throw new UsageError(`${parsed.typed.get("portal-port")} and ${parsed.typed.get("no-wifi")} contradict each other (the portal is WiFi's)`);
+  }
+  // No portal on the desktop unless asked for (port 80 would need privileges).
+  const raw: Record<string, unknown> = { deviceId: DEFAULT_DEVICE_ID, portalPort: 0, dnsPort: 0, ...(wifi ? SIM_NETWORK : { ssid: "", password: "" }) };
   Object.assign(raw, keyedValues(parsed, FLAGS));
   const ca = stringFlag(parsed, "ca");
   if (ca !== undefined) raw.ca = caFlagFile(parsed.typed.get("ca")!, ca);
@@ -137,6 +156,8 @@ export function deviceArguments(parsed: ParsedFlags, stdoutIsTerminal: boolean):
   const logFormat = stringFlag(parsed, "log-format") ?? (stdoutIsTerminal ? "text" : "json");
   // The OS clock is trusted unless the user asked for a chip's clock or for NTP.
   const unset = switchFlag(parsed, "clock-unset");
+  const serial = stringFlag(parsed, "serial");
+  if (serial === "") throw new UsageError(`${parsed.typed.get("serial")} needs a path`);
   return {
     config,
     storage,
@@ -147,8 +168,13 @@ export function deviceArguments(parsed: ParsedFlags, stdoutIsTerminal: boolean):
     watchdogMs: integerFlag(parsed, "watchdog-ms") ?? DEFAULT_WATCHDOG_MS,
     // The token too: one typed here wins over a stored one (src/auth/credentials.ts).
     explicitSettings: FLAGS.filter(
-      (flag) => flag.key !== undefined && (flag.key in DEVICE_SETTINGS || flag.key === "authToken") && parsed.values.has(flag.name),
+      (flag) =>
+        flag.key !== undefined &&
+        (flag.key in DEVICE_SETTINGS || PROVISIONED_KEYS.includes(flag.key) || flag.key === "authToken") &&
+        parsed.values.has(flag.name),
     ).map((flag) => flag.key!),
+    factoryReset: switchFlag(parsed, "factory-reset"),
+    serial,
   };
 }
 

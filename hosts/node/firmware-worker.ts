@@ -16,17 +16,22 @@ const port = parentPort!;
 const watchdog = data.watchdog ? new Int32Array(data.watchdog.counter) : undefined;
 if (watchdog) setInterval(() => Atomics.add(watchdog, 0, 1), data.watchdog!.feedMs);
 
-const [{ Device }, { createNodeDeviceHost }, { RESTART_EXIT_CODE }] = await Promise.all([
+const [{ Device }, { createNodeDeviceHost }, { RESTART_EXIT_CODE }, { createRelayedSerial }] = await Promise.all([
   import("../../src/device/device.js"),
   import("./device-host.js"),
   import("./chip-node.js"),
+  import("./serial-relay.js"),
 ]);
+
+// The chip's UART (--serial), read and written through the chip (serial-relay.ts).
+const uart = data.serial ? createRelayedSerial((message) => port.postMessage(message satisfies FromWorker)) : undefined;
 
 const host = createNodeDeviceHost({
   storage: data.storagePath,
   logLevel: data.logLevel,
   ...(data.clock ? { clock: data.clock } : {}),
   out: { write: (line: string) => port.postMessage({ line } satisfies FromWorker) },
+  ...(uart ? { serial: uart.serial } : {}),
 });
 host.system = {
   resetReason: () => data.resetReason,
@@ -35,7 +40,8 @@ host.system = {
 };
 const device = new Device({ host, config: data.config, explicitSettings: data.explicitSettings });
 port.on("message", (message: ToWorker) => {
-  if (message.stop) device.stop(() => process.exit(0));
+  if ("stop" in message) device.stop(() => process.exit(0));
+  else uart?.received(message);
 });
 device.start();
 // Loaded and started: from now on a turn has watchdogMs.

@@ -14,14 +14,22 @@
  *
  * address() is a made-up station address for logs and status replies: nothing routes through
  * it; the desktop's own network stack carries the traffic.
+ *
+ * For provisioning it also scans (the access points in range, after scanDelayMs) and opens
+ * an access point of its own beside the station, as the ESP32's AP+station mode does. That
+ * access point is only a record (which name, which password): its "address" is 127.0.0.1 by
+ * default, where the desktop's portal listens, so the captive portal's DNS answers lead
+ * there.
  */
 import type {
+  AccessPointOptions,
   TimerId,
   Timers,
   WifiDisconnectReason,
   WifiDriver,
   WifiNetwork,
   WifiNotification,
+  WifiScanResult,
 } from "../../src/shared/host.js";
 
 export interface SimAccessPoint {
@@ -46,6 +54,12 @@ export interface SimWifiOptions {
   leaveDelayMs?: number;
   /** The station address reported while online (default "192.168.4.2"). */
   address?: string;
+  /** From scan() to its answer, ms (default 300; Moddable's simulator takes 1.5 s). */
+  scanDelayMs?: number;
+  /** The station's MAC address (default 02:6d:6f:6f:72:6c, a locally administered one). */
+  mac?: string;
+  /** The address of the simulated access point (default "127.0.0.1", where the portal listens). */
+  accessPointAddress?: string;
 }
 
 /** Moddable's simulator fails any connect with this password; so does this one. */
@@ -58,6 +72,9 @@ export const SIM_WIFI_DEFAULTS = {
   leaveDelayMs: 50,
   address: "192.168.4.2",
   rssi: -55,
+  scanDelayMs: 300,
+  mac: "02:6d:6f:6f:72:6c",
+  accessPointAddress: "127.0.0.1",
 } as const;
 
 /** Where the simulated station is. */
@@ -98,6 +115,13 @@ export class SimWifi implements WifiDriver {
   private readonly failDelayMs: number;
   private readonly leaveDelayMs: number;
   private readonly stationAddress: string;
+  private readonly scanDelayMs: number;
+  private readonly mac: string;
+  private readonly apAddress: string;
+  /** The access point opened with startAccessPoint(), until stopAccessPoint(). */
+  private ownAccessPoint: AccessPointOptions | undefined;
+  private scanTimer: TimerId | undefined;
+  private scanCalls = 0;
   private readonly accessPoints = new Map<string, Required<SimAccessPoint>>();
   private link: SimWifiLinkState = "idle";
   private target: WifiNetwork | undefined;
@@ -119,6 +143,9 @@ export class SimWifi implements WifiDriver {
     this.failDelayMs = checkDelay("failDelayMs", options.failDelayMs, SIM_WIFI_DEFAULTS.failDelayMs);
     this.leaveDelayMs = checkDelay("leaveDelayMs", options.leaveDelayMs, SIM_WIFI_DEFAULTS.leaveDelayMs);
     this.stationAddress = options.address ?? SIM_WIFI_DEFAULTS.address;
+    this.scanDelayMs = checkDelay("scanDelayMs", options.scanDelayMs, SIM_WIFI_DEFAULTS.scanDelayMs);
+    this.mac = options.mac ?? SIM_WIFI_DEFAULTS.mac;
+    this.apAddress = options.accessPointAddress ?? SIM_WIFI_DEFAULTS.accessPointAddress;
     for (const ap of options.accessPoints ?? []) this.setAccessPoint(ap);
   }
 
@@ -169,6 +196,43 @@ export class SimWifi implements WifiDriver {
 
   address(): string | undefined {
     return this.link === "online" ? this.stationAddress : undefined;
+  }
+
+  /**
+   * The access points in range, after scanDelayMs (none while dropLink() lasts). One scan
+   * at a time, as Moddable's: a second throws "already scanning".
+   */
+  scan(onDone: (networks: WifiScanResult[] | undefined, error?: string) => void): void {
+    if (this.scanTimer !== undefined) throw new Error("already scanning");
+    this.scanCalls++;
+    this.scanTimer = this.timers.set(() => {
+      this.scanTimer = undefined;
+      const heard = this.radioDown
+        ? []
+        : Array.from(this.accessPoints.values(), (ap) => ({ ssid: ap.ssid, rssi: ap.rssi, secure: ap.password !== "" }));
+      onDone(heard);
+    }, this.scanDelayMs);
+  }
+
+  /** Opens the simulated access point (checked as the ESP32 checks it). */
+  startAccessPoint(options: AccessPointOptions): void {
+    const ssid = options?.ssid;
+    if (typeof ssid !== "string" || ssid === "" || utf8Bytes(ssid) > 32) throw new Error("ssid too long - 32 bytes max");
+    const password = options.password ?? "";
+    if (password !== "" && (password.length < 8 || utf8Bytes(password) > 64)) throw new Error("password too short - 8 bytes min");
+    this.ownAccessPoint = { ssid, password };
+  }
+
+  stopAccessPoint(): void {
+    this.ownAccessPoint = undefined;
+  }
+
+  accessPointAddress(): string | undefined {
+    return this.ownAccessPoint === undefined ? undefined : this.apAddress;
+  }
+
+  macAddress(): string | undefined {
+    return this.mac;
   }
 
   // Scripting -----------------------------------------------------------------------------
@@ -223,9 +287,21 @@ export class SimWifi implements WifiDriver {
     if (this.link === "associated" && this.timer === undefined) this.after(this.gotIPDelayMs, () => this.online());
   }
 
+  /** The access point opened with startAccessPoint(), or undefined. */
+  get accessPoint(): AccessPointOptions | undefined {
+    return this.ownAccessPoint;
+  }
+
+  /** scan() calls so far. */
+  get scanCount(): number {
+    return this.scanCalls;
+  }
+
   /** Drops any pending notification and leaves the network silently (end of a test or demo). */
   close(): void {
     this.cancel();
+    if (this.scanTimer !== undefined) this.timers.clear(this.scanTimer);
+    this.scanTimer = undefined;
     this.link = "idle";
     this.target = undefined;
     this.onNotify = undefined;

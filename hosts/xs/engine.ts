@@ -19,13 +19,15 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
-import type { Log, LogLevel, Storage, TcpSocket, TlsErrorCodeValue, TlsOptions } from "../../src/shared/host.js";
+import type { AcceptedSocketOptions, Log, LogLevel, Storage, TcpSocket, TlsErrorCodeValue, TlsOptions } from "../../src/shared/host.js";
 import { MemoryStorage } from "../../src/shared/memory-storage.js";
-import { SIM_NETWORK } from "../node/device-host.js";
+import { SIM_ACCESS_POINTS } from "../node/device-host.js";
 import { createJsonLog, NodeTcpSocket, NodeTlsSocket, type NodeTcpTuning } from "../node/host.js";
 import { SimWifi, type SimWifiOptions } from "../node/sim-wifi.js";
 import { NodeWallClock } from "../node/wall-clock.js";
 import { UdpBridge } from "./udp-bridge.js";
+import type { SerialConsole } from "../node/serial.js";
+import { ImprovBridge } from "./improv-bridge.js";
 import {
   ANSWER_FAILED,
   ANSWER_OK,
@@ -39,6 +41,7 @@ import {
   WIFI_REASONS,
   Writer,
 } from "./xs-side/protocol.js";
+import { ListenerBridge } from "./listener-bridge.js";
 import { bootstrap, ModuleLoader, PROGRAMS_MODULE, type SourceTransform } from "./loader.js";
 import { errorFromXs, XsError, type XsErrorJson } from "./xs-errors.js";
 import { XsnapWorker, XsnapWorkerError, type MeterUsage, type XsnapReply } from "./xsnap-worker.js";
@@ -51,11 +54,13 @@ export interface XsEngineOptions {
   storage?: Storage;
   /**
    * The simulated WiFi XS's WifiDriver drives: a SimWifi (for a test to script), or options
-   * for one (default: the access point SIM_NETWORK, SimWifi's default delays, Node timers).
+   * for one (default: the access points SIM_ACCESS_POINTS, SimWifi's default delays, Node timers).
    */
   wifi?: SimWifi | Partial<SimWifiOptions>;
   /** Socket tuning (tests), as for the Node host. */
   tcp?: NodeTcpTuning;
+  /** The device's console serial port (--serial), which XS's DeviceHost.serial reads (improv-bridge.ts). */
+  serial?: SerialConsole;
   /**
    * Where XS's log events go (each program filters by its own logLevel first). Default: JSON
    * lines on stderr, as the Node host prints them.
@@ -158,7 +163,10 @@ export class XsEngine {
   private readonly loader: ModuleLoader;
   private readonly log: Log;
   private readonly ownsWifi: boolean;
+  private readonly improv: ImprovBridge;
   private readonly sockets = new Map<number, SocketRecord>();
+  /** XS's TCP listeners, and the simulated WiFi's scan and access point. */
+  private readonly portal: ListenerBridge;
   /** XS's UDP sockets, name lookups and wall clock. */
   private readonly udp: UdpBridge;
   private readonly timers = new Map<number, NodeJS.Timeout>();
@@ -187,11 +195,17 @@ export class XsEngine {
           clear: (id) => clearTimeout(id as NodeJS.Timeout),
           now: () => performance.now(),
         },
-        accessPoints: [{ ...SIM_NETWORK, rssi: -58 }],
+        accessPoints: SIM_ACCESS_POINTS,
         ...options.wifi,
       });
       this.ownsWifi = true;
     }
+    this.portal = new ListenerBridge({
+      event: (kind, write) => this.event(kind, write),
+      attachSocket: (id, create) => this.attachSocket(id, create),
+      wifi: this.wifi,
+    });
+    this.improv = new ImprovBridge((kind, write) => this.event(kind, write), options.serial);
     this.worker = new XsnapWorker({
       name: "moorline-xs",
       onCommand: (message) => this.received(message),
@@ -480,7 +494,7 @@ export class XsEngine {
         return;
       }
       default:
-        if (this.udp.post(kind, body)) return;
+        if (this.udp.post(kind, body) || this.portal.post(kind, body)) return;
         throw new Error(`XS sent an unknown post kind ${kind}`);
     }
   }
@@ -539,11 +553,8 @@ export class XsEngine {
           address.copy(out, 9);
           return out;
         }
-        default: {
-          const handled = this.udp.command(kind, body);
-          if (handled !== undefined) return handled;
-          throw new Error(`XS sent an unknown command kind ${kind}`);
-        }
+        default:
+          return this.udp.command(kind, body) ?? this.portal.command(kind, body) ?? this.improv.command(kind, body) ?? fail(`XS sent an unknown command kind ${kind}`);
       }
     } catch (error) {
       const { name, message } = error instanceof Error ? error : new Error(String(error));
@@ -569,6 +580,18 @@ export class XsEngine {
    * NodeTcpSocket's is reported as its failure (XS has checked the address already).
    */
   private openSocket(id: number, port: number, nodelay: boolean, host: string, tls?: TlsOptions): void {
+    const Socket = tls === undefined ? NodeTcpSocket : NodeTlsSocket;
+    const create = (callbacks: AcceptedSocketOptions): TcpSocket =>
+      new Socket({ ...this.options.tcp, host, port, nodelay, ...(tls === undefined ? {} : { tls, wallClock: this.wallClock }), ...callbacks });
+    this.attachSocket(id, create, tls !== undefined);
+  }
+
+  /**
+   * Makes the socket `create` returns XS's socket `id` (its events cross to XS). A throw is
+   * rethrown when `rethrow` (TLS_OPEN answers XS with it), else reported as its failure;
+   * false when `create` made none (a listener with no connection waiting).
+   */
+  private attachSocket(id: number, create: (callbacks: AcceptedSocketOptions) => TcpSocket | undefined, rethrow = false): boolean {
     const record: SocketRecord = {
       socket: undefined,
       space: 0,
@@ -581,14 +604,8 @@ export class XsEngine {
       writableQueued: false,
     };
     this.sockets.set(id, record);
-    const Socket = tls === undefined ? NodeTcpSocket : NodeTlsSocket;
     try {
-      record.socket = new Socket({
-        ...this.options.tcp,
-        host,
-        port,
-        nodelay,
-        ...(tls === undefined ? {} : { tls, wallClock: this.wallClock }),
+      record.socket = create({
         onWritable: (count) => {
           record.space = count;
           this.reportWritable(id, record);
@@ -600,12 +617,15 @@ export class XsEngine {
         onError: (message, code) => this.socketFailed(id, record, message ?? "connection failed", code),
       });
     } catch (error) {
-      if (tls !== undefined) {
+      if (rethrow) {
         this.sockets.delete(id);
         throw error;
       }
       this.socketFailed(id, record, (error as Error).message);
+      return true;
     }
+    if (record.socket === undefined) this.sockets.delete(id);
+    return record.socket !== undefined;
   }
 
   /**
@@ -681,7 +701,9 @@ export class XsEngine {
     this.timers.clear();
     for (const record of this.sockets.values()) record.socket?.close();
     this.sockets.clear();
+    this.portal.close();
     this.udp.close();
+    this.improv.shutDown();
     this.wifi.onNotify = undefined;
     if (this.ownsWifi) this.wifi.close();
   }
@@ -698,6 +720,10 @@ export function bounded<T>(promise: Promise<T>, ms: number, what: string): Promi
 
 function text(bytes: Uint8Array): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString("utf8");
+}
+
+function fail(message: string): never {
+  throw new Error(message);
 }
 
 function answer(bytes: Uint8Array): Uint8Array {

@@ -8,6 +8,7 @@ import { EXIT_NOT_OPENED } from "../../src/websocket/echo-agent.js";
 import type { Log, LogLevel, Storage } from "../../src/shared/host.js";
 import type { ClientTlsOptions } from "../../src/websocket/client.js";
 import type { SimWifi, SimWifiOptions } from "../node/sim-wifi.js";
+import type { SerialConsole } from "../node/serial.js";
 import { createJsonLog, type LineSink } from "../node/host.js";
 import { NodeWallClock, type NodeWallClockOptions } from "../node/wall-clock.js";
 import { bounded, XsEngine, type XsEngineOptions } from "./engine.js";
@@ -97,7 +98,9 @@ export interface DeviceInXsOptions {
   wifi?: SimWifi | Partial<SimWifiOptions>;
   /** The device's wall clock (default: the OS clock, trusted). */
   clock?: NodeWallClockOptions;
-  engine?: Omit<XsEngineOptions, "log" | "storage" | "wifi" | "wallClock">;
+  /** The device's UART (--serial): Improv is answered there (the log lines go to `out` or `log`). */
+  serial?: SerialConsole;
+  engine?: Omit<XsEngineOptions, "log" | "storage" | "wifi" | "wallClock" | "serial">;
 }
 
 export interface DeviceInXs {
@@ -122,6 +125,7 @@ export async function runDeviceInXs(options: DeviceInXsOptions): Promise<DeviceI
     storage: options.storage,
     ...(options.wifi ? { wifi: options.wifi } : {}),
     wallClock: new NodeWallClock(options.clock),
+    ...(options.serial ? { serial: options.serial } : {}),
     log: options.log ?? createJsonLog(options.out ?? process.stdout, options.logLevel),
   });
   let stopped!: () => void;
@@ -139,6 +143,7 @@ export async function runDeviceInXs(options: DeviceInXsOptions): Promise<DeviceI
       config: options.config,
       logLevel: options.logLevel,
       ...(options.explicitSettings ? { explicitSettings: [...options.explicitSettings] } : {}),
+      ...(options.serial ? { serial: true } : {}),
     };
     handle = await engine.startProgram("device", program, (event) => {
       if (event.event === "stopped") stopped();

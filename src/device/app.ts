@@ -285,6 +285,17 @@ export class DeviceApp {
     this.handlers.set(type, handler);
   }
 
+  /** Drops the telemetry records not acknowledged yet, in RAM and in storage (a factory reset). */
+  discardTelemetry(): void {
+    const records = this.telemetry.discard();
+    if (records > 0) this.note("warn", "telemetry_discarded", { records });
+  }
+
+  /** Renames the device: hellos from now on carry `deviceId` (provisioning's device name). */
+  rename(deviceId: string): void {
+    this.identity.deviceId = deviceId;
+  }
+
   get counters(): Readonly<AppCounters> {
     return {
       messagesIn: this.counts.messagesIn,

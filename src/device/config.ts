@@ -66,6 +66,23 @@ export interface DeviceConfig {
   /** wss:// only: no certificate verification at all (logged as a warning at every connect). */
   insecure: boolean;
   /**
+   * Provisioning (src/provisioning): the setup portal's HTTP port on the device's access
+   * point; 0: no portal (the device then only joins the networks it knows).
+   */
+  portalPort: number;
+  /** The portal's DNS server port (53 on the chip); 0: none. */
+  dnsPort: number;
+  /** Every known network failing this long (or none known) opens the portal, ms. */
+  portalTimeoutMs: number;
+  /** How long a new server URL (or name) may take to get a connection before the old one comes back, ms. */
+  serverTrialMs: number;
+  /** The access point's WPA2 passphrase (8 to 63 characters); "": an open access point. */
+  apPassword: string;
+  /** GPIO of the factory-reset button (held at boot, active low); -1: none. */
+  factoryResetPin: number;
+  /** How long the button must be held, ms. */
+  factoryResetHoldMs: number;
+  /**
    * The NTP servers, each "host" or "host:port" (port 123 by default), asked in turn;
    * mcconfig passes them comma-separated. Empty: no SNTP (the clock is never trusted, unless
    * the platform keeps it in sync itself).
@@ -81,8 +98,8 @@ export interface DeviceConfig {
   clockFallbackMs: number;
   /**
    * When the firmware was built, UTC ms: the clock is never set earlier, and an NTP answer
-   * more than a day earlier is refused. 0: the date of the source (SOURCE_DATE_MS). The
-   * Moddable build commands (tools/moddable.ts) pass the time of the build.
+   * more than a day earlier is refused. 0: the date of the source (SOURCE_DATE_MS). The build
+   * wrappers leave it 0 (reproducible builds): pass buildTime=<ms> to mcconfig to set it.
    */
   buildTime: number;
   /** Failed boots in a row (no stable connection) after which the device boots in safe mode; 0: never. */
@@ -103,6 +120,12 @@ export interface DeviceConfig {
   mqttPrefix: string;
   /** MQTT: CONNECT's user name; "" (default): the device id, which an ACL's %u matches. */
   mqttUsername: string;
+  /**
+   * Improv over serial: where a browser that provisioned the device sends the user once it
+   * is online (ESP Web Tools' "Visit device"); "{address}" becomes the device's IP address.
+   * Empty: none.
+   */
+  improvUrl: string;
 }
 
 export const DEFAULT_DEVICE_CONFIG: Readonly<DeviceConfig> = Object.freeze({
@@ -121,6 +144,13 @@ export const DEFAULT_DEVICE_CONFIG: Readonly<DeviceConfig> = Object.freeze({
   ca: "",
   pins: Object.freeze([]),
   insecure: false,
+  portalPort: 80,
+  dnsPort: 53,
+  portalTimeoutMs: 120_000,
+  serverTrialMs: 30_000,
+  apPassword: "",
+  factoryResetPin: -1,
+  factoryResetHoldMs: 5_000,
   ntp: DEFAULT_NTP_SERVERS,
   ntpIntervalMs: DEFAULT_SNTP_INTERVAL_MS,
   clockFallbackMs: 0,
@@ -132,6 +162,7 @@ export const DEFAULT_DEVICE_CONFIG: Readonly<DeviceConfig> = Object.freeze({
   transport: "websocket",
   mqttPrefix: DEFAULT_MQTT_PREFIX,
   mqttUsername: "",
+  improvUrl: "",
 });
 
 /** Integer keys: [smallest, largest, unit]. */
@@ -143,6 +174,11 @@ const INTEGERS: Readonly<Record<string, readonly [number, number, Unit]>> = Obje
   backoffCapMs: Object.freeze([1, MAX_TIMEOUT_MS, "milliseconds"] as const),
   stableMs: Object.freeze([0, MAX_TIMEOUT_MS, "milliseconds"] as const),
   maxMessageBytes: Object.freeze([125, MAX_LIMIT_BYTES, "bytes"] as const),
+  portalPort: Object.freeze([0, 65_535, ""] as const),
+  dnsPort: Object.freeze([0, 65_535, ""] as const),
+  portalTimeoutMs: Object.freeze([1_000, MAX_TIMEOUT_MS, "milliseconds"] as const),
+  serverTrialMs: Object.freeze([1_000, MAX_TIMEOUT_MS, "milliseconds"] as const),
+  factoryResetHoldMs: Object.freeze([1_000, 60_000, "milliseconds"] as const),
   ntpIntervalMs: Object.freeze([MIN_SNTP_INTERVAL_MS, MAX_TIMEOUT_MS, "milliseconds"] as const),
   clockFallbackMs: Object.freeze([0, MAX_TIMEOUT_MS, "milliseconds"] as const),
   // Up to 9999-12-31 (UTC ms).
@@ -151,6 +187,12 @@ const INTEGERS: Readonly<Record<string, readonly [number, number, Unit]>> = Obje
   outboxFlushMs: Object.freeze([MIN_OUTBOX_FLUSH_MS, MAX_OUTBOX_FLUSH_MS, "milliseconds"] as const),
   outboxWritesPerHour: Object.freeze([1, MAX_OUTBOX_WRITES_PER_HOUR, "writes"] as const),
 });
+
+/** The highest GPIO number of the ESP32 family (the S3 has 0..48). */
+const MAX_GPIO = 48;
+
+/** Longest server URL accepted, characters (the build config's and a provisioned one). */
+export const MAX_URL_CHARS = 512;
 
 /** No firmware of this project was built before this (2020-01-01), UTC ms. */
 const EARLIEST_BUILD_TIME = Date.UTC(2020, 0, 1);
@@ -183,7 +225,7 @@ export function parseDeviceConfig(raw: Readonly<Record<string, unknown>>): Devic
     if (value !== undefined) (config as unknown as Record<string, number>)[key] = readInteger(key, value);
   }
   const url = given("url");
-  if (url !== undefined) config.url = readString("url", url, 512);
+  if (url !== undefined) config.url = readString("url", url, MAX_URL_CHARS);
   parseWebSocketUrl(config.url); // throws ERR_INVALID_URL naming what is wrong
   const deviceId = given("deviceId");
   if (deviceId !== undefined) {
@@ -200,6 +242,7 @@ export function parseDeviceConfig(raw: Readonly<Record<string, unknown>>): Devic
   const authToken = given("authToken");
   if (authToken !== undefined) config.authToken = checkAuthToken("config.authToken", readString("authToken", authToken, MAX_AUTH_TOKEN_CHARS));
   readTls(config, given);
+  readProvisioning(config, given);
   if (config.buildTime !== 0 && config.buildTime < EARLIEST_BUILD_TIME) {
     // Seconds given for milliseconds, most likely: 10 digits instead of 13.
     throw invalidOption("config.buildTime", "0, or UTC milliseconds since 1970 (13 digits) after 2020", config.buildTime);
@@ -209,10 +252,29 @@ export function parseDeviceConfig(raw: Readonly<Record<string, unknown>>): Devic
   const faults = given("faults");
   if (faults !== undefined) config.faults = readBoolean("faults", faults);
   readMqtt(config, given);
+  const improvUrl = given("improvUrl");
+  if (improvUrl !== undefined) config.improvUrl = readImprovUrl(improvUrl);
   if (config.backoffBaseMs > config.backoffCapMs) {
     throw invalidOption("config.backoffBaseMs", `at most config.backoffCapMs (${config.backoffCapMs})`, config.backoffBaseMs);
   }
   return config;
+}
+
+/** The access point's passphrase and the factory-reset button's pin (integers read above). */
+function readProvisioning(config: DeviceConfig, given: (key: keyof DeviceConfig) => unknown): void {
+  const apPassword = given("apPassword");
+  if (apPassword !== undefined) {
+    // WPA2-PSK: a passphrase of 8 to 63 printable ASCII characters (IEEE 802.11i, H.4.1).
+    if (typeof apPassword !== "string" || (apPassword !== "" && !/^[\x20-\x7e]{8,63}$/.test(apPassword))) {
+      throw invalidOption("config.apPassword", "empty (an open access point) or 8 to 63 printable ASCII characters", "(hidden)");
+    }
+    config.apPassword = apPassword;
+  }
+  const pin = given("factoryResetPin");
+  if (pin !== undefined && pin !== "" && pin !== -1 && pin !== "-1") {
+    const number = typeof pin === "string" && /^[0-9]+$/.test(pin) ? Number(pin) : pin;
+    config.factoryResetPin = checkInteger("config.factoryResetPin", number, 0, MAX_GPIO);
+  }
 }
 
 /** A boolean key: true or false, or "true" or "false" as mcconfig passes them. */
@@ -220,6 +282,21 @@ function readBoolean(key: string, value: unknown): boolean {
   if (value === true || value === "true") return true;
   if (value === false || value === "false") return false;
   throw invalidOption(`config.${key}`, '"true" or "false"', value);
+}
+
+/** Longest Improv redirect URL, characters: it travels in one Improv packet (at most 253 bytes). */
+export const MAX_IMPROV_URL_CHARS = 200;
+
+/**
+ * The Improv redirect URL: "" or an http(s) URL a browser can open, in printable ASCII (as a
+ * URL is, once percent-encoded), so that with "{address}" expanded it still fits the packet.
+ */
+function readImprovUrl(value: unknown): string {
+  const url = checkString("config.improvUrl", value, MAX_IMPROV_URL_CHARS);
+  if (url !== "" && !/^https?:\/\/[\x21-\x7e]+$/.test(url)) {
+    throw invalidOption("config.improvUrl", 'an http:// or https:// URL in printable ASCII without spaces, or ""', url);
+  }
+  return url;
 }
 
 /**

@@ -13,8 +13,13 @@
  * durable outbox restores the records earlier boots left unacknowledged; a stable connection
  * marks the boot a good one (and ends safe mode: the device restarts into normal mode). In safe
  * mode only connectivity runs: no user handlers, no telemetry, the stored outbox left as it is.
+ *
+ * Provisioning (src/provisioning) sets the network, the server and the name without a new
+ * build: it hears WiFi's states and the connection's opens and closes, answers the server's
+ * wifi/server/factory_reset requests, and opens the setup portal when no network works. A
+ * URL and name it saved win over the build's (not over a desktop flag given for this run).
  */
-import { chooseAuthToken, credentialHeaders, warnCleartextToken, type AuthTokenSource } from "../auth/credentials.js";
+import { chooseAuthToken, credentialHeaders, DEVICE_ID_HEADER, warnCleartextToken, type AuthTokenSource } from "../auth/credentials.js";
 import { parseWebSocketUrl } from "../websocket/url.js";
 import { DeviceApp, type RequestHandler } from "./app.js";
 import type { DeviceConfig } from "./config.js";
@@ -28,6 +33,11 @@ import { DeviceHealth } from "../health/device-health.js";
 import { DEFAULT_APP_LIMITS } from "./app-options.js";
 import { DEFAULT_LIMITS } from "../websocket/constants.js";
 import { clientFrameLength } from "../websocket/sender.js";
+import { checkNewUrl } from "./supervisor-options.js";
+import { loadProvisioned } from "../provisioning/provisioner.js";
+import { Provisioning } from "../provisioning/provisioning.js";
+import { ImprovService } from "../provisioning/improv-service.js";
+import { createWifiProvisioning } from "../provisioning/improv-provisioning.js";
 
 /**
  * The client's readPauseBytes for the device: reading stops while more than this is queued
@@ -80,13 +90,24 @@ export class Device {
   readonly time: DeviceTime;
   /** Boot record, reset reason, safe mode, the durable outbox, the reboot (src/health/). */
   readonly health: DeviceHealth;
+  /** New WiFi, server and name without a new build: the setup portal, the server's requests (src/provisioning/). */
+  readonly provisioning: Provisioning;
+  /** Improv WiFi over serial, on hosts with a console serial port (DeviceHost.serial). */
+  readonly improv: ImprovService | undefined;
   private readonly host: DeviceHost;
   private readonly config: DeviceConfig;
   private started = false;
   /** The network is up (WiFi has an address, or there is no WiFi to manage). */
   private online: boolean;
   /** Where the token sent to the server came from (never the token itself). */
-  private readonly authTokenSource: AuthTokenSource;
+  private authTokenSource: AuthTokenSource;
+  /**
+   * The WebSocket handshake's credential headers: the supervisor's client options hold this
+   * very array, so a rename or a factory reset updates it in place for the next connection.
+   */
+  private readonly headers: Array<[string, string]>;
+  /** The token sent ("" for none). */
+  private token: string;
   /** Fields for hello and status, in order; an earlier reporter's field wins a clash. */
   private readonly reporters: DeviceReporter[] = [];
 
@@ -103,6 +124,11 @@ export class Device {
       ...(options.explicitSettings !== undefined ? { explicit: options.explicitSettings } : {}),
     });
 
+    // What provisioning saved wins over the build's config, unless given for this run.
+    const explicit = options.explicitSettings ?? [];
+    const provisioned = loadProvisioned(host.storage, log);
+    const deviceId = provisioned.deviceId !== undefined && !explicit.includes("deviceId") ? provisioned.deviceId : config.deviceId;
+
     // Who the device is, and the token that proves it (src/auth/credentials.ts).
     const credential = chooseAuthToken({
       configToken: config.authToken,
@@ -111,12 +137,16 @@ export class Device {
       log,
     });
     this.authTokenSource = credential.source;
-    warnCleartextToken(parseWebSocketUrl(config.url), credential.token, log);
-    const headers = credentialHeaders(config.deviceId, credential.token);
+    this.token = credential.token;
+    const headers = credentialHeaders(deviceId, credential.token);
+    this.headers = headers;
     const networks = loadNetworks({ ssid: config.ssid, password: config.password }, host.storage, log);
+    // A device that can open its setup portal manages WiFi even with no network to try yet.
+    const canProvision = config.portalPort > 0 && host.listener !== undefined && typeof host.wifi.startAccessPoint === "function";
+    const managesWifi = networks.length > 0 || canProvision;
 
     const tls = clientTls(config);
-    this.online = networks.length === 0;
+    this.online = !managesWifi;
     this.time = new DeviceTime({ host, config, onGateChange: () => this.updateLink() });
     // What both transports share: the supervisor's policies and the JSON loop's callbacks.
     const link = {
@@ -130,22 +160,29 @@ export class Device {
           : { intervalMs: config.heartbeatIntervalMs, timeoutMs: config.heartbeatTimeoutMs },
       // With WiFi to manage, nothing is attempted before an IP address; wss:// waits for the clock.
       networkUp: this.online && this.time.ready,
-      onOpen: () => this.app.connected(),
+      onOpen: () => {
+        this.app.connected();
+        this.provisioning.linkOpened();
+      },
       onMessage: (data: string | Uint8Array) => this.app.receive(data),
-      onClose: (event: { error?: { code: string } }) => {
+      onClose: (event: { reason: string; error?: { code: string } }) => {
         this.time.connectionEnded(event.error?.code);
         this.app.disconnected();
+        this.provisioning.linkClosed(event.reason);
       },
       onStable: () => this.health.connectionStable(),
     };
     // Reading pauses while a reply would not fit the send buffer (DEVICE_READ_PAUSE_BYTES).
     const limits = { maxMessageBytes: config.maxMessageBytes, readPauseBytes: DEVICE_READ_PAUSE_BYTES };
+    // The client options a new URL is checked against (provisioning), as the supervisor checks them.
+    const client = config.transport === "mqtt" ? { limits, ...(tls ? { tls } : {}) } : { headers, limits, ...(tls ? { tls } : {}) };
     if (config.transport === "mqtt") {
       // The same supervisor, JSON loop and outbox, on a broker's topics (src/mqtt/transport.ts).
       this.mqtt = new MqttTransport({
         ...link,
-        client: { limits, ...(tls ? { tls } : {}) },
-        deviceId: config.deviceId,
+        client,
+        // The name at boot: a rename by provisioning reaches the topics at the next start.
+        deviceId,
         username: config.mqttUsername,
         password: credential.token,
         prefix: config.mqttPrefix,
@@ -154,12 +191,20 @@ export class Device {
       this.supervisor = this.mqtt.supervisor;
     } else {
       this.mqtt = undefined;
-      this.supervisor = new ConnectionSupervisor({ ...link, client: { headers, limits, ...(tls ? { tls } : {}) } });
+      this.supervisor = new ConnectionSupervisor({ ...link, client });
     }
+    if (provisioned.url !== undefined && !explicit.includes("url") && provisioned.url !== config.url) {
+      try {
+        this.supervisor.setUrl(provisioned.url);
+      } catch (error) {
+        log("warn", "provision_url_ignored", { url: provisioned.url, error });
+      }
+    }
+    warnCleartextToken(parseWebSocketUrl(this.supervisor.url), this.token, log);
 
     // No network to join: a host whose link is always up (a desktop without simulated WiFi).
     this.wifi =
-      networks.length === 0
+      !managesWifi
         ? undefined
         : new WifiManager({
             driver: host.wifi,
@@ -169,6 +214,7 @@ export class Device {
             networks,
             onOnline: () => this.setOnline(true),
             onOffline: () => this.setOnline(false),
+            onState: (state) => this.provisioning?.wifiChanged(state),
           });
 
     this.health = new DeviceHealth({
@@ -183,7 +229,7 @@ export class Device {
     const boot = new Uint8Array(4);
     host.random(boot);
     this.app = new DeviceApp({
-      identity: { deviceId: config.deviceId, firmware: FIRMWARE_VERSION, bootId: hexBytes(boot) },
+      identity: { deviceId, firmware: FIRMWARE_VERSION, bootId: hexBytes(boot) },
       timers: host.timers,
       log,
       send: (text, kind) => (this.mqtt ? this.mqtt.send(text, kind) : this.supervisor.send(text)),
@@ -204,6 +250,58 @@ export class Device {
     this.addReporter(this.health.reporter);
     const mqtt = this.mqtt;
     if (mqtt) this.addReporter({ hello: () => ({ online: true }), status: () => ({ transport: "mqtt", mqtt: mqtt.mqttStats }) });
+
+    const supervisor = this.supervisor;
+    const app = this.app;
+    this.provisioning = new Provisioning({
+      host,
+      config,
+      wifi: this.wifi,
+      link: {
+        get url() {
+          return supervisor.url;
+        },
+        get open() {
+          return supervisor.state === SupervisorState.OPEN;
+        },
+        setUrl: (url) => {
+          supervisor.setUrl(url);
+          warnCleartextToken(parseWebSocketUrl(url), this.token, log);
+        },
+        checkUrl: (url) => void checkNewUrl(url, { host, client }, config.transport === "mqtt"),
+        rename: (name) => {
+          app.rename(name);
+          setHeader(headers, DEVICE_ID_HEADER, name);
+        },
+      },
+      deviceId,
+      buildNetwork: config.ssid !== "" && networks[0]?.ssid === config.ssid ? networks[0] : undefined,
+      onFactoryReset: () => this.factoryReset(options.explicitSettings?.includes("authToken") === true),
+    });
+    for (const [type, handler] of Object.entries(this.provisioning.handlers())) {
+      // An application's own handler of that type wins (none in safe mode: provisioning runs there too).
+      if (handlers?.[type] === undefined) this.app.register(type, handler);
+      else log("warn", "provision_request_taken", { type });
+    }
+    this.addReporter({ hello: () => this.provisioning.report("hello"), status: () => this.provisioning.report("status") });
+
+    // Improv WiFi over serial (hosts with a console serial port): networks go through the same
+    // core as the setup page's and the server's (tried, kept only once they work).
+    this.improv =
+      host.serial === undefined
+        ? undefined
+        : new ImprovService({
+            serial: host.serial,
+            timers: host.timers,
+            log,
+            provisioning: createWifiProvisioning({
+              core: this.provisioning.core,
+              wifi: this.wifi,
+              driver: host.wifi,
+              redirectUrl: config.improvUrl ?? "",
+            }),
+            info: { firmware: "moorline", version: FIRMWARE_VERSION, hardware: host.platform ?? "unknown", name: deviceId },
+          });
   }
 
   /** Adds fields to hello and status (see DeviceReporter). */
@@ -234,9 +332,9 @@ export class Device {
     if (this.started) return;
     this.started = true;
     this.host.log("info", "device_start", {
-      device: this.config.deviceId,
+      device: this.provisioning.core.name,
       firmware: FIRMWARE_VERSION,
-      url: this.config.url,
+      url: this.supervisor.url,
       ...(this.config.transport === "mqtt" ? { transport: "mqtt" } : {}),
       wifi: this.wifi ? "managed" : "none",
     });
@@ -245,7 +343,9 @@ export class Device {
     this.time.start(this.online);
     this.supervisor.start();
     if (this.online && !this.time.ready) this.time.holding();
+    this.provisioning.start();
     this.wifi?.start();
+    this.improv?.start();
   }
 
   /** Stops everything; `onStopped` runs once the connection is closed (bounded). */
@@ -253,11 +353,27 @@ export class Device {
     this.app.stop();
     this.time.stop();
     this.health.stopping();
+    this.provisioning.stop();
+    this.improv?.stop();
     this.wifi?.stop();
     this.supervisor.stop(() => {
       this.host.log("info", "device_stopped", { device: this.config.deviceId });
       onStopped?.();
     });
+  }
+
+  /**
+   * After a factory reset wiped storage (src/provisioning FACTORY_RESET_STORAGE): the token
+   * sent from now on is chosen again (the stored one is gone: the build's, or one given for
+   * this run), and the telemetry records not yet acknowledged, meant for the server of before,
+   * are dropped, in RAM and in storage.
+   */
+  private factoryReset(explicitToken: boolean): void {
+    const credential = chooseAuthToken({ configToken: this.config.authToken, explicit: explicitToken, storage: this.host.storage, log: this.host.log });
+    this.authTokenSource = credential.source;
+    this.token = credential.token;
+    setHeader(this.headers, "Authorization", credential.token === "" ? undefined : `Bearer ${credential.token}`);
+    this.app.discardTelemetry();
   }
 
   /** WiFi went online or offline: SNTP and the connection follow. */
@@ -317,6 +433,15 @@ function clientTls(config: DeviceConfig): ClientTlsOptions | undefined {
   if (config.pins && config.pins.length > 0) tls.pins = config.pins;
   if (config.insecure) tls.insecure = true;
   return Object.keys(tls).length > 0 ? tls : undefined;
+}
+
+/** Sets (or, with undefined, removes) header `name` in `headers`, in place. */
+function setHeader(headers: Array<[string, string]>, name: string, value: string | undefined): void {
+  const at = headers.findIndex((header) => header[0] === name);
+  if (value === undefined) {
+    if (at >= 0) headers.splice(at, 1);
+  } else if (at >= 0) headers[at] = [name, value];
+  else headers.unshift([name, value]);
 }
 
 /** The bytes as lower-case hex digits, two per byte (the boot id). */

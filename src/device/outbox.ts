@@ -148,6 +148,17 @@ export class Outbox {
     return removed;
   }
 
+  /**
+   * Removes every record held and returns them, oldest first (a factory reset: they were
+   * meant for the server of before). Not counted as drops; sequence numbers go on.
+   */
+  clear(): OutboxEntry[] {
+    const removed: OutboxEntry[] = this.entries;
+    this.entries = [];
+    this.heldBytes = 0;
+    return removed;
+  }
+
   /** The oldest record not yet sent on the current connection, if any. */
   nextUnsent(): OutboxEntry | undefined {
     for (const entry of this.entries) {

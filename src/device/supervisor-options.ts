@@ -106,12 +106,7 @@ export function checkSupervisorOptions(options: SupervisorOptions): CheckedSuper
   const url = parseWebSocketUrl(options.url);
   const host = validateHost(options.host);
   checkCallbacks(given, CALLBACKS);
-  if (url.secure && options.createClient === undefined && host.tls === undefined) {
-    throw new WebSocketError(
-      ErrorCode.INVALID_URL,
-      `${options.url}: wss:// needs a host with TLS support, and this host has none`,
-    );
-  }
+  checkTlsHost(options.url, url, host, options.createClient !== undefined);
   return {
     url: options.url,
     host,
@@ -121,6 +116,26 @@ export function checkSupervisorOptions(options: SupervisorOptions): CheckedSuper
     heartbeat: resolveHeartbeat(options.heartbeat),
     networkUp: options.networkUp === undefined ? true : checkBoolean("networkUp", options.networkUp),
   };
+}
+
+/** wss:// needs TLS from the host (or a client factory of the caller's, which may bring its own). */
+function checkTlsHost(text: string, url: WebSocketUrl, host: NetHost, customClient: boolean): void {
+  if (url.secure && !customClient && host.tls === undefined) {
+    throw new WebSocketError(ErrorCode.INVALID_URL, `${text}: wss:// needs a host with TLS support, and this host has none`);
+  }
+}
+
+/**
+ * A new URL for a running supervisor (setUrl), checked as the constructor checks its `url`:
+ * a WebSocket URL, TLS on the host for wss://, and the client's TLS options fitting it (they
+ * need wss://). Throws the same errors; returns the URL.
+ */
+export function checkNewUrl(text: unknown, checked: Pick<CheckedSupervisorOptions, "host" | "client">, customClient: boolean): string {
+  if (typeof text !== "string") throw invalidOption("url", "a string", text);
+  const url = parseWebSocketUrl(text);
+  checkTlsHost(text, url, checked.host, customClient);
+  resolveTls(checked.client.tls, url, "client.tls");
+  return text;
 }
 
 /** Validates the per-client options up front, so no attempt ever fails on them. */

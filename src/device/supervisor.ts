@@ -43,6 +43,7 @@
 import { backoffDelay, randomUnit, unauthorizedDelay, type BackoffPolicy } from "./backoff.js";
 import { HEARTBEAT_DEAD, Heartbeat, type HeartbeatOptions } from "./heartbeat.js";
 import {
+  checkNewUrl,
   checkSupervisorOptions,
   type ClientFactory,
   type ClientLike,
@@ -107,7 +108,7 @@ const STOP_REASON = "stopping";
 const defaultFactory: ClientFactory = (options) => new WebSocketClient(options);
 
 export class ConnectionSupervisor {
-  private readonly url: string;
+  private serverUrl: string;
   private readonly host: NetHost;
   private readonly clientOptions: SupervisedClientOptions;
   private readonly policy: BackoffPolicy;
@@ -171,7 +172,7 @@ export class ConnectionSupervisor {
    */
   constructor(options: SupervisorOptions) {
     const checked = checkSupervisorOptions(options);
-    this.url = checked.url;
+    this.serverUrl = checked.url;
     this.host = checked.host;
     this.clientOptions = checked.client;
     this.policy = checked.policy;
@@ -192,7 +193,7 @@ export class ConnectionSupervisor {
       throw invalidState("start() while stop() is closing the connection: wait for its onStopped");
     }
     if (this.current !== SupervisorState.STOPPED) return;
-    this.log("info", "ws_supervisor_start", { url: this.url, networkUp: this.networkUp });
+    this.log("info", "ws_supervisor_start", { url: this.serverUrl, networkUp: this.networkUp });
     if (this.networkUp) this.connect();
     else this.setState(SupervisorState.WAITING_FOR_NETWORK);
   }
@@ -283,6 +284,46 @@ export class ConnectionSupervisor {
     }
   }
 
+  /** The server connected to (the URL given, or the last setUrl()). */
+  get url(): string {
+    return this.serverUrl;
+  }
+
+  /**
+   * Points the supervisor at another server (provisioning: a URL a user typed, or a server's
+   * request). The URL is checked as the constructor's is (with the client's TLS options,
+   * which need wss://): a bad one throws and changes nothing. An open connection is closed
+   * with 1001 (what was sent before still goes out first), an attempt under way is dropped,
+   * a backoff wait is cut short; the next attempt goes to the new URL, and the backoff
+   * starts afresh: the new server owes nothing to the old one's failures.
+   */
+  setUrl(url: string): void {
+    this.serverUrl = checkNewUrl(url, { host: this.host, client: this.clientOptions }, this.createClient !== defaultFactory);
+    this.failures = 0;
+    this.log("info", "ws_url_changed", { url });
+    switch (this.current) {
+      case SupervisorState.OPEN: {
+        const client = this.client;
+        try {
+          client?.close(CloseCode.GOING_AWAY, "server changed");
+        } catch {
+          this.dropClient(undefined);
+        }
+        return;
+      }
+      case SupervisorState.CONNECTING:
+        this.dropClient(new WebSocketError(ErrorCode.CONNECT_FAILED, "server changed: attempt abandoned"));
+        return;
+      case SupervisorState.BACKOFF:
+        this.clearTimer();
+        this.connect();
+        return;
+      default:
+        // Stopped, stopping or waiting for the network: the next attempt uses the new URL.
+        return;
+    }
+  }
+
   /**
    * Sends a message on the open connection. Returns false (and sends nothing) when no
    * connection is open or its send buffer is full: the caller keeps what must be delivered.
@@ -324,7 +365,7 @@ export class ConnectionSupervisor {
     const generation = ++this.generation;
     this.live = generation;
     const options: WebSocketClientOptions = {
-      url: this.url,
+      url: this.serverUrl,
       host: this.host,
       onOpen: (protocol) => this.clientOpened(generation, protocol),
       onMessage: (data) => {

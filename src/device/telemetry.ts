@@ -139,6 +139,17 @@ export class Telemetry {
     return removed;
   }
 
+  /** Drops every record held, in RAM and in storage (a factory reset); how many there were. */
+  discard(): number {
+    const removed = this.outbox.clear();
+    const journal = this.options.journal;
+    if (journal) {
+      for (const entry of removed) journal.removed(entry);
+      if (removed.length > 0) journal.acked();
+    }
+    return removed.length;
+  }
+
   /** Sends every record not yet sent on this connection, oldest first, until send() refuses. */
   flush(): void {
     if (!this.isConnected) return;

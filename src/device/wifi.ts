@@ -13,6 +13,13 @@
  *   BACKOFF --delay--> CONNECTING (a new round from the first network)
  *   ONLINE --"lostIP"/"disconnect"--> onOffline(), then CONNECTING (the lost network first)
  *   any --stop()--> STOPPED
+ *   start() with no network to try: IDLE (until setNetworks() or trial() gives one)
+ *
+ * Provisioning (src/provisioning) changes the list while running: setNetworks() replaces it
+ * (the link in use stays when its network is still listed), and trial() tries one network
+ * now, alone, reports "online" or why not, and on failure resumes the rounds over the list,
+ * the network in use before the trial first. A network that proved itself in a trial goes
+ * first in the list; saving it is the provisioning's business.
  *
  * Assumption about the driver, true of Moddable's: connect() supersedes whatever attempt or
  * link came before, so notifications of a superseded attempt are not delivered (the
@@ -20,11 +27,10 @@
  * and a "disconnect" of the old association is absorbed by the new attempt's own retries).
  */
 import { backoffDelay, randomUnit, resolveBackoff, type BackoffPolicy } from "./backoff.js";
-import { describe, ErrorCode, invalidArgument, invalidOption, WebSocketError } from "../shared/errors.js";
+import { ErrorCode, invalidArgument, invalidOption, WebSocketError } from "../shared/errors.js";
 import type {
   Log,
   RandomSource,
-  Storage,
   TimerId,
   Timers,
   WifiDisconnectReason,
@@ -33,7 +39,17 @@ import type {
   WifiNotification,
 } from "../shared/host.js";
 import { checkCallbacks, checkMethods, checkObject, MAX_TIMEOUT_MS, optionalInteger } from "../shared/options.js";
-import { utf8Length } from "../websocket/utf8.js";
+import { networkProblem } from "./wifi-networks.js";
+
+export {
+  loadNetworks,
+  MAX_PASSWORD_BYTES,
+  MAX_SAVED_NETWORKS,
+  MAX_SSID_BYTES,
+  networkProblem,
+  saveNetwork,
+  WIFI_STORAGE,
+} from "./wifi-networks.js";
 
 export const WifiState = Object.freeze({
   IDLE: "idle",
@@ -52,12 +68,18 @@ export type WifiStateValue = (typeof WifiState)[keyof typeof WifiState];
 /** Why an attempt on one network failed, reported distinctly (logs, status). */
 export type WifiFailure = WifiDisconnectReason | "timeout";
 
+/** Why the device went offline: a failure, the address lost, or a trial leaving the link. */
+export type OfflineReason = WifiFailure | "lostIP" | "switching";
+
+/** What a trial() reports, once. */
+export type TrialResult = "online" | WifiFailure;
+
 export interface WifiManagerOptions {
   driver: WifiDriver;
   timers: Timers;
   random: RandomSource;
   log?: Log;
-  /** Tried in order; at least one. */
+  /** Tried in order; may be empty (nothing to try until setNetworks() or trial()). */
   networks: readonly WifiNetwork[];
   /** An attempt on one network that has no IP after this long fails, ms (default 20000). */
   attemptTimeoutMs?: number;
@@ -68,7 +90,7 @@ export interface WifiManagerOptions {
   /** Got an IP address. */
   onOnline?: (ssid: string, address: string | undefined) => void;
   /** Lost the IP or the link (after having been online). */
-  onOffline?: (reason: WifiFailure | "lostIP") => void;
+  onOffline?: (reason: OfflineReason) => void;
   /** State changes, for logs and status. */
   onState?: (state: WifiStateValue, detail?: { ssid?: string; failure?: WifiFailure; retryInMs?: number }) => void;
 }
@@ -93,12 +115,6 @@ export const DEFAULT_WIFI_STABLE_MS = 60_000;
 /** Most networks a manager accepts: the config's one plus MAX_SAVED_NETWORKS fit easily. */
 export const MAX_WIFI_NETWORKS = 8;
 
-/** IEEE 802.11 limits an SSID to 32 octets (Moddable's ESP32 driver throws beyond). */
-export const MAX_SSID_BYTES = 32;
-
-/** A WPA2 passphrase is 8..63 characters or 64 hex digits: at most 64 bytes (as Moddable checks). */
-export const MAX_PASSWORD_BYTES = 64;
-
 /**
  * Failed rounds counted at most: backoffDelay clamps its exponent anyway (the window reaches
  * the cap long before), this only keeps the counter a small integer whatever the uptime.
@@ -107,23 +123,10 @@ const MAX_COUNTED_ROUNDS = 64;
 
 const CALLBACK_NAMES = Object.freeze(["onOnline", "onOffline", "onState", "log"] as const);
 
-/** Why `ssid`/`password` cannot be joined, or undefined when they can. Never quotes the password. */
-function networkProblem(ssid: unknown, password: unknown): string | undefined {
-  if (typeof ssid !== "string" || ssid === "") return "the ssid must be a non-empty string";
-  const ssidBytes = utf8Length(ssid);
-  if (ssidBytes > MAX_SSID_BYTES) return `the ssid is ${ssidBytes} bytes (at most ${MAX_SSID_BYTES})`;
-  if (typeof password !== "string") return "the password must be a string";
-  const passwordBytes = utf8Length(password);
-  if (passwordBytes > MAX_PASSWORD_BYTES) {
-    return `the password is ${passwordBytes} bytes (at most ${MAX_PASSWORD_BYTES})`;
-  }
-  return undefined;
-}
-
 /** The networks option, validated and copied (a later change by the caller has no effect). */
 function copyNetworks(value: unknown): WifiNetwork[] {
-  if (!Array.isArray(value) || value.length === 0 || value.length > MAX_WIFI_NETWORKS) {
-    throw invalidOption("networks", `an array of 1 to ${MAX_WIFI_NETWORKS} networks`, value);
+  if (!Array.isArray(value) || value.length > MAX_WIFI_NETWORKS) {
+    throw invalidOption("networks", `an array of at most ${MAX_WIFI_NETWORKS} networks`, value);
   }
   const networks: WifiNetwork[] = [];
   for (let i = 0; i < value.length; i++) {
@@ -155,7 +158,7 @@ export class WifiManager {
   private readonly timers: Timers;
   private readonly random: RandomSource;
   private readonly log: Log | undefined;
-  private readonly networks: readonly WifiNetwork[];
+  private networks: readonly WifiNetwork[];
   private readonly attemptTimeoutMs: number;
   private readonly policy: BackoffPolicy;
   private readonly stableMs: number;
@@ -181,8 +184,12 @@ export class WifiManager {
    * carry on with a plan that is no longer current.
    */
   private token = 0;
-  /** Keys are SSIDs of `networks`, so its size is bounded by MAX_WIFI_NETWORKS. */
+  /** Keys are SSIDs of `networks` (and of a trial's), so its size is bounded by MAX_WIFI_NETWORKS + 1. */
   private readonly lastFailures = new Map<string, WifiFailure>();
+  /** start() was called, and stop() has not been since. */
+  private running = false;
+  /** The trial under way: its network, who hears the result, the network in use before it. */
+  private trialRun: { network: WifiNetwork; onResult: (result: TrialResult) => void; fallback: string | undefined } | undefined;
 
   /** Validates options (errors name the bad one). */
   constructor(options: WifiManagerOptions) {
@@ -216,7 +223,8 @@ export class WifiManager {
    * afresh). While already running it does nothing.
    */
   start(): void {
-    if (this.current !== WifiState.IDLE && this.current !== WifiState.STOPPED) return;
+    if (this.running) return;
+    this.running = true;
     this.token++;
     this.lastFailures.clear();
     this.failedRounds = 0;
@@ -231,6 +239,8 @@ export class WifiManager {
   stop(): void {
     if (this.current === WifiState.STOPPED) return;
     const wasRunning = this.current !== WifiState.IDLE;
+    this.running = false;
+    this.trialRun = undefined;
     this.token++;
     this.clearTimer();
     this.network = undefined;
@@ -260,6 +270,91 @@ export class WifiManager {
     return this.lastFailures;
   }
 
+  /** The networks tried in rounds, in order (copies: never a password to change). */
+  get list(): readonly WifiNetwork[] {
+    return this.networks;
+  }
+
+  /** A trial is under way. */
+  get trying(): boolean {
+    return this.trialRun !== undefined;
+  }
+
+  /**
+   * Replaces the networks tried in rounds (validated like the option). The link in use, or
+   * the attempt under way, goes on when its network is still listed (same SSID and
+   * password); otherwise it is left (onOffline when it was online) and a new round starts.
+   * While idle for want of a network, a round starts; during a backoff wait, the next round
+   * uses the new list; during a trial, the rounds that follow a failure do.
+   */
+  setNetworks(networks: readonly WifiNetwork[]): void {
+    const list = copyNetworks(networks);
+    this.networks = list;
+    for (const ssid of Array.from(this.lastFailures.keys())) {
+      if (!list.some((network) => network.ssid === ssid)) this.lastFailures.delete(ssid);
+    }
+    if (!this.running || this.trialRun !== undefined) return;
+    const current = this.network;
+    if (current === undefined) {
+      if (this.current === WifiState.IDLE) this.beginRound(-1);
+      return;
+    }
+    const at = list.findIndex((network) => network.ssid === current.ssid && network.password === current.password);
+    if (at >= 0) {
+      // The round goes on after the network being tried, in the new list's order.
+      this.network = list[at];
+      this.preferred = -1;
+      this.position = at;
+      return;
+    }
+    this.log?.("info", "wifi_network_removed", { ssid: current.ssid });
+    if (this.current === WifiState.ONLINE) {
+      this.clearTimer();
+      this.disconnectDriver();
+      this.beginRound(-1, "link_lost");
+    } else {
+      this.disconnectDriver();
+      this.beginRound(-1);
+    }
+  }
+
+  /**
+   * Tries `network` now, alone, whatever was going on (a link in use is left: onOffline
+   * "switching"), and calls `onResult` once: "online" (the network is then in use, and first
+   * in the list), or why it failed, after which the rounds over the list resume, the network
+   * in use before the trial first. A newer trial replaces one under way, whose onResult is
+   * then never called; stop() ends it the same way. Throws ERR_INVALID_ARGUMENT (never
+   * quoting the password) for a network that cannot be joined.
+   */
+  trial(network: WifiNetwork, onResult: (result: TrialResult) => void): void {
+    const problem = typeof network === "object" && network !== null ? networkProblem(network.ssid, network.password) : "not a network";
+    if (problem !== undefined) throw invalidArgument(`cannot try the network: ${problem}`);
+    if (typeof onResult !== "function") throw invalidArgument("trial() needs an onResult function");
+    const candidate = Object.freeze({ ssid: network.ssid, password: network.password });
+    const online = this.current === WifiState.ONLINE ? this.network : undefined;
+    const fallback = online?.ssid ?? this.trialRun?.fallback;
+    this.running = true;
+    this.trialRun = { network: candidate, onResult, fallback };
+    this.log?.("info", "wifi_trial", { ssid: candidate.ssid });
+    this.attemptNetwork(candidate, online !== undefined ? "switching" : undefined);
+  }
+
+  /**
+   * Ends the trial under way without a result (its onResult is never called): the attempt is
+   * left and the rounds over the list resume, the network in use before the trial first.
+   */
+  cancelTrial(): void {
+    const run = this.trialRun;
+    if (run === undefined) return;
+    this.trialRun = undefined;
+    this.log?.("info", "wifi_trial_cancelled", { ssid: run.network.ssid });
+    const wasOnline = this.current === WifiState.ONLINE;
+    this.clearTimer();
+    this.disconnectDriver();
+    this.network = undefined;
+    this.beginRound(this.networks.findIndex((network) => network.ssid === run.fallback), wasOnline ? "switching" : undefined);
+  }
+
   // -------------------------------------------------------------------------------------
 
   /** Index into `networks` of the round's attempt at `position`: the preferred one first. */
@@ -270,10 +365,20 @@ export class WifiManager {
     return position <= preferred ? position - 1 : position;
   }
 
-  private beginRound(preferred: number, offlineReason?: WifiFailure | "lostIP"): void {
+  private beginRound(preferred: number, offlineReason?: OfflineReason): void {
     this.preferred = preferred;
     this.position = 0;
-    this.attempt(offlineReason);
+    if (this.networks.length > 0) {
+      this.attemptNetwork(this.networks[this.indexAt(0)]!, offlineReason);
+      return;
+    }
+    // Nothing to try: idle until provisioning gives a network.
+    const token = ++this.token;
+    this.clearTimer();
+    this.network = undefined;
+    this.log?.("warn", "wifi_no_networks", {});
+    this.enter(WifiState.IDLE, {});
+    if (token === this.token && offlineReason !== undefined) this.call("onOffline", () => this.onOffline?.(offlineReason));
   }
 
   /**
@@ -281,8 +386,7 @@ export class WifiManager {
    * place before connect() is called, so a driver that notifies from inside connect() (none
    * of Moddable's does; a fake might) finds the manager ready for it.
    */
-  private attempt(offlineReason?: WifiFailure | "lostIP"): void {
-    const network = this.networks[this.indexAt(this.position)]!;
+  private attemptNetwork(network: WifiNetwork, offlineReason?: OfflineReason): void {
     const token = ++this.token;
     this.clearTimer();
     this.network = network;
@@ -353,9 +457,27 @@ export class WifiManager {
       failure === "timeout" ? { ssid, timeoutMs: this.attemptTimeoutMs } : { ssid },
     );
     if (disconnect) this.disconnectDriver();
+    const run = this.trialRun;
+    if (run !== undefined && run.network === this.network) {
+      this.endTrial(run, failure);
+      return;
+    }
     this.position++;
-    if (this.position < this.networks.length) this.attempt();
+    if (this.position < this.networks.length) this.attemptNetwork(this.networks[this.indexAt(this.position)]!);
     else this.backOff();
+  }
+
+  /**
+   * A trial is over: its result is reported, and unless the callback started something
+   * else, a failed one gives way to the rounds, the network in use before it first.
+   */
+  private endTrial(run: { network: WifiNetwork; onResult: (result: TrialResult) => void; fallback: string | undefined }, result: TrialResult): void {
+    this.trialRun = undefined;
+    const token = this.token;
+    this.call("trial", () => run.onResult(result));
+    if (result === "online" || token !== this.token || this.trialRun !== undefined || !this.running) return;
+    this.network = undefined;
+    this.beginRound(this.networks.findIndex((network) => network.ssid === run.fallback));
   }
 
   private backOff(): void {
@@ -377,6 +499,13 @@ export class WifiManager {
   private goOnline(): void {
     const token = ++this.token;
     this.clearTimer();
+    const run = this.trialRun;
+    const trialled = run !== undefined && run.network === this.network ? run.network : undefined;
+    if (trialled !== undefined) {
+      // It proved itself: first in the list from now on, replacing a network of its name.
+      const others = this.networks.filter((network) => network.ssid !== trialled.ssid);
+      this.networks = [trialled, ...others.slice(0, MAX_WIFI_NETWORKS - 1)];
+    }
     const ssid = this.network!.ssid;
     this.lastFailures.delete(ssid);
     let address: string | undefined;
@@ -390,6 +519,7 @@ export class WifiManager {
     this.enter(WifiState.ONLINE, { ssid }, address);
     if (token !== this.token) return;
     this.call("onOnline", () => this.onOnline?.(ssid, address));
+    if (run !== undefined && trialled !== undefined && token === this.token) this.endTrial(run, "online");
   }
 
   /** Online for stableMs: the next failure starts the backoff from its first step. */
@@ -405,14 +535,14 @@ export class WifiManager {
    * (it is the one most likely to come back), then the others; when that round fails too,
    * the usual backoff applies (not reset unless the link had been stable).
    */
-  private goOffline(reason: WifiFailure | "lostIP", disconnect: boolean): void {
+  private goOffline(reason: OfflineReason, disconnect: boolean): void {
     this.clearTimer();
     const network = this.network!;
     this.log?.("warn", "wifi_offline", { ssid: network.ssid, reason });
     // After "lostIP" the radio may still be associated: leave, so the reconnect starts clean
     // (a new association runs DHCP again).
     if (disconnect) this.disconnectDriver();
-    this.beginRound(this.networks.indexOf(network), reason);
+    this.beginRound(this.networks.findIndex((known) => known.ssid === network.ssid), reason);
   }
 
   private disconnectDriver(): void {
@@ -456,118 +586,4 @@ export class WifiManager {
     this.timers.clear(this.timer);
     this.timer = undefined;
   }
-}
-
-/** Storage domain and key of the saved networks (a JSON array of {ssid, password}). */
-export const WIFI_STORAGE = Object.freeze({ domain: "wifi", key: "networks" } as const);
-
-/** Saved networks kept in storage; saving one more drops the oldest. */
-export const MAX_SAVED_NETWORKS = 5;
-
-/**
- * Largest stored text parsed, UTF-16 code units: what NVS can hold (4000 bytes). Anything
- * larger was not written by saveNetwork and is treated as corrupt without parsing it.
- */
-const MAX_STORED_CHARS = 4000;
-
-/**
- * The saved networks, valid ones only, in stored order (newest first), at most
- * MAX_SAVED_NETWORKS, first of each SSID. Problems go to `log`; never throws for bad content.
- */
-function readSaved(storage: Storage, log: Log | undefined, throwOnRead: boolean): WifiNetwork[] {
-  const saved: WifiNetwork[] = [];
-  let text: string | undefined;
-  try {
-    text = storage.get(WIFI_STORAGE.domain, WIFI_STORAGE.key);
-  } catch (error) {
-    if (throwOnRead) throw error;
-    log?.("warn", "wifi_saved_networks_unreadable", { error });
-    return saved;
-  }
-  if (text === undefined) return saved;
-  const corrupt = (problem: string): WifiNetwork[] => {
-    log?.("warn", "wifi_saved_networks_corrupt", { problem, ...WIFI_STORAGE });
-    return saved;
-  };
-  if (typeof text !== "string" || text.length > MAX_STORED_CHARS) return corrupt("not a string of at most 4000 characters");
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    return corrupt("not JSON");
-  }
-  if (!Array.isArray(parsed)) return corrupt("not an array");
-  let skipped = 0;
-  for (const item of parsed as unknown[]) {
-    if (typeof item !== "object" || item === null || Array.isArray(item)) {
-      skipped++;
-      continue;
-    }
-    const record = item as Record<string, unknown>;
-    // A saved network without a password is an open one.
-    const password = record.password === undefined ? "" : record.password;
-    if (networkProblem(record.ssid, password) !== undefined) {
-      skipped++;
-      continue;
-    }
-    const ssid = record.ssid as string;
-    if (saved.length >= MAX_SAVED_NETWORKS || saved.some((network) => network.ssid === ssid)) continue;
-    saved.push({ ssid, password: password as string });
-  }
-  if (skipped > 0) log?.("warn", "wifi_saved_networks_invalid", { skipped, ...WIFI_STORAGE });
-  return saved;
-}
-
-/**
- * The networks to try, in order: the build config's (ssid/password, as mcconfig passes
- * them), then those saved in storage (skipping duplicates of an SSID). Corrupt storage is
- * ignored (and reported through `log`), never a crash.
- *
- * Config values arrive as strings from `mcconfig ... ssid=x password=y`: an undefined or
- * empty ssid means "none configured"; an undefined password means an open network. A config
- * network that cannot be joined (non-string, ssid over 32 bytes, password over 64 bytes) is
- * skipped with a log line. Saved networks come newest first (see saveNetwork).
- */
-export function loadNetworks(
-  config: { ssid?: string; password?: string },
-  storage: Storage,
-  log?: Log,
-): WifiNetwork[] {
-  const networks: WifiNetwork[] = [];
-  const ssid: unknown = config?.ssid;
-  if (ssid !== undefined && ssid !== "") {
-    const password: unknown = config.password ?? "";
-    const problem = networkProblem(ssid, password);
-    if (problem === undefined) networks.push({ ssid: ssid as string, password: password as string });
-    else log?.("warn", "wifi_config_invalid", { problem });
-  }
-  for (const network of readSaved(storage, log, false)) {
-    if (!networks.some((known) => known.ssid === network.ssid)) networks.push(network);
-  }
-  log?.("info", "wifi_networks", { count: networks.length, ssids: networks.map((network) => network.ssid) });
-  return networks;
-}
-
-/**
- * Adds or replaces a network in storage (bounded: at most MAX_SAVED_NETWORKS, oldest dropped).
- *
- * The saved list is kept newest first, so the network saved last is tried first after the
- * config's (a network just provisioned is the one the user expects). Replacing an SSID moves
- * it to the front. Corrupt stored content is replaced. A network that cannot be joined is
- * refused with ERR_INVALID_ARGUMENT (the message never quotes the password); a storage that
- * cannot be read or written throws its own error.
- */
-export function saveNetwork(storage: Storage, network: WifiNetwork): void {
-  if (typeof network !== "object" || network === null) {
-    throw invalidArgument(`a network must be an object with ssid and password, got ${describe(network)}`);
-  }
-  const problem = networkProblem(network.ssid, network.password);
-  if (problem !== undefined) throw invalidArgument(`cannot save the network: ${problem}`);
-  const saved = readSaved(storage, undefined, true).filter((known) => known.ssid !== network.ssid);
-  const list: WifiNetwork[] = [{ ssid: network.ssid, password: network.password }];
-  for (const known of saved) {
-    if (list.length >= MAX_SAVED_NETWORKS) break;
-    list.push(known);
-  }
-  storage.set(WIFI_STORAGE.domain, WIFI_STORAGE.key, JSON.stringify(list));
 }

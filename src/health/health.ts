@@ -183,7 +183,9 @@ export class Health {
       log("error", "health_record_unreadable", { error: String(error) });
       return fresh;
     }
-    if (text === undefined) return fresh;
+    // No record at all: the first boot ever (or after a factory reset). No run came before,
+    // so none can have lost anything.
+    if (text === undefined) return { ...fresh, clean: true };
     const record = parseBootRecord(text);
     if (record === undefined) {
       log("warn", "health_record_corrupt", { bytes: text.length, action: "counting from 0" });

@@ -218,6 +218,14 @@ export const RequestErrorCode = Object.freeze({
   BUSY: "busy",
   /** The request is valid but this platform cannot do it (reboot in Moddable's simulator). */
   UNSUPPORTED: "unsupported",
+  /** Provisioning (ProvisionErrorCode): the network is in use, removing it would strand the device. */
+  IN_USE: "in_use",
+  /** Provisioning: no saved network of that name. */
+  NOT_FOUND: "not_found",
+  /** Provisioning: the network is the firmware's own (build config), it cannot be removed. */
+  READ_ONLY: "read_only",
+  /** Provisioning: the device does not manage WiFi (a desktop run with --no-wifi). */
+  NO_WIFI: "no_wifi",
 } as const);
 
 /**
@@ -236,4 +244,37 @@ export class RequestError extends Error {
 /** The error a handler throws to reply with `code` (see RequestErrorCode). */
 export function requestError(code: string, message: string): RequestError {
   return new RequestError(code, message);
+}
+
+// ---------------------------------------------------------------------------------------
+// Provisioning (src/provisioning): settings a user typed (the setup page, Improv) or a server
+// sent, refused before anything is tried. A RequestError, so a server's request gets it as
+// its reply's code; `field` names the input at fault, so the setup page shows the message
+// next to it.
+
+/** Codes of refused provisioning input, beyond bad_request (docs/protocol.md). */
+export const ProvisionErrorCode = Object.freeze({
+  /** The network is in use: removing it would strand the device. */
+  IN_USE: RequestErrorCode.IN_USE,
+  /** No saved network of that name. */
+  NOT_FOUND: RequestErrorCode.NOT_FOUND,
+  /** The network is the firmware's own (build config): it cannot be removed. */
+  READ_ONLY: RequestErrorCode.READ_ONLY,
+  /** The device does not manage WiFi (a desktop run with --no-wifi). */
+  NO_WIFI: RequestErrorCode.NO_WIFI,
+} as const);
+
+export class ProvisionError extends RequestError {
+  override name = "ProvisionError"; // a field: see WebSocketError
+  /** The input at fault: "ssid", "password", "url", "name"... */
+  readonly field: string;
+  constructor(code: string, field: string, message: string) {
+    super(code, message);
+    this.field = field;
+  }
+}
+
+/** Refused provisioning input: `message` names the problem, never a password's value. */
+export function provisionError(field: string, message: string, code: string = RequestErrorCode.BAD_REQUEST): ProvisionError {
+  return new ProvisionError(code, field, message);
 }

@@ -182,6 +182,42 @@ export type UdpSocketConstructor = new (options: UdpSocketOptions) => UdpSocket;
 export type Resolver = (name: string, onResolved: (address: string | undefined, error?: string) => void) => void;
 
 /**
+ * Options for a TCP listener, shaped after ECMA-419 `embedded:io/socket/listener` (the
+ * captive portal's HTTP server).
+ */
+export interface TcpListenerOptions {
+  /** Local port: 1..65535 (HTTP: 80), or 0 for any free port (tests; read `port` after). */
+  port: number;
+  /**
+   * Local address to bind (an IP literal). Absent: every interface (the chip's listener has
+   * no choice); the desktop hosts bind 127.0.0.1 when asked.
+   */
+  address?: string;
+  /** `count` connections wait to be accepted with accept(). Called again for new ones only. */
+  onReadable?: (count: number) => void;
+  /** The listener failed (the port is taken). No callback follows. */
+  onError?: (message?: string) => void;
+}
+
+/** Callbacks of an accepted connection: TcpSocketOptions' own, with the same contract. */
+export type AcceptedSocketOptions = Pick<TcpSocketOptions, "onReadable" | "onWritable" | "onError">;
+
+export interface TcpListener {
+  /**
+   * The oldest waiting connection as a TcpSocket with these callbacks (its first onWritable
+   * follows, as for a connection made with the constructor); undefined when none waits.
+   */
+  accept(options: AcceptedSocketOptions): TcpSocket | undefined;
+  /** The local port listened on (the one chosen when 0 was asked for). */
+  readonly port: number;
+  /** Stops listening; connections already accepted are not affected. No callback follows. */
+  close(): void;
+}
+
+/** Throws from the constructor when the port cannot be listened on (in use, no permission). */
+export type TcpListenerConstructor = new (options: TcpListenerOptions) => TcpListener;
+
+/**
  * The platform's wall clock (UTC): what TLS checks certificate dates against, and what the
  * device's clock service (src/time/clock.ts) sets from SNTP. A chip's reads 1970-01-01 after
  * every power-up until it is set.
@@ -220,6 +256,8 @@ export interface NetHost {
   udp?: UdpSocketConstructor;
   /** Name resolution for UDP peers (TCP sockets resolve names themselves). */
   resolve?: Resolver;
+  /** TCP listeners, on hosts that can serve (the captive portal's HTTP server). */
+  listener?: TcpListenerConstructor;
   /** The wall clock, where the platform has one (src/time/clock.ts keeps it set). */
   wallClock?: WallClock;
 }
@@ -260,6 +298,40 @@ export interface WifiDriver {
   rssi(): number | undefined;
   /** The station's IP address while it has one. */
   address(): string | undefined;
+  // Optional: what a driver that can provision has (src/provisioning). The station keeps
+  // working while the access point is up (the ESP32's AP+station mode).
+  /**
+   * Lists the networks in range: `onDone` is called once, later, with what was heard (any
+   * order, duplicates possible), or with undefined and a message when the scan failed.
+   */
+  scan?(onDone: (networks: WifiScanResult[] | undefined, error?: string) => void): void;
+  /** Opens an access point beside the station; throws when the radio refuses. */
+  startAccessPoint?(options: AccessPointOptions): void;
+  /** Closes the access point (the station is not affected). */
+  stopAccessPoint?(): void;
+  /** The access point's own IP address while it is up (192.168.4.1 on the ESP32). */
+  accessPointAddress?(): string | undefined;
+  /** The station's MAC address, "aa:bb:cc:dd:ee:ff", when known. */
+  macAddress?(): string | undefined;
+}
+
+/** One network a scan heard. */
+export interface WifiScanResult {
+  ssid: string;
+  /** Signal strength, dBm. */
+  rssi: number;
+  /** A password is needed (anything but an open network). */
+  secure: boolean;
+  channel?: number;
+}
+
+/** An access point to open (802.11: SSID up to 32 bytes; WPA2 passphrase 8..63 characters). */
+export interface AccessPointOptions {
+  ssid: string;
+  /** "" for an open network. */
+  password: string;
+  /** 1..13; absent: the driver's default. */
+  channel?: number;
 }
 
 /**
@@ -292,6 +364,41 @@ export interface SystemHost {
   restart?(): void;
 }
 
+/**
+ * Options of the device's console serial port: the UART its log lines go to (115200 baud on
+ * the ESP32). Reading is shaped after ECMA-419 `embedded:io/serial` (onReadable, read).
+ */
+export interface ConsoleSerialOptions {
+  /**
+   * `count` bytes can be read now with read(). Called again only after new bytes arrive, so
+   * the reader drains what it wants.
+   */
+  onReadable?: (count: number) => void;
+  /** The port failed or went away; no callback follows. `message` is for humans and logs. */
+  onError?: (message?: string) => void;
+}
+
+/**
+ * The console serial port, open. Unlike ECMA-419's write, write() takes whole messages and
+ * the host queues them: the port is shared with the log, whose lines the host writes, so only
+ * the host can keep both in order and never split one inside the other.
+ */
+export interface ConsoleSerial {
+  /** Returns up to `count` received bytes (all when omitted), or undefined when none. */
+  read(count?: number): Uint8Array | undefined;
+  /**
+   * Queues `bytes` whole, after every log line and write before them. Returns false when the
+   * host's bounded output queue cannot take them (nothing is written then). The host may keep
+   * a reference to `bytes`: callers never mutate written buffers.
+   */
+  write(bytes: Uint8Array): boolean;
+  /** Stops reading; bytes already queued are still sent (the log keeps the port). */
+  close(): void;
+}
+
+/** Opens the console port; one at a time. Throws when the port cannot be read. */
+export type ConsoleSerialConstructor = new (options: ConsoleSerialOptions) => ConsoleSerial;
+
 /** Everything the device application needs from its platform. */
 export interface DeviceHost extends NetHost {
   wifi: WifiDriver;
@@ -299,6 +406,15 @@ export interface DeviceHost extends NetHost {
   log: Log;
   /** Free heap in bytes, where the platform knows it. */
   freeMemory?: () => number | undefined;
+  /** True while the factory-reset button is pressed, where the device has one (src/provisioning). */
+  factoryResetButton?: () => boolean;
   /** Reset reason and restart, where the platform has them (src/health/). */
   system?: SystemHost;
+  /**
+   * The console serial port, on hosts where the firmware can read it (Improv WiFi over
+   * serial): the ESP32's UART0 in a release build, the desktop device's --serial tty.
+   */
+  serial?: ConsoleSerialConstructor;
+  /** What the firmware runs on, for Improv's device info: "esp32", "node", "xs"... */
+  platform?: string;
 }

@@ -526,12 +526,12 @@ function statusMessage(head: HttpResponseHead): string {
 }
 
 /** RFC 7230 section 3.2.6 tchar: "!#$%&'*+-.^_`|~", DIGIT, ALPHA. */
-function isToken(text: string): boolean {
+export function isToken(text: string): boolean {
   return /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(text);
 }
 
 /** Strips optional whitespace (SP, HTAB: RFC 7230 section 3.2.3), nothing else. */
-function trimOws(text: string): string {
+export function trimOws(text: string): string {
   let start = 0;
   let end = text.length;
   while (start < end && (text[start] === " " || text[start] === "\t")) start++;
@@ -554,7 +554,7 @@ function latin1Bytes(text: string, what: string): Uint8Array {
 }
 
 /** Bytes data[start..end) as text, one character per byte. */
-function latin1Text(data: Uint8Array, start: number, end: number): string {
+export function latin1Text(data: Uint8Array, start: number, end: number): string {
   let text = "";
   for (let i = start; i < end; i++) text += String.fromCharCode(data[i]!);
   return text;

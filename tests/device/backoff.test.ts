@@ -14,29 +14,12 @@ import {
 } from "../../src/device/backoff.js";
 import { MAX_TIMEOUT_MS } from "../../src/websocket/constants.js";
 import { ErrorCode, WebSocketError } from "../../src/shared/errors.js";
+import { seededRandom } from "../support/seeded-random.js";
 
 /** The largest double below 1: the top of full jitter's range. */
 const JUST_BELOW_ONE = 1 - 2 ** -53;
 
 const POLICY: Readonly<BackoffPolicy> = Object.freeze({ baseMs: 1_000, capMs: 60_000, minMs: 100 });
-
-/**
- * A small seeded generator (xorshift32) for repeatable "random" bytes: the spread tests must
- * not depend on luck, and a failure must reproduce.
- */
-function seededBytes(seed: number): (into: Uint8Array) => void {
-  let state = seed >>> 0 || 1;
-  return (into) => {
-    for (let i = 0; i < into.length; i++) {
-      state ^= state << 13;
-      state >>>= 0;
-      state ^= state >>> 17;
-      state ^= state << 5;
-      state >>>= 0;
-      into[i] = state & 0xff;
-    }
-  };
-}
 
 function assertOptionError(action: () => unknown, name: string): void {
   assert.throws(action, (error: unknown) => {
@@ -151,7 +134,7 @@ describe("backoff", function () {
 
     it("spreads retries over the whole window (full jitter)", function () {
       // 20 000 draws from a seeded source through randomUnit, at attempt 3 (window 8000 ms).
-      const random = seededBytes(0x5eed);
+      const random = seededRandom(0x5eed);
       const attempt = 3;
       const window = 8_000;
       const bucketCount = 16;
@@ -185,7 +168,7 @@ describe("backoff", function () {
     it("gives devices with different random sources different delays (no herd)", function () {
       const delays = new Set<number>();
       for (let device = 1; device <= 50; device++) {
-        delays.add(backoffDelay(5, POLICY, randomUnit(seededBytes(device * 7919))));
+        delays.add(backoffDelay(5, POLICY, randomUnit(seededRandom(device * 7919))));
       }
       assert.ok(delays.size >= 45, `50 devices drew only ${delays.size} distinct delays`);
     });
@@ -215,7 +198,7 @@ describe("backoff", function () {
     });
 
     it("is always longer than half of what the first failures wait, over many seeded draws", function () {
-      const random = seededBytes(777);
+      const random = seededRandom(777);
       for (let i = 0; i < 10_000; i++) {
         const delay = unauthorizedDelay(POLICY, randomUnit(random));
         assert.ok(delay >= POLICY.capMs / 2 && delay <= POLICY.capMs, String(delay));
@@ -313,7 +296,7 @@ describe("backoff", function () {
     });
 
     it("stays in [0, 1) over many seeded draws", function () {
-      const random = seededBytes(12345);
+      const random = seededRandom(12345);
       for (let i = 0; i < 10_000; i++) {
         const unit = randomUnit(random);
         assert.ok(unit >= 0 && unit < 1, String(unit));

@@ -83,6 +83,16 @@ describe("parseDeviceConfig", () => {
     assert.ok(!error.message.includes("tttt"));
   });
 
+  it("reads improvUrl, the Improv redirect URL: empty (none) or an http(s) URL in printable ASCII of at most 200 characters", () => {
+    assert.equal(parseDeviceConfig({}).improvUrl, "");
+    assert.equal(parseDeviceConfig({ improvUrl: "http://{address}/" }).improvUrl, "http://{address}/");
+    assert.equal(parseDeviceConfig({ improvUrl: "https://example.org/devices" }).improvUrl, "https://example.org/devices");
+    rejects({ improvUrl: "ftp://x/" }, /^option config\.improvUrl must be an http:\/\/ or https:\/\/ URL in printable ASCII without spaces, or "", got "ftp:\/\/x\/"$/);
+    rejects({ improvUrl: "http://a b/" }, /config\.improvUrl must be an http/);
+    rejects({ improvUrl: "http://caf\u00e9/" }, /config\.improvUrl must be an http/);
+    rejects({ improvUrl: `http://${"x".repeat(200)}` }, /config\.improvUrl must be a string of at most 200 characters/);
+  });
+
   it("refuses a backoff base above its cap", () => {
     rejects({ backoffBaseMs: "5000", backoffCapMs: "1000" }, /config\.backoffBaseMs must be at most config\.backoffCapMs \(1000\), got 5000/);
   });

@@ -69,6 +69,21 @@ describe("Outbox", () => {
     });
   });
 
+  describe("clear (a factory reset)", () => {
+    it("removes every record, restored or not, returns them oldest first, counts no drop; numbering goes on", () => {
+      const outbox = new Outbox({ maxEntries: 8, maxBytes: 1024, boot: "b2", onDrop: () => assert.fail("not a drop") });
+      outbox.add(record);
+      outbox.add(record);
+      outbox.restore("b1", 7, record(7));
+      assert.deepEqual(outbox.clear().map((e) => `${e.boot}:${e.seq}`), ["b1:7", "b2:1", "b2:2"]);
+      assert.equal(outbox.size, 0);
+      assert.equal(outbox.bytes, 0);
+      assert.equal(outbox.dropped, 0);
+      assert.equal(outbox.nextUnsent(), undefined);
+      assert.equal(outbox.add(record), 3);
+    });
+  });
+
   describe("sending", () => {
     it("gives each record once per connection, oldest first", () => {
       const outbox = new Outbox({ maxEntries: 8, maxBytes: 1024 });

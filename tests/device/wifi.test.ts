@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { backoffDelay } from "../../src/device/backoff.js";
-import type { Log, RandomSource, Storage, WifiDisconnectReason, WifiDriver, WifiNetwork, WifiNotification } from "../../src/shared/host.js";
+import type { Log, RandomSource, Storage, WifiNetwork } from "../../src/shared/host.js";
 import { MemoryStorage } from "../../src/shared/memory-storage.js";
 import {
   DEFAULT_WIFI_ATTEMPT_TIMEOUT_MS,
@@ -19,94 +19,12 @@ import {
   WIFI_STORAGE,
   WifiManager,
   WifiState,
-  type WifiFailure,
   type WifiManagerOptions,
-  type WifiStateValue,
 } from "../../src/device/wifi.js";
 import { createJsonLog } from "../../hosts/node/host.js";
-import { SimWifi, type SimAccessPoint } from "../../hosts/node/sim-wifi.js";
+import type { SimAccessPoint } from "../../hosts/node/sim-wifi.js";
 import { VirtualClock } from "../support/virtual-clock.js";
-
-/** A deterministic RandomSource (xorshift32): the same seed gives the same jitter. */
-function seededRandom(seed: number): RandomSource {
-  let state = seed >>> 0 || 1;
-  return (into) => {
-    for (let i = 0; i < into.length; i++) {
-      state ^= state << 13;
-      state >>>= 0;
-      state ^= state >>> 17;
-      state ^= state << 5;
-      state >>>= 0;
-      into[i] = state & 0xff;
-    }
-  };
-}
-
-/** Every draw is the largest value below 1: each backoff delay is its window's top. */
-const maxRandom: RandomSource = (into) => into.fill(0xff);
-/** Every draw is 0: each backoff delay is minMs. */
-const zeroRandom: RandomSource = (into) => into.fill(0);
-
-interface LogRecord {
-  level: string;
-  event: string;
-  fields: Record<string, unknown>;
-}
-
-/** A manager over a simulated WiFi on a virtual clock, recording everything it reports. */
-function rig(
-  accessPoints: SimAccessPoint[],
-  networks: WifiNetwork[],
-  options: Partial<WifiManagerOptions> = {},
-  driver?: WifiDriver,
-) {
-  const clock = new VirtualClock();
-  const sim = new SimWifi({ timers: clock, accessPoints });
-  const records: LogRecord[] = [];
-  const lines: string[] = [];
-  // The host's real JSON-lines log, so the password check covers what a serial monitor shows.
-  const jsonLog = createJsonLog({ write: (line: string) => lines.push(line) }, "debug");
-  const log: Log = (level, event, fields) => {
-    records.push({ level, event, fields: fields ?? {} });
-    jsonLog(level, event, fields);
-  };
-  const seen: string[] = [];
-  const states: Array<{ state: WifiStateValue; ssid?: string; failure?: WifiFailure; retryInMs?: number; at: number }> = [];
-  const manager = new WifiManager({
-    driver: driver ?? sim,
-    timers: clock,
-    random: seededRandom(42),
-    log,
-    networks,
-    onOnline: (ssid, address) => seen.push(`online ${ssid} ${address} at ${clock.now()}`),
-    onOffline: (reason) => seen.push(`offline ${reason} at ${clock.now()}`),
-    onState: (state, detail) => states.push({ state, ...detail, at: clock.now() }),
-    ...options,
-  });
-  const events = (name: string) => records.filter((record) => record.event === name);
-  return { clock, sim, manager, records, lines, seen, states, events };
-}
-
-/** A driver whose notifications the test sends itself. */
-class FakeDriver implements WifiDriver {
-  onNotify: ((notification: WifiNotification, reason?: WifiDisconnectReason) => void) | undefined;
-  calls: string[] = [];
-  connect(network: WifiNetwork): void {
-    this.calls.push(`connect ${network.ssid}`);
-  }
-  disconnect(): void {
-    this.calls.push("disconnect");
-  }
-  rssi(): number | undefined {
-    return -60;
-  }
-  address(): string | undefined {
-    return "10.0.0.7";
-  }
-  emit(notification: WifiNotification, reason?: WifiDisconnectReason): void {
-    this.onNotify?.(notification, reason);
-  }
-}
+import { FakeDriver, maxRandom, rig, seededRandom, zeroRandom, type LogRecord } from "../support/wifi-rig.js";
 
 const HOME: SimAccessPoint = { ssid: "home", password: "home-secret-1" };
 const OFFICE: SimAccessPoint = { ssid: "office", password: "office-secret-2" };
@@ -140,7 +58,7 @@ describe("WifiManager", () => {
       rejects({ random: 3 }, /option random must be a function/);
       rejects({ log: "yes" }, /option log must be a function/);
       rejects({ onOnline: true }, /option onOnline must be a function/);
-      rejects({ networks: [] }, /option networks must be an array of 1 to 8/);
+      rejects({ networks: new Array(9).fill({ ssid: "x", password: "" }) }, /option networks must be an array of at most 8/);
       rejects({ networks: [{ ssid: "", password: "" }] }, /networks\[0\].*non-empty/);
       rejects({ networks: [{ ssid: "x".repeat(33), password: "" }] }, /networks\[0\].*33 bytes \(at most 32\)/);
       rejects({ attemptTimeoutMs: 0 }, /option attemptTimeoutMs must be an integer from 1/);

@@ -86,7 +86,7 @@ describe("the device's health (virtual clock)", function () {
       const sent = run.open();
       assert.deepEqual(sent()[0], {
         type: "hello", device: "device", firmware: "0.1.0", boot: "01010101",
-        capabilities: ["echo", "ping", "status", "config", "reboot", "led"],
+        capabilities: ["echo", "ping", "status", "config", "reboot", "led", "wifi", "server", "factory_reset"],
         // The clock's fields (src/time): this fake host's clock is not trusted.
         time: null, clock: { trusted: false, source: null },
         reset: "power_on", boots: 1, safeMode: false,
@@ -203,7 +203,7 @@ describe("the device's health (virtual clock)", function () {
       assert.equal(hello.safeMode, true);
       assert.equal(hello.reset, "panic");
       assert.equal(hello.boots, 6);
-      assert.deepEqual(hello.capabilities, ["echo", "ping", "status", "config", "reboot"], "no led, no fault");
+      assert.deepEqual(hello.capabilities, ["echo", "ping", "status", "config", "reboot", "wifi", "server", "factory_reset"], "no led, no fault; provisioning stays");
       safe.clock.advance(20_000);
       assert.deepEqual(sent(), [], "no telemetry, and nothing resent");
       safe.send({ type: "led", id: 1 });
@@ -234,7 +234,7 @@ describe("the device's health (virtual clock)", function () {
       assert.equal(messages[0]!.safeMode, false);
       assert.equal(messages[0]!.rebootReason, "safe_mode_exit");
       assert.ok(messages.length > 1, "the records stored before safe mode go out now");
-      assert.deepEqual(messages[0]!.capabilities, ["echo", "ping", "status", "config", "reboot", "led"]);
+      assert.deepEqual(messages[0]!.capabilities, ["echo", "ping", "status", "config", "reboot", "led", "wifi", "server", "factory_reset"]);
     });
 
     it("ends on the server's command (reboot), whatever the count", function () {

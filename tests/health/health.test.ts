@@ -44,6 +44,12 @@ describe("Health", function () {
     assert.deepEqual(c.events("health_boot").map((l) => l.fields.boots), [1, 2]);
   });
 
+  it("the very first boot (no record yet) had no previous run to lose anything; a boot after one that never ended cleanly did", function () {
+    const c = chip();
+    assert.equal(c.boot().previousRunClean, true, "nothing came before the first boot");
+    assert.equal(c.boot().previousRunClean, false, "the first run was never stopped");
+  });
+
   it("says unknown when the platform cannot tell, or its answer fails", function () {
     const c = chip();
     assert.equal(c.boot(null).reset, "unknown");

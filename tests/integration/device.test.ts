@@ -18,7 +18,7 @@ import { startDeviceOn, type EngineDevice } from "../support/on-engine.js";
 import type { DeviceStatus } from "../../hosts/xs/run.js";
 import { WebSocketServer } from "ws";
 import { start, type CompanionEvent, type CompanionServer } from "../../server/companion.js";
-import { node, REPO_ROOT, type Child } from "../support/child-process.js";
+import { jsonLines, node, REPO_ROOT, type Child } from "../support/child-process.js";
 import { ENGINES, engineArgs, useEngine, type EngineName } from "../support/engines.js";
 import { closedPort, delay, until, within } from "../support/wait.js";
 
@@ -59,18 +59,7 @@ function event<E extends CompanionEvent["event"]>(
 }
 
 /** The JSON events a `--json` server child printed so far. */
-function jsonEvents(child: Child): Array<Record<string, unknown>> {
-  const events: Array<Record<string, unknown>> = [];
-  for (const line of child.stdout.split("\n")) {
-    if (!line.startsWith("{")) continue;
-    try {
-      events.push(JSON.parse(line) as Record<string, unknown>);
-    } catch {
-      // a line still being written
-    }
-  }
-  return events;
-}
+const jsonEvents = jsonLines;
 
 for (const engine of ENGINES) describe(`the device [${engine}]`, function () {
   useEngine(engine);

@@ -67,6 +67,17 @@ for (const engine of ENGINES) describe(`what survives what [${engine}]`, functio
   const hellos = (s: CompanionServer): Hello[] => s.history.filter((e): e is Hello => e.event === "hello");
   const telemetry = (s: CompanionServer): Telemetry[] => s.history.filter((e): e is Telemetry => e.event === "telemetry");
 
+  it("a stop asked twice at once (Ctrl-C under npm start: SIGINT, then SIGTERM) is still a clean stop: the next boot says power_on", async function () {
+    const s = await server();
+    const first = device(s.url);
+    await s.waitFor("hello", () => true, 15_000);
+    assert.equal(await first.stopTwice(), 0);
+    const second = device(s.url);
+    await until(() => hellos(s).length === 2, 15_000, "the second hello");
+    assert.equal(hellos(s)[1]!.reset, "power_on", "not killed: the chip stopped cleanly");
+    await second.stop();
+  });
+
   it("a power cut loses at most the last flush interval: every older record arrives after the restart, under the first boot's id", async function () {
     const silent = await server({ noAck: true });
     const receivedAt = new Map<number, number>();
@@ -161,7 +172,7 @@ for (const engine of ENGINES) describe(`what survives what [${engine}]`, functio
     assert.equal(crashes, 5);
     assert.equal(safe.reset, "panic");
     assert.equal(safe.boots, 6);
-    assert.deepEqual(safe.capabilities, ["echo", "ping", "status", "config", "reboot"], "no user handlers (not even fault)");
+    assert.deepEqual(safe.capabilities, ["echo", "ping", "status", "config", "reboot", "wifi", "server", "factory_reset"], "no user handlers (not even fault); provisioning stays");
     const [status] = s.send(`#${safe.conn}`, "status");
     const reply = await s.waitFor("reply", (e) => e.id === status!.id);
     assert.equal((reply.result as Record<string, unknown>).safeModeCause, "failed_boots");

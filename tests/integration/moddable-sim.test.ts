@@ -78,7 +78,7 @@ describe("the firmware in Moddable's simulator (needs the Moddable SDK)", functi
 
     const hello = await server.waitFor("hello", () => true, 180_000); // includes the build
     assert.equal(hello.device, "mcsim-test");
-    assert.deepEqual(hello.capabilities, ["echo", "ping", "status", "config", "reboot"]);
+    assert.deepEqual(hello.capabilities, ["echo", "ping", "status", "config", "reboot", "wifi", "server", "factory_reset"]);
     // The simulator has no reset reason and cannot restart its program (hosts/moddable/chip-sim.ts).
     assert.equal(hello.reset, "unknown");
     assert.equal(hello.safeMode, false);

@@ -104,3 +104,17 @@ export class Child {
 export function node(script: string, args: readonly string[] = []): Child {
   return new Child(process.execPath, [script, ...args]);
 }
+
+/** The JSON objects a process printed one a line on stdout so far (a device's log, a --json server's events). */
+export function jsonLines(child: Child): Array<Record<string, unknown>> {
+  const out: Array<Record<string, unknown>> = [];
+  for (const line of child.stdout.split("\n")) {
+    if (!line.startsWith("{")) continue;
+    try {
+      out.push(JSON.parse(line) as Record<string, unknown>);
+    } catch {
+      // a line still being written
+    }
+  }
+  return out;
+}

@@ -86,6 +86,16 @@ export class DeviceProcess {
     return (await within(this.exited, 10_000, "the device to stop")).code;
   }
 
+  /**
+   * Ctrl-C in `npm start`'s terminal: SIGINT to the device, and at once npm start's own
+   * SIGTERM. Still one clean stop; resolves with the exit code.
+   */
+  async stopTwice(): Promise<number | null> {
+    this.process.kill("SIGINT");
+    this.process.kill("SIGTERM");
+    return (await within(this.exited, 10_000, "the device to stop")).code;
+  }
+
   /** For afterEach: nothing of it may survive the test. */
   kill(): void {
     if (!this.gone) this.signalGroup("SIGKILL");

@@ -5,25 +5,21 @@
  * the same link names is the board plugged back in.
  */
 import assert from "node:assert/strict";
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { chmodSync, closeSync, constants, existsSync, mkdtempSync, openSync, realpathSync, rmSync, writeFileSync, writeSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { chmodSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Child, REPO_ROOT } from "../support/child-process.js";
-import { closedPort, delay, until, within } from "../support/wait.js";
+import { needSocat, PtyPair } from "../support/pty.js";
+import { closedPort, delay, until } from "../support/wait.js";
 
 const CLI = join(REPO_ROOT, "dist", "tools", "monitor", "cli.js");
-const MISSING_SOCAT = "socat is missing: apt-get install socat";
 /** Waits in these tests are bounded by these, ms; each normally takes a few hundred. */
 const START_MS = 5_000;
 const SEE_MS = 3_000;
 
 /** A local time stamp as the monitor prints it before each line. */
 const STAMP = String.raw`\d\d:\d\d:\d\d\.\d{3}`;
-
-function hasSocat(): boolean {
-  return spawnSync("socat", ["-V"], { stdio: "ignore" }).error === undefined;
-}
 
 function monitor(args: readonly string[]): Child {
   // NO_COLOR: stdout is a pipe anyway, but the user's environment must not matter here.
@@ -49,51 +45,6 @@ async function interrupt(child: Child): Promise<void> {
   assert.deepEqual(exit, { code: 0, signal: null }, `stderr: ${child.stderr}`);
 }
 
-/** A pty pair: `dev` is the monitor's serial port, `peer` is where the "device" writes. */
-class PtyPair {
-  readonly dev: string;
-  readonly peer: string;
-  private socat: ChildProcess | undefined;
-  private peerFd: number | undefined;
-
-  constructor(readonly dir: string) {
-    this.dev = join(dir, "dev");
-    this.peer = join(dir, "peer");
-  }
-
-  async start(): Promise<void> {
-    const socat = spawn("socat", ["-d", "-d", `pty,raw,echo=0,link=${this.dev}`, `pty,raw,echo=0,link=${this.peer}`], {
-      stdio: ["ignore", "ignore", "pipe"],
-    });
-    this.socat = socat;
-    let log = "";
-    socat.stderr!.setEncoding("utf8").on("data", (text: string) => (log += text));
-    await until(() => /starting data transfer loop/.test(log) || socat.exitCode !== null, START_MS, `socat to start (its log: ${log})`);
-    assert.ok(existsSync(this.dev) && existsSync(this.peer), `socat made no links; its log: ${log}`);
-    this.peerFd = openSync(this.peer, constants.O_RDWR | constants.O_NOCTTY);
-  }
-
-  /** Writes as the device would, in one go. */
-  write(data: string | Uint8Array): void {
-    assert.ok(this.peerFd !== undefined, "the pty pair is not started");
-    const bytes = typeof data === "string" ? Buffer.from(data, "utf8") : data;
-    let done = 0;
-    while (done < bytes.length) done += writeSync(this.peerFd, bytes, done);
-  }
-
-  /** Ends socat (the device is unplugged): both ptys close and the links go. */
-  async stop(): Promise<void> {
-    if (this.peerFd !== undefined) closeSync(this.peerFd);
-    this.peerFd = undefined;
-    const socat = this.socat;
-    this.socat = undefined;
-    if (!socat || socat.exitCode !== null || socat.signalCode !== null) return;
-    const exited = new Promise((resolve) => socat.once("exit", resolve));
-    socat.kill("SIGTERM");
-    await within(exited, START_MS, "socat to exit");
-  }
-}
-
 /** A JSON log line as the firmware writes it (createJsonLog). */
 function record(level: string, event: string, fields: Record<string, unknown> = {}, t = "2026-01-01T10:00:00.123Z"): string {
   return JSON.stringify({ t, level, event, ...fields }) + "\n";
@@ -108,10 +59,7 @@ describe("npm run monitor", function () {
     let child: Child | undefined;
 
     before(function () {
-      if (hasSocat()) return;
-      if (process.env.CI) throw new Error(MISSING_SOCAT);
-      console.log(`      (skipped: ${MISSING_SOCAT})`);
-      this.skip();
+      needSocat(this);
     });
 
     beforeEach(async function () {

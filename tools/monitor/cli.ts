@@ -5,7 +5,8 @@
  * stderr, so `--raw > capture.log` captures exactly what the device sent.
  * See MONITOR_COMMAND in options.ts and docs/monitor.md.
  */
-import { runCommand, SetupError, wantsColour, type ParsedFlags } from "../../hosts/node/cli.js";
+import { exitWhenDrained, runCommand, wantsColour, type ParsedFlags } from "../../hosts/node/cli.js";
+import { loadSerialport, openSerialPort } from "../../hosts/node/serial.js";
 import { localTime, paint, SGR } from "../../src/shared/log-format.js";
 import { LineSplitter, type Line } from "./line-splitter.js";
 import { MONITOR_COMMAND, monitorCommand, type MonitorOptions } from "./options.js";
@@ -20,20 +21,6 @@ const CLOSE_TIMEOUT_MS = 2_000;
 
 function colourFor(stream: NodeJS.WriteStream, forced: boolean | undefined): boolean {
   return forced ?? wantsColour(stream);
-}
-
-type SerialportModule = typeof import("serialport");
-
-/** serialport, loaded only when a port is needed, with a clear message when its binding is broken. */
-async function loadSerialport(): Promise<SerialportModule> {
-  try {
-    return await import("serialport");
-  } catch (error) {
-    throw new SetupError(
-      `the serialport package could not be loaded (${(error as Error).message}).\n` +
-        "Run `npm install` in the project; on a platform without a prebuilt binding, `npm rebuild serialport` builds it (needs a C++ compiler and Python).",
-    );
-  }
 }
 
 async function list(forcedColour: boolean | undefined): Promise<number> {
@@ -108,15 +95,11 @@ function onQuit(quit: () => void): void {
 
 async function monitor(options: MonitorOptions): Promise<number> {
   if (options.port === "-") return monitorStdin(options);
-  const { SerialPort } = await loadSerialport();
+  const serialport = await loadSerialport();
   let session: PortSession | undefined;
   const output = createOutput(options, { pause: () => session?.pause(), resume: () => session?.resume() });
 
-  const open: PortOpener = (path, baudRate) =>
-    new Promise((resolve, reject) => {
-      const port = new SerialPort({ path, baudRate, autoOpen: false });
-      port.open((error) => (error ? reject(error) : resolve(port)));
-    });
+  const open: PortOpener = (path, baudRate) => openSerialPort(serialport, path, baudRate);
 
   return new Promise<number>((resolve) => {
     let finished = false;
@@ -175,10 +158,4 @@ async function main(parsed: ParsedFlags): Promise<number> {
   }
 }
 
-void runCommand(MONITOR_COMMAND, process.argv.slice(2), main).then(() => {
-  // Let stdout drain before exiting: process.exit would cut a piped output short. A port or
-  // a signal handler may still hold the process: leave once the output is out.
-  const code = typeof process.exitCode === "number" ? process.exitCode : 0;
-  setTimeout(() => process.exit(code), 50).unref();
-  process.stdout.write("", () => process.exit(code));
-});
+void runCommand(MONITOR_COMMAND, process.argv.slice(2), main).then(exitWhenDrained);

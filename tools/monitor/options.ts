@@ -17,11 +17,11 @@ import {
   type ParsedFlags,
   type CommandSpec,
 } from "../../hosts/node/cli.js";
+import { DEFAULT_BAUD } from "../../hosts/node/serial.js";
 
 export { UsageError };
-
-/** The ESP32 ROM bootloader's and our firmware's UART speed, bit/s. */
-export const DEFAULT_BAUD = 115_200;
+/** The ESP32 ROM bootloader's and our firmware's UART speed, bit/s (hosts/node/serial.ts). */
+export { DEFAULT_BAUD };
 /** Slowest rate POSIX termios names (B50), bit/s. */
 export const MIN_BAUD = 50;
 /** Fastest rate a common USB-UART bridge does (FTDI FT232H: 12 Mbit/s). */

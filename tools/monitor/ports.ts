@@ -112,8 +112,15 @@ function naturalOrder(a: string, b: string): number {
 /** Built-in UARTs (/dev/ttyS*): a PC lists up to 32 of them, mostly with nothing behind. */
 const LEGACY_UART = /\/ttyS\d+$/;
 
-/** The listing `npm run monitor` prints with no --port. */
-export function formatPortList(ports: readonly PortInfo[], colour: boolean): string {
+/**
+ * The listing `npm run monitor` (and `npm run provision`) prints with no --port; `next` is its
+ * last line, what to run with the likeliest port.
+ */
+export function formatPortList(
+  ports: readonly PortInfo[],
+  colour: boolean,
+  next: (path: string) => string = (path) => `Watch one with: npm run monitor -- --port ${path}`,
+): string {
   const legacy = ports.filter((port) => LEGACY_UART.test(port.path) && port.vendorId === undefined);
   const shown = ports.filter((port) => !legacy.includes(port));
   // Likely ESP32s first.
@@ -150,7 +157,7 @@ export function formatPortList(ports: readonly PortInfo[], colour: boolean): str
     const range = names.length === 1 ? names[0] : `${names[0]} ... ${names[names.length - 1]}`;
     lines.push(`\nAlso ${names.length} built-in serial port${names.length === 1 ? "" : "s"} (${range}), not listed: a board on USB is never one of these.`);
   }
-  if (shown.length > 0) lines.push("", `Watch one with: npm run monitor -- --port ${(shown.find((port) => esp32Bridge(port)) ?? shown[0]!).path}`);
+  if (shown.length > 0) lines.push("", next((shown.find((port) => esp32Bridge(port)) ?? shown[0]!).path));
   return lines.join("\n") + "\n";
 }
 

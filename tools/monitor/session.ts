@@ -24,6 +24,8 @@ export interface SerialLink extends EventEmitter {
   close(callback?: (error?: Error | null) => void): void;
   pause(): unknown;
   resume(): unknown;
+  /** Queues bytes for the device (npm run provision writes; the monitor only reads). */
+  write(data: Uint8Array): unknown;
 }
 
 export type PortOpener = (path: string, baudRate: number) => Promise<SerialLink>;
@@ -104,6 +106,13 @@ export class PortSession {
 
   resume(): void {
     this.port?.resume();
+  }
+
+  /** Writes to the device; false when no port is open now (gone, or not yet back). */
+  write(data: Uint8Array): boolean {
+    if (this.port === undefined || this.stateNow !== "open") return false;
+    this.port.write(data);
+    return true;
   }
 
   private attach(port: SerialLink): void {

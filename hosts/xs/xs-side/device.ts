@@ -10,7 +10,7 @@ import { createXsDeviceHost } from "./host.js";
 import { registerProgram, type Json } from "./programs.js";
 
 registerProgram("device", (options, emit) => {
-  const host = createXsDeviceHost((options.logLevel as LogLevel | "silent" | undefined) ?? "info");
+  const host = createXsDeviceHost((options.logLevel as LogLevel | "silent" | undefined) ?? "info", { serial: options.serial === true });
   const reset = options.reset;
   if (typeof reset === "string") host.system = { resetReason: () => reset, restart: () => emit({ event: "restart" }) };
   const device = new Device({

@@ -45,7 +45,9 @@ import { checkStorageName, checkStorageValue } from "../../../src/shared/memory-
 import { encodeUtf8, isValidUtf8 } from "../../../src/websocket/utf8.js";
 import { call, defer, now, onDelivery, out, post, postId, powers } from "./bridge.js";
 import { Command, Delivery, Post, WIFI_NOTIFICATIONS, WIFI_REASONS, type Reader } from "./protocol.js";
+import { withAccessPoint, XsTcpListener } from "./listener.js";
 import { xsResolve, XsUdpSocket, xsWallClock } from "./udp.js";
+import { XsConsoleSerial } from "./improv-bridge.js";
 
 // --- TCP --------------------------------------------------------------------------------
 
@@ -59,7 +61,8 @@ let lastSocketId = 0;
  * which nothing is reported).
  */
 export class XsTcpSocket implements TcpSocket {
-  private readonly id: number;
+  /** The bridge's number for this socket. */
+  readonly id: number;
   private readonly options: TcpSocketOptions;
   private queue: Uint8Array[] = [];
   private queued = 0;
@@ -75,8 +78,17 @@ export class XsTcpSocket implements TcpSocket {
   /** XS kept bytes of a delivery unread (TCP_HOLD posted): Node delivers more after TCP_WANT. */
   private held = false;
 
-  /** `secure` is XsTlsSocket's: open a NodeTlsSocket with `options.tls`. */
-  constructor(options: TcpSocketOptions, secure = false) {
+  /**
+   * `secure` is XsTlsSocket's: open a NodeTlsSocket with `options.tls`. "accepted" is a
+   * listener's (listener.ts): nothing is opened, Node binds an accepted connection to the id.
+   */
+  constructor(options: TcpSocketOptions, secure: boolean | "accepted" = false) {
+    if (secure === "accepted") {
+      this.options = options;
+      this.id = ++lastSocketId;
+      sockets.set(this.id, this);
+      return;
+    }
     const { host, port } = options;
     if (typeof host !== "string" || host === "") {
       throw new TypeError(`TCP host must be a non-empty string, got ${String(host)}`);
@@ -483,12 +495,16 @@ export function createXsNetHost(logLevel: LogLevel | "silent"): NetHost {
  * The DeviceHost inside XS. freeMemory is absent: XS cannot read its own heap from
  * JavaScript in xsnap (Node sees it in each delivery's meter; see engine.ts heap()).
  */
-export function createXsDeviceHost(logLevel: LogLevel | "silent"): DeviceHost {
+export function createXsDeviceHost(logLevel: LogLevel | "silent", options: { serial?: boolean } = {}): DeviceHost {
   const net = createXsNetHost("silent");
   return {
     ...net,
     log: createXsLog(logLevel) ?? (() => {}),
-    wifi: xsWifi,
+    wifi: withAccessPoint(xsWifi),
     storage: xsStorage,
+    listener: XsTcpListener,
+    platform: "xs",
+    // The console serial port (improv-bridge.ts), when Node has one (--serial).
+    ...(options.serial ? { serial: XsConsoleSerial } : {}),
   };
 }

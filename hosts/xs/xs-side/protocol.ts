@@ -50,6 +50,16 @@ export const Delivery = {
   UDP_ERROR: 9,
   /** lookup id u32 | found u8 | address, or the error when not found (the rest): a RESOLVE's answer. */
   RESOLVED: 10,
+  /** listener id u32 | count u32: connections wait to be accepted (LISTENER_ACCEPT). */
+  LISTENER_READABLE: 11,
+  /** listener id u32 | message (the rest): the listener failed (its port is taken); nothing follows. */
+  LISTENER_ERROR: 12,
+  /** ok u8 | JSON WifiScanResult[] (ok) or the error (the rest): a WIFI_SCAN's answer. */
+  WIFI_SCANNED: 13,
+  /** bytes (the rest): bytes arrived on the console serial port (improv-bridge.ts). */
+  SERIAL_READABLE: 14,
+  /** message (the rest): the console serial port failed or went away. */
+  SERIAL_ERROR: 15,
 } as const;
 
 /** XS -> Node posts: no answer. */
@@ -85,11 +95,15 @@ export const Post = {
   RESOLVE: 13,
   /** time f64 (UTC ms): set the device's wall clock (Node keeps it, and checks certificate dates by it). */
   CLOCK_SET: 14,
+  /** listener id u32: stop listening. */
+  LISTENER_CLOSE: 15,
+  /** nothing: scan for networks; WIFI_SCANNED answers. */
+  WIFI_SCAN: 16,
   /**
    * socket id u32: in the answer to a TCP_READABLE delivery, XS has not read all of it yet
    * (its reader paused): Node delivers nothing more until TCP_WANT.
    */
-  TCP_HOLD: 15,
+  TCP_HOLD: 17,
 } as const;
 
 /** XS -> Node synchronous calls (the last record of an issueCommand). */
@@ -125,6 +139,27 @@ export const Command = {
   UDP_OPEN: 41,
   /** nothing -> time f64 (UTC ms, the device's wall clock) | systemSynced u8. */
   CLOCK_GET: 42,
+  /**
+   * listener id u32 | port u16 | address (the rest, "" for every interface) -> nothing: opens a
+   * NodeTcpListener; a bad port or address throws inside XS. Its events are LISTENER_READABLE
+   * and LISTENER_ERROR.
+   */
+  LISTENER_OPEN: 43,
+  /**
+   * listener id u32 | socket id u32 -> accepted u8: the oldest waiting connection becomes
+   * that TCP socket (its events are TCP_READABLE, TCP_WRITABLE, TCP_ERROR); 0: none waited.
+   */
+  LISTENER_ACCEPT: 44,
+  /** start u8 (1 start, 0 stop) | JSON AccessPointOptions (start) -> nothing; the driver's refusal throws inside XS. */
+  WIFI_ACCESS_POINT: 45,
+  /** nothing -> MAC (u32-prefixed, "" unknown) | access point address (the rest, "" when closed). */
+  WIFI_INFO: 46,
+  /** nothing -> nothing: opens the console serial port's reader (throws in XS when it cannot). */
+  SERIAL_OPEN: 47,
+  /** bytes (the rest) -> accepted u8 (0: the output queue was full). In order with the log's posts. */
+  SERIAL_WRITE: 48,
+  /** nothing -> nothing: closes the console serial port's reader. */
+  SERIAL_CLOSE: 49,
 } as const;
 
 export const ANSWER_OK = 0;

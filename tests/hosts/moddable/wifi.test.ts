@@ -8,7 +8,9 @@ import assert from "node:assert/strict";
 import { ESP32_WRONG_PASSWORD, ModdableWifi, type NetGet, type WifiApi, type WifiListener } from "../../../hosts/moddable/wifi.js";
 import type { WifiDisconnectReason, WifiNotification } from "../../../src/shared/host.js";
 
-function fakeSdk(net: Partial<Record<"RSSI" | "IP", unknown>> = { RSSI: -61, IP: "192.168.1.23" }) {
+type NetKey = "RSSI" | "IP" | "MAC" | "IP ap";
+
+function fakeSdk(net: Partial<Record<NetKey, unknown>> = { RSSI: -61, IP: "192.168.1.23" }) {
   const calls: string[] = [];
   const listeners: WifiListener[] = [];
   class FakeWiFi {
@@ -22,17 +24,30 @@ function fakeSdk(net: Partial<Record<"RSSI" | "IP", unknown>> = { RSSI: -61, IP:
     static disconnect(): void {
       calls.push("disconnect");
     }
+    static set mode(value: number) {
+      calls.push(`mode ${value}`);
+    }
+    static accessPoint(options: Record<string, unknown>): void {
+      calls.push(`accessPoint ${JSON.stringify(options)}`);
+    }
+    static scan(_options: object, callback: (item?: Record<string, unknown>) => void): void {
+      calls.push("scan");
+      callback({ ssid: "home", rssi: -50, channel: 6, authentication: "wpa2_psk" });
+      callback({ ssid: "cafe", rssi: -70, channel: 1, authentication: "none" });
+      callback({ rssi: -20 });
+      callback(undefined);
+    }
   }
-  const netGet: NetGet = (property) => {
-    calls.push(`Net.get ${property}`);
-    const value = net[property];
+  const netGet: NetGet = (property, nif) => {
+    calls.push(`Net.get ${property}${nif === undefined ? "" : ` ${nif}`}`);
+    const value = net[(nif === "ap" ? `${property} ap` : property) as NetKey];
     if (value instanceof Error) throw value;
     return value;
   };
   return { api: FakeWiFi as unknown as WifiApi, netGet, calls, listeners };
 }
 
-function driver(net?: Partial<Record<"RSSI" | "IP", unknown>>) {
+function driver(net?: Partial<Record<NetKey, unknown>>) {
   const sdk = fakeSdk(net);
   const wifi = new ModdableWifi(sdk.api, sdk.netGet);
   const heard: Array<[WifiNotification, WifiDisconnectReason | undefined]> = [];
@@ -126,5 +141,57 @@ describe("Moddable host WiFi (hosts/moddable/wifi.ts)", function () {
     wifi.onNotify = undefined;
     wifi.connect({ ssid: "Home", password: "secret123" });
     assert.doesNotThrow(() => notify("gotIP"));
+  });
+
+  describe("provisioning: scan, access point, MAC", function () {
+    it("opens the access point beside the station (mode 3), open without a password, and closes it (mode 1)", function () {
+      const { sdk, wifi } = driver({ "IP ap": "192.168.4.1" });
+      wifi.startAccessPoint({ ssid: "moorline-ABCD", password: "" });
+      wifi.startAccessPoint({ ssid: "moorline-ABCD", password: "setup-pass" });
+      assert.deepEqual(sdk.calls, [
+        "mode 3",
+        'accessPoint {"ssid":"moorline-ABCD","station":true}',
+        "mode 3",
+        'accessPoint {"ssid":"moorline-ABCD","password":"setup-pass","station":true}',
+      ]);
+      assert.equal(wifi.accessPointAddress(), "192.168.4.1");
+      wifi.stopAccessPoint();
+      wifi.stopAccessPoint();
+      assert.deepEqual(sdk.calls.slice(-2), ["Net.get IP ap", "mode 1"]);
+      assert.equal(wifi.accessPointAddress(), undefined);
+    });
+
+    it("asks Net for the station's address and MAC by name (the ESP32 answers nothing otherwise in AP+station mode)", function () {
+      const { sdk, wifi, notify } = driver({ IP: "10.0.0.5", MAC: "24:0a:c4:12:ab:cd" });
+      wifi.connect({ ssid: "Home", password: "secret123" });
+      notify("gotIP");
+      assert.equal(wifi.address(), "10.0.0.5");
+      assert.equal(wifi.macAddress(), "24:0a:c4:12:ab:cd");
+      assert.ok(sdk.calls.includes("Net.get IP station"));
+      assert.ok(sdk.calls.includes("Net.get MAC station"));
+    });
+
+    it("turns the radio on (station mode) to read the MAC of a device that has joined nothing yet", function () {
+      const net: Partial<Record<NetKey, unknown>> = {};
+      const { sdk, wifi } = driver(net);
+      Object.defineProperty(sdk.api, "mode", {
+        set: (value: number) => {
+          sdk.calls.push(`mode ${value}`);
+          net.MAC = "24:0a:c4:00:12:34"; // the ESP32's netif exists once the radio is on
+        },
+      });
+      assert.equal(wifi.macAddress(), "24:0a:c4:00:12:34");
+      assert.deepEqual(sdk.calls, ["Net.get MAC station", "mode 1", "Net.get MAC station"]);
+    });
+
+    it("scans: each network heard, 'none' as open, incomplete items skipped, then the list", function () {
+      const { wifi } = driver();
+      const lists: unknown[] = [];
+      wifi.scan((networks) => void lists.push(networks));
+      assert.deepEqual(lists, [[
+        { ssid: "home", rssi: -50, secure: true, channel: 6 },
+        { ssid: "cafe", rssi: -70, secure: false, channel: 1 },
+      ]]);
+    });
   });
 });

@@ -41,7 +41,9 @@ const COMMANDS: Command[] = [
       "--transport", "--mqtt-prefix", "--mqtt-username",
       "--telemetry-interval-ms", "--heartbeat-interval-ms", "--heartbeat-timeout-ms", "--backoff-base-ms", "--backoff-cap-ms",
       "--stable-ms", "--max-message-bytes", "--clock-unset", "--ntp", "--ntp-interval-ms", "--clock-fallback-ms", "--storage",
-      "--safe-mode-after-boots", "--outbox-flush-ms", "--outbox-writes-per-hour", "--watchdog-ms", "--faults",
+      "--factory-reset", "--safe-mode-after-boots", "--outbox-flush-ms", "--outbox-writes-per-hour", "--watchdog-ms", "--faults",
+      "--portal-port", "--dns-port", "--portal-timeout-ms", "--ap-password", "--server-trial-ms",
+      "--serial", "--improv-url",
       "--log-level", "--log-format", "--engine", "--help",
     ],
     // The flag typed, never the config key it sets (config.telemetryIntervalMs).
@@ -85,6 +87,14 @@ const COMMANDS: Command[] = [
     help: "npm run monitor -- --help",
     flags: ["--port", "--stdin", "--baud", "--raw", "--level", "--event", "--only-json", "--wait", "--color", "--no-color", "--help"],
     badValue: [["--level", "loud"], '--level must be debug, info, warn or error, got "loud"'],
+  },
+  {
+    script: "dist/tools/provision/cli.js",
+    base: ["--port", "/dev/ttyMOORLINE-NONE"],
+    prefix: "provision",
+    help: "npm run provision -- --help",
+    flags: ["--port", "--ssid", "--password", "--scan", "--baud", "--timeout-ms", "--log", "--wait", "--help"],
+    badValue: [["--timeout-ms", "5s"], '--timeout-ms must be an integer from 100 to 300000 (milliseconds), got "5s"'],
   },
 ];
 
@@ -165,6 +175,51 @@ describe("command lines (hosts/node/cli.ts, as users run them)", function () {
       assert.deepEqual(await child.waitForExit(10_000), { code: 2, signal: null });
       assert.equal(child.stderr, `start: the device's options (after "--"): --storage ${folder}: not a file. Try 'npm start -- --help'.\n`);
       assert.equal(child.stdout, "", "no server was started");
+    });
+
+    it("device: a --serial tty that does not exist says how to make one, exit 1", async function () {
+      const tty = join(folder, "no-such-tty");
+      const child = run("dist/hosts/node/device.js", ["--serial", tty, "--no-wifi"]);
+      assert.deepEqual(await child.waitForExit(10_000), { code: 1, signal: null });
+      assert.equal(
+        child.stderr,
+        `device: --serial ${tty}: no such tty. To make a pair of connected ones:\n` +
+          "  socat -d -d pty,raw,echo=0,link=/tmp/moorline-uart pty,raw,echo=0,link=/tmp/moorline-host\n" +
+          "then --serial /tmp/moorline-uart here, and --port /tmp/moorline-host for npm run monitor or npm run provision.\n",
+      );
+      assert.equal(child.stdout, "", "nothing started");
+    });
+
+    it("device: a --serial that is not a tty is one line, exit 1", async function () {
+      const file = join(folder, "plain-file");
+      writeFileSync(file, "");
+      const child = run("dist/hosts/node/device.js", ["--serial", file, "--no-wifi"]);
+      assert.deepEqual(await child.waitForExit(10_000), { code: 1, signal: null });
+      assert.match(child.stderr, new RegExp(`^device: --serial ${file} is not a serial port \\(.*\\)\\.\\n$`));
+    });
+
+    it("provision: a port that does not exist is one line saying what to do, exit 1", async function () {
+      const child = run("dist/tools/provision/cli.js", ["--port", join(folder, "ttyNONE")]);
+      assert.deepEqual(await child.waitForExit(10_000), { code: 1, signal: null });
+      assert.equal(
+        child.stderr,
+        `provision: no serial port at ${join(folder, "ttyNONE")}.\n` +
+          "Is the board plugged in? `npm run monitor` without --port lists the ports it can see;\n" +
+          "--wait waits for this one to appear.\n",
+      );
+      assert.equal(child.stdout, "");
+    });
+
+    it("provision: --password without --ssid, an SSID over 32 bytes, are usage errors (the password never quoted)", async function () {
+      const without = run("dist/tools/provision/cli.js", ["--port", "/dev/null", "--password", "hunter2"]);
+      assert.deepEqual(await without.waitForExit(10_000), { code: 2, signal: null });
+      assert.equal(without.stderr, "provision: --password needs --ssid: the network it is for. Try 'npm run provision -- --help'.\n");
+      const long = run("dist/tools/provision/cli.js", ["--port", "/dev/null", "--ssid", "x".repeat(33), "--password", "hunter2".repeat(10)]);
+      assert.deepEqual(await long.waitForExit(10_000), { code: 2, signal: null });
+      assert.equal(long.stderr, "provision: --ssid must be 1 to 32 bytes, got 33. Try 'npm run provision -- --help'.\n");
+      const secret = run("dist/tools/provision/cli.js", ["--port", "/dev/null", "--ssid", "home", "--password", "hunter2".repeat(10)]);
+      assert.deepEqual(await secret.waitForExit(10_000), { code: 2, signal: null });
+      assert.equal(secret.stderr, "provision: --password must be at most 64 bytes, got 70. Try 'npm run provision -- --help'.\n");
     });
 
     it("device: a --ca that cannot be read is one line, exit 2", async function () {

@@ -1,7 +1,9 @@
 /**
- * The simulated device's clock flags (hosts/node/device-options.ts): which wall clock the
- * device gets (the OS's, trusted; one at 1970; or the OS time waiting for NTP), the NTP
- * servers it asks, and errors that name the flag typed.
+ * The simulated device's flags (hosts/node/device-options.ts). The clock: which wall clock
+ * the device gets (the OS's, trusted; one at 1970; or the OS time waiting for NTP), the NTP
+ * servers it asks, and errors that name the flag typed. Provisioning: no portal on the
+ * desktop unless asked for, the flags reaching the config, what contradicts, and which values
+ * given for this run win over the provisioned ones.
  */
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -47,5 +49,44 @@ describe("the device's clock flags (hosts/node/device-options.ts)", function () 
       return true;
     });
     assert.throws(() => args("--ntp-interval-ms", "1000"), { message: /^--ntp-interval-ms must be an integer from 15000/ });
+  });
+});
+
+describe("the device's provisioning flags (hosts/node/device-options.ts)", function () {
+  let folder: string;
+  beforeEach(() => (folder = mkdtempSync(join(tmpdir(), "moorline-provisioning-flags-"))));
+  afterEach(() => rmSync(folder, { recursive: true, force: true }));
+
+  const args = (...argv: string[]) => deviceArguments(parseFlags(DEVICE_COMMAND, ["--storage", join(folder, "d.json"), ...argv]), false);
+
+  it("no portal and no DNS server unless asked for (port 80 and 53 would need privileges)", () => {
+    const { config, factoryReset } = args();
+    assert.equal(config.portalPort, 0);
+    assert.equal(config.dnsPort, 0);
+    assert.equal(factoryReset, false);
+  });
+
+  it("sets the portal's ports, timeouts and password, and --factory-reset", () => {
+    const { config, factoryReset } = args(
+      "--ssid", "", "--password", "",
+      "--portal-port", "8081", "--dns-port", "5300", "--portal-timeout-ms", "30000", "--server-trial-ms", "5000",
+      "--ap-password", "setup-pass", "--factory-reset",
+    );
+    assert.deepEqual(
+      [config.ssid, config.portalPort, config.dnsPort, config.portalTimeoutMs, config.serverTrialMs, config.apPassword],
+      ["", 8081, 5300, 30000, 5000, "setup-pass"],
+    );
+    assert.equal(factoryReset, true);
+  });
+
+  it("refuses what cannot be: a portal without WiFi, a port out of range, a short access point password (not quoted)", () => {
+    assert.throws(() => args("--no-wifi", "--portal-port", "8081"), (error: Error) => error instanceof UsageError && /--portal-port and --no-wifi contradict each other/.test(error.message));
+    assert.throws(() => args("--portal-port", "70000"), /--portal-port must be an integer from 1 to 65535/);
+    assert.throws(() => args("--ap-password", "short-pw".slice(0, 5)), (error: Error) => /--ap-password must be empty .* or 8 to 63 printable ASCII characters/.test(error.message) && !error.message.includes("short"));
+  });
+
+  it("a --url or --device-id given wins over the provisioned one for this run (explicit)", () => {
+    assert.deepEqual(args("--url", "ws://127.0.0.1:9/", "--device-id", "x-1").explicitSettings, ["url", "deviceId"]);
+    assert.deepEqual(args().explicitSettings, []);
   });
 });

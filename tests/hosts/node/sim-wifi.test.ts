@@ -220,6 +220,47 @@ describe("SimWifi", () => {
     });
   });
 
+  describe("provisioning: scan, access point, MAC", () => {
+    it("scans the access points in range after scanDelayMs, one scan at a time, none while the radio is down", () => {
+      const clock = new VirtualClock();
+      const wifi = new SimWifi({ timers: clock, accessPoints: [{ ssid: "home", password: "pw-12345", rssi: -50 }, { ssid: "open", password: "" }] });
+      const results: unknown[] = [];
+      wifi.scan((networks) => void results.push(networks));
+      assert.throws(() => wifi.scan(() => {}), /already scanning/);
+      clock.advance(SIM_WIFI_DEFAULTS.scanDelayMs - 1);
+      assert.equal(results.length, 0);
+      clock.advance(1);
+      assert.deepEqual(results[0], [
+        { ssid: "home", rssi: -50, secure: true },
+        { ssid: "open", rssi: SIM_WIFI_DEFAULTS.rssi, secure: false },
+      ]);
+      wifi.dropLink();
+      wifi.scan((networks) => void results.push(networks));
+      clock.advance(SIM_WIFI_DEFAULTS.scanDelayMs);
+      assert.deepEqual(results[1], []);
+      assert.equal(wifi.scanCount, 2);
+    });
+
+    it("opens an access point beside the station, checked as the ESP32 checks it, at 127.0.0.1 by default", () => {
+      const clock = new VirtualClock();
+      const wifi = new SimWifi({ timers: clock, accessPoints: [{ ssid: "home", password: "pw" }] });
+      assert.equal(wifi.accessPointAddress(), undefined);
+      assert.throws(() => wifi.startAccessPoint({ ssid: "x".repeat(33), password: "" }), /32 bytes max/);
+      assert.throws(() => wifi.startAccessPoint({ ssid: "ap", password: "short" }), /8 bytes min/);
+      wifi.startAccessPoint({ ssid: "moorline-726C", password: "" });
+      assert.deepEqual(wifi.accessPoint, { ssid: "moorline-726C", password: "" });
+      assert.equal(wifi.accessPointAddress(), "127.0.0.1");
+      const heard: string[] = [];
+      wifi.onNotify = (notification) => heard.push(notification);
+      wifi.connect({ ssid: "home", password: "pw" });
+      clock.advance(1000);
+      assert.deepEqual(heard, ["connect", "gotIP"], "the station works while the access point is up");
+      wifi.stopAccessPoint();
+      assert.equal(wifi.accessPoint, undefined);
+      assert.equal(wifi.macAddress(), SIM_WIFI_DEFAULTS.mac);
+    });
+  });
+
   describe("options", () => {
     it("refuses bad delays and access points with a message naming them", () => {
       const clock = new VirtualClock();
@@ -231,6 +272,18 @@ describe("SimWifi", () => {
         /needs a string password/,
       );
       assert.throws(() => new SimWifi({} as SimWifiOptions), /needs options with timers/);
+    });
+  });
+
+  describe("scan()", () => {
+    it("close() cancels scans not yet answered", () => {
+      const { clock, wifi } = simulated();
+      let answered = false;
+      wifi.scan(() => (answered = true));
+      wifi.close();
+      assert.equal(clock.size, 0);
+      clock.advance(1_000);
+      assert.equal(answered, false);
     });
   });
 
