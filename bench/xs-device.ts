@@ -18,6 +18,7 @@
  * as needing about 10 KB of chunk heap, 6 KB of slot heap, 2 KB of system heap and 4 KB of
  * stack free (documentation/network/securesocket.md, "Memory").
  */
+import { SIM_NETWORK } from "../hosts/node/device-host.js";
 import { XsEngine, XS_SLOT_BYTES } from "../hosts/xs/engine.js";
 import { start as startCompanion, type CompanionServer } from "../server/companion.js";
 import { testCertificates } from "../tests/support/certs.js";
@@ -61,9 +62,13 @@ const DEVICE_ID = "bench-xs-device";
 const LARGE_PAYLOAD_CHARS = 15_900;
 const WAIT_MS = 20_000;
 
-/** The device's configuration: defaults, with telemetry each second and a fast reconnect. */
+/**
+ * The device's configuration: defaults, with telemetry each second and a fast reconnect, and
+ * the simulated access point's network (without one the device opens its setup portal).
+ */
 function deviceConfig(url: string, ca: string): Record<string, unknown> {
   return {
+    ...SIM_NETWORK,
     url,
     deviceId: DEVICE_ID,
     ca,
