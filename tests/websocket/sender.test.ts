@@ -10,7 +10,7 @@ import { ErrorCode } from "../../src/shared/errors.js";
 import { portableUtf8 } from "../../src/websocket/utf8.js";
 import { clientFrameLength, encodeClosePayload, encodeFrame, Sender } from "../../src/websocket/sender.js";
 import { parseClientFrames } from "../support/client-frames.js";
-import { hex, OP, pattern, serverFrame, toHex } from "../support/frames.js";
+import { concat, hex, OP, pattern, serverFrame, toHex } from "../support/frames.js";
 
 const key = hex("37 fa 21 3d"); // the key of the RFC 6455 section 5.7 examples
 const text = (s: string) => new TextEncoder().encode(s);
@@ -308,7 +308,7 @@ describe("sender", () => {
       const written: Uint8Array[] = [];
       sender.setWritable(1 << 20);
       sender.flush({ write: (bytes) => written.push(bytes.slice()) });
-      const keys = parseClientFrames(concatBytes(written)).map((f) => toHex(f.mask));
+      const keys = parseClientFrames(concat(...written)).map((f) => toHex(f.mask));
       assert.equal(new Set(keys).size, 65);
     });
 
@@ -329,13 +329,3 @@ describe("sender", () => {
     });
   });
 });
-
-function concatBytes(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.length;
-  }
-  return out;
-}
