@@ -10,6 +10,9 @@
  *   npm run bench -- --quick          a smaller run, a minute or two
  *   npm run bench -- --json           one JSON record per figure on stdout (the table on stderr)
  *   npm run bench -- --chart          also write docs/benchmarks.svg and docs/benchmarks.json
+ *   npm run bench -- --write-docs     everything and the profiles, then write docs/benchmarks.md
+ *                                     (bench/benchmarks-page.md filled with this run's output),
+ *                                     docs/benchmarks.svg and docs/benchmarks.json
  *   npm run bench -- --only xs,fleet  some sections: xs, clients, memory, reconnect, startup, fleet,
  *                                     flash, mqtt, profile
  *   npm run bench -- --runs 7         repetitions of the client runs (default 5, quick 3)
@@ -25,11 +28,13 @@
  */
 import { execFileSync } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { cpus } from "node:os";
+import { cpus, loadavg } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { renderChart } from "./chart.js";
 import { clientsSection, printClients } from "./clients-section.js";
+import { renderDocsPage, Transcript } from "./docs-page.js";
+import { footprintUnavailable } from "./footprint.js";
 import { mqttFleetSection } from "./mqtt-fleet.js";
 import { FULL, KINDS, QUICK, SIZES, type Output, type Plan } from "./plan.js";
 import { nodeProfileSection } from "./profile.js";
@@ -57,8 +62,11 @@ type Section = (typeof SECTIONS)[number] | (typeof OPTIONAL)[number];
 // --- output -------------------------------------------------------------------------------
 
 let asJson = false;
+/** What was said, for docs/benchmarks.md (--write-docs). */
+let transcript: Transcript | undefined;
 const say = (text = ""): void => {
   (asJson ? process.stderr : process.stdout).write(`${text}\n`);
+  transcript?.add(text);
 };
 const progress = (text: string): void => {
   process.stderr.write(`[bench] ${text}\n`);
@@ -126,7 +134,7 @@ function printTargets(records: FigureRecord[], sections: Set<Section>, heapOk: b
       lines.push(["10,000 devices, p99 RTT < 100 ms on 2 cores", `not run (quick mode ran ${fleet.devices} devices: ${num(fleet.median)} ms)`, "not measured"]);
     }
   }
-  say(table(lines));
+  say(lines.length > 1 ? table(lines) : "(no target in these sections)");
 }
 
 // --- the run ------------------------------------------------------------------------------
@@ -137,6 +145,17 @@ class UsageError extends Error {}
 function pythonHasWebsockets(): string | undefined {
   try {
     return execFileSync(PYTHON, ["-c", "import websockets, sys; print(websockets.__version__, sys.version.split()[0])"], { encoding: "utf8" }).trim();
+  } catch {
+    return undefined;
+  }
+}
+
+/** The commit the bench ran at (short; "+" when the work tree had changes), or undefined. */
+function gitCommit(): string | undefined {
+  try {
+    const commit = execFileSync("git", ["rev-parse", "--short", "HEAD"], { cwd: REPO_ROOT, encoding: "utf8" }).trim();
+    const dirty = execFileSync("git", ["status", "--porcelain", "--untracked-files=no"], { cwd: REPO_ROOT, encoding: "utf8" }).trim() !== "";
+    return `${commit}${dirty ? "+" : ""}`;
   } catch {
     return undefined;
   }
@@ -159,6 +178,7 @@ async function main(): Promise<number> {
         json: { type: "boolean", default: false },
         chart: { type: "boolean", default: false },
         profile: { type: "boolean", default: false },
+        "write-docs": { type: "boolean", default: false },
         only: { type: "string" },
         runs: { type: "string" },
         help: { type: "boolean", default: false },
@@ -173,6 +193,14 @@ async function main(): Promise<number> {
     return 0;
   }
   asJson = values.json;
+  const writeDocs = values["write-docs"];
+  if (writeDocs) {
+    // The page shows every section of one run: a part of one would leave the rest stale.
+    if (values.only !== undefined) throw new UsageError("--write-docs runs every section: leave out --only");
+    transcript = new Transcript();
+    const noSdk = footprintUnavailable();
+    if (noSdk !== undefined) progress(`--write-docs without the Moddable SDK (${noSdk}): the page will say the flash footprint was skipped`);
+  }
   const plan: Plan = { ...(values.quick ? QUICK : FULL) };
   if (values.runs !== undefined) {
     const runs = Number(values.runs);
@@ -191,6 +219,9 @@ async function main(): Promise<number> {
   const python = pythonHasWebsockets();
   const clients: ClientName[] = CLIENTS.filter((c) => c !== "websockets" || python !== undefined);
   const started = Date.now();
+  const loadBefore = loadavg()[0]!;
+  // Before the run writes docs/: what it measured is the commit's code.
+  const commit = writeDocs ? gitCommit() : undefined;
   const machine = `${cpus().length} x ${cpus()[0]?.model.trim() ?? "?"}`;
   say(`moorline bench (${plan.name}): ${machine}; Node ${process.version}; ws ${packageVersion("ws")}; ` +
     `Python websockets ${python ?? "absent (apt-get install python3-websockets)"}; XS: @agoric/xsnap ${packageVersion("@agoric/xsnap")}`);
@@ -202,8 +233,10 @@ async function main(): Promise<number> {
   const section = async (name: Section, title: string, body: () => Promise<void>) => {
     if (!sections.has(name)) return;
     say(`== ${title}`);
+    const sectionStarted = Date.now();
     try {
       await body();
+      progress(`${name}: done in ${((Date.now() - sectionStarted) / 1000).toFixed(0)} s`);
     } catch (error) {
       failed = true;
       say(`FAILED: ${(error as Error).stack ?? String(error)}`);
@@ -230,7 +263,7 @@ async function main(): Promise<number> {
     mqttFleetSection(plan.mqttFleets, records, { say, progress }),
   );
 
-  if (values.profile) sections.add("profile");
+  if (values.profile || writeDocs) sections.add("profile");
   await section("profile", "Profile: our client's pipelined echo (64 B and 16 KB) under node --cpu-prof, top frames by self time", async () => {
     await nodeProfileSection(out);
     say("== Profile: where an echo's XS meter steps go, function by function (64 B)");
@@ -244,12 +277,23 @@ async function main(): Promise<number> {
   say(`done in ${seconds.toFixed(0)} s`);
 
   if (asJson) for (const r of records) process.stdout.write(`${JSON.stringify(r)}\n`);
-  if (values.chart) {
+  if (values.chart || writeDocs) {
     const caption = `npm run bench${values.quick ? " -- --quick" : ""} on ${new Date().toISOString().slice(0, 10)}: ${machine}, Node ${process.version}; whiskers: min-max of per-run ratios`;
     mkdirSync(join(REPO_ROOT, "docs"), { recursive: true });
     writeFileSync(join(REPO_ROOT, "docs", "benchmarks.svg"), renderChart(records, caption));
     writeFileSync(join(REPO_ROOT, "docs", "benchmarks.json"), `${JSON.stringify({ date: new Date().toISOString(), mode: plan.name, machine, node: process.version, records }, null, 1)}\n`);
     progress("wrote docs/benchmarks.svg and docs/benchmarks.json");
+  }
+  if (transcript !== undefined) {
+    const run =
+      `\`npm run bench -- --write-docs${values.quick ? " --quick" : ""}${values.runs === undefined ? "" : ` --runs ${plan.runs}`}\`` +
+      ` on ${new Date().toISOString().slice(0, 10)}${commit ? ` at commit ${commit}` : ""}: ${machine}, Node ${process.version}; ` +
+      `done in ${seconds.toFixed(0)} s; 1-minute load average ${loadBefore.toFixed(1)} at the start, ${loadavg()[0]!.toFixed(1)} at the end ` +
+      `(the bench's own processes included). ${failed || heapOk === false ? "**Some sections failed: see below.** " : ""}` +
+      "Its records are in [benchmarks.json](benchmarks.json).";
+    const template = readFileSync(join(REPO_ROOT, "bench", "benchmarks-page.md"), "utf8");
+    writeFileSync(join(REPO_ROOT, "docs", "benchmarks.md"), renderDocsPage(template, run, transcript));
+    progress("wrote docs/benchmarks.md");
   }
   if (heapOk === false) {
     process.stderr.write("bench: FAILED: the XS heap grew with the message count\n");

@@ -222,7 +222,7 @@ export async function startupSection(plan: Plan, records: FigureRecord[], { say,
   say();
   const missing = footprintUnavailable();
   if (missing !== undefined) {
-    say(`Flash footprint (ESP32 link): skipped: ${missing}. docs/benchmarks.md quotes the figures of the last run with the SDK.`);
+    say(`Flash footprint (ESP32 link): skipped: ${missing}; set MODDABLE to the SDK's folder to measure it.`);
     return;
   }
   progress("startup: the ESP32 link with the Moddable SDK (tsc, xsc, xsl)");

@@ -24,7 +24,8 @@ const XS_ECHOES: Record<number, number> = { 64: 1024, 16384: 128 };
 const HEAP_MESSAGES = 10_000;
 
 export async function xsSection(plan: Plan, records: FigureRecord[], { say, progress }: Output): Promise<boolean> {
-  say("XS costs: the firmware's echo agent inside the XS engine (hosts/xs), a ws server sending");
+  say("XS costs: the firmware's echo agent inside the XS engine (hosts/xs) echoes what a ws server sends; steps per echo");
+  say("from xsnap's meter, exact (the same in both runs, each in a fresh engine).");
   const rows: string[][] = [["message", "steps per echo (average)", "most echoes", "the others", "echoes", "2 runs: total", "identical runs", "deliveries/echo"]];
   for (const size of [64, 16 * 1024]) {
     for (const kind of KINDS) {
