@@ -11,7 +11,9 @@ const WIDTH = 980;
 const PANEL_HEIGHT = 200;
 /** Below the title and the legend. */
 const TOP = 56;
-const COLORS: Record<string, string> = { moorline: "#1f6feb", websockets: "#d29922" };
+const COLORS: Record<string, string> = { moorline: "#1f6feb", "moorline-xs": "#8250df", websockets: "#d29922" };
+/** The clients drawn as ratios to ws, in this order. */
+const DRAWN = ["moorline", "moorline-xs", "websockets"];
 const LOG_MIN = 1 / 16;
 const LOG_MAX = 8;
 
@@ -78,7 +80,7 @@ function messageGroups(records: FigureRecord[], figure: string): Group[] {
     .sort((a, b) => a.size - b.size || (a.kind === b.kind ? 0 : a.kind === "text" ? -1 : 1));
   return combos.map(({ size, kind }) => ({
     label: `${sizeLabel(size)} ${kind === "text" ? "txt" : "bin"}`,
-    bars: ["moorline", "websockets"].map((client) => ({ client, ratio: ratioOf(records, figure, client, size, kind) })),
+    bars: DRAWN.map((client) => ({ client, ratio: ratioOf(records, figure, client, size, kind) })),
   }));
 }
 
@@ -88,17 +90,23 @@ export function renderChart(records: FigureRecord[], caption: string): string {
   const fullWidth = WIDTH - 40;
   parts.push(panel(20, TOP, fullWidth, "Throughput R, pipelined echo (higher is better)", "messages/s, ratio to the ws client", messageGroups(records, "R")));
   parts.push(panel(20, TOP + PANEL_HEIGHT, fullWidth, "Round trip D p50, one message at a time (lower is better)", "p50 latency, ratio to the ws client", messageGroups(records, "D_p50")));
-  const tcGroups: Group[] = [{ label: "connect", bars: ["moorline", "websockets"].map((client) => ({ client, ratio: ratioOf(records, "Tc", client, null, null) })) }];
+  const tcGroups: Group[] = [{ label: "connect", bars: DRAWN.map((client) => ({ client, ratio: ratioOf(records, "Tc", client, null, null) })) }];
   parts.push(panel(20, TOP + 2 * PANEL_HEIGHT, 220, "Setup Tc (lower is better)", "ratio to ws", tcGroups));
 
   // The absolute figures without a reference client.
   const facts: string[] = [];
   const find = (figure: string, extra: (r: FigureRecord) => boolean = () => true) => records.find((r) => r.figure === figure && extra(r));
-  for (const r of records.filter((r) => r.figure === "xs_compute_per_echo")) {
+  for (const r of records.filter((r) => r.figure === "xs_compute_per_echo" && r.size === 64)) {
     facts.push(`XS compute per echo, ${sizeLabel(r.size)} ${r.kind}: ${Math.round(r.median).toLocaleString("en-US")} meter steps (exact, repeatable)`);
   }
   const growth = find("xs_heap_growth");
   if (growth) facts.push(`XS heap growth over 10,000 messages: ${growth.median} slots`);
+  const device = find("xs_device_heap");
+  const deviceChunks = find("xs_device_chunk_bytes");
+  if (device && deviceChunks) {
+    facts.push(`whole device in XS over wss://: ${Math.round(device.median).toLocaleString("en-US")} slots (${num((device.median * 16) / 1024)} KiB on an ESP32) + ${num(deviceChunks.median / 1024)} KiB of chunks`);
+  }
+  for (const r of records.filter((r) => r.figure === "startup_to_hello")) facts.push(`start to first hello (${r.engine}): ${num(r.median)} ms`);
   for (const r of records.filter((r) => r.figure === "fleet_p99_rtt")) {
     facts.push(`fleet of ${(r.devices ?? 0).toLocaleString("en-US")} devices in one process: telemetry p99 RTT ${num(r.median)} ms`);
   }
@@ -116,10 +124,12 @@ export function renderChart(records: FigureRecord[], caption: string): string {
   const legend = [
     `<rect x="20" y="${legendY - 10}" width="12" height="12" fill="${COLORS.moorline}"/>`,
     `<text x="36" y="${legendY}" class="label">moorline (our client, on Node)</text>`,
-    `<rect x="220" y="${legendY - 10}" width="12" height="12" fill="${COLORS.websockets}"/>`,
-    `<text x="236" y="${legendY}" class="label">Python websockets (CPython, asyncio)</text>`,
-    `<line x1="470" x2="500" y1="${legendY - 4}" y2="${legendY - 4}" class="one"/>`,
-    `<text x="506" y="${legendY}" class="label">ws client (Node) = 1; whiskers: min-max of the per-run ratios</text>`,
+    `<rect x="210" y="${legendY - 10}" width="12" height="12" fill="${COLORS["moorline-xs"]}"/>`,
+    `<text x="226" y="${legendY}" class="label">moorline in XS (desktop XS host)</text>`,
+    `<rect x="410" y="${legendY - 10}" width="12" height="12" fill="${COLORS.websockets}"/>`,
+    `<text x="426" y="${legendY}" class="label">Python websockets (asyncio)</text>`,
+    `<line x1="590" x2="620" y1="${legendY - 4}" y2="${legendY - 4}" class="one"/>`,
+    `<text x="626" y="${legendY}" class="label">ws client (Node) = 1; whiskers: min-max of per-run ratios</text>`,
   ].join("\n");
   const height = TOP + 3 * PANEL_HEIGHT + 20;
   return `<?xml version="1.0" encoding="UTF-8"?>

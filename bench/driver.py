@@ -81,7 +81,9 @@ async def run_task(url, task, shared):
 
         if task["warmup"] > 0:
             await burst(task["warmup"])
-        return {"task": task, "elapsedMs": await burst(task["count"])}
+        cpu = time.process_time()
+        elapsed = await burst(task["count"])
+        return {"task": task, "elapsedMs": elapsed, "cpuMs": (time.process_time() - cpu) * 1000}
     return {"task": task, "skipped": "not measured for the Python client"}
 
 

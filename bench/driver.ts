@@ -14,19 +14,9 @@ import WebSocket from "ws";
 import { createNodeHost } from "../hosts/node/host.js";
 import type { NetHost } from "../src/shared/host.js";
 import { WebSocketClient } from "../src/websocket/client.js";
-import { binaryPayload, textPayload, type ClientName, type DriverSpec, type Kind, type Task, type TaskResult } from "./tasks.js";
+import { BENCH_LIMITS, binaryPayload, textPayload, type DriverSpec, type Kind, type NodeClientName, type Task, type TaskResult } from "./tasks.js";
 
 const MiB = 1024 * 1024;
-
-/**
- * Our client's limits in the bench: the ESP32 defaults (16 KiB) would refuse the 1 MB
- * messages; the send buffer holds the largest pipelined window (4 x 1 MiB) with room.
- */
-export const BENCH_LIMITS = {
-  maxMessageBytes: 2 * MiB,
-  maxFrameBytes: 2 * MiB,
-  maxBufferedBytes: 24 * MiB,
-};
 
 /** One connection, whichever client is behind it. */
 interface Connection {
@@ -45,7 +35,7 @@ type Connect = (url: string, handlers: Handlers) => Connection;
 
 let nodeHost: NetHost | undefined;
 
-const CONNECTORS: Record<Exclude<ClientName, "websockets">, Connect> = {
+const CONNECTORS: Record<NodeClientName, Connect> = {
   moorline(url, handlers) {
     nodeHost ??= createNodeHost({ logLevel: "silent" });
     const client = new WebSocketClient({
@@ -175,7 +165,10 @@ async function runTask(connect: Connect, url: string, task: Task, echoes: () => 
           }
         });
       if (task.warmup > 0) await burst(task.warmup);
-      return { task, elapsedMs: await burst(task.count) };
+      const cpu0 = process.cpuUsage();
+      const elapsedMs = await burst(task.count);
+      const cpu = process.cpuUsage(cpu0);
+      return { task, elapsedMs, cpuMs: (cpu.user + cpu.system) / 1000 };
     }
     case "memory-connection": {
       if (globalThis.gc === undefined) return { task, skipped: "needs node --expose-gc" };
@@ -216,7 +209,7 @@ async function runTask(connect: Connect, url: string, task: Task, echoes: () => 
 
 async function main(): Promise<void> {
   const spec = JSON.parse(process.argv[2] ?? "") as DriverSpec;
-  if (spec.client === "websockets") throw new Error("the websockets client runs in bench/driver.py");
+  if (spec.client !== "moorline" && spec.client !== "ws") throw new Error(`the ${spec.client} client has a driver of its own (bench/processes.ts)`);
   const connect = CONNECTORS[spec.client];
   let shared: Echoes | undefined;
   let sharedClosed: Promise<void> | undefined;

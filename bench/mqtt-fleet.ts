@@ -7,6 +7,7 @@
  * publish to its PUBACK, seen by the device. CPU is measured for both processes over the
  * window: the devices' (process.cpuUsage in the fleet) and the broker's (/proc).
  */
+import type { Output } from "./plan.js";
 import { startFleet } from "./processes.js";
 import { bytes, num, record, table, type FigureRecord } from "./report.js";
 import { median, summarize } from "./stats.js";
@@ -23,10 +24,6 @@ export interface MqttFleetPlan {
   windowMs: number;
 }
 
-export interface Output {
-  say(text?: string): void;
-  progress(text: string): void;
-}
 
 /** Runs each fleet `runs` times against a fresh broker; adds mqtt_fleet_* records and prints a table. */
 export async function mqttFleetSection(fleets: readonly MqttFleetPlan[], records: FigureRecord[], out: Output): Promise<void> {

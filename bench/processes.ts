@@ -1,6 +1,6 @@
 /**
  * The bench's child processes: the server (echo-server.ts), the client drivers (driver.ts,
- * driver.py) and the fleet (fleet.ts). Each speaks JSON lines on stdout; every wait on one is
+ * driver-xs.ts, driver.py) and the fleet (fleet.ts). Each speaks JSON lines on stdout; every wait on one is
  * bounded, and a child that fails is reported with the end of its stderr.
  */
 import { spawn, type ChildProcess } from "node:child_process";
@@ -136,7 +136,9 @@ export async function runDriver(spec: DriverSpec, options: DriverOptions): Promi
   const child =
     spec.client === "websockets"
       ? spawn(PYTHON, [join(REPO_ROOT, "bench", "driver.py"), json], { stdio: ["ignore", "pipe", "pipe"] })
-      : spawn(
+      : spec.client === "moorline-xs"
+        ? spawn(process.execPath, [join(HERE, "driver-xs.js"), json], { stdio: ["ignore", "pipe", "pipe"] })
+        : spawn(
           process.execPath,
           [
             "--expose-gc",

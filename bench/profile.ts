@@ -1,12 +1,16 @@
 /**
- * `npm run bench -- --profile`: where our client's time goes. The Node driver runs the
+ * `npm run bench -- --profile`: where our client's time goes on Node. The Node driver runs the
  * pipelined echo tasks under V8's sampling profiler (node --cpu-prof); this reads the
- * .cpuprofile and lists the functions with the most self time.
+ * .cpuprofile and lists the functions with the most self time. (XS's: bench/xs-meter-profile.ts.)
  */
-import { readdirSync, readFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { SourceMap } from "node:module";
+import { tmpdir } from "node:os";
 import { dirname, join, relative, resolve } from "node:path";
-import { REPO_ROOT } from "./processes.js";
+import { KINDS, type Output } from "./plan.js";
+import { REPO_ROOT, runDriver, ServerProcess } from "./processes.js";
+import { num, table } from "./report.js";
+import type { Task } from "./tasks.js";
 
 interface ProfileNode {
   id: number;
@@ -56,7 +60,7 @@ export function topFrames(dir: string, top = 15): { frames: Frame[]; totalMs: nu
 const maps = new Map<string, SourceMap | null>();
 
 /** "src/websocket/receiver.ts:120" for a compiled dist/ position (tsc's source maps), else the JS position. */
-function sourcePosition(path: string, line: number, column: number): string {
+export function sourcePosition(path: string, line: number, column: number): string {
   let map = maps.get(path);
   if (map === undefined) {
     try {
@@ -71,4 +75,27 @@ function sourcePosition(path: string, line: number, column: number): string {
     return `${relative(REPO_ROOT, resolve(dirname(path), entry.originalSource))}:${entry.originalLine + 1}`;
   }
   return `${relative(REPO_ROOT, path)}:${line + 1}`;
+}
+
+/** Our client's pipelined echo (64 B and 16 KB, text then binary) under node --cpu-prof: the top frames. */
+export async function nodeProfileSection({ say, progress }: Output): Promise<void> {
+  const server = await ServerProcess.start("echo");
+  try {
+    for (const kind of KINDS) {
+      const dir = mkdtempSync(join(tmpdir(), "moorline-prof-"));
+      try {
+        progress(`profile: Node, ${kind}`);
+        const tasks: Task[] = [64, 16 * 1024].map((size) => ({ figure: "throughput", size, kind, count: size === 64 ? 100_000 : 10_000, window: 64, warmup: 1000 }));
+        await runDriver({ client: "moorline", url: server.url, tasks }, { timeoutMs: 300_000, cpuProfileDir: dir });
+        const { frames, totalMs } = topFrames(dir, 12);
+        say(`${kind} messages (${num(totalMs)} ms profiled):`);
+        say(table([["self ms", "%", "function", "where"], ...frames.map((f) => [num(f.selfMs), f.percent.toFixed(1), f.name, f.where])]));
+        say();
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    }
+  } finally {
+    await server.stop();
+  }
 }

@@ -90,11 +90,28 @@ export function ratioText(ratio: FigureRecord["ratioToWs"]): string {
   return `${ratio.median.toFixed(2)}x (${ratio.min.toFixed(2)}-${ratio.max.toFixed(2)})`;
 }
 
+/**
+ * The rows of the last tables table() laid out, by their text: the docs page
+ * (bench/docs-page.ts) draws a table it is given as text again, as a markdown table. Bounded:
+ * a section prints a table as soon as it is made.
+ */
+const recentTables = new Map<string, string[][]>();
+const RECENT_TABLES = 8;
+
 /** Columns padded to their widest cell; the first row is the header. */
 export function table(rows: string[][]): string {
   const widths: number[] = [];
   for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)));
   const line = (row: string[]) => row.map((cell, i) => cell.padEnd(widths[i]!)).join("  ").trimEnd();
   const [header, ...body] = rows;
-  return [line(header!), widths.map((w) => "-".repeat(w)).join("  "), ...body.map(line)].join("\n");
+  const text = [line(header!), widths.map((w) => "-".repeat(w)).join("  "), ...body.map(line)].join("\n");
+  recentTables.delete(text);
+  recentTables.set(text, rows);
+  if (recentTables.size > RECENT_TABLES) recentTables.delete(recentTables.keys().next().value!);
+  return text;
+}
+
+/** The rows of `text` when table() made it lately, else undefined. */
+export function tableRowsOf(text: string): string[][] | undefined {
+  return recentTables.get(text);
 }

@@ -44,3 +44,10 @@ export function summarize(values: readonly number[]): Summary {
 export function relativeSpread(summary: Summary): number {
   return summary.median === 0 ? 0 : (summary.max - summary.min) / Math.abs(summary.median);
 }
+
+/** The most frequent value. */
+export function mode(values: number[]): number {
+  const counts = new Map<number, number>();
+  for (const value of values) counts.set(value, (counts.get(value) ?? 0) + 1);
+  return [...counts.entries()].sort((a, b) => b[1] - a[1])[0]![0];
+}

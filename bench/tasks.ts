@@ -5,10 +5,28 @@
  * connection to the bench's echo server for the message tasks.
  */
 
-export type ClientName = "moorline" | "ws" | "websockets";
+/**
+ * moorline: our client on the Node host; moorline-xs: the same client inside the XS engine,
+ * through the desktop XS host (bench/driver-xs.ts); ws; Python's websockets.
+ */
+export type ClientName = "moorline" | "moorline-xs" | "ws" | "websockets";
+/** The clients bench/driver.ts runs. */
+export type NodeClientName = "moorline" | "ws";
 export type Kind = "text" | "binary";
 
-export const CLIENTS: readonly ClientName[] = ["moorline", "ws", "websockets"];
+export const CLIENTS: readonly ClientName[] = ["moorline", "moorline-xs", "ws", "websockets"];
+
+const MiB = 1024 * 1024;
+
+/**
+ * Our client's limits in the bench: the ESP32 defaults (16 KiB) would refuse the 1 MB
+ * messages; the send buffer holds the largest pipelined window (4 x 1 MiB) with room.
+ */
+export const BENCH_LIMITS = {
+  maxMessageBytes: 2 * MiB,
+  maxFrameBytes: 2 * MiB,
+  maxBufferedBytes: 24 * MiB,
+};
 /** The reference every ratio is taken against. */
 export const REFERENCE: ClientName = "ws";
 
@@ -40,6 +58,8 @@ export interface TaskResult {
   samples?: number[];
   /** throughput: first send to last echo, ms. */
   elapsedMs?: number;
+  /** throughput: CPU time the client's process used meanwhile (user + system), ms. */
+  cpuMs?: number;
   /** memory-*: bytes per connection or per message (V8 heap + external memory). */
   bytesEach?: number;
   /** Set when the task could not run (a client that cannot do it). */

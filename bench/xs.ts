@@ -14,7 +14,7 @@
  */
 import { performance } from "node:perf_hooks";
 import { WebSocketServer, type WebSocket as ServerSocket } from "ws";
-import { bounded, XsEngine } from "../hosts/xs/engine.js";
+import { bounded, XsEngine, type XsEngineOptions } from "../hosts/xs/engine.js";
 import { startTestXsEngine } from "../tests/support/engines.js";
 import { binaryPayload, textPayload, type Kind } from "./tasks.js";
 
@@ -25,7 +25,7 @@ export const SLOT_BYTES_ESP32 = 16;
 const WAIT_MS = 20_000;
 
 /** A `ws` server in this process whose connections we drive one message at a time. */
-class Peer {
+export class Peer {
   readonly wss: WebSocketServer;
   readonly sockets: ServerSocket[] = [];
   private waiting: (() => void) | undefined;
@@ -77,25 +77,33 @@ class Peer {
   }
 }
 
-function payload(size: number, kind: Kind): string | Uint8Array {
+export function payload(size: number, kind: Kind): string | Uint8Array {
   return kind === "text" ? textPayload(size) : binaryPayload(size);
 }
 
-/** Waits (bounded) until the engine has made `count` deliveries: the last echo's writable report included. */
-async function settle(engine: XsEngine, count: number): Promise<void> {
+/**
+ * Waits (bounded) until the engine has made at least `count` deliveries and then nothing more
+ * is on its way: no request in flight or queued, and no new delivery within a few ms (a
+ * socket's space report after the write may follow the echo).
+ */
+export async function settle(engine: XsEngine, count: number): Promise<void> {
   const deadline = performance.now() + WAIT_MS;
-  while (engine.deliveries < count) {
-    if (performance.now() > deadline) throw new Error(`XS made ${engine.deliveries} deliveries, expected ${count}`);
-    await new Promise((resolve) => setTimeout(resolve, 1));
+  for (;;) {
+    if (performance.now() > deadline) throw new Error(`XS made ${engine.deliveries} deliveries, expected ${count} and then quiet`);
+    if (engine.deliveries >= count && engine.worker.pending === 0) {
+      const seen = engine.deliveries;
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      if (engine.deliveries === seen && engine.worker.pending === 0) return;
+    } else {
+      await new Promise((resolve) => setTimeout(resolve, 1));
+    }
   }
-  // Anything else already on its way (there should be nothing) gets its turn too.
-  await new Promise((resolve) => setTimeout(resolve, 5));
 }
 
 /** The echo agent in a fresh engine, connected to a fresh peer. */
-async function agent(limits: Record<string, number> | undefined): Promise<{ engine: XsEngine; peer: Peer }> {
+export async function agent(limits: Record<string, number> | undefined, options: XsEngineOptions = {}): Promise<{ engine: XsEngine; peer: Peer }> {
   const peer = await Peer.start();
-  const engine = await XsEngine.start({ log: () => {} });
+  const engine = await XsEngine.start({ log: () => {}, ...options });
   try {
     await engine.startProgram("echo-agent", { url: peer.url, ...(limits ? { limits } : {}) }, () => {});
     await peer.connections(1);
@@ -109,7 +117,7 @@ async function agent(limits: Record<string, number> | undefined): Promise<{ engi
   return { engine, peer };
 }
 
-async function stop(engine: XsEngine, peer: Peer): Promise<void> {
+export async function stop(engine: XsEngine, peer: Peer): Promise<void> {
   const failures = [...engine.failures];
   await engine.close();
   await peer.close();
@@ -120,11 +128,11 @@ export interface ComputeFigure {
   size: number;
   kind: Kind;
   echoes: number;
-  /** Meter steps for all `echoes` (both deliveries of each: the bytes, then the socket's space). */
+  /** Meter steps for all `echoes` (every delivery: the bytes, and the socket's space when it is reported). */
   total: number;
   /** total / echoes. */
   perEcho: number;
-  /** Deliveries per echo (2 expected). */
+  /** Deliveries per echo (1, and the socket's space reports when XS's space runs short). */
   deliveriesPerEcho: number;
   /** The smallest and largest steps between one echo and the next. */
   minEach: number;
@@ -151,8 +159,8 @@ export async function xsComputePerEcho(size: number, kind: Kind, echoes: number,
     const each: number[] = [];
     for (let i = 0; i < echoes; i++) {
       await peer.echo(message);
-      // The echo is out; the socket's space report for it may still be coming.
-      await settle(engine, deliveries0 + 2 * (i + 1));
+      // The echo is out; a report of the socket's space may still be coming.
+      await settle(engine, deliveries0 + i + 1);
       each.push(engine.compute - last);
       last = engine.compute;
     }

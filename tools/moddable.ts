@@ -416,7 +416,7 @@ export function plan(options: Options, env: Env, root: string): Plan {
     case "flash": {
       const environment = checkModdable(env, root);
       checkIdf(env);
-      if (!hasSsid) notes.push("note: no --ssid: the device will only try the WiFi networks saved in its storage.");
+      if (!hasSsid) notes.push("note: no --ssid: the device tries the WiFi networks saved in its storage; with none that works it opens its setup portal (access point moorline-XXXX) and, in a release build, answers Improv on its serial port.");
       withUpdateKey(options, root, notes);
       const debug = options.command === "flash" && !options.release;
       const flags = [...(debug ? ["-d"] : []), "-m", "-p", options.platform, ...(options.command === "build:esp32" ? ["-t", "build"] : [])];

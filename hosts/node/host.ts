@@ -5,6 +5,7 @@
  * bounded by the space reported through onWritable (the client's own bounded queue holds
  * whatever does not fit), and received bytes wait in a bounded queue until read.
  */
+import { isUtf8 } from "node:buffer";
 import { createHash, randomFillSync } from "node:crypto";
 import { Socket } from "node:net";
 import { performance } from "node:perf_hooks";
@@ -71,9 +72,28 @@ export const nodeTimers: Timers = {
   },
 };
 
-/** Cryptographically strong random bytes. */
+/**
+ * Random bytes drawn from the OS at a time, one pool for the whole process (as the `ws` package
+ * keeps one for its mask keys): a connection's 16 mask keys are then a copy, not a system call.
+ * 8 KiB, bounded whatever the number of connections.
+ */
+export const NODE_RANDOM_POOL_BYTES = 8 * 1024;
+const randomPool = new Uint8Array(NODE_RANDOM_POOL_BYTES);
+let randomPoolOffset = NODE_RANDOM_POOL_BYTES;
+
+/** Cryptographically strong random bytes (crypto.randomFillSync), each byte handed out once. */
 export function nodeRandom(into: Uint8Array): void {
-  randomFillSync(into);
+  const count = into.length;
+  if (count > NODE_RANDOM_POOL_BYTES / 4) {
+    randomFillSync(into);
+    return;
+  }
+  if (randomPoolOffset + count > NODE_RANDOM_POOL_BYTES) {
+    randomFillSync(randomPool);
+    randomPoolOffset = 0;
+  }
+  into.set(randomPool.subarray(randomPoolOffset, randomPoolOffset + count));
+  randomPoolOffset += count;
 }
 
 /** Native SHA-1 (the handshake's Sec-WebSocket-Accept). */
@@ -96,6 +116,10 @@ export const nodeUtf8: Utf8Codec = {
   },
   decode(bytes: Uint8Array): string {
     return utf8Decoder.decode(bytes);
+  },
+  /** buffer.isUtf8 (simdutf: RFC 3629's rules) then the decoder: two native passes. */
+  decodeChecked(bytes: Uint8Array): string | undefined {
+    return isUtf8(bytes) ? utf8Decoder.decode(bytes) : undefined;
   },
 };
 

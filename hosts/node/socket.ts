@@ -95,6 +95,8 @@ export abstract class NodeStreamSocket implements TcpSocket {
   private promised = 0;
   /** Destroys a socket whose graceful end takes too long (unref'd). */
   private graceTimer: NodeJS.Timeout | undefined;
+  /** Writes of this turn wait (socket.cork()) until its end (uncork, process.nextTick). */
+  private corked = false;
 
   /**
    * `socket` was just created and is connecting (allowHalfOpen: after the peer's FIN our
@@ -151,10 +153,23 @@ export abstract class NodeStreamSocket implements TcpSocket {
     }
     if (bytes.length === 0) return;
     this.promised = Math.max(0, this.promised - bytes.length);
+    // The writes of one turn of the event loop (the answers to every message of a chunk
+    // received) go to the kernel together, in one writev, when the turn's work is done.
+    if (!this.corked) {
+      this.corked = true;
+      this.socket.cork();
+      process.nextTick(this.uncork);
+    }
     // The callback runs once Node has handed these bytes to the kernel (never from inside
     // this call): space has opened up again.
     this.socket.write(bytes, this.afterWrite);
   }
+
+  /** The end of the turn that wrote: what it wrote goes to the kernel. */
+  private readonly uncork = (): void => {
+    this.corked = false;
+    this.socket.uncork();
+  };
 
   close(): void {
     if (this.closed) return;

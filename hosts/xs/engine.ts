@@ -15,6 +15,9 @@
  * chunk are read then). See xs-side/protocol.ts for the wire format.
  */
 import { randomFillSync } from "node:crypto";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import type { AcceptedSocketOptions, FirmwareHost, Log, LogLevel, Storage, TcpSocket, TlsErrorCodeValue, TlsOptions } from "../../src/shared/host.js";
 import { MemoryStorage } from "../../src/shared/memory-storage.js";
@@ -40,7 +43,7 @@ import {
   Writer,
 } from "./xs-side/protocol.js";
 import { ListenerBridge } from "./listener-bridge.js";
-import { BOOTSTRAP, ModuleLoader, PROGRAMS_MODULE } from "./loader.js";
+import { bootstrap, ModuleLoader, PROGRAMS_MODULE, type SourceTransform } from "./loader.js";
 import { errorFromXs, XsError, type XsErrorJson } from "./xs-errors.js";
 import { XsnapWorker, XsnapWorkerError, type MeterUsage, type XsnapReply } from "./xsnap-worker.js";
 
@@ -89,6 +92,14 @@ export interface XsEngineOptions {
    * unpacked by the desktop chip (hosts/node/firmware.ts). Default dist/.
    */
   firmwareRoot?: string;
+  /**
+   * The bench's meter profile (bench/xs-meter-profile.ts): every module XS loads is passed
+   * through `transform` (which adds the probes) and XS gets the profile's runtime. Never for
+   * a normal run: the probes cost steps and reset xsnap's meter (compute figures are off).
+   */
+  meterProfile?: { transform: SourceTransform };
+  /** Called with xsnap's meter after every delivery (the bench follows the heap's peaks). */
+  onMeter?: (meter: MeterUsage) => void;
 }
 
 /** Node's view of one TCP or TLS socket of XS. */
@@ -96,12 +107,28 @@ interface SocketRecord {
   socket: TcpSocket | undefined;
   /** Space Node may report: NodeTcpSocket's last onWritable count, minus what was written since. */
   space: number;
+  /**
+   * The space XS counts on (XsTcpSocket's `promised`): the last count delivered, minus what XS
+   * wrote since; -1 before the first delivery (the connection's).
+   */
+  xsSpace: number;
+  /** The largest count delivered: the socket's whole buffer, in practice. */
+  fullSpace: number;
   /** Bytes NodeTcpSocket holds for reading (its last onReadable count, minus what was taken). */
   available: number;
   /** XS has read everything it was given: the next chunk may go. */
   xsWants: boolean;
+  /** The answer to the last TCP_READABLE said XS holds bytes unread (TCP_HOLD). */
+  held: boolean;
   readableQueued: boolean;
   writableQueued: boolean;
+}
+
+/** A meter profile's counts, indexed by probe id (null: never counted). */
+export interface MeterProfileCounts {
+  self: Array<number | null>;
+  calls: Array<number | null>;
+  children: Array<number | null>;
 }
 
 /** An event of a program in XS: the JSON it emitted and its bytes (possibly empty). */
@@ -163,7 +190,7 @@ export class XsEngine {
 
   private constructor(options: XsEngineOptions) {
     this.options = options;
-    this.loader = new ModuleLoader(options.programRoots, options.firmwareRoot);
+    this.loader = new ModuleLoader(options.programRoots, options.firmwareRoot, options.meterProfile?.transform);
     this.log = options.log ?? createJsonLog(process.stderr, "debug");
     this.storage = options.storage ?? new MemoryStorage();
     this.wallClock = options.wallClock ?? new NodeWallClock();
@@ -206,7 +233,7 @@ export class XsEngine {
   static async start(options: XsEngineOptions = {}): Promise<XsEngine> {
     const engine = new XsEngine(options);
     try {
-      await engine.worker.evaluate(BOOTSTRAP);
+      await engine.worker.evaluate(bootstrap(options.meterProfile !== undefined));
       await engine.importModule(PROGRAMS_MODULE);
     } catch (error) {
       await engine.close();
@@ -285,6 +312,35 @@ export class XsEngine {
     return reply!.meter;
   }
 
+  /**
+   * The meter profile's counts since the last take (an engine started with meterProfile):
+   * per probe id, its self steps, its calls and the calls it made to instrumented functions;
+   * id 0 is whatever ran outside instrumented code.
+   */
+  async takeMeterProfile(): Promise<MeterProfileCounts> {
+    if (!this.options.meterProfile) throw new Error("takeMeterProfile() needs an engine started with meterProfile");
+    const reply = await this.worker.evaluate("__moorlineMeterProfile()");
+    return JSON.parse(Buffer.from(reply.reply).toString("utf8")) as MeterProfileCounts;
+  }
+
+  /**
+   * What is alive in XS after a full collection, read from a heap snapshot (xsnap writes one
+   * to a file, whose sections are measured and which is then deleted): the slots, and the
+   * bytes of the chunk heap (strings, buffers' data, arrays' items, bytecode). Slots are
+   * sizeof(txSlot) each: 32 bytes in this 64-bit build.
+   */
+  async liveMemory(): Promise<{ slots: number; slotBytes: number; chunkBytes: number }> {
+    const dir = mkdtempSync(join(tmpdir(), "moorline-xs-heap-"));
+    const path = join(dir, "heap.xss");
+    try {
+      await this.worker.writeSnapshot(path);
+      const { heapBytes, chunkBytes } = snapshotSections(readFileSync(path));
+      return { slots: heapBytes / XS_SLOT_BYTES, slotBytes: heapBytes, chunkBytes };
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+
   /** Calls `listener` for each failure from now on; returns a function that stops it. */
   onFailure(listener: (error: Error) => void): () => void {
     this.failureListeners.add(listener);
@@ -332,6 +388,7 @@ export class XsEngine {
         this.deliveries++;
         this.compute += reply.meter.compute;
         this.lastMeter = reply.meter;
+        this.options.onMeter?.(reply.meter);
         this.received(reply.reply);
         after?.();
       },
@@ -339,8 +396,8 @@ export class XsEngine {
   }
 
   /** A delivery that nobody awaits (events): its failures are reported, not thrown. */
-  private event(kind: number, write: (writer: Writer) => void | false): void {
-    this.deliver(kind, write).catch((error: Error) => {
+  private event(kind: number, write: (writer: Writer) => void | false, after?: () => void): void {
+    this.deliver(kind, write, after).catch((error: Error) => {
       if (!(error instanceof XsnapWorkerError)) this.failure(error);
       // A dead worker was reported by onExit.
     });
@@ -400,11 +457,14 @@ export class XsEngine {
         this.openSocket(body.u32(), body.u16(), body.u8() === 1, text(body.rest()));
         return;
       case Post.TCP_WRITE: {
-        const record = this.sockets.get(body.u32());
+        const id = body.u32();
+        const record = this.sockets.get(id);
         const bytes = body.rest();
         if (record?.socket === undefined) return;
         record.space = Math.max(0, record.space - bytes.length);
+        record.xsSpace = Math.max(0, record.xsSpace - bytes.length);
         record.socket.write(bytes);
+        this.reportWritable(id, record);
         return;
       }
       case Post.TCP_CLOSE: {
@@ -419,6 +479,11 @@ export class XsEngine {
         if (record === undefined) return;
         record.xsWants = true;
         this.pump(id, record);
+        return;
+      }
+      case Post.TCP_HOLD: {
+        const record = this.sockets.get(body.u32());
+        if (record !== undefined) record.held = true;
         return;
       }
       case Post.EMIT: {
@@ -544,20 +609,23 @@ export class XsEngine {
    * false when `create` made none (a listener with no connection waiting).
    */
   private attachSocket(id: number, create: (callbacks: AcceptedSocketOptions) => TcpSocket | undefined, rethrow = false): boolean {
-    const record: SocketRecord = { socket: undefined, space: 0, available: 0, xsWants: true, readableQueued: false, writableQueued: false };
+    const record: SocketRecord = {
+      socket: undefined,
+      space: 0,
+      xsSpace: -1,
+      fullSpace: 0,
+      available: 0,
+      xsWants: true,
+      held: false,
+      readableQueued: false,
+      writableQueued: false,
+    };
     this.sockets.set(id, record);
     try {
       record.socket = create({
         onWritable: (count) => {
           record.space = count;
-          if (record.writableQueued) return; // one delivery tells the latest space
-          record.writableQueued = true;
-          this.event(Delivery.TCP_WRITABLE, (writer) => {
-            record.writableQueued = false;
-            if (this.sockets.get(id) !== record) return false;
-            writer.u32(id);
-            writer.u32(record.space);
-          });
+          this.reportWritable(id, record);
         },
         onReadable: (count) => {
           record.available = count;
@@ -577,20 +645,53 @@ export class XsEngine {
     return record.socket !== undefined;
   }
 
-  /** Hands XS the next chunk when it has read the last one. */
+  /**
+   * Tells XS the socket's space (TCP_WRITABLE) when it has more than XS counts on and XS is
+   * running short: the connection's first report, and then whenever XS's space is below half
+   * the socket's buffer. While XS has more than that, a report would change nothing it does
+   * (its Sender writes whatever fits, so bytes wait in it only once XS's space is used up), so
+   * none is made: an echo costs one delivery, not two (the bytes in, then the space back).
+   */
+  private reportWritable(id: number, record: SocketRecord): void {
+    if (record.writableQueued || record.space <= record.xsSpace) return;
+    if (record.xsSpace >= 0 && record.xsSpace * 2 >= record.fullSpace) return;
+    record.writableQueued = true;
+    this.event(Delivery.TCP_WRITABLE, (writer) => {
+      record.writableQueued = false;
+      if (this.sockets.get(id) !== record) return false;
+      writer.u32(id);
+      writer.u32(record.space);
+      record.xsSpace = record.space;
+      if (record.space > record.fullSpace) record.fullSpace = record.space;
+    });
+  }
+
+  /**
+   * Hands XS the next chunk when it has read the last one: when the answer to its delivery
+   * has no TCP_HOLD for the socket (XS read it all), or at XS's TCP_WANT.
+   */
   private pump(id: number, record: SocketRecord): void {
     if (!record.xsWants || record.readableQueued || record.available === 0) return;
     record.readableQueued = true;
-    this.event(Delivery.TCP_READABLE, (writer) => {
-      record.readableQueued = false;
-      if (this.sockets.get(id) !== record || record.socket === undefined) return false;
-      const bytes = record.socket.read(READ_CHUNK_BYTES);
-      if (bytes === undefined) return false;
-      record.available = Math.max(0, record.available - bytes.length);
-      record.xsWants = false;
-      writer.u32(id);
-      writer.bytes(bytes);
-    });
+    this.event(
+      Delivery.TCP_READABLE,
+      (writer) => {
+        record.readableQueued = false;
+        if (this.sockets.get(id) !== record || record.socket === undefined) return false;
+        const bytes = record.socket.read(READ_CHUNK_BYTES);
+        if (bytes === undefined) return false;
+        record.available = Math.max(0, record.available - bytes.length);
+        record.xsWants = false;
+        record.held = false;
+        writer.u32(id);
+        writer.bytes(bytes);
+      },
+      () => {
+        if (this.sockets.get(id) !== record || record.held || record.xsWants) return;
+        record.xsWants = true;
+        this.pump(id, record);
+      },
+    );
   }
 
   private socketFailed(id: number, record: SocketRecord, message: string, code?: TlsErrorCodeValue): void {
@@ -647,4 +748,29 @@ function answer(bytes: Uint8Array): Uint8Array {
   out[0] = ANSWER_OK;
   out.set(bytes, 1);
   return out;
+}
+
+/** sizeof(txSlot) in the xsnap-worker built here (64-bit); 16 on the ESP32. */
+export const XS_SLOT_BYTES = 32;
+
+/**
+ * The sizes of an XS heap snapshot's live slots (its HEAP section) and chunks (BLOC): the
+ * snapshot is an atom "XS_M" of atoms, each a big-endian u32 size (header included) and a
+ * 4-letter tag (xsSnapshot.c fxWriteSnapshot).
+ */
+export function snapshotSections(snapshot: Uint8Array): { heapBytes: number; chunkBytes: number } {
+  const view = new DataView(snapshot.buffer, snapshot.byteOffset, snapshot.length);
+  const tag = (at: number) => String.fromCharCode(...snapshot.subarray(at + 4, at + 8));
+  if (snapshot.length < 8 || tag(0) !== "XS_M") throw new Error("not an XS snapshot");
+  let heapBytes = -1;
+  let chunkBytes = -1;
+  for (let at = 8; at + 8 <= snapshot.length; ) {
+    const size = view.getUint32(at);
+    if (size < 8) throw new Error(`bad snapshot section at ${at}`);
+    if (tag(at) === "HEAP") heapBytes = size - 8;
+    if (tag(at) === "BLOC") chunkBytes = size - 8;
+    at += size;
+  }
+  if (heapBytes < 0 || chunkBytes < 0) throw new Error("the snapshot has no HEAP or BLOC section");
+  return { heapBytes, chunkBytes };
 }

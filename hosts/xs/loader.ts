@@ -1,7 +1,7 @@
 /**
  * How the XS host loads our compiled modules into XS, and what it lets XS load.
  *
- * A bootstrap script (BOOTSTRAP) makes a Compartment whose loadNowHook asks Node for each
+ * A bootstrap script (bootstrap()) makes a Compartment whose loadNowHook asks Node for each
  * module's source (a synchronous Command.LOAD) and compiles it with ModuleSource; its
  * resolveHook resolves relative specifiers against the referrer. So every module is loaded as
  * the ES module it is, unchanged, with plain ECMAScript as its only globals (plus `__xsHost`,
@@ -41,6 +41,9 @@ const SPECIFIER = /^(\/(?!\.{1,2}\/)[A-Za-z0-9_.-]+)+\.js$/;
 /** A program's name: its module's name in a program root (hosts/xs/xs-side/<name>.js). */
 const PROGRAM_NAME = /^[a-z0-9][a-z0-9-]*$/;
 
+/** Rewrites a module's compiled source (its specifier, /src/websocket/client.js) before XS loads it. */
+export type SourceTransform = (specifier: string, source: string) => string;
+
 /**
  * The modules one engine may load: the firmware, the host's XS side, and `programRoots`
  * (folders under dist/ holding more programs and what they import).
@@ -51,9 +54,12 @@ export class ModuleLoader {
   private readonly roots: readonly string[];
   /** Where the firmware and the host's XS side are: dist/, or an update image's folder. */
   private readonly firmwareRoot: string;
+  /** Rewrites each source before XS gets it (the bench's meter profile); none for a normal run. */
+  private readonly transform: SourceTransform | undefined;
 
-  constructor(programRoots: readonly string[] = [], firmwareRoot: string = DIST_ROOT) {
+  constructor(programRoots: readonly string[] = [], firmwareRoot: string = DIST_ROOT, transform?: SourceTransform) {
     this.firmwareRoot = firmwareRoot;
+    this.transform = transform;
     for (const root of programRoots) {
       if (typeof root !== "string" || !FOLDER.test(root)) {
         throw new TypeError(`programRoots: each must be a folder under dist/ such as "tests/support/xs", got ${JSON.stringify(root)}`);
@@ -85,6 +91,7 @@ export class ModuleLoader {
     } catch (error) {
       throw new Error(`cannot read ${path} (run npm run build): ${(error as Error).message}`);
     }
+    if (this.transform) source = this.transform(specifier, source);
     return `${source}\n//# sourceURL=dist${specifier}\n`;
   }
 
@@ -96,11 +103,15 @@ export class ModuleLoader {
 
 /**
  * The script that runs first in XS's start compartment: it wires handleCommand to the
- * bridge and builds the Compartment that loads modules through Node.
+ * bridge and builds the Compartment that loads modules through Node. With `meterProfile`,
+ * the compartment also gets `__meterProfile`, the runtime of the bench's meter profile
+ * (METER_PROFILE_RUNTIME), and the start compartment a function that hands its counts to Node.
  */
-export const BOOTSTRAP = `(() => {
+export function bootstrap(meterProfile: boolean): string {
+  return `(() => {
   const encoder = new TextEncoder();
-  const decoder = new TextDecoder();
+  // ignoreBOM: a leading U+FEFF is message text, kept (the firmware's codec contract).
+  const decoder = new TextDecoder("utf-8", { ignoreBOM: true });
   let handler = () => { throw new Error("the XS side of the host is not loaded"); };
   globalThis.handleCommand = (message) => handler(message);
   const describe = (error) => {
@@ -141,8 +152,10 @@ export const BOOTSTRAP = `(() => {
     decode: (bytes) => decoder.decode(bytes),
     setHandler: (next) => { handler = next; },
   });
+  const globals = { __xsHost: powers };
+  ${meterProfile ? METER_PROFILE_RUNTIME : ""}
   const compartment = new Compartment({
-    globals: { __xsHost: powers },
+    globals,
     resolveHook: resolve,
     loadNowHook: (specifier) => ({ source: new ModuleSource(load(specifier)) }),
   });
@@ -155,7 +168,59 @@ export const BOOTSTRAP = `(() => {
   };
 })();
 `;
+}
 
+/**
+ * The meter profile's runtime, inside XS (only when the engine was started with a profile:
+ * bench/xs-meter-profile.ts instruments every function to call `enter(id)` first, keeping the
+ * depth it returns, and `exit(depth)` before it returns). xsnap's resetMeter(limit, index)
+ * returns the steps counted so far and sets the count to `index`: each probe reads the steps
+ * since the previous probe, charges them to the function on top of its stack (its self
+ * steps), and restarts the count from 0 after its own bookkeeping, so the probes' own work is
+ * not charged to anyone. exit() cuts the stack back to the function's depth, so a function
+ * left by an exception is popped by its caller's exit. Id 0 is whatever ran outside
+ * instrumented code. __moorlineMeterProfile() returns the counts (JSON, as an ArrayBuffer:
+ * xsnap's evaluate replies with it) and starts over.
+ */
+const METER_PROFILE_RUNTIME = `
+  const meter = resetMeter;
+  let self = [0];
+  let calls = [0];
+  let children = [0];
+  const stack = [0];
+  const charge = (steps) => {
+    const top = stack[stack.length - 1];
+    self[top] = (self[top] ?? 0) + steps;
+  };
+  const profile = Object.freeze({
+    enter(id) {
+      charge(meter(0, 0));
+      const depth = stack.length;
+      const caller = stack[depth - 1];
+      children[caller] = (children[caller] ?? 0) + 1;
+      stack.push(id);
+      calls[id] = (calls[id] ?? 0) + 1;
+      meter(0, 0);
+      return depth;
+    },
+    exit(depth) {
+      charge(meter(0, 0));
+      stack.length = depth;
+      meter(0, 0);
+    },
+  });
+  globals.__meterProfile = profile;
+  globalThis.__meterProfile = profile;
+  globalThis.__moorlineMeterProfile = () => {
+    charge(meter(0, 0));
+    const json = JSON.stringify({ self, calls, children });
+    self = [0];
+    calls = [0];
+    children = [0];
+    meter(0, 0);
+    return encoder.encode(json).buffer;
+  };
+`;
 const sourceMaps = new Map<string, { map: SourceMap; lines: string[] } | null>();
 
 /**

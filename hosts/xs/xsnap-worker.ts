@@ -125,6 +125,7 @@ const ANSWER = 0x2f; // /
 const OK = 0x2e; // .
 const FAILED = 0x21; // !
 const EVALUATE = 0x65; // e
+const SNAPSHOT = 0x77; // w
 const COLON = 0x3a;
 const COMMA = 0x2c;
 /** A netstring's length prefix: at most 9 digits (xsnap-worker reads "%9lu"). */
@@ -206,6 +207,11 @@ export class XsnapWorker {
     return !this.ended;
   }
 
+  /** Requests in flight or waiting. */
+  get pending(): number {
+    return this.queue.length + (this.current === undefined ? 0 : 1);
+  }
+
   /**
    * Changes the bound on each request from the next one on, ms (the desktop chip's watchdog
    * tightens it once the firmware has loaded).
@@ -217,6 +223,15 @@ export class XsnapWorker {
   /** Runs a script in XS's start compartment. */
   evaluate(code: string): Promise<XsnapReply> {
     return this.request(EVALUATE, () => code) as Promise<XsnapReply>;
+  }
+
+  /**
+   * Writes a snapshot of the XS heap to `path` (xsnap's "w": a full collection first, then
+   * every live slot and chunk); resolves with its size in bytes.
+   */
+  async writeSnapshot(path: string): Promise<number> {
+    const reply = (await this.request(SNAPSHOT, () => path)) as XsnapReply;
+    return Number(Buffer.from(reply.reply).toString("latin1"));
   }
 
   /**

@@ -10,9 +10,13 @@
  */
 export function takeBytes(queue: Uint8Array[], count: number): Uint8Array {
   const first = queue[0]!;
-  if (first.length >= count) {
-    if (first.length === count) queue.shift();
-    else queue[0] = first.subarray(count);
+  if (first.length === count) {
+    // The whole chunk: itself, not a new view of it.
+    queue.shift();
+    return first;
+  }
+  if (first.length > count) {
+    queue[0] = first.subarray(count);
     return first.subarray(0, count);
   }
   const out = new Uint8Array(count);

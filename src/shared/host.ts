@@ -138,6 +138,14 @@ export interface Utf8Codec {
    * kept as U+FEFF (TextDecoder's `ignoreBOM: true`): it is part of the message.
    */
   decode(bytes: Uint8Array): string;
+  /**
+   * Optional: the string of `bytes` when they are well-formed UTF-8 (RFC 3629: no overlong
+   * forms, no surrogates, nothing above U+10FFFF, no sequence cut short at the end), else
+   * undefined; a leading byte order mark is kept, as decode() keeps it. One native pass where
+   * the platform has a strict decoder: the receiver uses it for a text message that arrives
+   * whole, instead of validating in JavaScript and then decoding.
+   */
+  decodeChecked?(bytes: Uint8Array): string | undefined;
 }
 
 /**
@@ -233,6 +241,12 @@ export interface NetHost {
   tls?: TcpSocketConstructor;
   timers: Timers;
   random: RandomSource;
+  /**
+   * Mask keys (4 bytes each, RFC 6455 section 5.3) a connection draws from `random` at a
+   * time; default 16 (64 bytes per connection). A host whose `random` costs much per call (a
+   * crossing to another process) names a larger number; a chip keeps the default.
+   */
+  maskKeysPerDraw?: number;
   /** Optional native SHA-1; the portable one in src/websocket/sha1.ts is used when absent. */
   sha1?: Sha1;
   /** Optional native UTF-8 encoder and decoder; src/websocket/utf8.ts's portable ones when absent. */

@@ -139,7 +139,7 @@ export class WebSocketClient {
         host: this.url.host,
         port: this.url.port,
         nodelay: true,
-        onReadable: () => this.onReadable(),
+        onReadable: (count) => this.onReadable(count),
         onWritable: (count) => this.onWritable(count),
         onError: (message, code) => this.onSocketError(message, code),
         ...(tls ? { tls } : {}),
@@ -183,9 +183,11 @@ export class WebSocketClient {
     if (typeof data !== "string" && !(data instanceof Uint8Array)) {
       throw invalidArgument(`send() takes a string or a Uint8Array, got ${typeof data}`);
     }
-    this.requireOpen("send");
+    if (this.state !== ReadyState.OPEN || this.closeSent) this.requireOpen("send");
     this.sender.send(data, options?.more === true);
-    this.flush();
+    // flush(), inline: this runs for every message.
+    const socket = this.socket;
+    if (socket && this.tcpConnected) this.sender.flush(socket);
   }
 
   /** Sends a ping (payload up to 125 bytes); the peer's pong arrives at onPong. */
@@ -248,13 +250,22 @@ export class WebSocketClient {
     this.resumeReadingIfDrained();
   }
 
-  private onReadable(): void {
+  /**
+   * Reads and parses what the socket has: `count` bytes when the socket says how many (ECMA-419
+   * onReadable: no second read() to learn that nothing is left), else until read() has none.
+   * Bytes are left unread only while reading is paused, and resuming reads until none is left,
+   * so `count` is always all there is.
+   */
+  private onReadable(count?: number): void {
+    let left = count === undefined ? -1 : count;
     for (;;) {
-      if (this.state === ReadyState.CLOSED || !this.socket || this.readingPaused) return;
-      const bytes = this.socket.read();
+      const socket = this.socket;
+      if (this.state === ReadyState.CLOSED || !socket || this.readingPaused) return;
+      const bytes = socket.read();
       if (!bytes || bytes.length === 0) return;
       if (this.state === ReadyState.CONNECTING) this.onHandshakeBytes(bytes);
       else this.receiver?.push(bytes);
+      if (left >= 0 && (left -= bytes.length) <= 0) return;
     }
   }
 
@@ -290,8 +301,9 @@ export class WebSocketClient {
         onError: (error) => this.fail(error),
       },
       { maxMessageBytes: this.limits.maxMessageBytes, maxFrameBytes: this.limits.maxFrameBytes },
-      // Called as a method: a host's codec may be a class instance.
+      // Called as methods: a host's codec may be a class instance.
       (bytes) => this.utf8.decode(bytes),
+      this.utf8.decodeChecked ? (bytes) => this.utf8.decodeChecked!(bytes) : undefined,
     );
     this.log("info", "ws_open", { host: this.url.host, port: this.url.port, protocol: this.selectedProtocol });
     this.call("onOpen", this.selectedProtocol);
@@ -324,8 +336,16 @@ export class WebSocketClient {
   private onReceiverMessage(data: string | Uint8Array): void {
     // After we failed the connection, nothing more reaches the application.
     if (this.failure) return;
-    this.call("onMessage", data);
-    this.pauseReadingIfFull();
+    // call("onMessage", data), without its rest arguments: this runs for every message.
+    const onMessage = this.callbacks.onMessage;
+    if (onMessage) {
+      try {
+        onMessage(data);
+      } catch (thrown) {
+        this.callbackFailed("onMessage", thrown);
+      }
+    }
+    if (this.sender.bufferedAmount > this.limits.readPauseBytes) this.pauseReadingIfFull();
   }
 
   // --- flow control (limits.readPauseBytes) ---
@@ -535,14 +555,19 @@ export class WebSocketClient {
     try {
       callback(...args);
     } catch (thrown) {
-      const error = new WebSocketError(
-        ErrorCode.CALLBACK_FAILED,
-        `${name} threw: ${messageOf(thrown)}`,
-        CloseCode.INTERNAL_ERROR,
-      );
-      (error as { cause?: unknown }).cause = thrown;
-      this.fail(error);
+      this.callbackFailed(name, thrown);
     }
+  }
+
+  /** An application callback threw: the connection fails with 1011. */
+  private callbackFailed(name: string, thrown: unknown): void {
+    const error = new WebSocketError(
+      ErrorCode.CALLBACK_FAILED,
+      `${name} threw: ${messageOf(thrown)}`,
+      CloseCode.INTERNAL_ERROR,
+    );
+    (error as { cause?: unknown }).cause = thrown;
+    this.fail(error);
   }
 
   /** `error` as it is, or the same error with our secrets hidden from its message. */

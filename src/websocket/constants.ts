@@ -89,3 +89,11 @@ export type Limits = { -readonly [K in keyof typeof DEFAULT_LIMITS]: number };
 export const MAX_LIMIT_BYTES = 0x7fffffff;
 /** Upper bound accepted for any timeout (one day, milliseconds): src/shared/options.ts's. */
 export { MAX_TIMEOUT_MS } from "../shared/options.js";
+
+/**
+ * Mask keys a connection draws from its host's random source at a time (NetHost.maskKeysPerDraw):
+ * 16 keys, 64 bytes per connection, unless the host names another number; at most 1,024
+ * (4 KiB per connection).
+ */
+export const DEFAULT_MASK_KEYS_PER_DRAW = 16;
+export const MAX_MASK_KEYS_PER_DRAW = 1024;

@@ -16,7 +16,7 @@
 import { CloseCode, type Limits } from "./constants.js";
 import { ErrorCode, WebSocketError } from "../shared/errors.js";
 import type { Log, NetHost } from "../shared/host.js";
-import { ReadyState, WebSocketClient, type ClientTlsOptions, type CloseEvent } from "./client.js";
+import { WebSocketClient, type ClientTlsOptions, type CloseEvent } from "./client.js";
 
 const MiB = 1024 * 1024;
 
@@ -81,7 +81,7 @@ export function startEchoAgent(options: EchoAgentOptions): EchoAgent {
   let pending: string | Uint8Array | undefined;
 
   const echo = (data: string | Uint8Array): void => {
-    if (client.readyState !== ReadyState.OPEN) return; // closing: nothing more goes out
+    // Once closing, send() refuses with ERR_INVALID_STATE, dropped below: nothing more goes out.
     try {
       client.send(data);
       echoed++;
@@ -97,7 +97,7 @@ export function startEchoAgent(options: EchoAgentOptions): EchoAgent {
         pending = data;
         log?.("debug", "echo_waiting_for_drain", { bufferedAmount: client.bufferedAmount });
       } else if (error instanceof WebSocketError && error.code === ErrorCode.INVALID_STATE) {
-        // Our close frame is already out (stop() was called): drop, as the peer will.
+        // Closing (the peer's close frame came, or stop() was called): drop, as the peer will.
       } else {
         throw error;
       }

@@ -6,8 +6,10 @@
  */
 import {
   DEFAULT_LIMITS,
+  DEFAULT_MASK_KEYS_PER_DRAW,
   MAX_CONTROL_PAYLOAD,
   MAX_LIMIT_BYTES,
+  MAX_MASK_KEYS_PER_DRAW,
   MAX_TIMEOUT_MS,
   type Limits,
 } from "./constants.js";
@@ -20,6 +22,7 @@ import {
   checkKnownKeys,
   checkMethods,
   checkObject,
+  optionalInteger,
 } from "../shared/options.js";
 import { validateHeaders, validateProtocols } from "./handshake.js";
 import { resolveTls, type ClientTlsOptions } from "./tls-options.js";
@@ -197,6 +200,7 @@ export function validateHost(host: unknown): NetHost {
   checkFunction("host.tcp", given.tcp, "a TCP socket constructor");
   checkMethods("host.timers", given.timers, ["set", "clear", "now"]);
   checkFunction("host.random", given.random);
+  optionalInteger("host.maskKeysPerDraw", given.maskKeysPerDraw, DEFAULT_MASK_KEYS_PER_DRAW, 1, MAX_MASK_KEYS_PER_DRAW);
   checkCallbacks(given, ["sha1", "log"], "host.");
   return host as NetHost;
 }

@@ -131,14 +131,24 @@ export class Receiver {
 
   /** Turns validated text into a string: the host's native decoder, or decodeUtf8. */
   private readonly decode: (bytes: Uint8Array) => string;
+  /** Validates and decodes at once (undefined for bytes that are not UTF-8), when the host can. */
+  private readonly decodeChecked: ((bytes: Uint8Array) => string | undefined) | undefined;
 
   /**
    * `decode` is called only with bytes this receiver has already validated as UTF-8 (text
-   * messages and close reasons); default: src/websocket/utf8.ts's decodeUtf8.
+   * messages and close reasons); default: src/websocket/utf8.ts's decodeUtf8. `decodeChecked`
+   * (a host's Utf8Codec.decodeChecked), when given, takes a text message that arrives whole in
+   * one chunk: it must return undefined for anything that is not UTF-8 (RFC 3629).
    */
-  constructor(events: ReceiverEvents, limits: ReceiverLimits, decode: (bytes: Uint8Array) => string = decodeUtf8) {
+  constructor(
+    events: ReceiverEvents,
+    limits: ReceiverLimits,
+    decode: (bytes: Uint8Array) => string = decodeUtf8,
+    decodeChecked?: (bytes: Uint8Array) => string | undefined,
+  ) {
     this.events = events;
     this.decode = decode;
+    this.decodeChecked = decodeChecked;
     this.maxMessageBytes = checkInteger("maxMessageBytes", limits.maxMessageBytes, 0, MAX_LIMIT_BYTES, "bytes");
     this.maxFrameBytes = checkInteger("maxFrameBytes", limits.maxFrameBytes, 0, MAX_LIMIT_BYTES, "bytes");
   }
@@ -155,19 +165,39 @@ export class Receiver {
    * to be parsed (before the new ones) at the next push().
    */
   push(chunk: Uint8Array): void {
-    if (this.stopped) return;
+    if (this.state === State.STOPPED) return;
     if (chunk.length > 0) this.pending.push(chunk);
     if (this.draining) return;
     this.draining = true;
     try {
-      while (!this.stopped && !this.paused && this.pending.length > 0) {
-        const bytes = this.pending[0];
-        if (this.pendingOffset >= bytes.length) {
-          this.pending.shift();
-          this.pendingOffset = 0;
-        } else {
-          this.step(bytes);
+      const pending = this.pending;
+      while (!this.paused && pending.length > 0) {
+        const state = this.state as StateValue;
+        if (state === State.STOPPED) break;
+        const bytes = pending[0];
+        const at = this.pendingOffset;
+        if (at < bytes.length) {
+          if (state === State.PAYLOAD) {
+            this.readPayload(bytes, at);
+          } else if (state === State.HEADER && at + 1 < bytes.length) {
+            // Both bytes of the header's start are here (the common case): read them in one
+            // turn, and a payload that follows at once. readFirstByte emits nothing unless it
+            // fails, which stops the parser.
+            this.pendingOffset = at + 2;
+            if (this.readFirstByte(bytes[at])) {
+              this.readSecondByte(bytes[at + 1]);
+              if ((this.state as StateValue) === State.PAYLOAD && at + 2 < bytes.length) this.readPayload(bytes, at + 2);
+            }
+          } else {
+            this.pendingOffset = at + 1;
+            this.readHeaderByte(bytes[at]);
+          }
+          // More of this chunk to parse, or the parser stopped (and dropped it).
+          if (this.pendingOffset < bytes.length || pending[0] !== bytes) continue;
         }
+        // This chunk is parsed: the next one, if any.
+        pending.shift();
+        this.pendingOffset = 0;
       }
     } finally {
       this.draining = false;
@@ -202,33 +232,26 @@ export class Receiver {
   }
 
   /**
-   * Consumes bytes of `bytes` from pendingOffset for the current state. Offsets and state are
-   * updated before any event is emitted, so a handler sees (and may re-enter) a consistent
-   * parser.
+   * One byte of a frame's header, in the state it belongs to. pendingOffset is already past
+   * it, and state is updated before any event is emitted, so a handler sees (and may
+   * re-enter) a consistent parser.
    */
-  private step(bytes: Uint8Array): void {
-    const at = this.pendingOffset;
+  private readHeaderByte(byte: number): void {
     switch (this.state) {
       case State.HEADER:
-        this.pendingOffset = at + 1;
-        this.readFirstByte(bytes[at]);
+        this.readFirstByte(byte);
         return;
       case State.LENGTH_7:
-        this.pendingOffset = at + 1;
-        this.readSecondByte(bytes[at]);
+        this.readSecondByte(byte);
         return;
       case State.LENGTH_16:
       case State.LENGTH_64:
-        this.pendingOffset = at + 1;
-        this.readLengthByte(bytes[at]);
-        return;
-      case State.PAYLOAD:
-        this.readPayload(bytes, at);
+        this.readLengthByte(byte);
         return;
     }
   }
 
-  private readFirstByte(byte: number): void {
+  private readFirstByte(byte: number): boolean {
     // Section 5.2: RSV1-3 "MUST be 0 unless an extension is negotiated"; we offer none.
     if ((byte & 0x70) !== 0) {
       this.fail(
@@ -237,7 +260,7 @@ export class Receiver {
           `reserved bits set (RSV ${(byte >> 4) & 7}) with no extension negotiated`,
         ),
       );
-      return;
+      return false;
     }
     const fin = (byte & 0x80) !== 0;
     const opcode = byte & 0x0f;
@@ -251,7 +274,7 @@ export class Receiver {
               "continuation frame without a fragmented message in progress",
             ),
           );
-          return;
+          return false;
         }
         break;
       case Opcode.TEXT:
@@ -264,7 +287,7 @@ export class Receiver {
               `${opcode === Opcode.TEXT ? "text" : "binary"} frame while a fragmented message is in progress`,
             ),
           );
-          return;
+          return false;
         }
         break;
       case Opcode.CLOSE:
@@ -278,7 +301,7 @@ export class Receiver {
               `fragmented control frame (opcode 0x${opcode.toString(16)})`,
             ),
           );
-          return;
+          return false;
         }
         break;
       default:
@@ -289,11 +312,12 @@ export class Receiver {
             `reserved opcode 0x${opcode.toString(16)}`,
           ),
         );
-        return;
+        return false;
     }
     this.fin = fin;
     this.opcode = opcode;
     this.state = State.LENGTH_7;
+    return true;
   }
 
   private readSecondByte(byte: number): void {
@@ -418,6 +442,11 @@ export class Receiver {
     const count = available < wanted ? available : wanted;
     const end = at + count;
 
+    if (received === 0 && count === wanted && !this.fragment && this.opcode < Opcode.CLOSE) {
+      this.deliverWhole(bytes, at, end);
+      return;
+    }
+
     // Section 8.1: fail on invalid text as soon as it arrives, before buffering it.
     // (Control frames interleaved in a text message are not part of it: opcode >= CLOSE.)
     if (this.opcode < Opcode.CLOSE && this.messageOpcode === Opcode.TEXT) {
@@ -450,6 +479,38 @@ export class Receiver {
       this.state = State.HEADER;
       this.endFrame();
     }
+  }
+
+  /**
+   * A whole unfragmented data message (text or binary) is in this chunk: delivered from here,
+   * without being copied or kept. Text is validated as it is decoded, by the host's checked
+   * decoder when it has one (one native pass), else by the Utf8Validator and then decoded: at
+   * the same moment either way, as its last byte has arrived (section 8.1).
+   */
+  private deliverWhole(bytes: Uint8Array, at: number, end: number): void {
+    const payload = bytes.subarray(at, end);
+    this.pendingOffset = end;
+    this.payloadReceived = end - at;
+    this.state = State.HEADER;
+    this.messageOpcode = 0;
+    if (this.opcode === Opcode.BINARY) {
+      this.events.onMessage(payload);
+      return;
+    }
+    const validator = this.textValidator;
+    let text: string | undefined;
+    if (this.decodeChecked !== undefined) {
+      text = this.decodeChecked(payload);
+    } else if (validator.update(payload, 0, payload.length) && validator.complete) {
+      text = this.decode(payload);
+    }
+    if (text === undefined) {
+      // Which rule broke (a bad byte, or a sequence cut short at the end) is told as before.
+      validator.reset();
+      this.fail(invalidUtf8(validator.update(payload, 0, payload.length) ? "text message (truncated sequence at the end)" : "text message"));
+      return;
+    }
+    this.events.onMessage(text);
   }
 
   /**

@@ -12,6 +12,7 @@ const FOUND: ReadonlyArray<[target: string, hex: string, what: string]> = [
   ["url", "77733a2f2f412e30", "ws://A.0 accepted, a host WHATWG parsers read as a bad IPv4 address (tests/websocket/url.test.ts)"],
   ["utf8", "f48f9fa201f1b09a94f48fbfa3f0", "a stale continuation range after an update() ending in ASCII (tests/websocket/utf8.test.ts)"],
   ["utf8", "f48f9fa201f1b0af94f48fbfa3f0", "the same, as first found"],
+  ["mqtt", "2002000030050003e280a8", "a topic holding U+2028: the target's own re-encoding read its event with a regular expression whose . stops at line separators (the parser was right)"],
 ];
 
 describe("fuzz regressions: inputs the fuzzer once failed on (tests/fuzz)", () => {

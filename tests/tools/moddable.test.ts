@@ -265,7 +265,7 @@ describe("SDK wrappers (tools/moddable.ts)", function () {
     it("build:esp32 without an ssid builds, with a note that only saved networks will be tried", function () {
       const run = world.run(["build:esp32"], world.ready());
       assert.equal(run.status, 0, run.stderr);
-      assert.match(run.stderr, /no --ssid: the device will only try the WiFi networks saved in its storage/);
+      assert.match(run.stderr, /no --ssid: the device tries the WiFi networks saved in its storage; with none that works it opens its setup portal/);
     });
 
     it("flash is a debug build that flashes (mcconfig -d -m -p esp32), the port given as UPLOAD_PORT", function () {

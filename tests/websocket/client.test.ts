@@ -106,6 +106,8 @@ describe("WebSocketClient", () => {
         /limits\.maxFrameBytes must be at most limits\.maxMessageBytes \(1000\), got 2000/,
       ],
       ["a host without timers", { host: { tcp: host.tcp, random: host.random } as never }, /host\.timers/],
+      ["a host drawing no mask keys at a time", { host: { ...host, maskKeysPerDraw: 0 } }, /host\.maskKeysPerDraw must be an integer from 1 to 1024, got 0/],
+      ["a host drawing too many mask keys at a time", { host: { ...host, maskKeysPerDraw: 4096 } }, /host\.maskKeysPerDraw must be an integer from 1 to 1024/],
       ["a callback that is not a function", { onMessage: "print" as never }, /option onMessage must be a function/],
     ];
     for (const [what, options, message] of cases) {

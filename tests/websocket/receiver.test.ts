@@ -20,6 +20,7 @@ import {
   type PayloadLike,
   serverFrame,
   toBytes,
+  toHex,
 } from "../support/frames.js";
 import { formatBytes, liveArrayBufferBytes } from "../support/memory.js";
 
@@ -784,6 +785,91 @@ describe("Receiver", () => {
       receiver.push(serverFrame({ opcode: OP.TEXT, payload: [0x41, 0xc0, 0x80] }));
       assert.deepEqual(events, [["error", ErrorCode.INVALID_UTF8, CloseCode.INVALID_PAYLOAD]]);
       assert.deepEqual(decoded, []);
+    });
+  });
+
+  describe("a host's checked decoder (decodeChecked): a text message that arrives whole", () => {
+    /** A receiver whose host validates and decodes at once, with Node's strict decoder; calls recorded. */
+    function withChecked(): { receiver: Receiver; events: Event[]; checked: number[]; messages: string[] } {
+      const events: Event[] = [];
+      const checked: number[] = [];
+      const messages: string[] = [];
+      const strict = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+      const receiver = new Receiver(
+        {
+          onMessage: (data) => events.push(["message", data]),
+          onPing: () => {},
+          onPong: () => {},
+          onClose: (code, reason) => events.push(["close", code, reason]),
+          onError: (error) => {
+            events.push(["error", error.code, error.closeCode]);
+            messages.push(error.message);
+          },
+        },
+        roomy,
+        (bytes) => new TextDecoder("utf-8", { ignoreBOM: true }).decode(bytes),
+        (bytes) => {
+          checked.push(bytes.length);
+          try {
+            return strict.decode(bytes);
+          } catch {
+            return undefined;
+          }
+        },
+      );
+      return { receiver, events, checked, messages };
+    }
+
+    it("hands it to decodeChecked in one piece, and the text to onMessage", () => {
+      const { receiver, events, checked } = withChecked();
+      receiver.push(concat(serverFrame({ opcode: OP.TEXT, payload: "héllo" }), serverFrame({ opcode: OP.TEXT, payload: "\ufeffbom" })));
+      assert.deepEqual(events, [
+        ["message", "héllo"],
+        ["message", "\ufeffbom"],
+      ]);
+      assert.deepEqual(checked, [6, 6]);
+    });
+
+    it("does not use it for a message in pieces: the Utf8Validator checks those as they arrive", () => {
+      const { receiver, events, checked } = withChecked();
+      const frame = serverFrame({ opcode: OP.TEXT, payload: "héllo" });
+      receiver.push(frame.subarray(0, 4));
+      receiver.push(frame.subarray(4));
+      receiver.push(serverFrame({ opcode: OP.TEXT, fin: false, payload: "a" }));
+      receiver.push(serverFrame({ opcode: OP.CONTINUATION, payload: "b" }));
+      assert.deepEqual(events, [
+        ["message", "héllo"],
+        ["message", "ab"],
+      ]);
+      assert.deepEqual(checked, []);
+    });
+
+    it("fails with 1007 when it says the bytes are not UTF-8, with the validator's message for what broke", () => {
+      for (const [payload, expected] of [
+        [[0x41, 0xc0, 0x80], /^invalid UTF-8 in text message$/],
+        [[0x41, 0xe2, 0x82], /^invalid UTF-8 in text message \(truncated sequence at the end\)$/],
+      ] as const) {
+        const { receiver, events, messages } = withChecked();
+        receiver.push(serverFrame({ opcode: OP.TEXT, payload: [...payload] }));
+        receiver.push(serverFrame({ opcode: OP.TEXT, payload: "never" }));
+        assert.deepEqual(events, [["error", ErrorCode.INVALID_UTF8, CloseCode.INVALID_PAYLOAD]]);
+        assert.match(messages[0]!, expected);
+      }
+    });
+
+    it("agrees with the Utf8Validator on 2,000 random byte strings", () => {
+      let state = 0x1234567;
+      const next = () => ((state = (state * 1103515245 + 12345) >>> 0) >>> 8) & 0xff;
+      const pool = [0x41, 0x7f, 0x80, 0xbf, 0xc2, 0xdf, 0xe0, 0xed, 0xef, 0xf0, 0xf4, 0xa0, 0x90, 0x8f];
+      for (let n = 0; n < 2000; n++) {
+        const payload = Array.from({ length: 1 + (next() % 12) }, () => (next() % 3 === 0 ? next() : pool[next() % pool.length]!));
+        const frame = serverFrame({ opcode: OP.TEXT, payload });
+        const checked = withChecked();
+        const plain = recordingReceiver();
+        checked.receiver.push(frame);
+        plain.receiver.push(frame);
+        assert.deepEqual(checked.events, plain.events, `payload ${toHex(Uint8Array.from(payload))}`);
+      }
     });
   });
 

@@ -10,7 +10,7 @@ import { ErrorCode } from "../../src/shared/errors.js";
 import { portableUtf8 } from "../../src/websocket/utf8.js";
 import { clientFrameLength, encodeClosePayload, encodeFrame, Sender } from "../../src/websocket/sender.js";
 import { parseClientFrames } from "../support/client-frames.js";
-import { hex, OP, pattern, serverFrame, toHex } from "../support/frames.js";
+import { concat, hex, OP, pattern, serverFrame, toHex } from "../support/frames.js";
 
 const key = hex("37 fa 21 3d"); // the key of the RFC 6455 section 5.7 examples
 const text = (s: string) => new TextEncoder().encode(s);
@@ -82,6 +82,21 @@ describe("sender", () => {
               serverFrame({ fin, opcode: OP.TEXT, payload, mask: maskKey }),
               `length ${length}, key ${toHex(maskKey)}, fin ${fin}`,
             );
+          }
+        }
+      }
+    });
+
+    it("masks a word at a time past 24 bytes like the reference: every tail, both header alignments, any source offset", () => {
+      const keys = [hex("01 02 04 08"), hex("de ad be ef"), key];
+      const lengths = [23, 24, 25, 26, 27, 28, 31, 64, 125, 126, 127, 128, 129, 1021, 1022, 1023, 1024, 65535, 65536, 65537, 65538, 65539];
+      for (const maskKey of keys) {
+        for (const length of lengths) {
+          for (const offset of [0, 1, 2, 3]) {
+            const buffer = pattern(length + offset, length);
+            const payload = buffer.subarray(offset);
+            const frame = encodeFrame(OP.BINARY, payload, true, maskKey);
+            assert.deepEqual(frame, serverFrame({ opcode: OP.BINARY, payload, mask: maskKey }), `length ${length}, offset ${offset}, key ${toHex(maskKey)}`);
           }
         }
       }
@@ -271,6 +286,30 @@ describe("sender", () => {
       h.sender.flush(h.socket);
       const keys = parseClientFrames(h.written()).map((f) => toHex(f.mask));
       assert.equal(new Set(keys).size, 17);
+    });
+
+    it("draws as many mask keys at a time as the host says (NetHost.maskKeysPerDraw), each used once", () => {
+      const sizes: number[] = [];
+      let draw = 0;
+      const sender = new Sender({
+        host: {
+          maskKeysPerDraw: 64,
+          random: (bytes) => {
+            sizes.push(bytes.length);
+            draw++;
+            for (let i = 0; i < bytes.length; i++) bytes[i] = (i * 13 + draw * 101) & 0xff;
+          },
+        },
+        utf8: portableUtf8,
+        maxBufferedBytes: 1 << 20,
+      });
+      for (let i = 0; i < 65; i++) sender.send("x", false);
+      assert.deepEqual(sizes, [256, 256], "64 keys (256 bytes) a draw");
+      const written: Uint8Array[] = [];
+      sender.setWritable(1 << 20);
+      sender.flush({ write: (bytes) => written.push(bytes.slice()) });
+      const keys = parseClientFrames(concat(...written)).map((f) => toHex(f.mask));
+      assert.equal(new Set(keys).size, 65);
     });
 
     it("discards what was not started, counting it, and reports the unsent bytes at release", () => {

@@ -6,6 +6,7 @@
 import {
   ANSWER_OK,
   Command,
+  DELIVERY_HEADER_BYTES,
   Delivery,
   Post,
   Reader,
@@ -15,8 +16,11 @@ import type { XsPowers } from "./xs-globals.js";
 
 export const powers: XsPowers = (globalThis as unknown as { __xsHost: XsPowers }).__xsHost;
 
-/** Posts for Node, and the record of a synchronous call, waiting to cross. */
-const out = new Writer();
+/**
+ * Posts for Node, and the record of a synchronous call, waiting to cross. Exported for the
+ * socket's writes (out.record), which cost a call less than going through postIdBytes.
+ */
+export const out = new Writer();
 
 type DeliveryHandler = (reader: Reader) => void;
 const handlers = new Map<number, DeliveryHandler>();
@@ -47,10 +51,9 @@ export function post(kind: number, write?: (writer: Writer) => void): void {
 
 /** Posts with a u32 body (the common case: an id). */
 export function postId(kind: number, id: number): void {
-  const at = out.begin(kind);
-  out.u32(id);
-  out.end(at);
+  out.record(kind, id);
 }
+
 
 /**
  * A synchronous call to Node: `write` fills the command's body; the posts made so far go
@@ -132,10 +135,12 @@ function runLater(): void {
 }
 
 function handleDelivery(message: ArrayBuffer): ArrayBuffer {
-  const reader = new Reader(new Uint8Array(message));
+  // The header (kind u8, Node's clock f64) is read directly: this runs for every delivery.
+  const reader = new Reader(new Uint8Array(message), DELIVERY_HEADER_BYTES);
   try {
-    const kind = reader.u8();
-    nodeAnchor = reader.f64();
+    if (message.byteLength < DELIVERY_HEADER_BYTES) throw new RangeError(`bridge message truncated: ${message.byteLength} bytes, a delivery's header is ${DELIVERY_HEADER_BYTES}`);
+    const kind = reader.bytes[0]!;
+    nodeAnchor = reader.view.getFloat64(1, true);
     wallAnchor = powers.wallNow();
     if (kind === Delivery.GC) {
       powers.gc();
@@ -147,7 +152,7 @@ function handleDelivery(message: ArrayBuffer): ArrayBuffer {
   } catch (error) {
     reportException(error);
   }
-  runLater();
+  if (later.length > 0) runLater();
   return out.take();
 }
 

@@ -5,17 +5,19 @@
  * keep each interface's contract locally, so the common operations cost no extra crossing:
  *
  * - TCP: received bytes are delivered with their event and queued here until read (at most
- *   one delivered chunk, since Node sends the next only once XS has read everything); writes
- *   and close are posts, bounded here by the space the last onWritable reported, as the
- *   ECMA-419 contract says.
+ *   one delivered chunk, since Node sends the next only once XS has read everything: unless
+ *   XS's answer says it holds some, TCP_HOLD, until TCP_WANT); writes and close are posts,
+ *   bounded here by the space the last onWritable reported, as the ECMA-419 contract says.
  * - TLS (wss://) is done by Node, on its side of the bridge: an XsTlsSocket is an XS TCP
  *   socket whose Node socket is a NodeTlsSocket (hosts/node/tls.ts). The TlsOptions cross
  *   when it opens; which check failed crosses back as onError's code. XS never sees a byte
  *   of a connection that failed a check, as the client on Node does not.
  * - Timers: set and clear are posts; Node's timer firing is a delivery; now() is local.
- * - Random bytes come from Node's crypto, 256 at a time.
+ * - Random bytes come from Node's crypto, 1,024 at a time; a connection draws 64 mask keys
+ *   at a time from them.
  * - SHA-1 is src/websocket/sha1.ts (the portable one), run by XS.
- * - UTF-8 is XS's TextEncoder/TextDecoder (xsUtf8); validation is src/websocket/utf8.ts, run by XS.
+ * - UTF-8 is XS's TextEncoder/TextDecoder (xsUtf8); validation is src/websocket/utf8.ts, run
+ *   by XS, except for ASCII text, which the native decoder shows to be ASCII.
  * - The log goes to Node, which prints the same JSON lines as the Node host.
  * - UDP, name lookups and the wall clock: udp.ts.
  */
@@ -40,8 +42,8 @@ import type {
 import { takeBytes } from "../../../src/shared/byte-queue.js";
 import { errorMessage, levelShown, LOG_LEVELS, logValue } from "../../../src/shared/log-format.js";
 import { checkStorageName, checkStorageValue } from "../../../src/shared/memory-storage.js";
-import { encodeUtf8 } from "../../../src/websocket/utf8.js";
-import { call, defer, now, onDelivery, post, postId, powers } from "./bridge.js";
+import { encodeUtf8, isValidUtf8 } from "../../../src/websocket/utf8.js";
+import { call, defer, now, onDelivery, out, post, postId, powers } from "./bridge.js";
 import { Command, Delivery, Post, WIFI_NOTIFICATIONS, WIFI_REASONS, type Reader } from "./protocol.js";
 import { withAccessPoint, XsTcpListener } from "./listener.js";
 import { xsResolve, XsUdpSocket, xsWallClock } from "./udp.js";
@@ -73,8 +75,8 @@ export class XsTcpSocket implements TcpSocket {
   private errorReported = false;
   /** Space the caller may assume: last reported, minus what it wrote since. */
   private promised = 0;
-  /** Node may deliver bytes (XS has read all it was given). */
-  private wanted = true;
+  /** XS kept bytes of a delivery unread (TCP_HOLD posted): Node delivers more after TCP_WANT. */
+  private held = false;
 
   /**
    * `secure` is XsTlsSocket's: open a NodeTlsSocket with `options.tls`. "accepted" is a
@@ -121,17 +123,25 @@ export class XsTcpSocket implements TcpSocket {
 
   read(count?: number): Uint8Array | undefined {
     if (this.closed || this.queued === 0) return undefined;
-    const wanted = count === undefined ? this.queued : Math.min(Math.floor(count), this.queued);
-    if (!(wanted > 0)) return undefined;
-    const out = takeBytes(this.queue, wanted);
-    this.queued -= wanted;
+    let out: Uint8Array;
+    if (count === undefined && this.queue.length === 1) {
+      // All of it, one chunk (the common case): the chunk itself.
+      out = this.queue[0]!;
+      this.queue.length = 0;
+      this.queued = 0;
+    } else {
+      const wanted = count === undefined ? this.queued : Math.min(Math.floor(count), this.queued);
+      if (!(wanted > 0)) return undefined;
+      out = takeBytes(this.queue, wanted);
+      this.queued -= wanted;
+    }
     if (this.queued === 0) {
       if (this.pendingError !== undefined) {
         // The end came while bytes were queued: report it now that the reader has them
         // all, but not from inside its read() call.
         defer(() => this.reportError());
-      } else if (!this.wanted && !this.lost) {
-        this.wanted = true;
+      } else if (this.held && !this.lost) {
+        this.held = false;
         postId(Post.TCP_WANT, this.id);
       }
     }
@@ -149,10 +159,7 @@ export class XsTcpSocket implements TcpSocket {
     }
     if (bytes.length === 0) return;
     this.promised -= bytes.length;
-    post(Post.TCP_WRITE, (writer) => {
-      writer.u32(this.id);
-      writer.bytes(bytes);
-    });
+    out.record(Post.TCP_WRITE, this.id, bytes);
   }
 
   close(): void {
@@ -164,16 +171,19 @@ export class XsTcpSocket implements TcpSocket {
     postId(Post.TCP_CLOSE, this.id);
   }
 
-  /** @internal Node delivered bytes. */
+  /**
+   * @internal Node delivered bytes. Node delivers the next chunk once this delivery is
+   * answered, unless the reader left bytes unread (TCP_HOLD): then only after it has read them
+   * all (TCP_WANT). So XS holds at most one delivered chunk.
+   */
   received(bytes: Uint8Array): void {
     if (this.closed || this.lost) return;
-    this.wanted = false;
     this.queue.push(bytes);
     this.queued += bytes.length;
     this.options.onReadable?.(this.queued);
-    if (this.queued === 0 && !this.wanted && !this.closed && !this.lost) {
-      this.wanted = true;
-      postId(Post.TCP_WANT, this.id);
+    if (this.queued > 0 && !this.held && !this.closed && !this.lost) {
+      this.held = true;
+      postId(Post.TCP_HOLD, this.id);
     }
   }
 
@@ -218,9 +228,12 @@ export class XsTlsSocket extends XsTcpSocket {
 }
 
 onDelivery(Delivery.TCP_READABLE, (reader) => {
-  const socket = sockets.get(reader.u32());
+  // socket id u32, then the bytes: read directly, this runs for every chunk received.
+  const at = reader.offset;
+  if (reader.end - at < 4) reader.u32(); // throws: truncated
+  const socket = sockets.get(reader.view.getUint32(at, true));
   // A copy would cost as much as the data: the delivery's buffer is ours alone.
-  socket?.received(reader.rest());
+  socket?.received(reader.bytes.subarray(at + 4, reader.end));
 });
 onDelivery(Delivery.TCP_WRITABLE, (reader) => {
   const socket = sockets.get(reader.u32());
@@ -277,8 +290,15 @@ export function openSockets(): number {
 
 // --- random -----------------------------------------------------------------------------
 
-/** Random bytes fetched per crossing. */
-const RANDOM_POOL_BYTES = 256;
+/** Random bytes fetched per crossing (one pool for the engine). */
+const RANDOM_POOL_BYTES = 1024;
+
+/**
+ * Mask keys a connection draws at a time (NetHost.maskKeysPerDraw): 64 (256 bytes per
+ * connection; the default is 16), so a frame's key costs XS a quarter of the copies out of
+ * the pool. This host runs on the desktop; the chip's host keeps the default.
+ */
+export const XS_MASK_KEYS_PER_DRAW = 64;
 let pool: Uint8Array = new Uint8Array(0);
 let poolOffset = 0;
 
@@ -419,23 +439,35 @@ onDelivery(Delivery.WIFI, (reader: Reader) => {
 
 // --- UTF-8 ------------------------------------------------------------------------------
 
+/** U+FFFD, what XS's decoder puts for each ill-formed part. */
+const REPLACEMENT = "\uFFFD";
+
 /** Any UTF-16 surrogate, paired or lone (XS's regular expressions see code units). */
 const SURROGATE = /[\uD800-\uDFFF]/;
 
 /**
  * XS's own TextEncoder/TextDecoder (through the engine's powers) for the client's text
- * frames, validated by src/websocket/utf8.ts. Two differences from the Utf8Codec contract are made up
- * here: XS's encoder writes a lone surrogate as its 3-byte form (ED A0 80, not UTF-8), so a
- * string with any surrogate, rare in JSON, takes the portable encoder (the regular
- * expression runs in C); its decoder drops a leading byte order mark, which is put back.
+ * frames. Two differences from the Utf8Codec contract are made up here: XS's encoder writes a
+ * lone surrogate as its 3-byte form (ED A0 80, not UTF-8), so a string with any surrogate,
+ * rare in JSON, takes the portable encoder (the regular expression runs in C); and XS's
+ * decoder, even with `fatal`, accepts some ill-formed sequences (ED 00 80 decodes to U+D000:
+ * tests/hosts/xs/utf8.test.ts), so it never validates anything by itself.
+ *
+ * decodeChecked (a text message that arrived whole) decodes natively first: when the text
+ * has as many characters as the bytes and no U+FFFD, every byte was ASCII (a non-ASCII byte
+ * either joins others in one character, or becomes a U+FFFD of its own), which is valid UTF-8
+ * with nothing more to check: the common case for JSON, in two native calls. Anything else is
+ * validated by src/websocket/utf8.ts.
  */
 export const xsUtf8: Utf8Codec = {
   encode(text: string): Uint8Array {
     return SURROGATE.test(text) ? encodeUtf8(text) : powers.encode(text);
   },
-  decode(bytes: Uint8Array): string {
+  decode: powers.decode,
+  decodeChecked(bytes: Uint8Array): string | undefined {
     const text = powers.decode(bytes);
-    return bytes.length >= 3 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? "\uFEFF" + text : text;
+    if (text.length === bytes.length && text.indexOf(REPLACEMENT) < 0) return text;
+    return isValidUtf8(bytes) ? text : undefined;
   },
 };
 
@@ -448,6 +480,7 @@ export function createXsNetHost(logLevel: LogLevel | "silent"): NetHost {
     tls: XsTlsSocket,
     timers: xsTimers,
     random: xsRandom,
+    maskKeysPerDraw: XS_MASK_KEYS_PER_DRAW,
     utf8: xsUtf8,
     udp: XsUdpSocket,
     resolve: xsResolve,

@@ -76,7 +76,10 @@ export const Post = {
   TCP_WRITE: 5,
   /** socket id u32 */
   TCP_CLOSE: 6,
-  /** socket id u32: XS has read everything it was given; Node may deliver more bytes. */
+  /**
+   * socket id u32: XS has read everything it was given after a TCP_HOLD; Node may deliver
+   * more bytes. (Without a TCP_HOLD in its answer, a TCP_READABLE delivery is taken as read.)
+   */
   TCP_WANT: 7,
   /** handle u32 | json (u32-prefixed) | bytes (the rest): an event of a program, for Node. */
   EMIT: 8,
@@ -96,6 +99,11 @@ export const Post = {
   LISTENER_CLOSE: 15,
   /** nothing: scan for networks; WIFI_SCANNED answers. */
   WIFI_SCAN: 16,
+  /**
+   * socket id u32: in the answer to a TCP_READABLE delivery, XS has not read all of it yet
+   * (its reader paused): Node delivers nothing more until TCP_WANT.
+   */
+  TCP_HOLD: 17,
 } as const;
 
 /** XS -> Node synchronous calls (the last record of an issueCommand). */
@@ -259,10 +267,26 @@ export class Writer {
 
   /** Starts a record; returns where its length goes (for end()). */
   begin(kind: number): number {
-    this.u8(kind);
-    const at = this.length;
-    this.u32(0);
+    this.ensure(5);
+    this.buffer[this.length] = kind;
+    const at = this.length + 1;
+    this.length = at + 4;
     return at;
+  }
+
+  /**
+   * A whole record whose body is `id` u32 and then `bytes` (or nothing), in one go: the
+   * common posts (a socket's write, TCP_HOLD), without a callback or a bounds check per field.
+   */
+  record(kind: number, id: number, bytes?: Uint8Array): void {
+    const count = bytes === undefined ? 0 : bytes.length;
+    const at = this.length;
+    if (at + 9 + count > this.buffer.length) this.ensure(9 + count);
+    this.buffer[at] = kind;
+    this.view.setUint32(at + 1, 4 + count, true);
+    this.view.setUint32(at + 5, id, true);
+    if (bytes !== undefined) this.buffer.set(bytes, at + 9);
+    this.length = at + 9 + count;
   }
 
   end(at: number): void {
@@ -284,7 +308,7 @@ export class Writer {
 
 /** Reads a message front to back. */
 export class Reader {
-  private readonly view: DataView;
+  readonly view: DataView;
   offset: number;
   readonly end: number;
 
@@ -298,38 +322,42 @@ export class Reader {
     if (this.offset + count > this.end) throw new RangeError(`bridge message truncated: ${count} bytes wanted at ${this.offset} of ${this.end}`);
   }
 
+  // Each read checks its bounds inline (need() only reports): these run for every delivery.
+
   u8(): number {
-    this.need(1);
-    return this.bytes[this.offset++]!;
+    const at = this.offset;
+    if (at + 1 > this.end) this.need(1);
+    this.offset = at + 1;
+    return this.bytes[at]!;
   }
 
   u16(): number {
-    this.need(2);
-    const value = this.view.getUint16(this.offset, true);
-    this.offset += 2;
-    return value;
+    const at = this.offset;
+    if (at + 2 > this.end) this.need(2);
+    this.offset = at + 2;
+    return this.view.getUint16(at, true);
   }
 
   u32(): number {
-    this.need(4);
-    const value = this.view.getUint32(this.offset, true);
-    this.offset += 4;
-    return value;
+    const at = this.offset;
+    if (at + 4 > this.end) this.need(4);
+    this.offset = at + 4;
+    return this.view.getUint32(at, true);
   }
 
   f64(): number {
-    this.need(8);
-    const value = this.view.getFloat64(this.offset, true);
-    this.offset += 8;
-    return value;
+    const at = this.offset;
+    if (at + 8 > this.end) this.need(8);
+    this.offset = at + 8;
+    return this.view.getFloat64(at, true);
   }
 
   /** `count` bytes, as a view (no copy). */
   bytesOf(count: number): Uint8Array {
-    this.need(count);
-    const out = this.bytes.subarray(this.offset, this.offset + count);
-    this.offset += count;
-    return out;
+    const at = this.offset;
+    if (at + count > this.end) this.need(count);
+    this.offset = at + count;
+    return this.bytes.subarray(at, at + count);
   }
 
   /** Bytes after a u32 length (Writer.prefixed), as a view. */
@@ -339,7 +367,9 @@ export class Reader {
 
   /** Everything up to the end, as a view (no copy). */
   rest(): Uint8Array {
-    return this.bytesOf(this.end - this.offset);
+    const at = this.offset;
+    this.offset = this.end;
+    return this.bytes.subarray(at, this.end);
   }
 
   get remaining(): number {

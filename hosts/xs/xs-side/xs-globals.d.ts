@@ -17,7 +17,10 @@ export interface XsPowers {
   wallNow(): number;
   /** Collects garbage now (xsnap's gc()). */
   gc(): void;
-  /** UTF-8 (xsnap's TextEncoder/TextDecoder; decoding replaces invalid sequences). */
+  /**
+   * UTF-8 (xsnap's TextEncoder/TextDecoder): decode() replaces invalid sequences; both keep a
+   * leading byte order mark (ignoreBOM).
+   */
   encode(text: string): Uint8Array;
   decode(bytes: Uint8Array): string;
   /** Installs the function that answers Node's deliveries (globalThis.handleCommand). */

@@ -5,7 +5,10 @@
 import type { FuzzTarget } from "../target.js";
 import { framesTarget } from "./frame-parser.js";
 import { handshakeTarget } from "./handshake.js";
+import { httpTarget } from "./http.js";
+import { improvTarget } from "./improv.js";
 import { jsonLoopTarget } from "./json-loop.js";
+import { mqttTarget } from "./mqtt.js";
 import { urlTarget } from "./url.js";
 import { utf8Target } from "./utf8.js";
 
@@ -15,4 +18,7 @@ export const TARGETS: readonly FuzzTarget[] = [
   urlTarget,
   utf8Target,
   jsonLoopTarget,
+  mqttTarget,
+  improvTarget,
+  httpTarget,
 ];

@@ -10,6 +10,7 @@ import {
   createJsonLog,
   createNodeHost,
   NodeTcpSocket,
+  NODE_RANDOM_POOL_BYTES,
   nodeRandom,
   nodeSha1,
   nodeTimers,
@@ -358,6 +359,19 @@ describe("Node host (hosts/node/host.ts)", function () {
       nodeRandom(b);
       assert.notDeepEqual(a, b);
       assert.ok(a.some((byte) => byte !== 0));
+    });
+
+    it("hands each random byte out once, from its pool or straight from the OS for a large draw", function () {
+      const draws = Array.from({ length: 600 }, () => {
+        const keys = new Uint8Array(64);
+        nodeRandom(keys);
+        return Buffer.from(keys).toString("hex");
+      });
+      // 600 draws of 64 bytes span several refills of the 8 KiB pool: never the same bytes twice.
+      assert.equal(new Set(draws).size, draws.length);
+      const large = new Uint8Array(NODE_RANDOM_POOL_BYTES);
+      nodeRandom(large);
+      assert.ok(large.some((byte) => byte !== 0));
     });
 
     it("computes SHA-1 (FIPS 180-4 example 'abc')", function () {

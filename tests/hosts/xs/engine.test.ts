@@ -135,6 +135,25 @@ describe("the XS host's bridge (hosts/xs)", function () {
       await probe.call("tcp-close", { id });
     });
 
+    it("reports the socket's space again once XS has written more than half of it, not after every write", async function () {
+      const id = (await probe.call("tcp-open", { host: "127.0.0.1", port })).value;
+      await probe.next((e) => e.event === "writable" && e.id === id, "onWritable");
+      await until(() => accepted.length === 1, 2000, "the server's accept");
+      let received = 0;
+      accepted[0]!.on("data", (data: Buffer) => (received += data.length));
+      probe.events.splice(0);
+      // XS still has 63 KiB of its 64: nothing to report.
+      await probe.call("tcp-write", { id }, new Uint8Array(1024));
+      await until(() => received === 1024, 2000, "the bytes at the server");
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      assert.equal(probe.events.filter((e) => e.event.event === "writable").length, 0, "no report while XS has most of the space");
+      // Below half: the space taken back is reported.
+      await probe.call("tcp-write", { id }, new Uint8Array(40 * 1024));
+      const writable = await probe.next((e) => e.event === "writable" && e.id === id, "onWritable after the large write");
+      assert.ok((writable.event.count as number) > 64 * 1024 - 41 * 1024, `reported ${String(writable.event.count)} bytes`);
+      await probe.call("tcp-close", { id });
+    });
+
     it("reports a refused connection as the Node host words it, and leaves nothing open", async function () {
       const refused = await closedPort();
       const id = (await probe.call("tcp-open", { host: "127.0.0.1", port: refused })).value;
@@ -148,6 +167,20 @@ describe("the XS host's bridge (hosts/xs)", function () {
         name: "RangeError",
         message: "TCP port must be an integer 1..65535, got 70000",
       });
+    });
+  });
+
+  describe("memory", function () {
+    it("reads what is alive from a heap snapshot: slots and chunk bytes, a buffer held showing in the chunks", async function () {
+      const before = await probe.engine.liveMemory();
+      await probe.call("hold", { bytes: 100_000 });
+      const holding = await probe.engine.liveMemory();
+      await probe.call("hold", { bytes: 0 });
+      const after = await probe.engine.liveMemory();
+      assert.ok(before.slots > 1000 && before.chunkBytes > 10_000, JSON.stringify(before));
+      assert.ok(holding.chunkBytes - before.chunkBytes >= 100_000, `held: ${holding.chunkBytes - before.chunkBytes} more chunk bytes`);
+      assert.ok(holding.chunkBytes - after.chunkBytes >= 100_000, `released: ${holding.chunkBytes - after.chunkBytes} fewer`);
+      assert.equal(holding.slotBytes, holding.slots * 32);
     });
   });
 

@@ -4,12 +4,13 @@
  */
 import type { TcpSocket } from "../../../src/shared/host.js";
 import { now } from "../../../hosts/xs/xs-side/bridge.js";
-import { openSockets, pendingTimers, xsRandom, xsStorage, xsTimers, xsWifi, XsTcpSocket } from "../../../hosts/xs/xs-side/host.js";
+import { openSockets, pendingTimers, xsRandom, xsStorage, xsTimers, xsUtf8, xsWifi, XsTcpSocket } from "../../../hosts/xs/xs-side/host.js";
 import { registerProgram, type Json } from "../../../hosts/xs/xs-side/programs.js";
 
 registerProgram("probe", (_options, emit) => {
   const sockets = new Map<number, TcpSocket>();
   let lastId = 0;
+  let held: Uint8Array | undefined;
   const str = (value: Json | undefined): string => value as string;
 
   xsWifi.onNotify = (notification, reason) => emit({ event: "wifi", notification, reason: reason ?? null, now: now() });
@@ -93,6 +94,20 @@ registerProgram("probe", (_options, emit) => {
           const present = names.filter((name) => (globalThis as Record<string, unknown>)[name] !== undefined);
           return { value: present };
         }
+        case "utf8-decode-checked": {
+          // Byte strings laid end to end, args.lengths long each: the text of each, or null.
+          const out: Array<string | null> = [];
+          let at = 0;
+          for (const length of args.lengths as number[]) {
+            out.push(xsUtf8.decodeChecked!(bytes.subarray(at, at + length)) ?? null);
+            at += length;
+          }
+          return { value: out };
+        }
+        case "hold":
+          // Keeps a buffer of args.bytes alive (0: none), for a test of the engine's memory figures.
+          held = (args.bytes as number) > 0 ? new Uint8Array(args.bytes as number) : undefined;
+          return { value: held?.length ?? 0 };
         case "stats":
           return { value: { timers: pendingTimers(), sockets: openSockets() } };
         default:
