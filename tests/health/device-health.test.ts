@@ -14,11 +14,10 @@ import { FakeChip, type Json } from "../support/fake-chip.js";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createHash, randomFillSync } from "node:crypto";
-import { ensureSigningKey, signBytes, verifyP256 } from "../../hosts/node/firmware-keys.js";
-import { IMAGE_FORMAT } from "../../src/ota/manifest.js";
+import { randomFillSync } from "node:crypto";
+import { ensureSigningKey, verifyP256 } from "../../hosts/node/firmware-keys.js";
 import { encodeChunk } from "../../src/ota/protocol.js";
-import { RamFirmwareStore } from "../support/ota.js";
+import { RamFirmwareStore, signedManifest } from "../support/ota.js";
 
 describe("the device's health (virtual clock)", function () {
   describe("the reboot request", function () {
@@ -216,9 +215,7 @@ describe("the device's health (virtual clock)", function () {
         assert.equal(hello.safeMode, true);
         assert.deepEqual(hello.capabilities, ["echo", "ping", "status", "config", "reboot", "wifi", "server", "factory_reset", "ota_offer"], "updates, even in safe mode");
         const payload = randomFillSync(new Uint8Array(5000));
-        const manifest = JSON.stringify({ format: IMAGE_FORMAT, target: "desktop", version: "0.2.0", size: payload.length, sha256: createHash("sha256").update(payload).digest("hex") });
-        const signature = Buffer.from(signBytes(key.privateKey!, Buffer.from(manifest))).toString("base64");
-        safe.send({ type: "ota_offer", id: 1, manifest, signature });
+        safe.send({ type: "ota_offer", id: 1, ...signedManifest(payload, key) });
         assert.deepEqual(sent()[0]!.result, { accepted: true, offset: 0, chunkBytes: 4096, size: 5000 });
         safe.sendBinary(encodeChunk(0, payload.subarray(0, 4096)));
         // Stable: safe mode would restart now, cutting the update short; it waits.
@@ -250,8 +247,8 @@ describe("the device's health (virtual clock)", function () {
         const sent = safe.open();
         sent();
         const payload = randomFillSync(new Uint8Array(100));
-        const manifest = JSON.stringify({ format: IMAGE_FORMAT, target: "desktop", version: "0.2.0", size: 100, sha256: "0".repeat(64) });
-        safe.send({ type: "ota_offer", id: 1, manifest, signature: Buffer.from(signBytes(key.privateKey!, Buffer.from(manifest))).toString("base64") });
+        // Signed, but not the payload's hash: refused once the last byte is in.
+        safe.send({ type: "ota_offer", id: 1, ...signedManifest(payload, key, { sha256: "0".repeat(64) }) });
         safe.clock.advance(29_000);
         safe.send({ type: "ping", id: 2 });
         safe.clock.advance(2000);

@@ -7,17 +7,16 @@
  * checkpoint. The desktop's --factory-reset is tests/integration/ota.test.ts.
  */
 import assert from "node:assert/strict";
-import { createHash, randomFillSync } from "node:crypto";
+import { randomFillSync } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ensureSigningKey, signBytes, verifyP256, type SigningKey } from "../../hosts/node/firmware-keys.js";
-import { IMAGE_FORMAT } from "../../src/ota/manifest.js";
+import { ensureSigningKey, verifyP256, type SigningKey } from "../../hosts/node/firmware-keys.js";
 import { encodeChunk } from "../../src/ota/protocol.js";
 import { OTA_STORAGE_DOMAIN, OtaRecordKey } from "../../src/ota/records.js";
 import { DEFAULT_CHECKPOINT_BYTES } from "../../src/ota/updater.js";
 import { FakeChip, type Json } from "../support/fake-chip.js";
-import { RamFirmwareStore } from "../support/ota.js";
+import { RamFirmwareStore, signedManifest } from "../support/ota.js";
 
 const STABLE_MS = 5000;
 
@@ -39,16 +38,7 @@ describe("firmware updates and the factory reset (virtual clock)", function () {
     return { chip, store };
   }
 
-  function offerOf(payload: Uint8Array, id: number): Json {
-    const manifest = JSON.stringify({
-      format: IMAGE_FORMAT,
-      target: "desktop",
-      version: "0.2.0",
-      size: payload.length,
-      sha256: createHash("sha256").update(payload).digest("hex"),
-    });
-    return { type: "ota_offer", id, manifest, signature: Buffer.from(signBytes(key.privateKey!, Buffer.from(manifest))).toString("base64") };
-  }
+  const offerOf = (payload: Uint8Array, id: number): Json => ({ type: "ota_offer", id, ...signedManifest(payload, key) });
 
   it("an image on trial still confirms itself at its server after a factory reset, which leaves the trial's record", function () {
     const { chip, store } = chipWithSlot();

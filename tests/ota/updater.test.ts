@@ -11,17 +11,16 @@ import { createHash, randomFillSync } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ensureSigningKey, signBytes, verifyP256, type SigningKey } from "../../hosts/node/firmware-keys.js";
+import { ensureSigningKey, verifyP256, type SigningKey } from "../../hosts/node/firmware-keys.js";
 import { RequestError } from "../../src/shared/errors.js";
 import type { LogLevel } from "../../src/shared/host.js";
 import { MemoryStorage } from "../../src/shared/memory-storage.js";
-import { IMAGE_FORMAT } from "../../src/ota/manifest.js";
 import { encodeChunk, OtaRefusal } from "../../src/ota/protocol.js";
 import { OTA_STORAGE_DOMAIN } from "../../src/ota/records.js";
 import { REHASH_SLICE_BYTES } from "../../src/ota/transfer.js";
 import { OTA_STALL_MS, Updater, type UpdaterOptions } from "../../src/ota/updater.js";
 import { VirtualClock } from "../support/virtual-clock.js";
-import { RamFirmwareStore } from "../support/ota.js";
+import { RamFirmwareStore, signedManifest } from "../support/ota.js";
 
 const CHUNK = 1000;
 
@@ -79,17 +78,7 @@ describe("the updater (src/ota/updater.ts)", function () {
   }
 
   function image(fields: Record<string, unknown> = {}, signer: SigningKey = key, payload = randomFillSync(new Uint8Array(10_500))): Image {
-    const manifest = JSON.stringify({
-      format: IMAGE_FORMAT,
-      target: "desktop",
-      version: "0.2.0",
-      size: payload.length,
-      sha256: createHash("sha256").update(payload).digest("hex"),
-      key: signer.id,
-      ...fields,
-    });
-    const signature = Buffer.from(signBytes(signer.privateKey!, Buffer.from(manifest))).toString("base64");
-    return { manifest, signature, payload };
+    return { ...signedManifest(payload, signer, fields), payload };
   }
 
   /** The offer's reply: its result, or the RequestError's code. */

@@ -5,10 +5,12 @@
  * offers, and damaged on demand (a flipped byte, a file cut short); and an update slot in RAM
  * for unit tests of the firmware's side.
  */
+import { createHash } from "node:crypto";
 import { cpSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { firmwareFiles, packFirmware } from "../../hosts/node/firmware-archive.js";
-import { ensureSigningKey, type SigningKey } from "../../hosts/node/firmware-keys.js";
+import { ensureSigningKey, signBytes, type SigningKey } from "../../hosts/node/firmware-keys.js";
+import { IMAGE_FORMAT } from "../../src/ota/manifest.js";
 import { buildImage, parseImage } from "../../server/ota-image.js";
 import { REPO_ROOT } from "./child-process.js";
 import type { ActivatedImage, FirmwareStore, RunningImage } from "../../src/shared/host.js";
@@ -52,6 +54,24 @@ export interface ImageOptions {
 export function imageBytes(options: ImageOptions): Buffer {
   const payload = options.payload ?? packFirmware(options.root ?? DIST_ROOT);
   return buildImage({ payload, version: options.version, target: options.target ?? "desktop", key: options.key });
+}
+
+/**
+ * What an ota_offer carries for `payload`: its manifest's text (desktop, version 0.2.0, its
+ * size and SHA-256, the signer's key id; `fields` change any of them) and the signature over
+ * it, base64.
+ */
+export function signedManifest(payload: Uint8Array, signer: SigningKey, fields: Record<string, unknown> = {}): { manifest: string; signature: string } {
+  const manifest = JSON.stringify({
+    format: IMAGE_FORMAT,
+    target: "desktop",
+    version: "0.2.0",
+    size: payload.length,
+    sha256: createHash("sha256").update(payload).digest("hex"),
+    key: signer.id,
+    ...fields,
+  });
+  return { manifest, signature: Buffer.from(signBytes(signer.privateKey!, Buffer.from(manifest))).toString("base64") };
 }
 
 /** Writes the image to `folder`/`name`; returns the path. */
