@@ -43,6 +43,7 @@ import { num, ratioText, sizeLabel, table, type Engine, type FigureRecord } from
 import { fleetSection, flashSection, memorySection, reconnectSection, startupSection } from "./system-sections.js";
 import { CLIENTS, type ClientName, type Kind } from "./tasks.js";
 import { deviceHeapSection, xsProfileSection, xsSection } from "./xs-section.js";
+import { ESP32_XS_BYTES } from "./device-budget.js";
 
 const SECTIONS = ["xs", "clients", "memory", "reconnect", "startup", "fleet", "flash", "mqtt"] as const;
 /**
@@ -118,6 +119,15 @@ function printTargets(records: FigureRecord[], sections: Set<Section>, heapOk: b
         "no growth of the whole device in XS: messages, reconnects",
         `${messages.median} slots (${messages.note?.split("chunk bytes: ")[1] ?? "?"} chunk bytes), ${reconnects.median} slots (${reconnects.note?.split("chunk bytes: ")[1] ?? "?"} chunk bytes)`,
         heapOk ? "met" : "MISSED",
+      ]);
+    }
+    const esp32 = find("xs_device_esp32_bytes", "moorline", null, null);
+    if (esp32) {
+      const fits = esp32.median <= ESP32_XS_BYTES;
+      lines.push([
+        `the device fits an ESP32 without PSRAM under manifest.json's creation (XS <= ${ESP32_XS_BYTES.toLocaleString("en-US")} B)`,
+        `${esp32.median.toLocaleString("en-US")} B at its worst`,
+        fits ? `met, margin ${(ESP32_XS_BYTES - esp32.median).toLocaleString("en-US")} B` : "MISSED",
       ]);
     }
   }

@@ -9,9 +9,12 @@
  * every live slot and chunk): slots, and the chunk heap's bytes (strings, buffers' data,
  * arrays' items, bytecode). The device's own share is what it adds to the engine with the
  * device's modules loaded and nothing started: on the chip those modules are preloaded in
- * flash, not in RAM. Peaks (the TLS handshake, a 16 KB message) are the most slots in use at
- * the end of any delivery since a full collection made just before: garbage included, so an
- * upper bound of the live peak at those moments (xsnap reports no peak of its own).
+ * flash, not in RAM. Peaks (the TLS handshake, a 16 KB message) are measured per delivery
+ * (XsEngine.sampleEachDelivery; xsnap reports no peak of its own): a heap snapshot after each
+ * gives what it left live (slots and chunk bytes), and, since garbage was collected before
+ * it, its meter count bounds the slots it held at its most (live before it plus everything it
+ * allocated). Chunks freed within a delivery (a message's bytes while it is decoded) are not
+ * seen: the bench adds them (bench/xs-section.ts).
  *
  * On the desktop the TLS itself is Node's (hosts/node/tls.ts, on the far side of the bridge):
  * the chip's TLS stack (the SDK's) is not in these figures; the SDK documents its handshake
@@ -19,7 +22,7 @@
  * stack free (documentation/network/securesocket.md, "Memory").
  */
 import { SIM_NETWORK } from "../hosts/node/device-host.js";
-import { XsEngine, XS_SLOT_BYTES } from "../hosts/xs/engine.js";
+import { XsEngine, type DeliverySample } from "../hosts/xs/engine.js";
 import { start as startCompanion, type CompanionServer } from "../server/companion.js";
 import { testCertificates } from "../tests/support/certs.js";
 
@@ -40,14 +43,14 @@ export interface DeviceHeapFigure {
   /** Before and after `reconnects` reconnections (after `warmReconnects` first). */
   beforeReconnects: LiveMemory;
   afterReconnects: LiveMemory;
-  /** Most slots in use at a delivery's end from a collection before connecting to the hello. */
-  handshakePeakSlots: number;
-  /** The same around one 16 KB echo request (the JSON loop refuses it: its limit is 8 KiB). */
-  message16kPeakSlots: number;
   /** Slots live just before the 16 KB message (after a collection). */
   before16kSlots: number;
   /** Slots live just before connecting (after a collection). */
   beforeHandshakeSlots: number;
+  /** Each delivery from before connecting to the hello: collected after each. */
+  handshakeSamples: DeliverySample[];
+  /** Each delivery from one 16 KB echo request to the device's error reply (the JSON loop refuses it: its limit is 8 KiB). */
+  message16kSamples: DeliverySample[];
   messages: number;
   warmMessages: number;
   reconnects: number;
@@ -88,24 +91,16 @@ export async function xsDeviceHeap(messages: number, reconnects: number, warmMes
   const started = performance.now();
   const certs = testCertificates();
   const server: CompanionServer = await startCompanion({ port: 0, tls: certs.good, historyLength: 50 });
-  let peak = 0;
   const engine = await XsEngine.start({
     log: () => {},
     wifi: { connectDelayMs: 100, gotIPDelayMs: 100 },
-    onMeter: (meter) => {
-      if (meter.currentHeapCount > peak) peak = meter.currentHeapCount;
-    },
   });
   const live = async (): Promise<LiveMemory> => {
     const memory = await engine.liveMemory();
     return { slots: memory.slots, chunkBytes: memory.chunkBytes };
   };
-  /** Collects garbage, then follows the peak from there. */
-  const collectThenWatch = async (): Promise<number> => {
-    const after = (await engine.heap()).currentHeapCount;
-    peak = after;
-    return after;
-  };
+  /** Collects garbage; returns the slots left live. */
+  const collect = async (): Promise<number> => (await engine.heap()).currentHeapCount;
   let lastConn = 0;
   const hello = async (): Promise<void> => {
     const event = await server.waitFor("hello", (e) => e.device === DEVICE_ID && e.conn > lastConn, WAIT_MS);
@@ -122,25 +117,39 @@ export async function xsDeviceHeap(messages: number, reconnects: number, warmMes
     lastSeq = event.seq;
     await new Promise((resolve) => setTimeout(resolve, 50));
   };
+  const handshakeSamples: DeliverySample[] = [];
+  const message16kSamples: DeliverySample[] = [];
+  /**
+   * Runs `until` with every delivery sampled into `samples`; a GC once sampling stops waits
+   * for the last snapshot, which is queued ahead of it.
+   */
+  const sampled = async (samples: DeliverySample[], until: () => Promise<void>): Promise<void> => {
+    engine.sampleEachDelivery((sample) => samples.push(sample));
+    try {
+      await until();
+    } finally {
+      engine.sampleEachDelivery(undefined);
+    }
+    await engine.heap();
+  };
   try {
     await engine.load("device");
     const loaded = await live();
     const handle = await engine.startProgram("device", { config: deviceConfig(server.url, certs.ca.cert), logLevel: "silent" }, () => {});
     // The simulated WiFi takes 200 ms to give an address: collect now, then follow the TLS
     // handshake, the 101 and the hello.
-    const beforeHandshakeSlots = await collectThenWatch();
-    await hello();
-    const handshakePeakSlots = peak;
+    const beforeHandshakeSlots = await collect();
+    await sampled(handshakeSamples, hello);
     await quiet();
     const connected = await live();
 
     // A 16 KB request: the WebSocket layer takes it whole (maxMessageBytes is 16 KiB), and the
     // JSON loop refuses it with an error message (its maxJsonBytes is 8 KiB), as on the chip.
-    const before16kSlots = await collectThenWatch();
-    const [large] = server.send(DEVICE_ID, { kind: "request", body: { type: "echo", payload: "x".repeat(LARGE_PAYLOAD_CHARS) } });
-    await server.waitFor("device_error", (e) => e.conn === lastConn && JSON.stringify(e.error).includes("too_large"), WAIT_MS);
-    const message16kPeakSlots = peak;
-    void large;
+    const before16kSlots = await collect();
+    await sampled(message16kSamples, async () => {
+      server.send(DEVICE_ID, { kind: "request", body: { type: "echo", payload: "x".repeat(LARGE_PAYLOAD_CHARS) } });
+      await server.waitFor("device_error", (e) => e.conn === lastConn && JSON.stringify(e.error).includes("too_large"), WAIT_MS);
+    });
 
     const small = "moorline bench {\"seq\":12345,\"temp\":21.5}";
     for (let i = 0; i < warmMessages; i++) await echo(small);
@@ -169,10 +178,10 @@ export async function xsDeviceHeap(messages: number, reconnects: number, warmMes
       afterMessages,
       beforeReconnects,
       afterReconnects,
-      handshakePeakSlots,
-      message16kPeakSlots,
       before16kSlots,
       beforeHandshakeSlots,
+      handshakeSamples,
+      message16kSamples,
       messages,
       warmMessages,
       reconnects,
@@ -185,7 +194,3 @@ export async function xsDeviceHeap(messages: number, reconnects: number, warmMes
     await server.close();
   }
 }
-
-/** Bytes on the ESP32 for `slots` slots (16 bytes each there). */
-export const ESP32_SLOT_BYTES = 16;
-export { XS_SLOT_BYTES };

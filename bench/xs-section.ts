@@ -9,7 +9,10 @@ import { KINDS, type Output, type Plan } from "./plan.js";
 import { bytes, num, record, sizeLabel, table, type FigureRecord } from "./report.js";
 import { mode, summarize } from "./stats.js";
 import { SLOT_BYTES_DESKTOP, SLOT_BYTES_ESP32, xsComputePerEcho, xsHeapOverMessages } from "./xs.js";
+import { esp32Budget, ESP32_XS_BYTES, type Budget, type Creation, type DeviceNeed } from "./device-budget.js";
 import { xsDeviceHeap, type LiveMemory } from "./xs-device.js";
+import type { DeliverySample } from "../hosts/xs/engine.js";
+import { Delivery } from "../hosts/xs/xs-side/protocol.js";
 import { xsMeterProfile } from "./xs-meter-profile.js";
 import { REPO_ROOT } from "./processes.js";
 
@@ -92,27 +95,35 @@ export async function xsSection(plan: Plan, records: FigureRecord[], { say, prog
 
 // --- the whole device -----------------------------------------------------------------------
 
-/** The manifest's XS creation sizes (manifest.json "creation"). */
-interface Creation {
-  chunk: { initial: number; incremental: number };
-  heap: { initial: number; incremental: number };
-  stack: number;
-}
-
-function manifestCreation(): Creation {
-  return (JSON.parse(readFileSync(join(REPO_ROOT, "manifest.json"), "utf8")) as { creation: Creation }).creation;
+function manifestCreation(): Creation & { keys: { initial: number } } {
+  return (JSON.parse(readFileSync(join(REPO_ROOT, "manifest.json"), "utf8")) as { creation: Creation & { keys: { initial: number } } }).creation;
 }
 
 /**
- * The SDK's guideline for a TLS handshake's memory (documentation/network/securesocket.md,
- * "Memory"): chunk heap, slot heap (bytes), stack (bytes) that should be free. On the desktop
- * TLS is Node's, so the device figures do not include it: it is added for the chip.
+ * The SDK's TLS on the chip, which the desktop figures leave out (there TLS is Node's, on the
+ * far side of the bridge): the SDK's own guideline for what a handshake needs free
+ * (documentation/network/securesocket.md, "Memory": 10 KB of chunk heap, 6 KB of slot heap,
+ * 2 KB of system heap, 4 KB of stack; "a rough guideline ... varies depending on the site").
+ * Not measured here. What it covers, from the SDK's sources (modules/crypt/ssl, TLS 1.2): the
+ * record being read (one buffer of the record's length: the Certificate message is the
+ * largest, the server's chain), the chain's X.509 decoding and its signature checks (BigInt
+ * chunks of a few hundred bytes each for RSA-2048), a copy of the server's certificate kept in
+ * the session, the key exchange, the running handshake digests and the session's keys.
  */
 export const SDK_TLS_FREE = { chunkBytes: 10 * 1024, slotBytes: 6 * 1024, stackBytes: 4 * 1024 };
+/**
+ * The largest message the WebSocket layer takes (config maxMessageBytes, 16 KiB), and what is
+ * live at once while one arrives on the chip: two buffers of its size at most (the SDK's TLS
+ * record and our copy of it, then our copy and the message's buffer, then that buffer and its
+ * text). On the desktop it arrives in one delivery and is gone at its end, so it is added.
+ */
+const LARGE_MESSAGE_BYTES = 16 * 1024;
+const LARGE_MESSAGE_LIVE_BYTES = 2 * LARGE_MESSAGE_BYTES;
 
 /**
  * The device in XS over wss:// (bench/xs-device.ts): live slots and chunk bytes, peaks, growth;
- * and whether the manifest's creation sizes hold it on the chip. Returns whether nothing grew.
+ * and whether the manifest's creation sizes hold it on an ESP32 without PSRAM
+ * (bench/device-budget.ts). Returns whether nothing grew.
  */
 export async function deviceHeapSection(plan: Plan, records: FigureRecord[], { say, progress }: Output): Promise<boolean> {
   progress(`xs: the whole device over wss://, ${plan.deviceMessages.toLocaleString("en-US")} messages, ${plan.deviceReconnects} reconnects`);
@@ -121,53 +132,94 @@ export async function deviceHeapSection(plan: Plan, records: FigureRecord[], { s
   const connected = own(heap.connected);
   const growthMessages = { slots: heap.afterMessages.slots - heap.beforeMessages.slots, chunkBytes: heap.afterMessages.chunkBytes - heap.beforeMessages.chunkBytes };
   const growthReconnects = { slots: heap.afterReconnects.slots - heap.beforeReconnects.slots, chunkBytes: heap.afterReconnects.chunkBytes - heap.beforeReconnects.chunkBytes };
-  const handshakePeak = heap.handshakePeakSlots - heap.loaded.slots;
-  const largePeak = heap.message16kPeakSlots - heap.loaded.slots;
+  /** The device's own share of each delivery's samples, and their peaks. */
+  const peaks = (samples: DeliverySample[]) => {
+    const rows = samples.map((sample) => ({ kind: sample.kind, bound: sample.slotsBound - heap.loaded.slots, ...own(sample) }));
+    return {
+      rows,
+      slots: Math.max(...rows.map((r) => r.slots)),
+      chunkBytes: Math.max(...rows.map((r) => r.chunkBytes)),
+      bound: Math.max(...rows.map((r) => r.bound)),
+    };
+  };
+  const handshake = peaks(heap.handshakeSamples);
+  const large = peaks(heap.message16kSamples);
   const single = (value: number) => summarize([value]);
   const esp32 = (slots: number) => slots * SLOT_BYTES_ESP32;
+  const kib = (value: number) => bytes(value);
+  const count = (value: number) => value.toLocaleString("en-US");
   records.push(
     record("xs_device_heap", "moorline", "xs", null, null, single(connected.slots), "slots", {
       note: `the device's own live slots, connected over wss:// with telemetry, heartbeat and the JSON loop running: ${esp32(connected.slots)} B at ${SLOT_BYTES_ESP32} B/slot (ESP32), plus ${connected.chunkBytes} chunk bytes; over the ${heap.loaded.slots} slots and ${heap.loaded.chunkBytes} chunk bytes of the engine with its modules loaded (in flash on the chip)`,
     }),
     record("xs_device_chunk_bytes", "moorline", "xs", null, null, single(connected.chunkBytes), "B", { note: "the device's own live chunk bytes (64-bit build: arrays' items are 32-byte slots here, 16 on the ESP32)" }),
-    record("xs_device_heap_peak_tls", "moorline", "xs", null, null, single(handshakePeak), "slots", { note: `most slots in use at a delivery's end from a collection before connecting to the hello (garbage included; TLS itself is Node's here): ${esp32(handshakePeak)} B on the ESP32` }),
-    record("xs_device_heap_peak_16k", "moorline", "xs", 16 * 1024, "text", single(largePeak), "slots", { note: `the same around a 16 KB request (the JSON loop refuses it: its limit is 8 KiB); its bytes and text are chunks` }),
+    record("xs_device_heap_peak_tls", "moorline", "xs", null, null, single(handshake.slots), "slots", { note: `most slots live at the end of a delivery, from the WiFi's address to the hello (a collection after each; TLS itself is Node's here): ${esp32(handshake.slots)} B on the ESP32; chunks ${handshake.chunkBytes} B; ${heap.handshakeSamples.length} deliveries` }),
+    record("xs_device_heap_peak_tls_bound", "moorline", "xs", null, null, single(handshake.bound), "slots", { note: "the most slots a delivery of the handshake held at its end, its own garbage included (live before it plus all it allocated): an upper bound of its live peak" }),
+    record("xs_device_heap_peak_16k", "moorline", "xs", 16 * 1024, "text", single(large.slots), "slots", { note: `the same around a 16 KB request (the JSON loop refuses it: its limit is 8 KiB); its upper bound ${large.bound}; chunks ${large.chunkBytes} B, the message's bytes and text (gone at its delivery's end) not included` }),
     record("xs_device_growth_messages", "moorline", "xs", 64, null, single(growthMessages.slots), "slots", { note: `over ${heap.messages} echo requests after ${heap.warmMessages}; chunk bytes: ${growthMessages.chunkBytes}` }),
     record("xs_device_growth_reconnects", "moorline", "xs", null, null, single(growthReconnects.slots), "slots", { note: `over ${heap.reconnects} reconnections (TCP dropped by the server) after ${heap.warmReconnects}; chunk bytes: ${growthReconnects.chunkBytes}` }),
   );
-  const kib = (value: number) => bytes(value);
   say();
   say("The whole device in XS (src/device/device.ts: supervisor, heartbeat, JSON loop, outbox), over wss:// to the");
   say("companion server, telemetry every second: live memory from heap snapshots (a full collection first).");
   say(table([
     ["", "slots", "on the ESP32 (16 B/slot)", "chunk bytes"],
-    ["engine with the device's modules loaded (flash on the chip)", heap.loaded.slots.toLocaleString("en-US"), kib(esp32(heap.loaded.slots)), kib(heap.loaded.chunkBytes)],
-    ["xs_device_heap: the device's own, connected", connected.slots.toLocaleString("en-US"), kib(esp32(connected.slots)), kib(connected.chunkBytes)],
-    ["peak during the TLS handshake (upper bound, TLS itself is Node's)", handshakePeak.toLocaleString("en-US"), kib(esp32(handshakePeak)), "-"],
-    ["peak around a 16 KB message (upper bound)", largePeak.toLocaleString("en-US"), kib(esp32(largePeak)), `+ ${kib(2 * heap.largePayloadChars)} (its bytes and its text, at most)`],
-    [`growth over ${heap.messages.toLocaleString("en-US")} messages`, String(growthMessages.slots), kib(esp32(growthMessages.slots)), String(growthMessages.chunkBytes)],
+    ["engine with the device's modules loaded (flash on the chip)", count(heap.loaded.slots), kib(esp32(heap.loaded.slots)), kib(heap.loaded.chunkBytes)],
+    ["xs_device_heap: the device's own, connected", count(connected.slots), kib(esp32(connected.slots)), kib(connected.chunkBytes)],
+    ["live peak, TLS handshake (TLS itself is Node's here)", count(handshake.slots), kib(esp32(handshake.slots)), kib(handshake.chunkBytes)],
+    ["live peak, a 16 KB message", count(large.slots), kib(esp32(large.slots)), `${kib(large.chunkBytes)} + the message (at most ${kib(LARGE_MESSAGE_LIVE_BYTES)} live in its delivery)`],
+    [`growth over ${count(heap.messages)} messages`, String(growthMessages.slots), kib(esp32(growthMessages.slots)), String(growthMessages.chunkBytes)],
     [`growth over ${heap.reconnects} reconnects`, String(growthReconnects.slots), kib(esp32(growthReconnects.slots)), String(growthReconnects.chunkBytes)],
   ]));
-  // Against the manifest's creation. Slots: the handshake's peak plus the SDK's TLS. Chunks: at
-  // the handshake, the device's connected chunks plus the SDK's TLS; with a 16 KB message, the
-  // connected chunks plus the message's bytes and its text (2 x 16 KiB; the TLS handshake is
-  // over by then).
+  say("The peaks, delivery by delivery (the device's own share): XS collects after each, then a heap snapshot reads what");
+  say("it left live; its slots at its end before that collection (garbage included) bound what it held at its most.");
+  const kindName = (kind: number) => Object.entries(Delivery).find(([, value]) => value === kind)?.[0] ?? String(kind);
+  say(table([
+    ["moment", "delivery", "slots at its end, garbage included", "live slots after it", "live chunk bytes after it"],
+    ...handshake.rows.map((row, i) => [i === 0 ? "WiFi address to hello" : "", kindName(row.kind), count(row.bound), count(row.slots), count(row.chunkBytes)]),
+    ...large.rows.map((row, i) => [i === 0 ? "a 16 KB message" : "", kindName(row.kind), count(row.bound), count(row.slots), count(row.chunkBytes)]),
+  ]));
+
+  // On the chip: the live peaks, the SDK's TLS at the handshake, a largest message's buffers;
+  // XS keeps what it grew, so the worst is both peaks together.
   const creation = manifestCreation();
-  const slotNeed = handshakePeak + SDK_TLS_FREE.slotBytes / SLOT_BYTES_ESP32;
-  const chunkNeedHandshake = connected.chunkBytes + SDK_TLS_FREE.chunkBytes;
-  const chunkNeedLarge = connected.chunkBytes + 2 * 16 * 1024;
-  const percent = (margin: number, of: number) => `${Math.round((margin / of) * 100)}%`;
+  const tlsSlots = SDK_TLS_FREE.slotBytes / SLOT_BYTES_ESP32;
+  const needs: [string, DeviceNeed][] = [
+    ["TLS handshake (live peak + the SDK's TLS)", { slots: handshake.slots + tlsSlots, chunkBytes: handshake.chunkBytes + SDK_TLS_FREE.chunkBytes, largestChunk: 0 }],
+    ["a 16 KB message (live peak + the message)", { slots: large.slots, chunkBytes: large.chunkBytes + LARGE_MESSAGE_LIVE_BYTES, largestChunk: LARGE_MESSAGE_BYTES }],
+  ];
+  const worst: DeviceNeed = {
+    slots: Math.max(...needs.map(([, n]) => n.slots)),
+    chunkBytes: Math.max(...needs.map(([, n]) => n.chunkBytes)),
+    largestChunk: LARGE_MESSAGE_BYTES,
+  };
+  needs.push(["both (XS keeps what it grew)", worst]);
+  const boundNeed: DeviceNeed = { ...needs[0]![1], slots: handshake.bound + tlsSlots };
+  const percent = (part: number) => `${((part / ESP32_XS_BYTES) * 100).toFixed(1)}%`;
+  const verdict = (budget: Budget) =>
+    budget.fits ? `fits, margin ${count(budget.marginBytes)} B (${percent(budget.marginBytes)})` : `does NOT fit: over by ${count(-budget.marginBytes)} B`;
+  const budgetRow = (label: string, need: DeviceNeed) => {
+    const budget = esp32Budget(creation, need);
+    return { budget, row: [label, count(need.slots), count(budget.heapSlots), kib(need.chunkBytes), kib(budget.chunkBytes), count(budget.totalBytes), verdict(budget)] };
+  };
+  const rows = needs.map(([label, need]) => budgetRow(label, need));
+  const bound = budgetRow("handshake, all its garbage live (upper bound)", boundNeed);
+  const total = rows[2]!.budget;
   records.push(
-    record("xs_device_slot_need", "moorline", "xs", null, null, single(slotNeed), "slots", { note: `the TLS handshake's peak and the SDK's TLS (${SDK_TLS_FREE.slotBytes / SLOT_BYTES_ESP32} slots), against heap.initial ${creation.heap.initial}` }),
-    record("xs_device_chunk_need_tls", "moorline", "xs", null, null, single(chunkNeedHandshake), "B", { note: `connected chunks and the SDK's TLS (${SDK_TLS_FREE.chunkBytes} B), against chunk.initial ${creation.chunk.initial}` }),
-    record("xs_device_chunk_need_16k", "moorline", "xs", 16 * 1024, null, single(chunkNeedLarge), "B", { note: `connected chunks, a 16 KB message's bytes and its text, against chunk.initial ${creation.chunk.initial}` }),
+    record("xs_device_slot_need", "moorline", "xs", null, null, single(worst.slots), "slots", { note: `the live peak with the SDK's TLS (${tlsSlots} slots), against heap.initial ${creation.heap.initial} (+${creation.heap.incremental})` }),
+    record("xs_device_chunk_need", "moorline", "xs", null, null, single(worst.chunkBytes), "B", { note: `the live chunk peak with a 16 KB message's ${LARGE_MESSAGE_LIVE_BYTES} B or the SDK's TLS (${SDK_TLS_FREE.chunkBytes} B), against chunk.initial ${creation.chunk.initial} (+${creation.chunk.incremental})` }),
+    record("xs_device_esp32_bytes", "moorline", "xs", null, null, single(total.totalBytes), "B", { note: `what XS would hold on an ESP32 under manifest.json's creation at the device's worst (slot heap ${total.heapBytes} B, chunk heap ${total.chunkBytes} B, stack ${total.stackBytes} B), of the ${ESP32_XS_BYTES} B an ESP32 without PSRAM leaves XS: ${verdict(total)}` }),
   );
-  say(`manifest.json creation: heap ${creation.heap.initial} slots (+${creation.heap.incremental} at a time), chunk ${kib(creation.chunk.initial)} (+${kib(creation.chunk.incremental)}), stack ${creation.stack} slots.`);
-  const verdict = (need: number, initial: number, unit: (v: number) => string) =>
-    need <= initial ? `fits, margin ${unit(initial - need)} (${percent(initial - need, initial)})` : `over by ${unit(need - initial)}: the heap grows by its increments`;
-  say(`  slots, TLS handshake: the peak ${handshakePeak} + the SDK's TLS ${SDK_TLS_FREE.slotBytes / SLOT_BYTES_ESP32} = ${Math.round(slotNeed)} of ${creation.heap.initial}: ${verdict(slotNeed, creation.heap.initial, (v) => `${Math.round(v)} slots`)}`);
-  say(`  chunks, TLS handshake: connected ${kib(connected.chunkBytes)} + the SDK's TLS ${kib(SDK_TLS_FREE.chunkBytes)} = ${kib(chunkNeedHandshake)} of ${kib(creation.chunk.initial)}: ${verdict(chunkNeedHandshake, creation.chunk.initial, kib)}`);
-  say(`  chunks, a 16 KB message: connected ${kib(connected.chunkBytes)} + its bytes and its text (32 KiB) = ${kib(chunkNeedLarge)} of ${kib(creation.chunk.initial)}: ${verdict(chunkNeedLarge, creation.chunk.initial, kib)}`);
+  say(`manifest.json creation: heap ${count(creation.heap.initial)} slots (+${creation.heap.incremental}), chunk ${kib(creation.chunk.initial)} (+${kib(creation.chunk.incremental)}), stack ${creation.stack} slots,`);
+  say(`keys ${creation.keys.initial}: ${count(esp32Budget(creation, { slots: 0, chunkBytes: 0, largestChunk: 0 }).totalBytes)} B at start. On an ESP32 without PSRAM (XS has about ${count(ESP32_XS_BYTES)} B), with the SDK's`);
+  say(`TLS guideline (${kib(SDK_TLS_FREE.chunkBytes)} of chunks, ${tlsSlots} slots) and a largest message's two buffers (${kib(LARGE_MESSAGE_LIVE_BYTES)}) added:`);
+  say(table([
+    ["moment", "slots needed", "slot heap", "chunks needed", "chunk heap", "XS in all (B)", "against ~100 KB"],
+    ...rows.map((r) => r.row),
+    bound.row,
+  ]));
+  say("The slot heap grows by its increment when fewer than one would stay free; the chunk heap by a block of at least the");
+  say("chunk asked for (a 16 KiB buffer that does not fit adds 16 KiB at once). XS gives none back.");
   const ok = growthMessages.slots <= 0 && growthReconnects.slots <= 0 && growthMessages.chunkBytes <= 0 && growthReconnects.chunkBytes <= 0;
   say(`  growth: ${ok ? "none (OK)" : "FAILED: the device's memory grows"}`);
   return ok;

@@ -210,6 +210,17 @@ describe("manifest.json (the firmware's build for mcconfig)", function () {
     assert.ok(bytes <= 96 * 1024, `${bytes} bytes`);
   });
 
+  it("gives the chunk heap room for a largest message's bytes and text beside the device's own, without growing", function () {
+    // XS grows its chunk heap by a block of at least the chunk asked for: a 16 KiB buffer that
+    // does not fit would add 16 KiB at once, which the ESP32 cannot spare. The device's own
+    // chunks are about 18.6 KiB connected (npm run bench, xs_device_chunk_bytes): 19 KiB here.
+    const { creation } = manifest;
+    const maxMessageBytes = Number(manifest.config.maxMessageBytes);
+    assert.equal(maxMessageBytes, DEFAULT_DEVICE_CONFIG.maxMessageBytes);
+    const need = 19 * 1024 + 2 * maxMessageBytes;
+    assert.ok(creation.chunk.initial >= need, `chunk.initial ${creation.chunk.initial} < ${need}`);
+  });
+
   it("reaches the whole device from its entry", function () {
     // A sanity check of the import walk itself.
     for (const module of ["src/device/device", "src/websocket/client", "src/device/config", "hosts/moddable/host", "hosts/moddable/tcp", "hosts/moddable/tls", "hosts/moddable/tls-handshake"]) {

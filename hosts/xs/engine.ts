@@ -102,6 +102,20 @@ export interface XsEngineOptions {
   onMeter?: (meter: MeterUsage) => void;
 }
 
+/** What one delivery left in XS (XsEngine.sampleEachDelivery). */
+export interface DeliverySample {
+  /** The delivery's kind (xs-side/protocol.ts, Delivery). */
+  kind: number;
+  /**
+   * Slots in use when it ended (xsnap's meter): live before it plus all it allocated, garbage
+   * included (xsnap's heap is large enough not to collect within a delivery).
+   */
+  slotsBound: number;
+  /** Live slots and chunk bytes after a full collection (heap snapshot), as liveMemory(). */
+  slots: number;
+  chunkBytes: number;
+}
+
 /** Node's view of one TCP or TLS socket of XS. */
 interface SocketRecord {
   socket: TcpSocket | undefined;
@@ -187,6 +201,8 @@ export class XsEngine {
   /** The RESULT record of the CALL being delivered. */
   private result: { json: CallResult; bytes: Uint8Array } | undefined;
   private closed = false;
+  /** sampleEachDelivery's callback, while it samples. */
+  private sampler: ((sample: DeliverySample) => void) | undefined;
 
   private constructor(options: XsEngineOptions) {
     this.options = options;
@@ -329,16 +345,27 @@ export class XsEngine {
    * bytes of the chunk heap (strings, buffers' data, arrays' items, bytecode). Slots are
    * sizeof(txSlot) each: 32 bytes in this 64-bit build.
    */
-  async liveMemory(): Promise<{ slots: number; slotBytes: number; chunkBytes: number }> {
+  async liveMemory(next = false): Promise<{ slots: number; slotBytes: number; chunkBytes: number }> {
     const dir = mkdtempSync(join(tmpdir(), "moorline-xs-heap-"));
     const path = join(dir, "heap.xss");
     try {
-      await this.worker.writeSnapshot(path);
+      await this.worker.writeSnapshot(path, { next });
       const { heapBytes, chunkBytes } = snapshotSections(readFileSync(path));
       return { slots: heapBytes / XS_SLOT_BYTES, slotBytes: heapBytes, chunkBytes };
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  }
+
+  /**
+   * From now on (until called with undefined), after every delivery but a GC one, reads what
+   * it left alive from a heap snapshot taken before anything else runs in XS (liveMemory: a
+   * full collection first), and calls `sampler`. Slow (a snapshot per delivery): for the
+   * bench's live peaks. The collection after each delivery makes the next one's meter count
+   * (slotsBound) what was live before it plus all it allocated: the most it can have held.
+   */
+  sampleEachDelivery(sampler: ((sample: DeliverySample) => void) | undefined): void {
+    this.sampler = sampler;
   }
 
   /** Calls `listener` for each failure from now on; returns a function that stops it. */
@@ -389,8 +416,19 @@ export class XsEngine {
         this.compute += reply.meter.compute;
         this.lastMeter = reply.meter;
         this.options.onMeter?.(reply.meter);
+        if (this.sampler !== undefined && kind !== Delivery.GC) this.sample(kind, reply.meter.currentHeapCount, this.sampler);
         this.received(reply.reply);
         after?.();
+      },
+    );
+  }
+
+  /** sampleEachDelivery's snapshot, queued ahead of every other request. */
+  private sample(kind: number, slotsBound: number, sampler: (sample: DeliverySample) => void): void {
+    this.liveMemory(true).then(
+      (live) => sampler({ kind, slotsBound, slots: live.slots, chunkBytes: live.chunkBytes }),
+      (error: Error) => {
+        if (!(error instanceof XsnapWorkerError)) this.failure(error);
       },
     );
   }

@@ -227,10 +227,11 @@ export class XsnapWorker {
 
   /**
    * Writes a snapshot of the XS heap to `path` (xsnap's "w": a full collection first, then
-   * every live slot and chunk); resolves with its size in bytes.
+   * every live slot and chunk); resolves with its size in bytes. `next`: ahead of every
+   * request waiting (called from a delivery's onReply, it sees XS just as that delivery left it).
    */
-  async writeSnapshot(path: string): Promise<number> {
-    const reply = (await this.request(SNAPSHOT, () => path)) as XsnapReply;
+  async writeSnapshot(path: string, { next = false }: { next?: boolean } = {}): Promise<number> {
+    const reply = (await this.request(SNAPSHOT, () => path, undefined, next)) as XsnapReply;
     return Number(Buffer.from(reply.reply).toString("latin1"));
   }
 
@@ -266,13 +267,16 @@ export class XsnapWorker {
     prefix: number,
     build: () => Uint8Array | string | undefined,
     onReply?: (reply: XsnapReply) => void,
+    first = false,
   ): Promise<XsnapReply | undefined> {
     return new Promise((resolve, reject) => {
       if (this.ended) {
         reject(this.failure ?? new XsnapWorkerError(`the XS worker ${this.name} is closed`));
         return;
       }
-      this.queue.push({ prefix, build, onReply, resolve, reject });
+      const request = { prefix, build, onReply, resolve, reject };
+      if (first) this.queue.unshift(request);
+      else this.queue.push(request);
       this.next();
     });
   }

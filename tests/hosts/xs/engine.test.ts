@@ -9,7 +9,8 @@ import { createServer, type Server, type Socket } from "node:net";
 import { performance } from "node:perf_hooks";
 import { ErrorCode, WebSocketError } from "../../../src/shared/errors.js";
 import { MemoryStorage } from "../../../src/shared/memory-storage.js";
-import { XsEngine } from "../../../hosts/xs/engine.js";
+import { XsEngine, type DeliverySample } from "../../../hosts/xs/engine.js";
+import { Delivery } from "../../../hosts/xs/xs-side/protocol.js";
 import { ModuleLoader } from "../../../hosts/xs/loader.js";
 import { XsError } from "../../../hosts/xs/xs-errors.js";
 import { XsnapWorkerError } from "../../../hosts/xs/xsnap-worker.js";
@@ -181,6 +182,23 @@ describe("the XS host's bridge (hosts/xs)", function () {
       assert.ok(holding.chunkBytes - before.chunkBytes >= 100_000, `held: ${holding.chunkBytes - before.chunkBytes} more chunk bytes`);
       assert.ok(holding.chunkBytes - after.chunkBytes >= 100_000, `released: ${holding.chunkBytes - after.chunkBytes} fewer`);
       assert.equal(holding.slotBytes, holding.slots * 32);
+    });
+
+    it("samples what each delivery left alive, before anything else runs, until told to stop", async function () {
+      const samples: DeliverySample[] = [];
+      const before = await probe.engine.liveMemory();
+      probe.engine.sampleEachDelivery((sample) => samples.push(sample));
+      await probe.call("hold", { bytes: 100_000 });
+      await probe.call("hold", { bytes: 0 });
+      probe.engine.sampleEachDelivery(undefined);
+      await probe.call("hold", { bytes: 100_000 });
+      await probe.call("hold", { bytes: 0 });
+      await probe.engine.heap();
+      assert.deepEqual(samples.map((s) => s.kind), [Delivery.CALL, Delivery.CALL]);
+      const [holding, released] = samples as [DeliverySample, DeliverySample];
+      assert.ok(holding.chunkBytes - before.chunkBytes >= 100_000, `held: ${holding.chunkBytes - before.chunkBytes} more chunk bytes`);
+      assert.ok(holding.chunkBytes - released.chunkBytes >= 100_000, `released: ${holding.chunkBytes - released.chunkBytes} fewer`);
+      for (const sample of samples) assert.ok(sample.slotsBound >= sample.slots, JSON.stringify(sample));
     });
   });
 
