@@ -17,6 +17,7 @@ import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { clearLine, createInterface, cursorTo, type Interface } from "node:readline";
 import {
+  fileProblem,
   flagErrorMessage,
   HELP_FLAG,
   integerFlag,
@@ -49,6 +50,8 @@ import { DEFAULT_TLS_DIR, ensureLocalTls } from "./certificates.js";
 import { DeviceRegistry, RegistryError } from "./registry.js";
 import type { CompanionEvent } from "./events.js";
 import { formatHuman, formatJson } from "./format.js";
+import { readImageFile, type OtaImage } from "./ota-image.js";
+import type { OfferedImage } from "./ota.js";
 
 /** After SIGINT/SIGTERM/quit, the process exits by this time whatever is left, ms. */
 const EXIT_DEADLINE_MS = DEFAULT_SHUTDOWN_TIMEOUT_MS + 1500;
@@ -94,6 +97,13 @@ const FLAGS: readonly Flag[] = [
   },
   { name: "remove-device", value: "ID", help: "unregister it (a server using FILE disconnects it); then exit" },
   { name: "list-devices", help: "print the registered device ids; then exit" },
+  {
+    name: "ota",
+    value: "FILE",
+    section: "Firmware updates (docs/ota.md):",
+    help: "offer the signed image FILE (npm run image) to every device whose\nhello reports another version; progress is shown per device\n(terminal: ota FILE, ota off, ota)",
+  },
+  { name: "ota-rate", value: "N", key: "otaRate", integer: { min: 1, max: 1_000_000_000, unit: "bytes" }, help: "send each device at most N bytes of image per second (default: as\nfast as it asks)" },
   { name: "no-ack", key: "noAck", section: "Misbehaviour, for tests:", help: "never acknowledge telemetry (terminal: acks off)" },
   { name: "no-pong", key: "noPong", help: "never answer the devices' pings (acks and requests still go out; the terminal's mute silences everything)" },
   {
@@ -173,7 +183,22 @@ function serverArguments(parsed: ParsedFlags): CliArguments {
   const tls = tlsSource(parsed);
   const devices = stringFlag(parsed, "devices");
   if (devices === "") throw new UsageError("--devices must not be empty");
+  const ota = stringFlag(parsed, "ota");
+  if (ota !== undefined) options.ota = otaImage(parsed.typed.get("ota") ?? "--ota", ota);
   return { options, ...(tls ? { tls } : {}), ...(devices !== undefined ? { devices } : {}), json: switchFlag(parsed, "json"), stdin: switchFlag(parsed, "stdin") };
+}
+
+/** --ota FILE, read and checked now: a file that is no image is a usage error, one a device will refuse a warning. */
+function otaImage(as: string, path: string): OfferedImage {
+  let image: OtaImage;
+  try {
+    image = readImageFile(path);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new UsageError(`${as} ${path}: ${code !== undefined ? fileProblem(error) : (error as Error).message}`);
+  }
+  for (const problem of image.problems) process.stderr.write(`companion: warning: ${as} ${path}: ${problem}; offering it all the same (devices will refuse it)\n`);
+  return { image, path };
 }
 
 /** The flags that change or show the registry and exit, instead of serving. */

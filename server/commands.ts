@@ -34,6 +34,8 @@ export type Command =
   | { kind: "acks"; on: boolean }
   /** Send the garbage sequence (the --garbage misbehaviour) now. */
   | { kind: "garbage" }
+  /** Firmware updates (server/ota.ts): offer the image in `file`, stop offering (off), or show the transfers (none). */
+  | { kind: "ota"; file: string | undefined; off: boolean }
   | { kind: "devices" }
   | { kind: "help" }
   | { kind: "quit" };
@@ -64,6 +66,11 @@ export const COMMAND_HELP = `Commands (to every connected device, or to one with
   acks on|off                  acknowledge telemetry or not
   garbage                      send input the device must reject (bad JSON, too deep,
                                too large, unknown type, bad request)
+  ota <file>                   offer the signed firmware image <file> (npm run image) to
+                               every device running another version, now and when they
+                               connect; progress is shown per device
+  ota off | ota                stop offering it (transfers under way stop) | show the
+                               image offered and each transfer
   devices                      list the connected devices
   help                         this text
   quit                         close every connection (1001) and exit
@@ -123,6 +130,10 @@ export function parseCommand(text: string): Command {
     case "unmute":
       noArguments(name, rest);
       return { kind: "mute", muted: name === "mute" };
+    case "ota":
+      if (rest === "") return { kind: "ota", file: undefined, off: false };
+      if (rest === "off") return { kind: "ota", file: undefined, off: true };
+      return { kind: "ota", file: rest, off: false };
     case "acks":
       if (rest !== "on" && rest !== "off") throw new CommandError(`acks takes on or off, got ${JSON.stringify(rest)}`);
       return { kind: "acks", on: rest === "on" };

@@ -43,6 +43,8 @@ import { Gatekeeper, type AuthLimits } from "./auth.js";
 import type { CompanionEvent, CompanionEventName, DeviceInfo, RequestId, UnstampedEvent } from "./events.js";
 import type { DeviceRegistry } from "./registry.js";
 import { DEFAULT_MAX_BOOTS, TelemetryLedger } from "./telemetry.js";
+import { OtaService, type OfferedImage } from "./ota.js";
+import { readImageFile } from "./ota-image.js";
 
 export { CommandError } from "./commands.js";
 export type { CompanionEvent, CompanionEventName, DeviceInfo } from "./events.js";
@@ -128,6 +130,13 @@ export interface CompanionOptions extends Misbehaviour {
   authLimits?: Partial<AuthLimits>;
   /** With a registry: how often its file is looked at for changes, ms (default DEFAULT_REGISTRY_CHECK_MS). */
   registryCheckMs?: number;
+  /**
+   * A signed firmware image (server/ota-image.ts) to offer every device whose hello reports
+   * another version (server/ota.ts); `ota FILE` at the prompt sets or replaces it.
+   */
+  ota?: OfferedImage;
+  /** Bytes per second each firmware transfer may take; default: as fast as the device asks. */
+  otaRate?: number;
 }
 
 /** A request the server sent: where to, and the id its reply will carry. */
@@ -281,6 +290,8 @@ export class CompanionServer {
   private readonly gatekeeper: Gatekeeper | undefined;
   private readonly registryCheckMs: number;
   private registryTimer: NodeJS.Timeout | undefined;
+  /** Firmware updates (server/ota.ts). */
+  private readonly ota: OtaService;
   private nextConn = 1;
   private nextRequestId = 1;
   private address: { url: string; port: number } | undefined;
@@ -334,6 +345,19 @@ export class CompanionServer {
       rejectStatus: options.rejectStatus,
       noAck: options.noAck,
     };
+
+    this.ota = new OtaService({
+      emit: (event) => this.emit(event),
+      request: (peer, body) => this.sendRequest(peer as Connection, body).id,
+      sendBinary: (peer, bytes) => {
+        const c = peer as Connection;
+        if (!c.open || c.muted) return;
+        c.messagesOut++;
+        c.socket.send(bytes, { binary: true }, () => {});
+      },
+      rate: options.otaRate,
+    });
+    if (options.ota) this.ota.setImage(options.ota, []);
 
     // Each waitFor() listens until its deadline; many at once are normal, not a leak.
     this.events.setMaxListeners(0);
@@ -487,6 +511,7 @@ export class CompanionServer {
     const live = [...this.connections.values()];
     this.emit({ event: "shutdown", connections: live.length });
     clearInterval(this.registryTimer);
+    this.ota.close();
     const httpClosed = new Promise<void>((resolve) => this.http.close(() => resolve()));
     for (const c of live) this.closeConnection(c, 1001, "server shutting down", "shutdown");
     await settleWithin(Promise.all(live.map((c) => c.closed)), this.shutdownTimeoutMs);
@@ -568,6 +593,7 @@ export class CompanionServer {
       this.emit({ event: "no_reply", conn: c.conn, device: c.device, id, request: pending.type, reason: "closed" });
     }
     c.pending.clear();
+    this.ota.closed(c);
     this.connections.delete(c.conn);
     this.emit({ event: "close", conn: c.conn, device: c.device, code, reason, durationMs: Date.now() - c.openedAt });
     c.markClosed();
@@ -637,6 +663,9 @@ export class CompanionServer {
       case "error":
         this.emit({ event: "device_error", conn: c.conn, device: c.device, error: message.error });
         return;
+      case "ota":
+        this.ota.message(c, message);
+        return;
       default:
         this.emit({ event: "message", conn: c.conn, device: c.device, type: message.type, message });
     }
@@ -671,8 +700,10 @@ export class CompanionServer {
       boots: message.boots ?? null,
       safeMode: message.safeMode ?? null,
       rebootReason: message.rebootReason ?? null,
+      ota: message.ota ?? null,
     });
     if (this.behaviour.garbage && !c.garbageSent) this.sendGarbage(c);
+    this.ota.hello(c, message);
   }
 
   private onTelemetry(c: Connection, message: Record<string, unknown>): void {
@@ -729,6 +760,7 @@ export class CompanionServer {
       request: pending?.type ?? null,
       rttMs: pending ? Math.round((performance.now() - pending.sentAt) * 10) / 10 : null,
     });
+    this.ota.reply(c, message);
   }
 
   // ---- what the server sends ----
@@ -780,10 +812,45 @@ export class CompanionServer {
       case "help":
         this.emit({ event: "help", text: COMMAND_HELP });
         return [];
+      case "ota":
+        return this.runOta(target, command.file, command.off);
       case "quit":
         void this.close();
         return [];
     }
+  }
+
+  /**
+   * `ota FILE`: offers the image in FILE to the targets (with @<device>), or to every device
+   * running another version, now and when they connect; `ota off` stops; `ota` shows.
+   */
+  private runOta(target: string | undefined, file: string | undefined, off: boolean): SentRequest[] {
+    if (off) {
+      this.ota.setImage(undefined, []);
+      this.emit({ event: "ota_status", image: null, transfers: [] });
+      return [];
+    }
+    if (file === undefined) {
+      const offered = this.ota.image;
+      const image = offered ? { file: offered.path, version: offered.image.manifest.version, target: offered.image.manifest.target, size: offered.image.manifest.size } : null;
+      this.emit({ event: "ota_status", image, transfers: this.ota.status() });
+      return [];
+    }
+    let offered: OfferedImage;
+    try {
+      offered = { image: readImageFile(file), path: file };
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      throw new CommandError(`ota ${file}: ${code === "ENOENT" ? "no such file" : (error as Error).message}`);
+    }
+    for (const problem of offered.image.problems) this.emit({ event: "command_error", command: `ota ${file}`, message: `warning: ${problem}; offering it all the same (devices will refuse it)` });
+    if (target === undefined) {
+      this.ota.setImage(offered, this.connections.values());
+    } else {
+      const offeredTo = this.targets(target).filter((c) => this.ota.offerIfWanted(c, c.firmware, offered));
+      if (offeredTo.length === 0) throw new CommandError(`${target} runs ${offered.image.manifest.version} already, or takes no updates`);
+    }
+    return [];
   }
 
   /** The open connections a command goes to; throws CommandError when there is none. */

@@ -8,6 +8,7 @@
  * before it.
  */
 import type { TelemetryOutcome } from "./telemetry.js";
+import type { OtaTransferStatus } from "./ota.js";
 
 /** A request or reply id (docs/protocol.md: a string or an integer). */
 export type RequestId = string | number;
@@ -66,6 +67,8 @@ export type CompanionEvent = { t: string } & (
       boots: unknown;
       safeMode: unknown;
       rebootReason: unknown;
+      /** The firmware update's state (a transfer, a trial, the last update's outcome), or null (docs/ota.md). */
+      ota: unknown;
     } & OnConnection)
   | ({
       event: "telemetry";
@@ -123,6 +126,30 @@ export type CompanionEvent = { t: string } & (
   | ({ event: "protocol_error"; message: string; code: string | null } & OnConnection)
   /** A runtime setting changed; conn null: every connection and those to come. */
   | { event: "setting"; conn: number | null; device: string | null; setting: "muted" | "acks"; value: boolean }
+  /**
+   * A firmware update's step for one device (server/ota.ts): offered, accepted (from `offset`:
+   * a resume when not 0), progress (every tenth), installed, refused (the device's `code`),
+   * paused (the connection closed), and from a later hello trial (the new image, not yet
+   * confirmed), updated or rolled_back (`reason`).
+   */
+  | ({
+      event: "ota";
+      state: "offered" | "accepted" | "progress" | "installed" | "refused" | "paused" | "trial" | "updated" | "rolled_back";
+      version: string;
+      offset?: number;
+      size?: number;
+      percent?: number;
+      bytesPerSecond?: number;
+      target?: string;
+      file?: string;
+      code?: string;
+      message?: string;
+      reason?: string;
+      detail?: string;
+      from?: string;
+    } & OnConnection)
+  /** `ota` at the prompt: the image offered (null: none) and the transfers under way. */
+  | { event: "ota_status"; image: { file: string; version: string; target: string; size: number } | null; transfers: OtaTransferStatus[] }
   | { event: "devices"; devices: DeviceInfo[] }
   | { event: "help"; text: string }
   | { event: "command_error"; command: string; message: string }

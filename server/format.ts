@@ -51,6 +51,40 @@ function ms(value: number): string {
   return value < 10 ? value.toFixed(1) : String(Math.round(value));
 }
 
+type OtaEvent = Extract<CompanionEvent, { event: "ota" }>;
+
+function otaColour(state: OtaEvent["state"]): Colour {
+  if (state === "refused" || state === "rolled_back") return "red";
+  if (state === "paused") return "yellow";
+  if (state === "updated" || state === "installed") return "green";
+  return "blue";
+}
+
+/** A firmware update's step in words: "40% 257188/642971 bytes, 512 KB/s". */
+function otaSummary(event: OtaEvent): string {
+  const at = event.offset !== undefined && event.size !== undefined ? `${event.offset}/${event.size} bytes (${event.percent ?? 0}%)` : "";
+  switch (event.state) {
+    case "offered":
+      return `offered ${event.version} (${event.target}, ${event.size} bytes)`;
+    case "accepted":
+      return event.offset === 0 ? `accepted ${event.version}: sending ${event.size} bytes` : `accepted ${event.version}: resuming at ${at}`;
+    case "progress":
+      return `${event.version} ${at}${event.bytesPerSecond ? `, ${Math.round(event.bytesPerSecond / 1024)} KiB/s` : ""}`;
+    case "installed":
+      return `installed ${event.version}: the device restarts into it`;
+    case "refused":
+      return `refused ${event.version}: ${event.code}${event.message ? ` (${printable(event.message)})` : ""}`;
+    case "paused":
+      return `paused ${event.version} at ${at}: the connection closed (resumes when it is back)`;
+    case "trial":
+      return `${event.version} on trial${event.from ? ` (from ${event.from})` : ""}: confirmed once its connection proves stable`;
+    case "updated":
+      return `updated to ${event.version}${event.from ? ` from ${event.from}` : ""}: confirmed`;
+    case "rolled_back":
+      return `ROLLED BACK ${event.version}: ${event.reason}${event.detail ? ` (${printable(event.detail)})` : ""}`;
+  }
+}
+
 /**
  * One readable line for `event`, with no newline. The `listening` line is plain
  * "listening on <url>" (no time, no colour), the line scripts wait for.
@@ -167,6 +201,16 @@ export function formatHuman(event: CompanionEvent, colour: boolean): string {
             `${d.pendingRequests} pending${d.muted ? ", muted" : ""}${d.acks ? "" : ", acks off"}${d.authenticated ? ", authenticated" : ""}`,
         ),
       ].join("\n");
+    case "ota":
+      return line("ota", otaColour(event.state), otaSummary(event));
+    case "ota_status": {
+      const image = event.image;
+      const head = line("ota", "bold", image ? `offering ${image.version} (${image.target}, ${image.size} bytes) from ${image.file}` : "no image offered");
+      const rows = event.transfers.map(
+        (t) => `  #${t.conn} ${t.device ?? "(no hello yet)"} ${t.state} ${t.version}: ${t.offset}/${t.size} bytes (${Math.floor((t.offset * 100) / t.size)}%)`,
+      );
+      return [head, ...(rows.length > 0 ? rows : ["  no transfer under way"])].join("\n");
+    }
     case "help":
       return event.text.replace(/\n$/, "");
     case "command_error":

@@ -120,6 +120,20 @@ describe("manifest.json (the firmware's build for mcconfig)", function () {
     assert.ok(manifest.preload.includes("hosts/moddable/chip"));
   });
 
+  it("chooses hosts/moddable/firmware per platform: updates on the ESP32 (OTA partitions, app rollback, the SDK's flash), none in the simulator", function () {
+    const esp32 = manifest.platforms.esp32! as Manifest["platforms"][string] & { defines?: { ota?: { autosplit?: number } } };
+    assert.equal(esp32.modules!["hosts/moddable/firmware"], "./hosts/moddable/firmware");
+    assert.ok(existsSync(join(REPO_ROOT, "hosts", "moddable", "firmware.c")), "ESP-IDF's rollback calls in C");
+    assert.equal(esp32.defines?.ota?.autosplit, 1, "ota_0, ota_1 and otadata instead of one factory partition");
+    assert.ok(esp32.include!.includes("$(MODDABLE)/modules/io/flash/manifest.json"), "embedded:storage/flash");
+    for (const platform of ["lin", "mac", "win"]) {
+      assert.equal(manifest.platforms[platform]!.modules!["hosts/moddable/firmware"], "./hosts/moddable/firmware-sim", platform);
+    }
+    assert.ok(manifest.preload.includes("hosts/moddable/firmware"));
+    const defaults = readFileSync(join(REPO_ROOT, "hosts", "moddable", "sdkconfig", "sdkconfig.defaults"), "utf8");
+    assert.ok(defaults.split("\n").includes("CONFIG_BOOTLOADER_APP_ROLLBACK_ENABLE=y"), "a new image boots pending and is rolled back unless confirmed");
+  });
+
   it("turns the ESP32's task watchdog on (the SDK leaves it off): 5 s, then a panic and a reset", function () {
     const build = (manifest.platforms.esp32 as { build?: Record<string, string> }).build!;
     assert.equal(build.SDKCONFIGPATH, "./hosts/moddable/sdkconfig");

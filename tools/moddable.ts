@@ -30,6 +30,7 @@ import {
   type Flag,
 } from "../hosts/node/cli.js";
 import { caResourceName } from "../hosts/moddable/tls.js";
+import { DEFAULT_KEYS_DIR, ensureSigningKey } from "../hosts/node/firmware-keys.js";
 import { parseDeviceConfig } from "../src/device/config.js";
 
 export const COMMANDS = ["build:esp32", "flash", "erase", "chip-info", "sim", "check:moddable"] as const;
@@ -370,6 +371,26 @@ function checkCaResource(options: Options, root: string): void {
   );
 }
 
+/**
+ * The owner's update key built into an ESP32 build (config otaPublicKey), unless one is given:
+ * the public half of the pair in the project's .moorline/keys/, made there on first use, the
+ * same that `npm run image` signs with (docs/ota.md).
+ */
+function withUpdateKey(options: Options, root: string, notes: string[]): void {
+  if (options.config.some(([key]) => key === "otaPublicKey")) return;
+  const dir = join(root, DEFAULT_KEYS_DIR);
+  let key;
+  try {
+    key = ensureSigningKey(dir);
+  } catch (error) {
+    throw new SetupError(`the update key in ${dir} cannot be read or made: ${(error as Error).message}`);
+  }
+  options.config.push(["otaPublicKey", key.base64]);
+  notes.push(
+    `note: the update key ${key.id} (${key.path}${key.created ? ", made now" : ""}) is built in: the firmware takes images signed with it (npm run image -- --target esp32).`,
+  );
+}
+
 /** What a command will run, with every prerequisite checked first. */
 export function plan(options: Options, env: Env, root: string): Plan {
   const notes: string[] = [];
@@ -396,6 +417,7 @@ export function plan(options: Options, env: Env, root: string): Plan {
       const environment = checkModdable(env, root);
       checkIdf(env);
       if (!hasSsid) notes.push("note: no --ssid: the device tries the WiFi networks saved in its storage; with none that works it opens its setup portal (access point moorline-XXXX) and, in a release build, answers Improv on its serial port.");
+      withUpdateKey(options, root, notes);
       const debug = options.command === "flash" && !options.release;
       const flags = [...(debug ? ["-d"] : []), "-m", "-p", options.platform, ...(options.command === "build:esp32" ? ["-t", "build"] : [])];
       const extraEnv: Record<string, string> = options.port && options.command === "flash" ? { UPLOAD_PORT: options.port } : {};

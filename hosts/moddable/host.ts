@@ -22,6 +22,9 @@
  *             the simulator (the manifest picks chip.ts or chip-sim.ts)             -> system.ts
  *   listener  embedded:io/socket/listener, accepted as embedded:io/socket/tcp     -> listener.ts
  *   button    embedded:io/digital on the ESP32, none in the simulator             -> button*.ts
+ *   updates   the next OTA partition (embedded:storage/flash), ESP-IDF's rollback, the
+ *             SDK's ECDSA and SHA-256 on the ESP32; none in the simulator
+ *             (firmware.ts or firmware-sim.ts)                                      -> firmware-store.ts
  */
 import { Digest } from "crypt";
 import Listener from "embedded:io/socket/listener";
@@ -51,6 +54,8 @@ import { ModdableWifi, type NetGet, type WifiApi } from "./wifi.js";
 // Chosen per platform by the manifest: chip.ts on the ESP32, chip-sim.ts in the simulator.
 import { chipApi } from "hosts/moddable/chip";
 import { createSystemHost } from "./system.js";
+// Chosen per platform by the manifest: firmware.ts on the ESP32, firmware-sim.ts in the simulator.
+import { firmwareHost } from "hosts/moddable/firmware";
 
 /** SHA-1 with the SDK's native digest (the opening handshake's Sec-WebSocket-Accept). */
 export const moddableSha1: Sha1 = (bytes: Uint8Array): Uint8Array => {
@@ -116,6 +121,8 @@ export function createModdableHost(options: ModdableHostOptions = {}): DeviceHos
     { now: () => Date.now(), setSeconds: (seconds) => Time.set(seconds) },
     { unset: options.clockUnset === true, systemSynced: options.systemClock === true },
   );
+  const system = createSystemHost(chipApi);
+  const firmware = firmwareHost(() => system.resetReason());
   return {
     tcp: createTcpSocketClass({ TCP: TCP as unknown as Ecma419TcpConstructor, resolve }),
     tls: createTlsSocketClass({
@@ -136,7 +143,7 @@ export function createModdableHost(options: ModdableHostOptions = {}): DeviceHos
     wifi: new ModdableWifi(WiFi as unknown as WifiApi, netGet),
     storage: new PreferenceStorage(Preference),
     freeMemory: createFreeMemory(),
-    system: createSystemHost(chipApi),
+    system,
     listener: createListenerClass({
       Listener: Listener as unknown as Ecma419ListenerConstructor,
       TCP: TCP as unknown as Ecma419AcceptingTcp,
@@ -144,6 +151,7 @@ export function createModdableHost(options: ModdableHostOptions = {}): DeviceHos
     ...factoryResetButton(options.factoryResetPin ?? -1, log),
     platform: CONSOLE_PLATFORM,
     ...(uart ? { serial: uart.serial } : {}),
+    ...(firmware ? { firmware } : {}),
   };
 }
 

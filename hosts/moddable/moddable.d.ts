@@ -193,6 +193,22 @@ declare module "Resource" {
   }
 }
 
+declare module "embedded:storage/flash" {
+  /** A flash partition (ECMA-419 flash storage): "nextota" is the next OTA app partition on the ESP32. */
+  export interface Flash {
+    read(byteLength: number, byteOffset: number): ArrayBuffer;
+    write(buffer: ArrayBuffer, byteOffset: number): void;
+    /** Erases blocks [start, end) (block numbers). */
+    eraseBlock(start: number, end?: number): void;
+    status(): { size: number; blockLength: number; blocks: number };
+    close(): void;
+  }
+  const FlashStorage: {
+    open(options: { path: string; mode?: "r" | "r+" }): Flash;
+  };
+  export default FlashStorage;
+}
+
 declare module "embedded:io/socket/listener" {
   /** ECMA-419 TCP listener: binds every interface; throws when the port cannot be bound. */
   export default class Listener {

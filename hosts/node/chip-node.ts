@@ -33,6 +33,9 @@ export interface FirmwareWorkerData {
   explicitSettings: readonly string[];
   clock?: BootContext["clock"];
   storagePath: string;
+  /** The chip's memory and the update slots (the firmware's update store, firmware-store.ts). */
+  statePath: string;
+  slotsPath: string;
   logLevel: BootContext["logLevel"];
   resetReason: string;
   /** The chip has a UART (--serial): the firmware gets DeviceHost.serial, relayed (serial-relay.ts). */
@@ -55,6 +58,8 @@ export const bootOnNode: EngineBoot = async (context: BootContext): Promise<Firm
     explicitSettings: [...context.explicitSettings],
     ...(context.clock ? { clock: context.clock } : {}),
     storagePath: context.storagePath,
+    statePath: context.statePath,
+    slotsPath: context.slotsPath,
     logLevel: context.logLevel,
     resetReason: context.resetReason,
     ...(context.serial ? { serial: true } : {}),

@@ -9,13 +9,17 @@
  * - restart() in the firmware (the "restart" event of xs-side/device.ts): reset "software".
  * - stop(): the firmware stops (1001, outbox flushed), says "stopped": "stopped".
  *
- * Each run starts a new xsnap process and reads the storage file afresh.
+ * Each run starts a new xsnap process and reads the storage file afresh; it loads the firmware
+ * from the image the chip boots (dist/, or an update slot's folder) and reaches the update
+ * store and Node's signature check across the bridge.
  */
 import { ResetReason } from "../../src/health/reset-reason.js";
 import type { BootContext, EngineBoot, FirmwareRun, RunEnd } from "./chip.js";
 import { FileStorage } from "./file-storage.js";
 import { createJsonLog } from "./host.js";
 import { NodeWallClock } from "./wall-clock.js";
+import { NodeFirmwareStore } from "./firmware-store.js";
+import { verifyP256 } from "./firmware-keys.js";
 import type { XsEngine as XsEngineType } from "../xs/engine.js";
 
 export const bootOnXs: EngineBoot = async (context: BootContext): Promise<FirmwareRun> => {
@@ -35,11 +39,14 @@ export const bootOnXs: EngineBoot = async (context: BootContext): Promise<Firmwa
       void closing.finally(() => settle(value));
     });
   };
+  const log = createJsonLog(context.out, context.logLevel);
   engine = await XsEngine.start({
     storage,
+    firmware: { store: new NodeFirmwareStore({ statePath: context.statePath, slotsPath: context.slotsPath, log }), verify: verifyP256 },
+    ...(context.image.root !== undefined ? { firmwareRoot: context.image.root } : {}),
     wallClock: new NodeWallClock(context.clock),
     ...(context.serial ? { serial: context.serial } : {}),
-    log: createJsonLog(context.out, context.logLevel),
+    log,
     onFailure: (error) => {
       if (error instanceof XsnapWorkerError && error.timedOut) {
         finish({ how: "reset", reason: ResetReason.WATCHDOG, detail: `a turn of the firmware did not return within ${context.watchdogMs} ms` });
@@ -57,6 +64,7 @@ export const bootOnXs: EngineBoot = async (context: BootContext): Promise<Firmwa
         logLevel: context.logLevel,
         explicitSettings: [...context.explicitSettings],
         reset: context.resetReason,
+        firmware: true,
         ...(context.serial ? { serial: true } : {}),
       },
       (event: Record<string, unknown>) => {

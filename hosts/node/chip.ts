@@ -7,12 +7,14 @@
  *   power-on  read the chip's memory (firmware.ts): a run found still marked "running" was
  *             killed (SIGKILL of the process group: the desktop's power cut) -> "killed";
  *             otherwise (a first start, or after a clean stop) -> "power_on"
- *   boot      selectFirmware() (firmware.ts), start it with the reset reason
+ *   boot      selectFirmware() (firmware.ts): the built-in image or an update slot's, a
+ *             trial that ended rolled back; start it with the reset reason
  *   reset     the run ended by itself: restart() (a reboot request, leaving safe mode)
  *             -> "software"; a turn that did not return within the watchdog -> "watchdog";
  *             an exception nobody caught, the engine's death -> "panic"; then boot again
  *   stop      SIGINT/SIGTERM: the firmware stops cleanly (its connection closed with 1001,
- *             its outbox flushed), the memory's "running" mark is cleared, the process exits
+ *             its outbox flushed), a trial is suspended (tried again at the next power-on),
+ *             the memory's "running" mark is cleared, the process exits
  *
  * Each boot and reset is one log line of the chip's own, in the device's log format, as a
  * board's ROM prints its reset reason on the serial port before the firmware starts.
@@ -21,7 +23,7 @@ import type { NodeWallClockOptions } from "./wall-clock.js";
 import type { DeviceConfig } from "../../src/device/config.js";
 import type { Log, LogLevel } from "../../src/shared/host.js";
 import { ResetReason } from "../../src/health/reset-reason.js";
-import { ChipMemory, selectFirmware, type FirmwareImage } from "./firmware.js";
+import { ChipMemory, endTrial, selectFirmware, suspendTrial, type FirmwareImage, type LastRun } from "./firmware.js";
 import type { LineSink } from "./host.js";
 import type { SerialConsole } from "./serial.js";
 
@@ -60,6 +62,10 @@ export interface BootContext {
   clock?: NodeWallClockOptions;
   /** The device's storage file (re-read at every boot, as a chip reads its NVS). */
   storagePath: string;
+  /** The chip's memory file (firmware.ts chipStatePath): the firmware's update store writes its boot choice. */
+  statePath: string;
+  /** The update slots' folder (firmware.ts slotsPath). */
+  slotsPath: string;
   logLevel: LogLevel;
   /** Where the firmware's log lines go (formatted by the caller). */
   out: LineSink;
@@ -77,8 +83,6 @@ export interface BootContext {
 export type EngineBoot = (context: BootContext) => Promise<FirmwareRun>;
 
 export interface ChipOptions extends Omit<BootContext, "image" | "resetReason"> {
-  /** The chip's memory file (firmware.ts chipStatePath). */
-  statePath: string;
   engine: EngineBoot;
   /** ms between a reset and the next boot (default RESET_DELAY_MS). */
   resetDelayMs?: number;
@@ -105,20 +109,24 @@ export class Chip {
    */
   async powerOn(): Promise<void> {
     const killed = this.memory.previous?.running === true;
-    let reason: string = killed ? ResetReason.KILLED : ResetReason.POWER_ON;
+    let last: LastRun = { reason: killed ? ResetReason.KILLED : ResetReason.POWER_ON };
     this.memory.setRunning(true);
     for (;;) {
-      const image = selectFirmware(this.memory.current);
+      const reason = last.reason;
+      const image = selectFirmware(this.memory, this.options.slotsPath, last, this.options.log);
       this.options.log("info", "chip_boot", { reset: reason, firmware: image.version, slot: image.slot, watchdogMs: this.options.watchdogMs });
       const o = this.options;
       const run = await o.engine({
         image,
         resetReason: reason,
         watchdogMs: o.watchdogMs,
-        config: o.config,
+        // The image's version is part of its build, as config is on the chip.
+        config: { ...o.config, firmwareVersion: image.version },
         explicitSettings: o.explicitSettings,
         ...(o.clock ? { clock: o.clock } : {}),
         storagePath: o.storagePath,
+        statePath: o.statePath,
+        slotsPath: o.slotsPath,
         logLevel: o.logLevel,
         out: o.out,
         log: o.log,
@@ -129,14 +137,18 @@ export class Chip {
       const end = await run.ended;
       this.run = undefined;
       if (end.how === "stopped" || this.stopping) {
-        if (end.how === "stopped") this.memory.setRunning(false);
+        if (end.how === "stopped") {
+          suspendTrial(this.memory);
+          this.memory.setRunning(false);
+        }
         this.finished();
         return;
       }
       this.options.log(end.reason === ResetReason.SOFTWARE ? "info" : "error", "chip_reset", { reason: end.reason, detail: end.detail });
-      reason = end.reason;
+      last = { reason: end.reason, detail: end.detail };
       await new Promise((resolve) => setTimeout(resolve, this.options.resetDelayMs ?? RESET_DELAY_MS));
       if (this.stopping) {
+        endTrial(this.memory, last, this.options.log);
         this.memory.setRunning(false);
         this.finished();
         return;

@@ -27,12 +27,25 @@ import { SIM_NETWORK } from "./device-host.js";
 import { caFlagFile, TLS_FLAGS } from "./tls.js";
 import type { NodeWallClockOptions } from "./wall-clock.js";
 import { DEFAULT_WATCHDOG_MS } from "./chip.js";
+import { DEFAULT_KEYS_DIR } from "./firmware-keys.js";
 
 /** The MQTT transport's flags (src/mqtt, docs/mqtt.md). */
 const MQTT_FLAGS: readonly Flag[] = [
   { name: "transport", value: "NAME", key: "transport", choices: ["websocket", "mqtt"], help: "websocket (default): the companion server; mqtt: the same\nprotocol on an MQTT broker's WebSocket listener at --url\n(topics PREFIX/ID/telemetry, req, reply, status)" },
   { name: "mqtt-prefix", value: "PREFIX", key: "mqttPrefix", help: `MQTT: the topics' prefix (default ${DEFAULT_DEVICE_CONFIG.mqttPrefix})` },
   { name: "mqtt-username", value: "NAME", key: "mqttUsername", help: "MQTT: the user name (default: the device id)" },
+];
+
+/** Firmware updates' flags (src/ota, docs/ota.md). */
+const OTA_FLAGS: readonly Flag[] = [
+  {
+    name: "ota-keys",
+    value: "DIR",
+    help: `the owner's update key pair (made there on first use; default\n${DEFAULT_KEYS_DIR}): its public half is built into the firmware\n(otaPublicKey), so it takes images signed with it (npm run image)`,
+  },
+  { name: "ota-confirm-ms", value: "N", key: "otaConfirmMs", help: `a new image that has not reached its server within N ms\nis rolled back (default ${DEFAULT_DEVICE_CONFIG.otaConfirmMs})` },
+  { name: "ota-chunk-bytes", value: "N", key: "otaChunkBytes", help: `largest chunk of an image asked for at a time (default ${DEFAULT_DEVICE_CONFIG.otaChunkBytes})` },
+  { name: "ota-allow-downgrade", key: "otaAllowDowngrade", help: "take images older than the running firmware" },
 ];
 
 /** The device's name when --device-id is not given. */
@@ -75,6 +88,7 @@ const FLAGS: readonly Flag[] = [
   { name: "outbox-flush-ms", value: "N", key: "outboxFlushMs", help: `longest a telemetry record waits before it is stored (default ${D.outboxFlushMs})` },
   { name: "outbox-writes-per-hour", value: "N", key: "outboxWritesPerHour", help: `storage writes the outbox may make per hour (default ${D.outboxWritesPerHour})` },
   { name: "watchdog-ms", value: "N", integer: { min: 0, max: 600_000, unit: "milliseconds" }, help: `a turn of the firmware longer than this resets it (default ${DEFAULT_WATCHDOG_MS},\nthe ESP32's task watchdog; 0 = off)` },
+  ...OTA_FLAGS,
   { name: "faults", key: "faults", help: 'adds the "fault" request (hang, crash) to try the watchdog\nand safe mode; never in production' },
   { name: "portal-port", value: "N", key: "portalPort", integer: { min: 1, max: 65535 }, help: "open the setup portal when no network works, with its page on\nhttp://127.0.0.1:N/ (default: no portal). Start unprovisioned with\n--ssid \"\" --password \"\"" },
   { name: "dns-port", value: "N", key: "dnsPort", integer: { min: 1, max: 65535 }, help: "the portal's DNS server on 127.0.0.1:N (every name answers 127.0.0.1)" },
@@ -100,7 +114,10 @@ export const DEVICE_COMMAND: CommandSpec = {
   flags: FLAGS,
   footer:
     "A reboot request, a crash or the watchdog restarts the firmware, as on the chip; the next\n" +
-    "hello says why (reset). SIGKILL is a power cut: the next start reports reset=killed.\n\n" +
+    "hello says why (reset). SIGKILL is a power cut: the next start reports reset=killed.\n" +
+    "Firmware updates (docs/ota.md) go to an update slot beside the storage file\n" +
+    "(<name>.slots/); the chip boots the image it was told to, and rolls a new one back when\n" +
+    "it does not prove itself.\n\n" +
     "Exit status: 0 after SIGINT or SIGTERM (the connection is closed with 1001 first);\n" +
     "1 the firmware cannot start at all, or a --serial tty cannot be opened; 2 bad arguments\n" +
     "(including a --ca or --storage file that cannot be used).",
@@ -121,6 +138,8 @@ export interface DeviceArguments {
   factoryReset: boolean;
   /** The device's wall clock (hosts/node/wall-clock.ts): from 1970 (--clock-unset), trusted from boot or not (--ntp). */
   clock: NodeWallClockOptions;
+  /** Where the owner's update key pair is (made on first use by the command line, hosts/node/firmware-keys.ts). */
+  otaKeys: string;
   /** --serial: the tty that is the device's UART. */
   serial: string | undefined;
 }
@@ -166,6 +185,7 @@ export function deviceArguments(parsed: ParsedFlags, stdoutIsTerminal: boolean):
     engine: stringFlag(parsed, "engine") === "xs" ? "xs" : "node",
     clock: { unset, systemSynced: !unset && !parsed.values.has("ntp") },
     watchdogMs: integerFlag(parsed, "watchdog-ms") ?? DEFAULT_WATCHDOG_MS,
+    otaKeys: otaKeysFlag(parsed),
     // The token too: one typed here wins over a stored one (src/auth/credentials.ts).
     explicitSettings: FLAGS.filter(
       (flag) =>
@@ -176,6 +196,12 @@ export function deviceArguments(parsed: ParsedFlags, stdoutIsTerminal: boolean):
     factoryReset: switchFlag(parsed, "factory-reset"),
     serial,
   };
+}
+
+function otaKeysFlag(parsed: ParsedFlags): string {
+  const dir = stringFlag(parsed, "ota-keys");
+  if (dir === "") throw new UsageError(`${parsed.typed.get("ota-keys")} must not be empty`);
+  return dir ?? DEFAULT_KEYS_DIR;
 }
 
 /**

@@ -23,7 +23,8 @@ import { Chip, STOP_GRACE_MS } from "./chip.js";
 import { fileProblem, runCommand, SetupError, wantsColour, type ParsedFlags } from "./cli.js";
 import { DEVICE_COMMAND, deviceArguments } from "./device-options.js";
 import { FileStorage } from "./file-storage.js";
-import { chipStatePath } from "./firmware.js";
+import { chipStatePath, slotsPath } from "./firmware.js";
+import { ensureSigningKey } from "./firmware-keys.js";
 import { createJsonLog, type LineSink } from "./host.js";
 import { SerialConsole } from "./serial.js";
 import { classifyOpenError, explainOpenFailure } from "../../tools/monitor/ports.js";
@@ -89,11 +90,19 @@ async function main(parsed: ParsedFlags): Promise<void> {
   const log = createJsonLog(out, args.logLevel);
   if (args.factoryReset) factoryReset(args.storage, log);
   const engine = args.engine === "xs" ? (await import("./chip-xs.js")).bootOnXs : (await import("./chip-node.js")).bootOnNode;
+  // The owner's update key, its public half built into the firmware as the ESP32 build does it.
+  let otaPublicKey: string;
+  try {
+    otaPublicKey = ensureSigningKey(args.otaKeys).base64;
+  } catch (error) {
+    throw new SetupError(`--ota-keys ${args.otaKeys}: ${(error as Error).message}`);
+  }
   const chip = new Chip({
     statePath: chipStatePath(args.storage),
+    slotsPath: slotsPath(args.storage),
     engine,
     watchdogMs: args.watchdogMs,
-    config: args.config,
+    config: { ...args.config, otaPublicKey },
     explicitSettings: args.explicitSettings,
     clock: args.clock,
     storagePath: args.storage,
@@ -135,7 +144,9 @@ async function main(parsed: ParsedFlags): Promise<void> {
  * --factory-reset, before the chip powers on: what the firmware's factory reset erases
  * (src/provisioning FACTORY_RESET_STORAGE: saved networks, the provisioned server and name,
  * settings, the stored token; and the durable outbox), as on a chip whose reset button was
- * held. The boot record and the clock's last good time stay, as they do there.
+ * held. The boot record, the clock's last good time and the firmware update's records stay,
+ * as they do there; so do the chip's memory and update slots (<name>.chip.json, <name>.slots/):
+ * the chip boots the image it booted before.
  */
 function factoryReset(path: string, log: Log): void {
   try {

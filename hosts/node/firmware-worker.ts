@@ -1,8 +1,10 @@
 /**
  * One run of the firmware on the Node engine, in a worker thread of the desktop chip
  * (hosts/node/chip-node.ts): the Device over the Node host, its storage file read afresh (as
- * a chip reads its NVS at boot), and a SystemHost whose reset reason is the chip's and whose
- * restart() ends the run for the chip to boot it again.
+ * a chip reads its NVS at boot), a SystemHost whose reset reason is the chip's and whose
+ * restart() ends the run for the chip to boot it again, and the firmware update store
+ * (firmware-store.ts: the other slot, the chip's boot choice). This module is part of every
+ * desktop image: the chip starts the one of the image it boots.
  *
  * The watchdog is fed first of all, from a timer: from then on, a turn of this thread's event
  * loop that never ends stops the feeding, and the chip ends the run.
@@ -16,10 +18,11 @@ const port = parentPort!;
 const watchdog = data.watchdog ? new Int32Array(data.watchdog.counter) : undefined;
 if (watchdog) setInterval(() => Atomics.add(watchdog, 0, 1), data.watchdog!.feedMs);
 
-const [{ Device }, { createNodeDeviceHost }, { RESTART_EXIT_CODE }, { createRelayedSerial }] = await Promise.all([
+const [{ Device }, { createNodeDeviceHost }, { RESTART_EXIT_CODE }, { createNodeFirmwareHost }, { createRelayedSerial }] = await Promise.all([
   import("../../src/device/device.js"),
   import("./device-host.js"),
   import("./chip-node.js"),
+  import("./firmware-store.js"),
   import("./serial-relay.js"),
 ]);
 
@@ -38,6 +41,7 @@ host.system = {
   // Messages posted before the exit (the last log lines) still reach the chip.
   restart: () => process.exit(RESTART_EXIT_CODE),
 };
+host.firmware = createNodeFirmwareHost({ statePath: data.statePath, slotsPath: data.slotsPath, log: host.log });
 const device = new Device({ host, config: data.config, explicitSettings: data.explicitSettings });
 port.on("message", (message: ToWorker) => {
   if ("stop" in message) device.stop(() => process.exit(0));

@@ -63,7 +63,8 @@ const START_COMMAND: CommandSpec = {
   description:
     "Starts the companion server on 127.0.0.1 and a simulated device connected to it, and shows\n" +
     "both here: [server] lines, and the device's log made readable as [device] lines. Lines typed\n" +
-    "here are server commands (help, status, echo hi, config set telemetryIntervalMs 2000).\n" +
+    "here are server commands (help, status, echo hi, config set telemetryIntervalMs 2000;\n" +
+    "ota FILE updates the device's firmware with an image made by npm run image).\n" +
     "Ctrl-C stops both.",
   flags: [
     { name: "port", value: "N", integer: { min: 1, max: 65535 }, help: `the server's port (default ${PREFERRED_PORT}, or any free port when it is taken)` },
@@ -223,7 +224,8 @@ async function main(own: ParsedFlags): Promise<number | void> {
     `${paint(SGR.bold, "moorline")}: companion server at ${url}, simulated device connected to it` +
       (caArgs.length > 0 ? `, checking the server's certificate against ${caArgs[1]}.\n` : ".\n") +
       `Only registered devices are admitted: ${registered}.\n` +
-      "Type server commands here (help, status, echo hi, config set telemetryIntervalMs 2000); Ctrl-C stops.\n",
+      "Type server commands here (help, status, echo hi, config set telemetryIntervalMs 2000;\n" +
+      "ota FILE offers a firmware image made by npm run image -- --version 0.2.0 --out FILE); Ctrl-C stops.\n",
   );
 
   // Typed lines go to the server's prompt.

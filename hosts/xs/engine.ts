@@ -19,13 +19,14 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
-import type { AcceptedSocketOptions, Log, LogLevel, Storage, TcpSocket, TlsErrorCodeValue, TlsOptions } from "../../src/shared/host.js";
+import type { AcceptedSocketOptions, FirmwareHost, Log, LogLevel, Storage, TcpSocket, TlsErrorCodeValue, TlsOptions } from "../../src/shared/host.js";
 import { MemoryStorage } from "../../src/shared/memory-storage.js";
 import { SIM_ACCESS_POINTS } from "../node/device-host.js";
 import { createJsonLog, NodeTcpSocket, NodeTlsSocket, type NodeTcpTuning } from "../node/host.js";
 import { SimWifi, type SimWifiOptions } from "../node/sim-wifi.js";
 import { NodeWallClock } from "../node/wall-clock.js";
 import { UdpBridge } from "./udp-bridge.js";
+import { FirmwareBridge } from "./firmware-bridge.js";
 import type { SerialConsole } from "../node/serial.js";
 import { ImprovBridge } from "./improv-bridge.js";
 import {
@@ -84,6 +85,13 @@ export interface XsEngineOptions {
   programRoots?: readonly string[];
   /** The device's wall clock, which TLS checks dates by (default: the OS clock, trusted). */
   wallClock?: NodeWallClock;
+  /** The firmware update store and signature check XS reaches (firmware-bridge.ts); default none. */
+  firmware?: FirmwareHost;
+  /**
+   * The folder XS loads the firmware (src/) and the host's XS side from: an update image's,
+   * unpacked by the desktop chip (hosts/node/firmware.ts). Default dist/.
+   */
+  firmwareRoot?: string;
   /**
    * The bench's meter profile (bench/xs-meter-profile.ts): every module XS loads is passed
    * through `transform` (which adds the probes) and XS gets the profile's runtime. Never for
@@ -183,6 +191,8 @@ export class XsEngine {
   private readonly portal: ListenerBridge;
   /** XS's UDP sockets, name lookups and wall clock. */
   private readonly udp: UdpBridge;
+  /** XS's firmware update store and signature check. */
+  private readonly firmware: FirmwareBridge;
   private readonly timers = new Map<number, NodeJS.Timeout>();
   private readonly listeners = new Map<number, ProgramListener>();
   private readonly failureListeners = new Set<(error: Error) => void>();
@@ -196,11 +206,12 @@ export class XsEngine {
 
   private constructor(options: XsEngineOptions) {
     this.options = options;
-    this.loader = new ModuleLoader(options.programRoots, options.meterProfile?.transform);
+    this.loader = new ModuleLoader(options.programRoots, options.firmwareRoot, options.meterProfile?.transform);
     this.log = options.log ?? createJsonLog(process.stderr, "debug");
     this.storage = options.storage ?? new MemoryStorage();
     this.wallClock = options.wallClock ?? new NodeWallClock();
     this.udp = new UdpBridge((kind, write) => this.event(kind, write), this.wallClock);
+    this.firmware = new FirmwareBridge(options.firmware);
     if (options.wifi instanceof SimWifi) {
       this.wifi = options.wifi;
       this.ownsWifi = false;
@@ -592,7 +603,13 @@ export class XsEngine {
           return out;
         }
         default:
-          return this.udp.command(kind, body) ?? this.portal.command(kind, body) ?? this.improv.command(kind, body) ?? fail(`XS sent an unknown command kind ${kind}`);
+          return (
+            this.udp.command(kind, body) ??
+            this.portal.command(kind, body) ??
+            this.improv.command(kind, body) ??
+            this.firmware.command(kind, body) ??
+            fail(`XS sent an unknown command kind ${kind}`)
+          );
       }
     } catch (error) {
       const { name, message } = error instanceof Error ? error : new Error(String(error));

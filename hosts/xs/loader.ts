@@ -9,7 +9,8 @@
  *
  * Node serves only modules under dist/src (the firmware), dist/hosts/xs/xs-side (the host's
  * XS side and its programs) and the program roots a run adds (the tests add
- * tests/support/xs): the host a user runs loads nothing else. Each source gets a sourceURL
+ * tests/support/xs): the host a user runs loads nothing else. The desktop chip booting an
+ * update's image serves the first two from the image's folder instead (firmwareRoot). Each source gets a sourceURL
  * comment, so XS stack traces name the files, and mapXsStack() adds the TypeScript position
  * from tsc's source maps.
  */
@@ -51,10 +52,13 @@ export class ModuleLoader {
   /** Where programs are looked for, in order: the host's own first. */
   readonly programRoots: readonly string[];
   private readonly roots: readonly string[];
+  /** Where the firmware and the host's XS side are: dist/, or an update image's folder. */
+  private readonly firmwareRoot: string;
   /** Rewrites each source before XS gets it (the bench's meter profile); none for a normal run. */
   private readonly transform: SourceTransform | undefined;
 
-  constructor(programRoots: readonly string[] = [], transform?: SourceTransform) {
+  constructor(programRoots: readonly string[] = [], firmwareRoot: string = DIST_ROOT, transform?: SourceTransform) {
+    this.firmwareRoot = firmwareRoot;
     this.transform = transform;
     for (const root of programRoots) {
       if (typeof root !== "string" || !FOLDER.test(root)) {
@@ -69,7 +73,7 @@ export class ModuleLoader {
   programModule(name: string): string {
     if (!PROGRAM_NAME.test(name)) throw new TypeError(`an XS program's name is lowercase letters, digits and -, got ${JSON.stringify(name)}`);
     for (const root of this.programRoots) {
-      if (existsSync(join(DIST_ROOT, root, `${name}.js`))) return `/${root}/${name}.js`;
+      if (existsSync(join(this.rootOf(root), root, `${name}.js`))) return `/${root}/${name}.js`;
     }
     throw new Error(`no XS program ${JSON.stringify(name)} in ${this.programRoots.map((root) => `dist/${root}`).join(" or ")} (run npm run build)`);
   }
@@ -79,7 +83,8 @@ export class ModuleLoader {
     if (!SPECIFIER.test(specifier) || !this.roots.some((root) => specifier.startsWith(`/${root}/`))) {
       throw new Error(`XS may not load ${JSON.stringify(specifier)}: only modules of ${this.roots.map((root) => `dist/${root}`).join(", ")}`);
     }
-    const path = join(DIST_ROOT, specifier);
+    const folder = this.roots.find((root) => specifier.startsWith(`/${root}/`))!;
+    const path = join(this.rootOf(folder), specifier);
     let source: string;
     try {
       source = readFileSync(path, "utf8");
@@ -88,6 +93,11 @@ export class ModuleLoader {
     }
     if (this.transform) source = this.transform(specifier, source);
     return `${source}\n//# sourceURL=dist${specifier}\n`;
+  }
+
+  /** The folder `root` (one of roots) is under: the firmware's for the firmware and the host's XS side. */
+  private rootOf(root: string): string {
+    return root === FIRMWARE_ROOT || root === HOST_PROGRAM_ROOT ? this.firmwareRoot : DIST_ROOT;
   }
 }
 

@@ -88,6 +88,11 @@ export interface DeviceAppOptions {
    * is counted as a dropped reply and logged.
    */
   sendBinary?(bytes: Uint8Array): boolean;
+  /**
+   * A binary message for a part of the device (a firmware update's chunk, src/ota): true when
+   * that part took it; otherwise (or without it) the message is echoed.
+   */
+  onBinary?(bytes: Uint8Array): boolean;
   /** Must have an integer telemetryIntervalMs (DEVICE_SETTINGS does). */
   settings: Settings;
   /** Fields added to the status result (rssi, reconnects, lastRttMs, wifi, link state...). */
@@ -126,7 +131,7 @@ export interface DeviceAppOptions {
 }
 
 const IDENTITY_FIELDS = Object.freeze(["deviceId", "firmware", "bootId"] as const);
-const OPTIONAL_CALLBACKS = Object.freeze(["log", "sendBinary", "status", "hello", "readTelemetry", "freeMemory", "wallTime", "reboot"] as const);
+const OPTIONAL_CALLBACKS = Object.freeze(["log", "sendBinary", "onBinary", "status", "hello", "readTelemetry", "freeMemory", "wallTime", "reboot"] as const);
 const LIMIT_NAMES = Object.freeze(Object.keys(DEFAULT_APP_LIMITS));
 
 /**

@@ -53,7 +53,7 @@ export const MAX_TYPE_CHARS = 64;
  * Types the device sends. One arriving is the device's own message coming back (from an
  * echo server): it is counted and ignored, never answered.
  */
-export const DEVICE_MESSAGE_TYPES: readonly string[] = Object.freeze(["hello", "telemetry", "reply", "error"]);
+export const DEVICE_MESSAGE_TYPES: readonly string[] = Object.freeze(["hello", "telemetry", "reply", "error", "ota"]);
 /** The one notification the device acts on. */
 const ACK = "ack";
 
@@ -322,7 +322,8 @@ export class DeviceApp {
 
   private dispatch(data: string | Uint8Array): void {
     if (data instanceof Uint8Array) {
-      this.echoBinary(data);
+      // A firmware update's chunk is taken by the updater; any other binary message is echoed.
+      if (!this.options.onBinary?.(data)) this.echoBinary(data);
       return;
     }
     const parsed = parseJson(data, { maxBytes: this.limits.maxJsonBytes, maxDepth: this.limits.maxJsonDepth });

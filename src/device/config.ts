@@ -17,6 +17,9 @@ import { checkTlsSettings } from "../websocket/tls-options.js";
 import { checkNtpServers, DEFAULT_NTP_SERVERS } from "../time/servers.js";
 import { DEFAULT_SNTP_INTERVAL_MS, MIN_SNTP_INTERVAL_MS } from "../time/sntp-client.js";
 import { DEFAULT_SAFE_MODE_AFTER_BOOTS, MAX_SAFE_MODE_AFTER_BOOTS } from "../health/health.js";
+import { CHUNK_HEADER_BYTES } from "../ota/protocol.js";
+import { isVersion } from "../ota/manifest.js";
+import { decodeBase64 } from "../websocket/base64.js";
 import {
   DEFAULT_OUTBOX_FLUSH_MS,
   DEFAULT_OUTBOX_WRITES_PER_HOUR,
@@ -121,6 +124,23 @@ export interface DeviceConfig {
   /** MQTT: CONNECT's user name; "" (default): the device id, which an ACL's %u matches. */
   mqttUsername: string;
   /**
+   * The firmware's version as hello reports it; "" (default): the source's FIRMWARE_VERSION.
+   * A build for the ESP32 sets it (firmwareVersion=1.2.0) to match the image it is signed into;
+   * the desktop chip sets it to the version of the image it boots.
+   */
+  firmwareVersion: string;
+  /**
+   * The owner's update key (src/ota): the raw P-256 public key (65 bytes, 0x04 || x || y) in
+   * base64, checked against every offered image's signature. "": no key, every image refused.
+   */
+  otaPublicKey: string;
+  /** Take images older than the running firmware (a deliberate downgrade). */
+  otaAllowDowngrade: boolean;
+  /** A new image must reach its server (a stable connection) within this, or it is rolled back, ms. */
+  otaConfirmMs: number;
+  /** Largest chunk of an image the device asks for, bytes (a chunk plus its 8-byte header fits maxMessageBytes). */
+  otaChunkBytes: number;
+  /**
    * Improv over serial: where a browser that provisioned the device sends the user once it
    * is online (ESP Web Tools' "Visit device"); "{address}" becomes the device's IP address.
    * Empty: none.
@@ -162,6 +182,11 @@ export const DEFAULT_DEVICE_CONFIG: Readonly<DeviceConfig> = Object.freeze({
   transport: "websocket",
   mqttPrefix: DEFAULT_MQTT_PREFIX,
   mqttUsername: "",
+  firmwareVersion: "",
+  otaPublicKey: "",
+  otaAllowDowngrade: false,
+  otaConfirmMs: 300_000,
+  otaChunkBytes: 4096,
   improvUrl: "",
 });
 
@@ -186,6 +211,8 @@ const INTEGERS: Readonly<Record<string, readonly [number, number, Unit]>> = Obje
   safeModeAfterBoots: Object.freeze([0, MAX_SAFE_MODE_AFTER_BOOTS, ""] as const),
   outboxFlushMs: Object.freeze([MIN_OUTBOX_FLUSH_MS, MAX_OUTBOX_FLUSH_MS, "milliseconds"] as const),
   outboxWritesPerHour: Object.freeze([1, MAX_OUTBOX_WRITES_PER_HOUR, "writes"] as const),
+  otaConfirmMs: Object.freeze([1_000, MAX_TIMEOUT_MS, "milliseconds"] as const),
+  otaChunkBytes: Object.freeze([256, MAX_LIMIT_BYTES, "bytes"] as const),
 });
 
 /** The highest GPIO number of the ESP32 family (the S3 has 0..48). */
@@ -252,6 +279,7 @@ export function parseDeviceConfig(raw: Readonly<Record<string, unknown>>): Devic
   const faults = given("faults");
   if (faults !== undefined) config.faults = readBoolean("faults", faults);
   readMqtt(config, given);
+  readOta(config, given);
   const improvUrl = given("improvUrl");
   if (improvUrl !== undefined) config.improvUrl = readImprovUrl(improvUrl);
   if (config.backoffBaseMs > config.backoffCapMs) {
@@ -337,6 +365,31 @@ function readMqtt(config: DeviceConfig, given: (key: keyof DeviceConfig) => unkn
   if (prefix !== undefined) config.mqttPrefix = checkPrefix("config.mqttPrefix", prefix);
   const username = given("mqttUsername");
   if (username !== undefined) config.mqttUsername = readString("mqttUsername", username, 256);
+}
+
+/** Bytes of a raw P-256 public key: 0x04 || x || y (SEC 1 section 2.3.3, uncompressed). */
+const OTA_PUBLIC_KEY_BYTES = 65;
+
+/** The firmware's version and the update keys (src/ota). */
+function readOta(config: DeviceConfig, given: (key: keyof DeviceConfig) => unknown): void {
+  const version = given("firmwareVersion");
+  if (version !== undefined && version !== "") {
+    if (!isVersion(version)) throw invalidOption("config.firmwareVersion", "a version: dotted numbers, an optional -suffix (1.2.0, 1.2.0-rc.1)", version);
+    config.firmwareVersion = version;
+  }
+  const key = given("otaPublicKey");
+  if (key !== undefined && key !== "") {
+    const bytes = typeof key === "string" ? decodeBase64(key) : undefined;
+    if (bytes === undefined || bytes.length !== OTA_PUBLIC_KEY_BYTES || bytes[0] !== 4) {
+      throw invalidOption("config.otaPublicKey", `a raw P-256 public key (${OTA_PUBLIC_KEY_BYTES} bytes, 0x04 || x || y) in base64`, key);
+    }
+    config.otaPublicKey = key as string;
+  }
+  const downgrade = given("otaAllowDowngrade");
+  if (downgrade !== undefined) config.otaAllowDowngrade = readBoolean("otaAllowDowngrade", downgrade);
+  if (config.otaChunkBytes + CHUNK_HEADER_BYTES > config.maxMessageBytes) {
+    throw invalidOption("config.otaChunkBytes", `at most config.maxMessageBytes - ${CHUNK_HEADER_BYTES} (${config.maxMessageBytes - CHUNK_HEADER_BYTES})`, config.otaChunkBytes);
+  }
 }
 
 /** "pin1,pin2" (mcconfig) as a list; ["pin1", "pin2"] (the manifest's JSON) as it is; "" for none. */

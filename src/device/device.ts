@@ -22,7 +22,7 @@
 import { chooseAuthToken, credentialHeaders, DEVICE_ID_HEADER, warnCleartextToken, type AuthTokenSource } from "../auth/credentials.js";
 import { parseWebSocketUrl } from "../websocket/url.js";
 import { DeviceApp, type RequestHandler } from "./app.js";
-import type { DeviceConfig } from "./config.js";
+import { DEFAULT_DEVICE_CONFIG, type DeviceConfig } from "./config.js";
 import type { DeviceHost } from "../shared/host.js";
 import { DEVICE_SETTINGS, Settings } from "./settings.js";
 import { ConnectionSupervisor, SupervisorState } from "./supervisor.js";
@@ -46,6 +46,10 @@ import { createWifiProvisioning } from "../provisioning/improv-provisioning.js";
  */
 export const DEVICE_READ_PAUSE_BYTES = DEFAULT_LIMITS.maxBufferedBytes - clientFrameLength(DEFAULT_APP_LIMITS.maxReplyBytes);
 import { MqttTransport } from "../mqtt/transport.js";
+import { Updater } from "../ota/updater.js";
+import { OTA_OFFER } from "../ota/protocol.js";
+import { toHex } from "../ota/manifest.js";
+import { decodeBase64 } from "../websocket/base64.js";
 
 /** The firmware's version, reported in hello. */
 export const FIRMWARE_VERSION = "0.1.0";
@@ -77,6 +81,16 @@ export interface DeviceOptions {
    * token stored by provisioning, for this run (src/auth/credentials.ts).
    */
   explicitSettings?: readonly string[];
+  /**
+   * Firmware updates (src/ota): refuses an offered image with a code of the application's
+   * ("low_battery"), or returns undefined to let it come. Default: every valid image comes.
+   */
+  updatePolicy?: (offer: { version: string; size: number }) => string | undefined;
+  /**
+   * Firmware updates: the application's self-check of a new image on trial, once it has
+   * reached its server; undefined when it passed, else why not (the image is rolled back).
+   */
+  selfCheck?: () => string | undefined;
 }
 
 export class Device {
@@ -90,6 +104,13 @@ export class Device {
   readonly time: DeviceTime;
   /** Boot record, reset reason, safe mode, the durable outbox, the reboot (src/health/). */
   readonly health: DeviceHealth;
+  /**
+   * Firmware updates (src/ota/): where the platform has a firmware store, over the WebSocket
+   * transport (an image does not travel over MQTT).
+   */
+  readonly updates: Updater | undefined;
+  /** The running firmware's version (hello's `firmware`). */
+  readonly version: string;
   /** New WiFi, server and name without a new build: the setup portal, the server's requests (src/provisioning/). */
   readonly provisioning: Provisioning;
   /** Improv WiFi over serial, on hosts with a console serial port (DeviceHost.serial). */
@@ -115,6 +136,8 @@ export class Device {
     const { host, config } = options;
     this.host = host;
     this.config = config;
+    // A configuration built by hand may predate firmwareVersion.
+    this.version = config.firmwareVersion || FIRMWARE_VERSION;
     const log = host.log;
     this.settings = new Settings({
       storage: host.storage,
@@ -162,15 +185,20 @@ export class Device {
       networkUp: this.online && this.time.ready,
       onOpen: () => {
         this.app.connected();
+        this.updates?.connected();
         this.provisioning.linkOpened();
       },
       onMessage: (data: string | Uint8Array) => this.app.receive(data),
       onClose: (event: { reason: string; error?: { code: string } }) => {
         this.time.connectionEnded(event.error?.code);
         this.app.disconnected();
+        this.updates?.disconnected();
         this.provisioning.linkClosed(event.reason);
       },
-      onStable: () => this.health.connectionStable(),
+      onStable: () => {
+        this.health.connectionStable();
+        this.updates?.connectionStable();
+      },
     };
     // Reading pauses while a reply would not fit the send buffer (DEVICE_READ_PAUSE_BYTES).
     const limits = { maxMessageBytes: config.maxMessageBytes, readPauseBytes: DEVICE_READ_PAUSE_BYTES };
@@ -229,11 +257,12 @@ export class Device {
     const boot = new Uint8Array(4);
     host.random(boot);
     this.app = new DeviceApp({
-      identity: { deviceId, firmware: FIRMWARE_VERSION, bootId: hexBytes(boot) },
+      identity: { deviceId, firmware: this.version, bootId: toHex(boot) },
       timers: host.timers,
       log,
       send: (text, kind) => (this.mqtt ? this.mqtt.send(text, kind) : this.supervisor.send(text)),
       sendBinary: (bytes) => (this.mqtt ? this.mqtt.send(bytes, "echo") : this.supervisor.send(bytes)),
+      onBinary: (bytes) => this.updates?.receiveBinary(bytes) === true,
       settings: this.settings,
       freeMemory: host.freeMemory,
       status: () => this.report("status"),
@@ -300,8 +329,37 @@ export class Device {
               driver: host.wifi,
               redirectUrl: config.improvUrl ?? "",
             }),
-            info: { firmware: "moorline", version: FIRMWARE_VERSION, hardware: host.platform ?? "unknown", name: deviceId },
+            info: { firmware: "moorline", version: this.version, hardware: host.platform ?? "unknown", name: deviceId },
           });
+
+    // Firmware updates (src/ota), in safe mode too: an update is what fixes a firmware that crashes.
+    this.updates = host.firmware && !mqtt ? this.createUpdater(host.firmware, options) : undefined;
+  }
+
+  /** Firmware updates: the ota_offer request, hello's and status's `ota`, safe mode's wait for a transfer. */
+  private createUpdater(firmware: NonNullable<DeviceHost["firmware"]>, options: DeviceOptions): Updater {
+    const { host, config } = this;
+    const d = DEFAULT_DEVICE_CONFIG;
+    const updates = new Updater({
+      firmware,
+      storage: host.storage,
+      timers: host.timers,
+      log: host.log,
+      version: this.version,
+      publicKey: config.otaPublicKey ? decodeBase64(config.otaPublicKey) : undefined,
+      allowDowngrade: config.otaAllowDowngrade === true,
+      confirmMs: config.otaConfirmMs ?? d.otaConfirmMs,
+      chunkBytes: config.otaChunkBytes ?? d.otaChunkBytes,
+      send: (text) => this.supervisor.send(text),
+      restart: (reason, before) => this.health.restartFor(reason, before),
+      policy: options.updatePolicy,
+      selfCheck: options.selfCheck,
+      onIdle: () => this.health.releaseHold(),
+    });
+    this.app.register(OTA_OFFER, updates.handler);
+    this.addReporter({ hello: () => updates.hello(), status: () => updates.status() });
+    this.health.holdRestart = () => updates.busy;
+    return updates;
   }
 
   /** Adds fields to hello and status (see DeviceReporter). */
@@ -333,7 +391,7 @@ export class Device {
     this.started = true;
     this.host.log("info", "device_start", {
       device: this.provisioning.core.name,
-      firmware: FIRMWARE_VERSION,
+      firmware: this.version,
       url: this.supervisor.url,
       ...(this.config.transport === "mqtt" ? { transport: "mqtt" } : {}),
       wifi: this.wifi ? "managed" : "none",
@@ -341,6 +399,7 @@ export class Device {
     // Safe mode: no telemetry.
     if (!this.health.safeMode) this.app.start();
     this.time.start(this.online);
+    this.updates?.start();
     this.supervisor.start();
     if (this.online && !this.time.ready) this.time.holding();
     this.provisioning.start();
@@ -352,6 +411,7 @@ export class Device {
   stop(onStopped?: () => void): void {
     this.app.stop();
     this.time.stop();
+    this.updates?.stop();
     this.health.stopping();
     this.provisioning.stop();
     this.improv?.stop();
@@ -442,11 +502,4 @@ function setHeader(headers: Array<[string, string]>, name: string, value: string
     if (at >= 0) headers.splice(at, 1);
   } else if (at >= 0) headers[at] = [name, value];
   else headers.unshift([name, value]);
-}
-
-/** The bytes as lower-case hex digits, two per byte (the boot id). */
-function hexBytes(bytes: Uint8Array): string {
-  let text = "";
-  for (let i = 0; i < bytes.length; i++) text += (bytes[i]! < 16 ? "0" : "") + bytes[i]!.toString(16);
-  return text;
 }

@@ -37,6 +37,13 @@ export class DeviceHealth {
   private readonly options: DeviceHealthOptions;
   /** A restart is under way (a reboot request, the end of safe mode). */
   private rebooting = false;
+  /**
+   * While this says true (a firmware update is being received), leaving safe mode waits: its
+   * restart would cut the update short. Set by the composition (src/device/device.ts).
+   */
+  holdRestart: (() => boolean) | undefined;
+  /** Leaving safe mode waits for the hold to end (releaseHold()). */
+  private exitDeferred = false;
 
   constructor(options: DeviceHealthOptions) {
     this.options = options;
@@ -88,6 +95,33 @@ export class DeviceHealth {
   /** The connection proved stable: the boot is a good one; in safe mode, time to leave it. */
   connectionStable(): void {
     if (!this.health.connectionStable()) return;
+    if (this.holdRestart?.() === true) {
+      this.exitDeferred = true;
+      this.options.host.log("info", "safe_mode_exit_deferred", { cause: "stable connection", until: "the firmware update under way ends" });
+      return;
+    }
+    this.exitSafeMode();
+  }
+
+  /** What held a restart back is over: a deferred exit from safe mode happens now. */
+  releaseHold(): void {
+    if (!this.exitDeferred || this.rebooting) return;
+    this.exitDeferred = false;
+    this.exitSafeMode();
+  }
+
+  /**
+   * Restarts the device as a reboot request does (reply out, outbox flushed, 1001), `before`
+   * run last, just before the platform's restart (a firmware update's switch of image). False,
+   * doing nothing, where the platform cannot restart.
+   */
+  restartFor(reason: string, before?: () => void): boolean {
+    if (!this.options.host.system?.restart) return false;
+    this.restart(reason, false, before);
+    return true;
+  }
+
+  private exitSafeMode(): void {
     const log = this.options.host.log;
     if (this.options.host.system?.restart) {
       log("info", "safe_mode_exit", { cause: "stable connection" });
@@ -109,7 +143,7 @@ export class DeviceHealth {
    * records why (the next hello's rebootReason, and safe mode when asked) and calls the
    * platform's restart. Returns the reboot request's result.
    */
-  private restart(reason: string, safeMode: boolean): Record<string, unknown> {
+  private restart(reason: string, safeMode: boolean, before?: () => void): Record<string, unknown> {
     const { host } = this.options;
     if (!this.rebooting) {
       this.rebooting = true;
@@ -120,6 +154,7 @@ export class DeviceHealth {
           if (done) return;
           done = true;
           this.health.restarting(reason, safeMode);
+          before?.();
           host.system!.restart!();
         };
         host.timers.set(go, REBOOT_STOP_TIMEOUT_MS);

@@ -103,7 +103,10 @@ export const SERVER_STORAGE = Object.freeze({ domain: "provision", key: "server"
  * What a factory reset erases: every key a provisioning or a server's request wrote, and the
  * auth token stored for this device (src/auth/credentials.ts). Kept: the clock's last good
  * time (src/time/clock.ts: a lower bound for certificate dates, no one's data) and the health
- * record (src/health/health.ts: the boot counter and safe mode describe the hardware's life).
+ * record (src/health/health.ts: the boot counter and safe mode describe the hardware's life),
+ * and a firmware update's records (src/ota/records.ts: a transfer's checkpoint, the image on
+ * trial), which go with the update slots, as the ESP32's OTA partitions and otadata outlive
+ * an erase of its settings: a trial still ends in a confirmation or a rollback.
  * The durable outbox (src/health: telemetry not acknowledged yet) is dropped by the device
  * itself (its onFactoryReset), which holds it in RAM too.
  */

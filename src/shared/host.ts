@@ -417,4 +417,74 @@ export interface DeviceHost extends NetHost {
   serial?: ConsoleSerialConstructor;
   /** What the firmware runs on, for Improv's device info: "esp32", "node", "xs"... */
   platform?: string;
+  /** Firmware updates (src/ota/): the other image slot and signature checks, where the platform has them. */
+  firmware?: FirmwareHost;
+}
+
+// ---------------------------------------------------------------------------------------
+// Firmware updates (src/ota/, docs/ota.md).
+
+/** The image this firmware runs from, as the platform's boot loader sees it. */
+export interface RunningImage {
+  /**
+   * Booted for the first time after an update and not confirmed yet (ESP-IDF's
+   * ESP_OTA_IMG_PENDING_VERIFY): a reset before markValid() boots the previous image.
+   */
+  pending: boolean;
+  /** The previous image was rolled back and, where the platform knows, why ("panic", ...). */
+  rollback?: { reason: string; detail?: string };
+}
+
+/** What an image made the one to boot is recorded with (from its verified manifest). */
+export interface ActivatedImage {
+  version: string;
+  size: number;
+  sha256: string;
+}
+
+/**
+ * Where an update is written: the "other" slot (on the ESP32 the next OTA app partition, on
+ * the desktop the chip's other image folder), and the boot choice (ESP-IDF's otadata). Writes
+ * go forward from an offset; a write at the start of a block erases that block first, so a
+ * transfer may resume at any multiple of blockBytes, also after a reboot. Methods throw on
+ * failure (a flash error, a full disk), with a message for the log.
+ */
+export interface FirmwareStore {
+  /** What images this platform runs ("desktop", "esp32"): a manifest's target must be it. */
+  readonly target: string;
+  /** The slot's size: the largest image it takes, bytes. */
+  readonly capacity: number;
+  /** The erase unit, bytes: checkpoints are multiples of it. */
+  readonly blockBytes: number;
+  running(): RunningImage;
+  /** Starts writing an image of `size` bytes, keeping the first `offset` bytes already written (a resume). */
+  open(size: number, offset: number): void;
+  /** Writes `bytes` at `offset` (the next bytes after the last write). */
+  write(offset: number, bytes: Uint8Array): void;
+  /** `length` bytes of the slot from `offset` (what an earlier boot wrote, to hash it again). */
+  read(offset: number, length: number): Uint8Array;
+  /** Gives up the image being written. */
+  cancel(): void;
+  /** The written, verified image boots at the next restart, on trial (pending). */
+  activate(image: ActivatedImage): void;
+  /** The running image, on trial, proved itself: it stays. */
+  markValid(): void;
+  /**
+   * The running image, on trial, failed: the previous image boots at the next restart. The
+   * ESP32 restarts at once (esp_ota_mark_app_invalid_rollback_and_reboot), so call it last.
+   */
+  rollback(): void;
+}
+
+/** The platform's part in firmware updates. */
+export interface FirmwareHost {
+  store: FirmwareStore;
+  /**
+   * ECDSA P-256 with SHA-256 (FIPS 186-4): whether `signature` (r || s, 64 bytes) over
+   * `message` was made by `publicKey` (an uncompressed point: 0x04 || x || y, 65 bytes).
+   * Node's crypto on the desktop, the SDK's ECDSA over native arithmetic on the ESP32.
+   */
+  verify(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean;
+  /** A native streaming SHA-256; src/ota/sha256.ts's portable one when absent. */
+  sha256?(): { update(bytes: Uint8Array): void; digest(): Uint8Array };
 }

@@ -7,76 +7,17 @@
  */
 import assert from "node:assert/strict";
 
-import { parseDeviceConfig } from "../../src/device/config.js";
-import { defineHandler } from "../../src/device/handlers.js";
-import { Device } from "../../src/device/device.js";
 import { REBOOT_DELAY_MS } from "../../src/health/device-health.js";
 import { OUTBOX_STORAGE_DOMAIN } from "../../src/health/outbox-store.js";
-import type { DeviceHost, LogLevel, SystemHost } from "../../src/shared/host.js";
-import { MemoryStorage } from "../../src/shared/memory-storage.js";
-import { closePayload, parseClientFrames, parseRequest, switchingProtocols } from "../support/client-frames.js";
-import { fakeTcp, type FakeTcpSocket } from "../support/fake-tcp.js";
-import { serverFrame } from "../support/frames.js";
-import { NO_WIFI } from "../support/no-wifi.js";
-import { VirtualClock } from "../support/virtual-clock.js";
-
-type Json = Record<string, unknown>;
-
-/** A chip: one storage across boots, the reset reason of the next boot, restarts counted. */
-class FakeChip {
-  readonly storage = new MemoryStorage();
-  nextReset = "power_on";
-  restarts = 0;
-  boots = 0;
-  canRestart = true;
-
-  /** Boots the firmware: a new Device over the same storage, as after a reset. */
-  boot(config: Json = {}) {
-    this.boots++;
-    const clock = new VirtualClock();
-    const logs: Array<{ level: LogLevel; event: string; fields: Json }> = [];
-    const { tcp, sockets } = fakeTcp();
-    const reset = this.nextReset;
-    // Whatever ends this run, a crash is what the next boot sees unless the run says otherwise.
-    this.nextReset = "panic";
-    const system: SystemHost = { resetReason: () => reset };
-    if (this.canRestart) {
-      system.restart = () => {
-        this.restarts++;
-        this.nextReset = "software";
-      };
-    }
-    const bootByte = this.boots;
-    const host: DeviceHost = {
-      tcp,
-      timers: clock,
-      random: (into) => into.fill(bootByte),
-      wifi: NO_WIFI,
-      storage: this.storage,
-      log: (level, event, fields) => logs.push({ level, event, fields: fields ?? {} }),
-      system,
-    };
-    const device = new Device({
-      host,
-      config: parseDeviceConfig({ url: "ws://127.0.0.1:8080/", telemetryIntervalMs: 1000, ...config }),
-      handlers: { led: defineHandler({ handle: () => ({ on: true }) }) },
-    });
-    device.start();
-    let socket: FakeTcpSocket | undefined;
-    /** Opens the connection; returns the JSON messages the device sends from now on. */
-    const open = (): (() => Json[]) => {
-      socket = sockets[sockets.length - 1]!;
-      socket.connect();
-      socket.receive(switchingProtocols(parseRequest(socket.takeWritten())));
-      return () =>
-        parseClientFrames(socket!.takeWritten())
-          .filter((frame) => frame.opcode === 1)
-          .map((frame) => JSON.parse(Buffer.from(frame.payload).toString("utf8")) as Json);
-    };
-    const send = (message: Json): void => socket!.receive(serverFrame({ opcode: 1, payload: JSON.stringify(message) }));
-    return { device, clock, logs, open, send, socket: () => socket!, events: (name: string) => logs.filter((l) => l.event === name) };
-  }
-}
+import { closePayload, parseClientFrames } from "../support/client-frames.js";
+import { FakeChip, type Json } from "../support/fake-chip.js";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { randomFillSync } from "node:crypto";
+import { ensureSigningKey, verifyP256 } from "../../hosts/node/firmware-keys.js";
+import { encodeChunk } from "../../src/ota/protocol.js";
+import { RamFirmwareStore, signedManifest } from "../support/ota.js";
 
 describe("the device's health (virtual clock)", function () {
   describe("the reboot request", function () {
@@ -258,6 +199,70 @@ describe("the device's health (virtual clock)", function () {
       const hello = chip.boot().open()()[0]!;
       assert.equal(hello.safeMode, true);
       assert.equal(hello.rebootReason, "update");
+    });
+
+    it("takes a firmware update, and its exit after a stable connection waits for the transfer to end", function () {
+      const folder = mkdtempSync(join(tmpdir(), "moorline-safe-ota-"));
+      try {
+        const key = ensureSigningKey(folder);
+        const chip = new FakeChip();
+        crashFiveTimes(chip);
+        const store = new RamFirmwareStore();
+        chip.firmware = { store, verify: verifyP256 };
+        const safe = chip.boot({ stableMs: 30_000, otaPublicKey: key.base64 });
+        const sent = safe.open();
+        const hello = sent()[0]!;
+        assert.equal(hello.safeMode, true);
+        assert.deepEqual(hello.capabilities, ["echo", "ping", "status", "config", "reboot", "wifi", "server", "factory_reset", "ota_offer"], "updates, even in safe mode");
+        const payload = randomFillSync(new Uint8Array(5000));
+        safe.send({ type: "ota_offer", id: 1, ...signedManifest(payload, key) });
+        assert.deepEqual(sent()[0]!.result, { accepted: true, offset: 0, chunkBytes: 4096, size: 5000 });
+        safe.sendBinary(encodeChunk(0, payload.subarray(0, 4096)));
+        // Stable: safe mode would restart now, cutting the update short; it waits.
+        safe.clock.advance(29_000);
+        safe.send({ type: "ping", id: 2 });
+        safe.clock.advance(2000);
+        safe.send({ type: "ping", id: 3 });
+        safe.clock.advance(1000);
+        assert.equal(safe.events("safe_mode_exit_deferred").length, 1);
+        assert.equal(chip.restarts, 0);
+        safe.sendBinary(encodeChunk(4096, payload.subarray(4096)));
+        safe.clock.advance(5000);
+        assert.equal(chip.restarts, 1, "one restart: into the new image");
+        assert.deepEqual(safe.events("reboot").map((l) => l.fields.reason), ["ota_update"]);
+        assert.ok(store.activated);
+      } finally {
+        rmSync(folder, { recursive: true, force: true });
+      }
+    });
+
+    it("leaves safe mode once a refused transfer ends, if its connection proved stable meanwhile", function () {
+      const folder = mkdtempSync(join(tmpdir(), "moorline-safe-ota-"));
+      try {
+        const key = ensureSigningKey(folder);
+        const chip = new FakeChip();
+        crashFiveTimes(chip);
+        chip.firmware = { store: new RamFirmwareStore(), verify: verifyP256 };
+        const safe = chip.boot({ stableMs: 30_000, otaPublicKey: key.base64 });
+        const sent = safe.open();
+        sent();
+        const payload = randomFillSync(new Uint8Array(100));
+        // Signed, but not the payload's hash: refused once the last byte is in.
+        safe.send({ type: "ota_offer", id: 1, ...signedManifest(payload, key, { sha256: "0".repeat(64) }) });
+        safe.clock.advance(29_000);
+        safe.send({ type: "ping", id: 2 });
+        safe.clock.advance(2000);
+        safe.send({ type: "ping", id: 3 });
+        assert.equal(safe.events("safe_mode_exit_deferred").length, 1);
+        assert.equal(chip.restarts, 0);
+        safe.sendBinary(encodeChunk(0, payload));
+        assert.equal(sent().find((m) => m.type === "ota" && m.state === "failed")!.code, "wrong_hash");
+        assert.equal(safe.events("safe_mode_exit").length, 1, "the deferred exit, now");
+        safe.clock.advance(5000);
+        assert.equal(chip.restarts, 1);
+      } finally {
+        rmSync(folder, { recursive: true, force: true });
+      }
     });
   });
 });

@@ -12,12 +12,11 @@
  * - a reboot request's reason is in the next hello.
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { start, type CompanionEvent, type CompanionServer } from "../../server/companion.js";
-import { DeviceProcess } from "../support/device-process.js";
-import { ENGINES, engineArgs, useEngine } from "../support/engines.js";
+import type { CompanionEvent, CompanionServer } from "../../server/companion.js";
+import { DeviceWorld } from "../support/device-world.js";
+import { ENGINES, useEngine } from "../support/engines.js";
 import { until } from "../support/wait.js";
 
 type Hello = Extract<CompanionEvent, { event: "hello" }>;
@@ -31,38 +30,17 @@ const SLACK_MS = 1000;
 for (const engine of ENGINES) describe(`what survives what [${engine}]`, function () {
   useEngine(engine);
   this.timeout(60_000);
+  let world: DeviceWorld;
   let folder: string;
-  const devices: DeviceProcess[] = [];
-  const servers: CompanionServer[] = [];
 
   beforeEach(() => {
-    folder = mkdtempSync(join(tmpdir(), "moorline-health-"));
+    world = new DeviceWorld("moorline-health-", engine);
+    folder = world.folder;
   });
-  afterEach(async () => {
-    for (const device of devices.splice(0)) device.kill();
-    for (const server of servers.splice(0)) await server.close();
-    rmSync(folder, { recursive: true, force: true });
-  });
+  afterEach(() => world.cleanup());
 
-  async function server(options: Parameters<typeof start>[0] = {}): Promise<CompanionServer> {
-    const made = await start({ port: 0, historyLength: 5000, ...options });
-    servers.push(made);
-    return made;
-  }
-
-  function device(url: string, ...args: string[]): DeviceProcess {
-    const made = new DeviceProcess([
-      ...engineArgs(engine),
-      "--url", url,
-      "--no-wifi",
-      "--storage", join(folder, "device.json"),
-      "--backoff-base-ms", "100",
-      "--backoff-cap-ms", "500",
-      ...args,
-    ]);
-    devices.push(made);
-    return made;
-  }
+  const server = (options: Parameters<DeviceWorld["server"]>[0] = {}) => world.server(options);
+  const device = (url: string, ...args: string[]) => world.device(url, ...args);
 
   const hellos = (s: CompanionServer): Hello[] => s.history.filter((e): e is Hello => e.event === "hello");
   const telemetry = (s: CompanionServer): Telemetry[] => s.history.filter((e): e is Telemetry => e.event === "telemetry");
@@ -172,7 +150,11 @@ for (const engine of ENGINES) describe(`what survives what [${engine}]`, functio
     assert.equal(crashes, 5);
     assert.equal(safe.reset, "panic");
     assert.equal(safe.boots, 6);
-    assert.deepEqual(safe.capabilities, ["echo", "ping", "status", "config", "reboot", "wifi", "server", "factory_reset"], "no user handlers (not even fault); provisioning stays");
+    assert.deepEqual(
+      safe.capabilities,
+      ["echo", "ping", "status", "config", "reboot", "wifi", "server", "factory_reset", "ota_offer"],
+      "no user handlers (not even fault); provisioning stays, and updates, which fix what crashes",
+    );
     const [status] = s.send(`#${safe.conn}`, "status");
     const reply = await s.waitFor("reply", (e) => e.id === status!.id);
     assert.equal((reply.result as Record<string, unknown>).safeModeCause, "failed_boots");

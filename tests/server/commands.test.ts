@@ -35,6 +35,9 @@ describe("companion terminal commands (server/commands.ts)", function () {
     ["acks on", { kind: "acks", on: true }],
     ["garbage", { kind: "garbage" }],
     ["devices", { kind: "devices" }],
+    ["ota fw-0.2.0.img", { kind: "ota", file: "fw-0.2.0.img", off: false }],
+    ["ota off", { kind: "ota", file: undefined, off: true }],
+    ["ota", { kind: "ota", file: undefined, off: false }],
     ["help", { kind: "help" }],
     ["quit", { kind: "quit" }],
   ];

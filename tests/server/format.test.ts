@@ -27,7 +27,7 @@ describe("companion output (server/format.ts)", function () {
   });
 
   it("writes a hello with why the device restarted, its boot count, and safe mode", function () {
-    const base = { t: T, event: "hello", conn: 1, device: "sim-1", firmware: "0.1.0", boot: "b1", capabilities: ["echo", "reboot"] } as const;
+    const base = { t: T, event: "hello", conn: 1, device: "sim-1", firmware: "0.1.0", boot: "b1", capabilities: ["echo", "reboot"], ota: null } as const;
     const none = { reset: null, boots: null, safeMode: null, rebootReason: null };
     assert.equal(formatHuman({ ...base, ...none }, false), "03:04:05.067 sim-1 hello firmware=0.1.0 boot=b1 capabilities=echo,reboot");
     assert.equal(
@@ -75,6 +75,27 @@ describe("companion output (server/format.ts)", function () {
       '03:04:05.067 sim-1 \u2192 config id=3 {"action":"get","key":"k"}',
     );
     assert.equal(formatHuman({ ...base, id: 4, type: "ping", body: { type: "ping", id: 4 } }, false), "03:04:05.067 sim-1 \u2192 ping id=4");
+  });
+
+  it("writes each step of a firmware update on the device's line, and the transfers at `ota`", function () {
+    const base = { t: T, event: "ota", conn: 1, device: "sim-1", version: "0.2.0" } as const;
+    const lines: Array<[Record<string, unknown>, string]> = [
+      [{ state: "offered", target: "desktop", size: 642971 }, "offered 0.2.0 (desktop, 642971 bytes)"],
+      [{ state: "accepted", offset: 0, size: 642971, percent: 0 }, "accepted 0.2.0: sending 642971 bytes"],
+      [{ state: "accepted", offset: 65536, size: 642971, percent: 10 }, "accepted 0.2.0: resuming at 65536/642971 bytes (10%)"],
+      [{ state: "progress", offset: 321485, size: 642971, percent: 50, bytesPerSecond: 2048 * 1024 }, "0.2.0 321485/642971 bytes (50%), 2048 KiB/s"],
+      [{ state: "installed" }, "installed 0.2.0: the device restarts into it"],
+      [{ state: "refused", code: "downgrade", message: "0.0.9 is older" }, "refused 0.2.0: downgrade (0.0.9 is older)"],
+      [{ state: "paused", offset: 4096, size: 8192, percent: 50 }, "paused 0.2.0 at 4096/8192 bytes (50%): the connection closed (resumes when it is back)"],
+      [{ state: "trial", from: "0.1.0" }, "0.2.0 on trial (from 0.1.0): confirmed once its connection proves stable"],
+      [{ state: "updated", from: "0.1.0" }, "updated to 0.2.0 from 0.1.0: confirmed"],
+      [{ state: "rolled_back", reason: "panic", detail: "boom" }, "ROLLED BACK 0.2.0: panic (boom)"],
+    ];
+    for (const [fields, text] of lines) assert.equal(formatHuman({ ...base, ...fields } as CompanionEvent, false), `03:04:05.067 sim-1 ota ${text}`);
+    assert.equal(
+      formatHuman({ t: T, event: "ota_status", image: { file: "b.img", version: "0.2.0", target: "desktop", size: 8192 }, transfers: [{ conn: 2, device: "sim-1", state: "sending", version: "0.2.0", offset: 4096, size: 8192 }] }, false),
+      "03:04:05.067 server ota offering 0.2.0 (desktop, 8192 bytes) from b.img\n  #2 sim-1 sending 0.2.0: 4096/8192 bytes (50%)",
+    );
   });
 
   it("colours with ANSI escapes when asked", function () {

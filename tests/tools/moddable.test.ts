@@ -10,6 +10,7 @@ import { spawnSync } from "node:child_process";
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
+import { DEFAULT_KEYS_DIR, readPublicKey } from "../../hosts/node/firmware-keys.js";
 import { hostPlatform } from "../../tools/moddable.js";
 import { REPO_ROOT } from "../support/child-process.js";
 
@@ -90,6 +91,11 @@ class World {
 
   remove(): void {
     rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  /** The update key a build passed (config otaPublicKey): the project's, made on first use. */
+  updateKey(): string {
+    return readPublicKey(join(this.root, DEFAULT_KEYS_DIR))!.base64;
   }
 }
 
@@ -219,7 +225,7 @@ describe("SDK wrappers (tools/moddable.ts)", function () {
       assert.equal(call.tool, "mcconfig");
       assert.deepEqual(call.argv, [
         "-m", "-p", "esp32", "-t", "build", manifest,
-        "ssid=Home Net", "password=s3cret pass", "url=ws://10.0.0.2:8080/device", "telemetryIntervalMs=5000", "-v",
+        "ssid=Home Net", "password=s3cret pass", "url=ws://10.0.0.2:8080/device", "telemetryIntervalMs=5000", `otaPublicKey=${world.updateKey()}`, "-v",
       ]);
       assert.equal(call.env.MODDABLE, world.moddable);
       // The project's own tsc comes first on mcconfig's PATH.
@@ -229,7 +235,7 @@ describe("SDK wrappers (tools/moddable.ts)", function () {
     it("prints the command it runs with the password masked", function () {
       const run = world.run(["build:esp32", "--ssid", "Home", "--password", "s3cret pass", "authToken=tok123"], world.ready());
       assert.equal(run.status, 0, run.stderr);
-      assert.match(run.stderr, /^\$ mcconfig -m -p esp32 -t build \S+manifest\.json ssid=Home 'password=\*\*\*\*' 'authToken=\*\*\*\*'$/m);
+      assert.match(run.stderr, /^\$ mcconfig -m -p esp32 -t build \S+manifest\.json ssid=Home 'password=\*\*\*\*' 'authToken=\*\*\*\*' otaPublicKey=\S+$/m);
       assert.doesNotMatch(run.stderr + run.stdout, /s3cret|tok123/);
     });
 
@@ -239,7 +245,21 @@ describe("SDK wrappers (tools/moddable.ts)", function () {
         world.ready({ MOORLINE_SSID: "EnvNet", MOORLINE_PASSWORD: "envpass1", MOORLINE_URL: "ws://10.9.9.9/", MOORLINE_DEVICE_ID: "kitchen-1" }),
       );
       assert.equal(run.status, 0, run.stderr);
-      assert.deepEqual(run.calls[0]!.argv.slice(6), ["ssid=EnvNet", "password=envpass1", "url=ws://192.168.1.5:9000/", "deviceId=kitchen-1"]);
+      assert.deepEqual(run.calls[0]!.argv.slice(6), ["ssid=EnvNet", "password=envpass1", "url=ws://192.168.1.5:9000/", "deviceId=kitchen-1", `otaPublicKey=${world.updateKey()}`]);
+    });
+
+    it("builds the project's update key in (made on first use, the one npm run image signs with), unless otaPublicKey is given", function () {
+      const first = world.run(["build:esp32"], world.ready());
+      assert.equal(first.status, 0, first.stderr);
+      assert.match(first.stderr, /note: the update key [0-9a-f]{16} \(.*ota-signing-key\.pem, made now\) is built in/);
+      assert.ok(first.calls[0]!.argv.includes(`otaPublicKey=${world.updateKey()}`));
+      const again = world.run(["build:esp32"], world.ready());
+      assert.doesNotMatch(again.stderr, /made now/);
+      assert.ok(again.calls[0]!.argv.includes(`otaPublicKey=${world.updateKey()}`), "the same key");
+      const own = Buffer.concat([Buffer.of(4), Buffer.alloc(64, 1)]).toString("base64");
+      const given = world.run(["build:esp32", `otaPublicKey=${own}`], world.ready());
+      assert.equal(given.calls[0]!.argv.filter((arg) => arg.startsWith("otaPublicKey=")).length, 1);
+      assert.ok(given.calls[0]!.argv.includes(`otaPublicKey=${own}`));
     });
 
     it("build:esp32 without an ssid builds, with a note that only saved networks will be tried", function () {
@@ -251,14 +271,14 @@ describe("SDK wrappers (tools/moddable.ts)", function () {
     it("flash is a debug build that flashes (mcconfig -d -m -p esp32), the port given as UPLOAD_PORT", function () {
       const run = world.run(["flash", "--port", "/dev/ttyUSB1", "--ssid", "Home", "--password", "pw123456"], world.ready());
       assert.equal(run.status, 0, run.stderr);
-      assert.deepEqual(run.calls[0]!.argv, ["-d", "-m", "-p", "esp32", manifest, "ssid=Home", "password=pw123456"]);
+      assert.deepEqual(run.calls[0]!.argv, ["-d", "-m", "-p", "esp32", manifest, "ssid=Home", "password=pw123456", `otaPublicKey=${world.updateKey()}`]);
       assert.equal(run.calls[0]!.env.UPLOAD_PORT, "/dev/ttyUSB1");
     });
 
     it("flash --release drops -d, and --platform picks an ESP32 variant", function () {
       const run = world.run(["flash", "--release", "--platform", "esp32/esp32c3"], world.ready());
       assert.equal(run.status, 0, run.stderr);
-      assert.deepEqual(run.calls[0]!.argv, ["-m", "-p", "esp32/esp32c3", manifest]);
+      assert.deepEqual(run.calls[0]!.argv, ["-m", "-p", "esp32/esp32c3", manifest, `otaPublicKey=${world.updateKey()}`]);
     });
 
     it("erase runs esptool.py erase_flash on the given port", function () {
@@ -330,7 +350,7 @@ describe("SDK wrappers (tools/moddable.ts)", function () {
       writeFileSync(join(world.root, "certs", "home-ca.der"), Uint8Array.of(0x30));
       const run = world.run(["build:esp32", "--url", "wss://10.0.0.2:8443/", "ca=home-ca"], world.ready());
       assert.equal(run.status, 0, run.stderr);
-      assert.deepEqual(run.calls[0]!.argv.slice(-2), ["url=wss://10.0.0.2:8443/", "ca=home-ca"]);
+      assert.deepEqual(run.calls[0]!.argv.slice(-3), ["url=wss://10.0.0.2:8443/", "ca=home-ca", `otaPublicKey=${world.updateKey()}`]);
     });
 
     it("exits with mcconfig's status when the build fails, running nothing after it", function () {

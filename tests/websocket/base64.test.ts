@@ -1,8 +1,8 @@
-/** src/websocket/base64.ts: RFC 4648 section 4 encoding, checked against the RFC and Node's encoder. */
+/** src/websocket/base64.ts: RFC 4648 section 4 encoding and decoding, checked against the RFC and Node's codec. */
 import assert from "node:assert/strict";
-import { randomFillSync } from "node:crypto";
+import { randomBytes, randomFillSync } from "node:crypto";
 
-import { encodeBase64 } from "../../src/websocket/base64.js";
+import { decodeBase64, encodeBase64 } from "../../src/websocket/base64.js";
 
 const ascii = (text: string): Uint8Array => new Uint8Array(Buffer.from(text, "latin1"));
 
@@ -49,5 +49,23 @@ describe("encodeBase64", () => {
   it("encodes only the bytes of a view, not the rest of its buffer", () => {
     const backing = ascii("xxfooxx");
     assert.equal(encodeBase64(backing.subarray(2, 5)), "Zm9v");
+  });
+});
+
+describe("decodeBase64 (RFC 4648 section 4)", function () {
+  it("decodes the section 10 vectors and random bytes of every length to 100, as Node does", function () {
+    for (const [bytes, text] of [["", ""], ["f", "Zg=="], ["fo", "Zm8="], ["foo", "Zm9v"], ["foobar", "Zm9vYmFy"]] as const) {
+      assert.deepEqual(decodeBase64(text), new Uint8Array(Buffer.from(bytes, "latin1")));
+    }
+    for (let length = 0; length <= 100; length++) {
+      const bytes = new Uint8Array(randomBytes(length));
+      assert.deepEqual(decodeBase64(Buffer.from(bytes).toString("base64")), bytes, `length ${length}`);
+    }
+  });
+
+  it("refuses what is not canonical base64: a bad length or character, padding inside, bits under the padding", function () {
+    for (const text of ["Zg=", "Zm9", "Zm9v!", "Zg==Zg==", "Z===", "Zm=v", "Zh==", "Zm9=", "Zm9vYmFy\n", "é123"]) {
+      assert.equal(decodeBase64(text), undefined, JSON.stringify(text));
+    }
   });
 });

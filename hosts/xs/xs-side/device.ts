@@ -1,18 +1,21 @@
 /**
  * The device (src/device/device.ts) as a program inside XS, over the XS DeviceHost. Run by the
- * desktop chip (hosts/node/chip-xs.ts), it is given the reset reason (options.reset) and a
- * restart() that asks Node, with a "restart" event, to end this run and boot again.
+ * desktop chip (hosts/node/chip-xs.ts), it is given the reset reason (options.reset), a
+ * restart() that asks Node, with a "restart" event, to end this run and boot again, and
+ * (options.firmware) the chip's firmware update store (firmware.ts).
  */
 import { parseDeviceConfig } from "../../../src/device/config.js";
 import { Device } from "../../../src/device/device.js";
 import type { LogLevel } from "../../../src/shared/host.js";
 import { createXsDeviceHost } from "./host.js";
+import { createXsFirmwareHost } from "./firmware.js";
 import { registerProgram, type Json } from "./programs.js";
 
 registerProgram("device", (options, emit) => {
   const host = createXsDeviceHost((options.logLevel as LogLevel | "silent" | undefined) ?? "info", { serial: options.serial === true });
   const reset = options.reset;
   if (typeof reset === "string") host.system = { resetReason: () => reset, restart: () => emit({ event: "restart" }) };
+  if (options.firmware === true) host.firmware = createXsFirmwareHost();
   const device = new Device({
     host,
     config: parseDeviceConfig((options.config ?? {}) as Record<string, unknown>),

@@ -160,6 +160,36 @@ export const Command = {
   SERIAL_WRITE: 48,
   /** nothing -> nothing: closes the console serial port's reader. */
   SERIAL_CLOSE: 49,
+  /**
+   * op u8 (FirmwareOp) | the op's arguments -> its answer: the firmware update store and
+   * signature check of the desktop chip (hosts/xs/firmware-bridge.ts), synchronous as the
+   * ESP32's flash writes are, so a failed write throws inside XS where it was made.
+   */
+  FIRMWARE: 50,
+} as const;
+
+/** Command.FIRMWARE's operations: arguments -> answer. */
+export const FirmwareOp = {
+  /** nothing -> JSON {target, capacity, blockBytes}. */
+  INFO: 0,
+  /** nothing -> JSON RunningImage. */
+  RUNNING: 1,
+  /** size f64 | offset f64 -> nothing. */
+  OPEN: 2,
+  /** offset f64 | bytes (the rest) -> nothing. */
+  WRITE: 3,
+  /** offset f64 | length u32 -> bytes. */
+  READ: 4,
+  /** nothing -> nothing. */
+  CANCEL: 5,
+  /** JSON ActivatedImage (the rest) -> nothing. */
+  ACTIVATE: 6,
+  /** nothing -> nothing. */
+  MARK_VALID: 7,
+  /** nothing -> nothing. */
+  ROLLBACK: 8,
+  /** key (u32-prefixed) | signature (u32-prefixed) | message (the rest) -> valid u8. */
+  VERIFY: 9,
 } as const;
 
 export const ANSWER_OK = 0;
