@@ -9,7 +9,9 @@
  *
  * The simulator keeps settings in $TMP/modpreferences.json (the SDK's config.file.root), shared
  * by every simulated app: the test sets the telemetry interval to 1 s to see telemetry soon,
- * and puts back the manifest's 10 s at the end.
+ * and puts back the manifest's 10 s at the end. Each case starts with the boot record erased
+ * (a fresh chip): every case ends its simulator with a kill, before a stable connection, and
+ * five such boots in a row would put the firmware in safe mode (src/health), as on a chip.
  *
  * The wss:// case builds a scratch copy of the firmware (MOORLINE_ROOT) with a CA made for
  * the run in its certs/, and runs it against servers with every kind of certificate, in turn,
@@ -22,7 +24,7 @@
  * certificate is valid only from today once NTP answers, over the SDK's ECMA-419 UDP.
  */
 import assert from "node:assert/strict";
-import { cpSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseLogLine } from "../../src/shared/log-format.js";
@@ -45,6 +47,15 @@ function scratchFirmware(name: string, ca: Issued): { root: string; remove(): vo
   return { root, remove: () => rmSync(scratch, { recursive: true, force: true }) };
 }
 
+/** Erases the simulator's boot record (the health domain of its preference file): a fresh chip. */
+function eraseBootRecord(): void {
+  const file = join(tmpdir(), "modpreferences.json");
+  if (!existsSync(file)) return;
+  const preferences = JSON.parse(readFileSync(file, "utf8")) as Record<string, unknown>;
+  delete preferences.health;
+  writeFileSync(file, JSON.stringify(preferences));
+}
+
 describe("the firmware in Moddable's simulator (needs the Moddable SDK)", function () {
   this.timeout(240_000);
   let server: CompanionServer | undefined;
@@ -57,6 +68,8 @@ describe("the firmware in Moddable's simulator (needs the Moddable SDK)", functi
     }
     if (process.platform !== "linux") this.skip();
   });
+
+  beforeEach(eraseBootRecord);
 
   afterEach(async function () {
     if (sim) {
