@@ -146,6 +146,18 @@ export interface Utf8Codec {
    * whole, instead of validating in JavaScript and then decoding.
    */
   decodeChecked?(bytes: Uint8Array): string | undefined;
+  /**
+   * Optional, with encodeInto: the number of UTF-8 bytes of `text` as encode() would give
+   * them (a lone surrogate counts as the 3 bytes of U+FFFD).
+   */
+  byteLength?(text: string): number;
+  /**
+   * Optional, with byteLength: writes `text`'s UTF-8 bytes (as encode() would give them) into
+   * `into` from `at`, which has room for all of them, and returns how many were written. The
+   * Sender uses the pair for long text messages: encoded straight into the frame, one
+   * allocation instead of two.
+   */
+  encodeInto?(text: string, into: Uint8Array, at: number): number;
 }
 
 /**

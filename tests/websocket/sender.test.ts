@@ -8,7 +8,8 @@ import assert from "node:assert/strict";
 import { WebSocketError } from "../../src/shared/errors.js";
 import { ErrorCode } from "../../src/shared/errors.js";
 import { portableUtf8 } from "../../src/websocket/utf8.js";
-import { clientFrameLength, encodeClosePayload, encodeFrame, Sender } from "../../src/websocket/sender.js";
+import { clientFrameLength, encodeClosePayload, encodeFrame, encodeMaskedFrame, encodeMaskedTextFrame, Sender } from "../../src/websocket/sender.js";
+import { nodeUtf8 } from "../../hosts/node/host.js";
 import { parseClientFrames } from "../support/client-frames.js";
 import { concat, hex, OP, pattern, serverFrame, toHex } from "../support/frames.js";
 
@@ -164,6 +165,53 @@ describe("sender", () => {
       const payload = encodeClosePayload(1000, "r".repeat(123));
       assert.equal(payload.length, 125);
       assert.equal(toHex(encodeFrame(OP.CLOSE, payload, true, key).subarray(0, 2)), "88 fd");
+    });
+  });
+
+  describe("long text encoded straight into its frame (a host codec with byteLength and encodeInto)", () => {
+    const keys = Uint8Array.of(0x11, 0x22, 0x33, 0x44, 0xa5, 0x5a, 0x0f, 0xf0);
+    // Lengths around the 7/16/64-bit length fields and every remainder of 4; a lone surrogate
+    // (U+FFFD on the wire), 2- and 4-byte characters.
+    const texts = [
+      "",
+      "a",
+      "é".repeat(63),
+      "x".repeat(125),
+      "x".repeat(126),
+      "\ud800" + "y".repeat(4097),
+      "😀".repeat(16_383) + "z",
+      "q".repeat(65_535),
+      "q".repeat(65_536) + "é",
+    ];
+    it("gives byte for byte the frame of the encoded bytes, with either key offset", () => {
+      for (const text of texts) {
+        for (const keyAt of [0, 4]) {
+          const bytes = nodeUtf8.encode(text);
+          const viaBytes = encodeMaskedFrame(OP.TEXT, bytes, true, keys, keyAt);
+          const direct = encodeMaskedTextFrame(OP.TEXT, text, nodeUtf8.byteLength!(text), nodeUtf8.encodeInto!, true, keys, keyAt);
+          assert.equal(toHex(direct), toHex(viaBytes), `${text.length} units, key at ${keyAt}`);
+        }
+      }
+    });
+
+    it("the Sender uses it for long strings and the peer reads the same text", () => {
+      const sender = new Sender({ host: { random: (bytes) => bytes.fill(7) }, utf8: nodeUtf8, maxBufferedBytes: 1 << 20 });
+      const writes: Uint8Array[] = [];
+      const long = "\ud83d" + "ü".repeat(5000) + "end";
+      sender.send(long, false);
+      sender.send("short", false);
+      sender.setWritable(1 << 20);
+      sender.flush({ write: (bytes: Uint8Array) => void writes.push(bytes.slice()) });
+      const frames = parseClientFrames(concat(...writes));
+      assert.deepEqual(frames.map((f) => new TextDecoder().decode(f.payload)), ["\ufffd" + "ü".repeat(5000) + "end", "short"]);
+      assert.equal(sender.bufferedAmount, 0);
+    });
+
+    it("refuses a codec whose encodeInto writes another length than byteLength said", () => {
+      assert.throws(
+        () => encodeMaskedTextFrame(OP.TEXT, "abcd".repeat(2000), 8001, nodeUtf8.encodeInto!, true, keys, 0),
+        (error: unknown) => error instanceof WebSocketError && /wrote 8000 bytes of 8001/.test(error.message),
+      );
     });
   });
 
