@@ -20,6 +20,7 @@ import {
   type WebSocketError,
 } from "../shared/errors.js";
 import { checkInteger } from "../shared/options.js";
+import { MessageBuffer } from "./message-buffer.js";
 import { decodeUtf8, Utf8Validator } from "./utf8.js";
 
 export interface ReceiverEvents {
@@ -70,12 +71,6 @@ const EMPTY = new Uint8Array(0);
 /** 2^32: the weight of the high half of a 64-bit length. */
 const TWO_TO_32 = 0x100000000;
 
-/**
- * Smallest buffer a fragmented message starts with, bytes: many tiny fragments then cost a
- * few copies, while a message's buffer never exceeds maxMessageBytes.
- */
-const MIN_MESSAGE_BUFFER = 256;
-
 export class Receiver {
   private readonly events: ReceiverEvents;
   private readonly maxMessageBytes: number;
@@ -103,13 +98,8 @@ export class Receiver {
 
   // The data message being received (section 5.4): opcode 0 when none is in progress.
   private messageOpcode = 0;
-  /**
-   * A fragmented message's bytes so far (the first `messageBytes`), copied out of the input:
-   * a buffer that grows geometrically up to maxMessageBytes, and to the exact length at the
-   * final fragment. Undefined while the message is empty.
-   */
-  private message: Uint8Array | undefined = undefined;
-  private messageBytes = 0;
+  /** A fragmented message's bytes so far, copied out of the input. */
+  private readonly message: MessageBuffer;
   /** Validates a text message across all its fragments. */
   private readonly textValidator = new Utf8Validator();
   /**
@@ -150,6 +140,7 @@ export class Receiver {
     this.decode = decode;
     this.decodeChecked = decodeChecked;
     this.maxMessageBytes = checkInteger("maxMessageBytes", limits.maxMessageBytes, 0, MAX_LIMIT_BYTES, "bytes");
+    this.message = new MessageBuffer(this.maxMessageBytes);
     this.maxFrameBytes = checkInteger("maxFrameBytes", limits.maxFrameBytes, 0, MAX_LIMIT_BYTES, "bytes");
   }
 
@@ -406,7 +397,7 @@ export class Receiver {
         this.fail(tooBig(ErrorCode.FRAME_TOO_BIG, "frame payload", length, this.maxFrameBytes, "maxFrameBytes"));
         return;
       }
-      const buffered = opcode === Opcode.CONTINUATION ? this.messageBytes : 0;
+      const buffered = opcode === Opcode.CONTINUATION ? this.message.length : 0;
       if (buffered + length > this.maxMessageBytes) {
         this.fail(
           tooBig(ErrorCode.MESSAGE_TOO_BIG, "message", buffered + length, this.maxMessageBytes, "maxMessageBytes"),
@@ -416,13 +407,13 @@ export class Receiver {
       if (opcode !== Opcode.CONTINUATION) {
         // The first frame of a message (section 5.4).
         this.messageOpcode = opcode;
-        this.messageBytes = 0;
+        this.message.length = 0;
         if (opcode === Opcode.TEXT) this.textValidator.reset();
       }
       // A message in one frame is delivered as its payload; a fragment is copied into the
       // message buffer, which must hold it before any of its bytes arrive.
       this.fragment = opcode === Opcode.CONTINUATION || !this.fin;
-      if (this.fragment && length > 0) this.reserveMessage(buffered + length);
+      if (this.fragment && length > 0) this.message.reserve(buffered + length, this.fin);
     }
     this.payloadLength = length;
     this.payloadReceived = 0;
@@ -460,7 +451,7 @@ export class Receiver {
     let payload = this.payload;
     if (this.fragment) {
       // Copied: the message holds its own bytes, never the (larger) input they came in.
-      this.message!.set(bytes.subarray(at, end), this.messageBytes + received);
+      this.message.bytes!.set(bytes.subarray(at, end), this.message.length + received);
     } else if (received === 0 && count === this.payloadLength) {
       payload = bytes.subarray(at, end); // the whole payload is here: no copy
     } else {
@@ -554,10 +545,10 @@ export class Receiver {
     const isText = this.messageOpcode === Opcode.TEXT;
     let message: Uint8Array;
     if (this.fragment) {
-      this.messageBytes += this.payloadLength;
+      this.message.length += this.payloadLength;
       if (!this.fin) return;
       // Text becomes a string; binary is handed over, so it gets a buffer of its own size.
-      message = this.takeMessage(!isText);
+      message = this.message.take(!isText);
     } else {
       message = payload; // an unfragmented message is delivered as received, not copied
     }
@@ -572,39 +563,6 @@ export class Receiver {
     } else {
       this.events.onMessage(message);
     }
-  }
-
-  /**
-   * Makes `message` hold at least `needed` bytes (at most maxMessageBytes: the header
-   * checks came first). It doubles, so a message of many small fragments costs few copies;
-   * at the final fragment it grows to the exact length.
-   */
-  private reserveMessage(needed: number): void {
-    const current = this.message;
-    const capacity = current === undefined ? 0 : current.length;
-    if (needed <= capacity) return;
-    let size = needed;
-    if (!this.fin) {
-      const doubled = capacity * 2 > MIN_MESSAGE_BUFFER ? capacity * 2 : MIN_MESSAGE_BUFFER;
-      if (doubled > size) size = doubled < this.maxMessageBytes ? doubled : this.maxMessageBytes;
-    }
-    const grown = new Uint8Array(size);
-    if (current !== undefined && this.messageBytes > 0) grown.set(current.subarray(0, this.messageBytes));
-    this.message = grown;
-  }
-
-  /**
-   * The fragmented message received, with the message state reset (its buffer released).
-   * `exact`: never a view into a larger buffer (a copy when the buffer had grown past it).
-   */
-  private takeMessage(exact: boolean): Uint8Array {
-    const buffer = this.message;
-    const total = this.messageBytes;
-    this.message = undefined;
-    this.messageBytes = 0;
-    if (buffer === undefined) return new Uint8Array(0);
-    if (total === buffer.length) return buffer;
-    return exact ? buffer.slice(0, total) : buffer.subarray(0, total);
   }
 
   private endClose(payload: Uint8Array): void {
@@ -628,8 +586,7 @@ export class Receiver {
   private stop(): void {
     this.state = State.STOPPED;
     this.payload = undefined;
-    this.message = undefined;
-    this.messageBytes = 0;
+    this.message.clear();
     this.messageOpcode = 0;
     this.pending.length = 0;
     this.pendingOffset = 0;
