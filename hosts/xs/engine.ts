@@ -1,7 +1,7 @@
 /**
  * The Node side of the XS desktop host: it runs the firmware's compiled modules (dist/src)
  * inside the real XS engine (an xsnap worker, xsnap-worker.ts) and serves the platform they
- * need with the Node host's own implementations: NodeTcpSocket and NodeTlsSocket (TLS is
+ * need with the Node host's own implementations: NodeTcpSocket and NodeTlsSocket (socket-bridge.ts; TLS is
  * done here, on the Node side of the bridge), Node timers, crypto, a Storage, a SimWifi, the
  * JSON-line log, and UDP, name lookups and the wall clock (udp-bridge.ts). loader.ts loads the modules (and says which XS may load); xs-errors.ts
  * turns errors inside XS into Node's.
@@ -19,10 +19,10 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
-import type { AcceptedSocketOptions, FirmwareHost, Log, LogLevel, Storage, TcpSocket, TlsErrorCodeValue, TlsOptions } from "../../src/shared/host.js";
+import type { FirmwareHost, Log, LogLevel, Storage } from "../../src/shared/host.js";
 import { MemoryStorage } from "../../src/shared/memory-storage.js";
 import { SIM_ACCESS_POINTS } from "../node/device-host.js";
-import { createJsonLog, NodeTcpSocket, NodeTlsSocket, type NodeTcpTuning } from "../node/host.js";
+import { createJsonLog, type NodeTcpTuning } from "../node/host.js";
 import { SimWifi, type SimWifiOptions } from "../node/sim-wifi.js";
 import { NodeWallClock } from "../node/wall-clock.js";
 import { UdpBridge } from "./udp-bridge.js";
@@ -43,12 +43,11 @@ import {
   Writer,
 } from "./xs-side/protocol.js";
 import { ListenerBridge } from "./listener-bridge.js";
+import { SocketBridge } from "./socket-bridge.js";
+import { snapshotSections, XS_SLOT_BYTES } from "./heap-snapshot.js";
 import { bootstrap, ModuleLoader, PROGRAMS_MODULE, type SourceTransform } from "./loader.js";
 import { errorFromXs, XsError, type XsErrorJson } from "./xs-errors.js";
 import { XsnapWorker, XsnapWorkerError, type MeterUsage, type XsnapReply } from "./xsnap-worker.js";
-
-/** Bytes of received data handed to XS per delivery (XS holds at most this much unread). */
-export const READ_CHUNK_BYTES = 64 * 1024;
 
 export interface XsEngineOptions {
   /** The storage XS's Storage reaches (default: a new MemoryStorage). */
@@ -116,28 +115,6 @@ export interface DeliverySample {
   chunkBytes: number;
 }
 
-/** Node's view of one TCP or TLS socket of XS. */
-interface SocketRecord {
-  socket: TcpSocket | undefined;
-  /** Space Node may report: NodeTcpSocket's last onWritable count, minus what was written since. */
-  space: number;
-  /**
-   * The space XS counts on (XsTcpSocket's `promised`): the last count delivered, minus what XS
-   * wrote since; -1 before the first delivery (the connection's).
-   */
-  xsSpace: number;
-  /** The largest count delivered: the socket's whole buffer, in practice. */
-  fullSpace: number;
-  /** Bytes NodeTcpSocket holds for reading (its last onReadable count, minus what was taken). */
-  available: number;
-  /** XS has read everything it was given: the next chunk may go. */
-  xsWants: boolean;
-  /** The answer to the last TCP_READABLE said XS holds bytes unread (TCP_HOLD). */
-  held: boolean;
-  readableQueued: boolean;
-  writableQueued: boolean;
-}
-
 /** A meter profile's counts, indexed by probe id (null: never counted). */
 export interface MeterProfileCounts {
   self: Array<number | null>;
@@ -186,7 +163,8 @@ export class XsEngine {
   private readonly log: Log;
   private readonly ownsWifi: boolean;
   private readonly improv: ImprovBridge;
-  private readonly sockets = new Map<number, SocketRecord>();
+  /** XS's TCP and TLS sockets. */
+  private readonly tcp: SocketBridge;
   /** XS's TCP listeners, and the simulated WiFi's scan and access point. */
   private readonly portal: ListenerBridge;
   /** XS's UDP sockets, name lookups and wall clock. */
@@ -212,6 +190,11 @@ export class XsEngine {
     this.wallClock = options.wallClock ?? new NodeWallClock();
     this.udp = new UdpBridge((kind, write) => this.event(kind, write), this.wallClock);
     this.firmware = new FirmwareBridge(options.firmware);
+    this.tcp = new SocketBridge({
+      event: (kind, write, after) => this.event(kind, write, after),
+      tcp: options.tcp,
+      wallClock: this.wallClock,
+    });
     if (options.wifi instanceof SimWifi) {
       this.wifi = options.wifi;
       this.ownsWifi = false;
@@ -229,7 +212,7 @@ export class XsEngine {
     }
     this.portal = new ListenerBridge({
       event: (kind, write) => this.event(kind, write),
-      attachSocket: (id, create) => this.attachSocket(id, create),
+      attachSocket: (id, create) => this.tcp.attachSocket(id, create),
       wifi: this.wifi,
     });
     this.improv = new ImprovBridge((kind, write) => this.event(kind, write), options.serial);
@@ -491,39 +474,6 @@ export class XsEngine {
         this.timers.delete(id);
         return;
       }
-      case Post.TCP_OPEN:
-        this.openSocket(body.u32(), body.u16(), body.u8() === 1, text(body.rest()));
-        return;
-      case Post.TCP_WRITE: {
-        const id = body.u32();
-        const record = this.sockets.get(id);
-        const bytes = body.rest();
-        if (record?.socket === undefined) return;
-        record.space = Math.max(0, record.space - bytes.length);
-        record.xsSpace = Math.max(0, record.xsSpace - bytes.length);
-        record.socket.write(bytes);
-        this.reportWritable(id, record);
-        return;
-      }
-      case Post.TCP_CLOSE: {
-        const id = body.u32();
-        this.sockets.get(id)?.socket?.close();
-        this.sockets.delete(id);
-        return;
-      }
-      case Post.TCP_WANT: {
-        const id = body.u32();
-        const record = this.sockets.get(id);
-        if (record === undefined) return;
-        record.xsWants = true;
-        this.pump(id, record);
-        return;
-      }
-      case Post.TCP_HOLD: {
-        const record = this.sockets.get(body.u32());
-        if (record !== undefined) record.held = true;
-        return;
-      }
       case Post.EMIT: {
         const handle = body.u32();
         const event = JSON.parse(text(body.prefixed())) as Record<string, unknown>;
@@ -543,7 +493,7 @@ export class XsEngine {
         return;
       }
       default:
-        if (this.udp.post(kind, body) || this.portal.post(kind, body)) return;
+        if (this.tcp.post(kind, body) || this.udp.post(kind, body) || this.portal.post(kind, body)) return;
         throw new Error(`XS sent an unknown post kind ${kind}`);
     }
   }
@@ -583,16 +533,6 @@ export class XsEngine {
           this.listenToWifi(body.u8() === 1);
           this.wifi.disconnect();
           return OK_ANSWER;
-        case Command.TLS_OPEN: {
-          const id = body.u32();
-          const port = body.u16();
-          const nodelay = body.u8() === 1;
-          const host = text(body.prefixed());
-          // NodeTlsSocket checks the options (null included) and throws TypeError, as on Node.
-          const tls = JSON.parse(text(body.rest())) as TlsOptions;
-          this.openSocket(id, port, nodelay, host, tls);
-          return OK_ANSWER;
-        }
         case Command.WIFI_STATUS: {
           const rssi = this.wifi.rssi();
           const address = Buffer.from(this.wifi.address() ?? "", "utf8");
@@ -604,6 +544,7 @@ export class XsEngine {
         }
         default:
           return (
+            this.tcp.command(kind, body) ??
             this.udp.command(kind, body) ??
             this.portal.command(kind, body) ??
             this.improv.command(kind, body) ??
@@ -627,121 +568,6 @@ export class XsEngine {
       : undefined;
   }
 
-  // --- sockets ------------------------------------------------------------------------
-
-  /**
-   * Opens XS's socket `id`: a NodeTcpSocket, or with `tls` a NodeTlsSocket, whose throw (a
-   * TlsOptions it refuses) is rethrown, for Command.TLS_OPEN to answer XS with; a
-   * NodeTcpSocket's is reported as its failure (XS has checked the address already).
-   */
-  private openSocket(id: number, port: number, nodelay: boolean, host: string, tls?: TlsOptions): void {
-    const Socket = tls === undefined ? NodeTcpSocket : NodeTlsSocket;
-    const create = (callbacks: AcceptedSocketOptions): TcpSocket =>
-      new Socket({ ...this.options.tcp, host, port, nodelay, ...(tls === undefined ? {} : { tls, wallClock: this.wallClock }), ...callbacks });
-    this.attachSocket(id, create, tls !== undefined);
-  }
-
-  /**
-   * Makes the socket `create` returns XS's socket `id` (its events cross to XS). A throw is
-   * rethrown when `rethrow` (TLS_OPEN answers XS with it), else reported as its failure;
-   * false when `create` made none (a listener with no connection waiting).
-   */
-  private attachSocket(id: number, create: (callbacks: AcceptedSocketOptions) => TcpSocket | undefined, rethrow = false): boolean {
-    const record: SocketRecord = {
-      socket: undefined,
-      space: 0,
-      xsSpace: -1,
-      fullSpace: 0,
-      available: 0,
-      xsWants: true,
-      held: false,
-      readableQueued: false,
-      writableQueued: false,
-    };
-    this.sockets.set(id, record);
-    try {
-      record.socket = create({
-        onWritable: (count) => {
-          record.space = count;
-          this.reportWritable(id, record);
-        },
-        onReadable: (count) => {
-          record.available = count;
-          this.pump(id, record);
-        },
-        onError: (message, code) => this.socketFailed(id, record, message ?? "connection failed", code),
-      });
-    } catch (error) {
-      if (rethrow) {
-        this.sockets.delete(id);
-        throw error;
-      }
-      this.socketFailed(id, record, (error as Error).message);
-      return true;
-    }
-    if (record.socket === undefined) this.sockets.delete(id);
-    return record.socket !== undefined;
-  }
-
-  /**
-   * Tells XS the socket's space (TCP_WRITABLE) when it has more than XS counts on and XS is
-   * running short: the connection's first report, and then whenever XS's space is below half
-   * the socket's buffer. While XS has more than that, a report would change nothing it does
-   * (its Sender writes whatever fits, so bytes wait in it only once XS's space is used up), so
-   * none is made: an echo costs one delivery, not two (the bytes in, then the space back).
-   */
-  private reportWritable(id: number, record: SocketRecord): void {
-    if (record.writableQueued || record.space <= record.xsSpace) return;
-    if (record.xsSpace >= 0 && record.xsSpace * 2 >= record.fullSpace) return;
-    record.writableQueued = true;
-    this.event(Delivery.TCP_WRITABLE, (writer) => {
-      record.writableQueued = false;
-      if (this.sockets.get(id) !== record) return false;
-      writer.u32(id);
-      writer.u32(record.space);
-      record.xsSpace = record.space;
-      if (record.space > record.fullSpace) record.fullSpace = record.space;
-    });
-  }
-
-  /**
-   * Hands XS the next chunk when it has read the last one: when the answer to its delivery
-   * has no TCP_HOLD for the socket (XS read it all), or at XS's TCP_WANT.
-   */
-  private pump(id: number, record: SocketRecord): void {
-    if (!record.xsWants || record.readableQueued || record.available === 0) return;
-    record.readableQueued = true;
-    this.event(
-      Delivery.TCP_READABLE,
-      (writer) => {
-        record.readableQueued = false;
-        if (this.sockets.get(id) !== record || record.socket === undefined) return false;
-        const bytes = record.socket.read(READ_CHUNK_BYTES);
-        if (bytes === undefined) return false;
-        record.available = Math.max(0, record.available - bytes.length);
-        record.xsWants = false;
-        record.held = false;
-        writer.u32(id);
-        writer.bytes(bytes);
-      },
-      () => {
-        if (this.sockets.get(id) !== record || record.held || record.xsWants) return;
-        record.xsWants = true;
-        this.pump(id, record);
-      },
-    );
-  }
-
-  private socketFailed(id: number, record: SocketRecord, message: string, code?: TlsErrorCodeValue): void {
-    this.event(Delivery.TCP_ERROR, (writer) => {
-      if (this.sockets.get(id) !== record) return false;
-      this.sockets.delete(id);
-      writer.u32(id);
-      writer.prefixed(Buffer.from(code ?? "", "utf8"));
-      writer.bytes(Buffer.from(message, "utf8"));
-    });
-  }
-
   // --- failures and shutdown ----------------------------------------------------------
 
   private failure(error: Error): void {
@@ -754,8 +580,7 @@ export class XsEngine {
   private shutDownPlatform(): void {
     for (const timer of this.timers.values()) clearTimeout(timer);
     this.timers.clear();
-    for (const record of this.sockets.values()) record.socket?.close();
-    this.sockets.clear();
+    this.tcp.close();
     this.portal.close();
     this.udp.close();
     this.improv.shutDown();
@@ -788,27 +613,5 @@ function answer(bytes: Uint8Array): Uint8Array {
   return out;
 }
 
-/** sizeof(txSlot) in the xsnap-worker built here (64-bit); 16 on the ESP32. */
-export const XS_SLOT_BYTES = 32;
-
-/**
- * The sizes of an XS heap snapshot's live slots (its HEAP section) and chunks (BLOC): the
- * snapshot is an atom "XS_M" of atoms, each a big-endian u32 size (header included) and a
- * 4-letter tag (xsSnapshot.c fxWriteSnapshot).
- */
-export function snapshotSections(snapshot: Uint8Array): { heapBytes: number; chunkBytes: number } {
-  const view = new DataView(snapshot.buffer, snapshot.byteOffset, snapshot.length);
-  const tag = (at: number) => String.fromCharCode(...snapshot.subarray(at + 4, at + 8));
-  if (snapshot.length < 8 || tag(0) !== "XS_M") throw new Error("not an XS snapshot");
-  let heapBytes = -1;
-  let chunkBytes = -1;
-  for (let at = 8; at + 8 <= snapshot.length; ) {
-    const size = view.getUint32(at);
-    if (size < 8) throw new Error(`bad snapshot section at ${at}`);
-    if (tag(at) === "HEAP") heapBytes = size - 8;
-    if (tag(at) === "BLOC") chunkBytes = size - 8;
-    at += size;
-  }
-  if (heapBytes < 0 || chunkBytes < 0) throw new Error("the snapshot has no HEAP or BLOC section");
-  return { heapBytes, chunkBytes };
-}
+export { READ_CHUNK_BYTES } from "./socket-bridge.js";
+export { snapshotSections, XS_SLOT_BYTES };

@@ -1,7 +1,7 @@
 /**
  * The Node side of the XS host's TCP listeners and of the simulated WiFi's scan and access
  * point (hosts/xs/xs-side/listener.ts is the XS side): each listener of XS is a
- * NodeTcpListener, whose accepted connections become the engine's TCP sockets (engine.ts
+ * NodeTcpListener, whose accepted connections become the engine's TCP sockets (socket-bridge.ts
  * attachSocket), so they cross the bridge as every TCP socket does.
  */
 import type { AcceptedSocketOptions, TcpSocket } from "../../src/shared/host.js";
