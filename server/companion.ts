@@ -22,15 +22,12 @@
  */
 import { EventEmitter } from "node:events";
 import { createServer, type IncomingMessage, type RequestListener, type Server } from "node:http";
-import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import { performance } from "node:perf_hooks";
 import type { Duplex } from "node:stream";
 import { WebSocket, WebSocketServer, type RawData } from "ws";
 import { isLoopbackHost } from "../src/auth/credentials.js";
-import { isValidCloseCode } from "../src/websocket/constants.js";
 import {
-  checkCloseReason,
   COMMAND_HELP,
   CommandError,
   parseCommand,
@@ -39,9 +36,8 @@ import {
   type RequestBody,
 } from "./commands.js";
 import { Admission } from "./admission.js";
-import { Gatekeeper, type AuthLimits } from "./auth.js";
+import { Gatekeeper } from "./auth.js";
 import type { CompanionEvent, CompanionEventName, DeviceInfo, RequestId, UnstampedEvent } from "./events.js";
-import type { DeviceRegistry } from "./registry.js";
 import { DEFAULT_MAX_BOOTS, TelemetryLedger } from "./telemetry.js";
 import { OtaService, type OfferedImage } from "./ota.js";
 import { readImageFile } from "./ota-image.js";
@@ -50,220 +46,32 @@ export { CommandError } from "./commands.js";
 export type { CompanionEvent, CompanionEventName, DeviceInfo } from "./events.js";
 export { DEFAULT_MAX_BOOTS } from "./telemetry.js";
 
-export const DEFAULT_HOST = "127.0.0.1";
-/** The port `npm run server` listens on without --port; the device connects to it by default (src/device/config.ts). */
-export const DEFAULT_PORT = 8080;
-/**
- * Largest message accepted from a device, bytes; a larger one is failed with 1009 by `ws`.
- * Devices send at most maxJsonBytes (8 KiB by default): this is generous, not unbounded.
- */
-export const DEFAULT_MAX_MESSAGE_BYTES = 1024 * 1024;
-/** A request unanswered for this long is reported (`no_reply`, timeout) and forgotten, ms. */
-export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
-/** Unanswered requests remembered per connection; beyond it the oldest is forgotten. */
-export const DEFAULT_MAX_PENDING_REQUESTS = 256;
-/** Events kept in `history` for waitFor(). */
-export const DEFAULT_HISTORY_LENGTH = 1000;
-/** close(): how long devices get to answer the 1001 close frame before TCP is destroyed, ms. */
-export const DEFAULT_SHUTDOWN_TIMEOUT_MS = 2000;
+export {
+  CLOSE_REPLACED,
+  CLOSE_REVOKED,
+  DEFAULT_HISTORY_LENGTH,
+  DEFAULT_HOST,
+  DEFAULT_MAX_MESSAGE_BYTES,
+  DEFAULT_MAX_PENDING_REQUESTS,
+  DEFAULT_PORT,
+  DEFAULT_REGISTRY_CHECK_MS,
+  DEFAULT_REQUEST_TIMEOUT_MS,
+  DEFAULT_SHUTDOWN_TIMEOUT_MS,
+  GARBAGE_DEPTH,
+  GARBAGE_LARGE_BYTES,
+  checkMisbehaviour,
+  type CompanionOptions,
+  type Misbehaviour,
+} from "./companion-options.js";
+import { DEFAULT_HISTORY_LENGTH, DEFAULT_HOST, DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_MAX_PENDING_REQUESTS, DEFAULT_PORT, DEFAULT_REGISTRY_CHECK_MS, DEFAULT_REQUEST_TIMEOUT_MS, DEFAULT_SHUTDOWN_TIMEOUT_MS, GARBAGE_DEPTH, GARBAGE_LARGE_BYTES, CLOSE_REPLACED, CLOSE_REVOKED, checkMisbehaviour, checkMs, checkPositive, type CompanionOptions, type Misbehaviour } from "./companion-options.js";
+export type { SentRequest } from "./connection.js";
+import { Connection, asText, isObject, isRequestId, settleWithin, type SentRequest } from "./connection.js";
+import { createTlsServer, tlsErrorText } from "./tls-server.js";
+
 /** After destroying what did not close in time, how long close() waits for the sockets to be gone, ms. */
 const FINAL_CLOSE_MS = 500;
-/** Nesting of the garbage "too deep" message: well past the device's maxJsonDepth (default 16). */
-export const GARBAGE_DEPTH = 64;
-/** Length of the garbage "too large" message, bytes: past maxJsonBytes (default 8192), within the device's 16 KiB message limit. */
-export const GARBAGE_LARGE_BYTES = 9216;
-/**
- * Close code for a connection replaced by a newer one of the same device id (private use,
- * RFC 6455 section 7.4.2): a stale half-open link never keeps its device out.
- */
-export const CLOSE_REPLACED = 4001;
-/** Close code for a connection whose device was removed from the registry, or given a new token. */
-export const CLOSE_REVOKED = 4003;
 /** A replaced or revoked connection that does not finish its close handshake is destroyed after this, ms (a half-open one never will). */
 const EVICT_CLOSE_MS = 2000;
-/** How often the registry file is looked at for changes made by another process (revoking live connections), ms. */
-export const DEFAULT_REGISTRY_CHECK_MS = 2000;
-
-/** The ways the server misbehaves on purpose, for tests. Each can change at run time (setMisbehaviour). */
-export interface Misbehaviour {
-  /** Destroy each connection's TCP this long after it opens, with no close frame, ms. */
-  dropAfterMs?: number | undefined;
-  /** Close each connection this long after it opens, ms, with closeCode and closeReason. */
-  closeAfterMs?: number | undefined;
-  /** Default 1000. */
-  closeCode?: number | undefined;
-  /** Default "". At most 123 bytes of UTF-8. */
-  closeReason?: string | undefined;
-  /** Do not answer the devices' pings (the server still acks and sends requests). */
-  noPong?: boolean | undefined;
-  /** After each hello, send what the device must reject (see sendGarbage). */
-  garbage?: boolean | undefined;
-  /** Refuse every WebSocket upgrade with this HTTP status (200-599, not 101). */
-  rejectStatus?: number | undefined;
-  /** Never acknowledge telemetry (each connection starts with acks off). */
-  noAck?: boolean | undefined;
-}
-
-export interface CompanionOptions extends Misbehaviour {
-  /** Default 127.0.0.1: the server is for a developer's desk; --host to expose it. */
-  host?: string;
-  /**
-   * Serve wss:// (TLS) with this certificate chain (PEM: the server's certificate, then any
-   * intermediates) and its private key (PEM). Default: plain ws://.
-   */
-  tls?: { cert: string; key: string };
-  /** Default DEFAULT_PORT; 0 for any free port. */
-  port?: number;
-  /** (device, boot) pairs whose telemetry sequence is remembered. Default 1000. */
-  maxBoots?: number;
-  maxMessageBytes?: number;
-  requestTimeoutMs?: number;
-  maxPendingRequests?: number;
-  historyLength?: number;
-  shutdownTimeoutMs?: number;
-  /**
-   * Admit only the devices of this registry, each with its own token (server/auth.ts).
-   * Default: none, anyone is admitted (development mode).
-   */
-  registry?: DeviceRegistry;
-  /** With a registry: the limits on failed attempts (server/auth.ts, DEFAULT_AUTH_LIMITS). */
-  authLimits?: Partial<AuthLimits>;
-  /** With a registry: how often its file is looked at for changes, ms (default DEFAULT_REGISTRY_CHECK_MS). */
-  registryCheckMs?: number;
-  /**
-   * A signed firmware image (server/ota-image.ts) to offer every device whose hello reports
-   * another version (server/ota.ts); `ota FILE` at the prompt sets or replaces it.
-   */
-  ota?: OfferedImage;
-  /** Bytes per second each firmware transfer may take; default: as fast as the device asks. */
-  otaRate?: number;
-}
-
-/** A request the server sent: where to, and the id its reply will carry. */
-export interface SentRequest {
-  conn: number;
-  device: string | null;
-  id: RequestId;
-}
-
-interface Pending {
-  type: string;
-  sentAt: number;
-  timer: NodeJS.Timeout;
-}
-
-/** One device's WebSocket connection and what the server knows about it. */
-class Connection {
-  device: string | null = null;
-  firmware: unknown = null;
-  boot: unknown = null;
-  capabilities: unknown = null;
-  messagesIn = 0;
-  messagesOut = 0;
-  garbageSent = false;
-  /** Set once the close is over; no event about this connection follows `close`. */
-  ended = false;
-  readonly openedAt = Date.now();
-  /** Unanswered requests by id; Map order is send order, so the first is the oldest. */
-  readonly pending = new Map<RequestId, Pending>();
-  readonly timers = new Set<NodeJS.Timeout>();
-  readonly closed: Promise<void>;
-  markClosed!: () => void;
-
-  /**
-   * Silenced by the terminal's `mute`: nothing at all goes to this device (no pong, no ack,
-   * no request), so its heartbeat finds the link dead and replaces it. What it sends is
-   * still read and reported. The next connection starts unmuted.
-   */
-  muted = false;
-
-  /** Whether `device` was authenticated in the handshake (with a registry), not just said in hello. */
-  authenticated = false;
-
-  constructor(
-    readonly conn: number,
-    readonly socket: WebSocket,
-    readonly remote: string,
-    readonly path: string,
-    /** Pings go unanswered (--no-pong), on this connection only. */
-    public noPong: boolean,
-    public acks: boolean,
-  ) {
-    this.closed = new Promise((resolve) => (this.markClosed = resolve));
-  }
-
-  get open(): boolean {
-    return this.socket.readyState === WebSocket.OPEN;
-  }
-
-  /** A timer that dies with the connection. */
-  after(ms: number, action: () => void): void {
-    const timer = setTimeout(() => {
-      this.timers.delete(timer);
-      action();
-    }, ms);
-    this.timers.add(timer);
-  }
-}
-
-function checkMs(name: string, value: unknown): void {
-  if (value !== undefined && (typeof value !== "number" || !Number.isSafeInteger(value) || value < 0 || value > 86_400_000)) {
-    throw new RangeError(`${name} must be an integer number of milliseconds from 0 to 86400000, got ${String(value)}`);
-  }
-}
-
-function checkPositive(name: string, value: unknown): void {
-  if (value !== undefined && (typeof value !== "number" || !Number.isSafeInteger(value) || value < 1)) {
-    throw new RangeError(`${name} must be a positive integer, got ${String(value)}`);
-  }
-}
-
-/** Validates misbehaviour options up front, naming the bad value. */
-export function checkMisbehaviour(options: Misbehaviour): void {
-  checkMs("dropAfterMs", options.dropAfterMs);
-  checkMs("closeAfterMs", options.closeAfterMs);
-  if (options.closeCode !== undefined && !(Number.isInteger(options.closeCode) && isValidCloseCode(options.closeCode))) {
-    throw new RangeError(`closeCode must be one a close frame may carry (1000-1003, 1007-1014, 3000-4999), got ${String(options.closeCode)}`);
-  }
-  if (options.closeReason !== undefined) {
-    try {
-      checkCloseReason(options.closeReason);
-    } catch (error) {
-      throw new RangeError(`closeReason: ${(error as Error).message}`);
-    }
-  }
-  const status = options.rejectStatus;
-  if (status !== undefined && !(Number.isInteger(status) && status >= 200 && status <= 599)) {
-    throw new RangeError(`rejectStatus must be an HTTP status from 200 to 599, got ${String(status)}`);
-  }
-}
-
-function asText(data: RawData): Buffer {
-  if (Buffer.isBuffer(data)) return data;
-  if (Array.isArray(data)) return Buffer.concat(data);
-  return Buffer.from(data);
-}
-
-/** Waits for `promise` to settle, or `ms`, whichever comes first; never rejects. */
-async function settleWithin(promise: Promise<unknown>, ms: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  await Promise.race([
-    promise.then(
-      () => {},
-      () => {},
-    ),
-    new Promise<void>((resolve) => (timer = setTimeout(resolve, ms))),
-  ]);
-  clearTimeout(timer);
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
-function isRequestId(value: unknown): value is RequestId {
-  return (typeof value === "string" && value.length >= 1 && value.length <= 64) || Number.isSafeInteger(value);
-}
 
 export class CompanionServer {
   /** Every event as "event", and each under its own name ("hello", "telemetry", ...). */
@@ -940,25 +748,6 @@ export class CompanionServer {
   }
 }
 
-/** An HTTPS server for wss://; a certificate or key Node cannot use is a TypeError naming it. */
-function createTlsServer(tls: { cert: string; key: string }, answer: RequestListener): Server {
-  if (typeof tls !== "object" || tls === null || typeof tls.cert !== "string" || typeof tls.key !== "string") {
-    throw new TypeError("tls must be { cert, key }, both PEM text");
-  }
-  try {
-    // https.Server is an http.Server over TLS: the same events and methods are used here.
-    return createHttpsServer({ cert: tls.cert, key: tls.key }, answer) as unknown as Server;
-  } catch (error) {
-    throw new TypeError(`the TLS certificate and key cannot be used: ${tlsErrorText(error as Error)}`);
-  }
-}
-
-/** OpenSSL's reason ("wrong version number") rather than its whole error string. */
-function tlsErrorText(error: Error & { reason?: string; code?: string }): string {
-  return error.reason ? `${error.reason}${error.code ? ` (${error.code})` : ""}` : error.message;
-}
-
-/** Creates a companion server and starts listening (127.0.0.1 and DEFAULT_PORT unless told). */
 export async function start(options: CompanionOptions = {}): Promise<CompanionServer> {
   const server = new CompanionServer(options);
   await server.listen();
